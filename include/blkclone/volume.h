@@ -1,0 +1,238 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A volume is anything blkclone can clone from or to: a regular file, a
+ * Linux block device, a SCSI LU (SG_IO or iSCSI), an NVMe namespace.  The
+ * planner and the copy engine only ever see struct bc_volume and its ops;
+ * which transport sits underneath is the backend's business.
+ *
+ * All offsets and lengths at this layer are in bytes and must be multiples
+ * of the volume's logical block size.
+ */
+#ifndef BLKCLONE_VOLUME_H
+#define BLKCLONE_VOLUME_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <blkclone/error.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum bc_support {
+	BC_SUP_UNKNOWN = 0,
+	BC_SUP_YES,
+	BC_SUP_NO,
+};
+
+/* One capability: a state and the evidence behind it, for humans. */
+struct bc_feature {
+	enum bc_support state;
+	char reason[200];
+};
+
+#define BC_MAX_DESIGNATORS 8
+#define BC_DESIGNATOR_MAX 32
+
+/* A VPD 0x83 designator (or NVMe EUI-64/NGUID/UUID mapped onto one). */
+struct bc_designator {
+	uint8_t protocol_id;
+	uint8_t code_set;
+	bool piv;
+	uint8_t association;	/* 0 = the LU, 1 = target port, 2 = target */
+	uint8_t type;		/* 1 T10, 2 EUI-64, 3 NAA, 8 SCSI name, ... */
+	uint8_t len;
+	uint8_t id[BC_DESIGNATOR_MAX];
+};
+
+struct bc_identity {
+	char backend[16];	/* "file", "block", "iscsi", "sg", "nvme" */
+	char location[256];	/* transport address: portal+IQN+LUN, H:C:T:L,
+				 * dev_t, inode... unique per volume */
+	char copy_domain[256];	/* volumes with the same non-empty domain may
+				 * share a copy manager (evidence, not proof) */
+	char vendor[9];
+	char product[17];
+	char revision[5];
+	char serial[64];
+	size_t n_designators;
+	struct bc_designator designators[BC_MAX_DESIGNATORS];
+};
+
+enum bc_provisioning {
+	BC_PROV_UNKNOWN = 0,
+	BC_PROV_FULL,
+	BC_PROV_RESOURCE,
+	BC_PROV_THIN,
+};
+
+enum bc_map_source {
+	BC_MAP_NONE = 0,	/* no map: zero detection on data read */
+	BC_MAP_SEEK_HOLE,	/* SEEK_DATA/SEEK_HOLE on a file */
+	BC_MAP_GET_LBA_STATUS,	/* SCSI GET LBA STATUS */
+	BC_MAP_BACKING_FILE,	/* a loop device's backing file */
+};
+
+struct bc_xcopy_limits {
+	uint16_t max_cscd;
+	uint16_t max_segments;
+	uint32_t max_desc_list_len;
+	uint32_t max_segment_len;	/* bytes, 0 = not reported */
+	uint16_t max_concurrent;
+	bool has_type_02;
+	bool has_type_e4;
+};
+
+struct bc_token_limits {
+	uint16_t max_range_desc;
+	uint32_t max_inactivity_s;
+	uint32_t default_inactivity_s;
+	uint64_t max_token_transfer;	/* blocks */
+	uint64_t optimal_transfer;	/* blocks */
+};
+
+struct bc_nvme_copy_limits {
+	uint32_t mssrl;		/* blocks per source range */
+	uint32_t mcl;		/* blocks per command */
+	uint16_t msrc;		/* source ranges per command (1-based here) */
+	uint32_t mdts_bytes;
+};
+
+struct bc_unmap_limits {
+	uint32_t max_lba_count;		/* 0 = not reported */
+	uint32_t max_descriptors;
+	uint32_t granularity;		/* blocks */
+	uint32_t alignment;		/* blocks, valid if ugavalid */
+	bool ugavalid;
+};
+
+struct bc_caps {
+	struct bc_identity id;
+	uint64_t size;			/* bytes */
+	uint32_t block_size;		/* logical */
+	uint32_t physical_block_size;
+	uint64_t lowest_aligned_lba;
+	uint32_t opt_transfer;		/* bytes, 0 = not reported */
+	uint32_t max_transfer;		/* bytes, 0 = not reported */
+	bool read_only;
+
+	struct bc_feature xcopy;	/* EXTENDED COPY LID1 */
+	struct bc_xcopy_limits xcopy_lim;
+	struct bc_feature token;	/* POPULATE TOKEN / WRITE USING TOKEN */
+	struct bc_token_limits token_lim;
+	struct bc_feature nvme_copy;
+	struct bc_nvme_copy_limits nvme_lim;
+	struct bc_feature reflink;	/* FICLONE / copy_file_range */
+
+	struct bc_feature write_same;	/* WRITE SAME(16)+UNMAP, zeroes */
+	uint64_t max_write_same;	/* blocks, 0 = not reported */
+	struct bc_feature zeroout;	/* BLKZEROOUT, fallocate, Write Zeroes */
+	struct bc_feature unmap;	/* UNMAP, discard, DSM deallocate */
+	struct bc_unmap_limits unmap_lim;
+
+	struct bc_feature extent_map;
+	enum bc_map_source map_source;
+	struct bc_feature zero_init;	/* deallocated blocks read as zero */
+	enum bc_provisioning provisioning;
+};
+
+enum bc_extent_state {
+	BC_EXTENT_MAPPED = 0,	/* mapped, or unknown: must be read */
+	BC_EXTENT_DEALLOCATED,
+	BC_EXTENT_ANCHORED,
+};
+
+struct bc_extent {
+	uint64_t offset;	/* bytes */
+	uint64_t length;	/* bytes */
+	enum bc_extent_state state;
+};
+
+/* Offload methods a backend may implement through ops->offload_copy. */
+enum bc_method {
+	BC_METHOD_NONE = 0,
+	BC_METHOD_XCOPY_LID1,
+	BC_METHOD_TOKEN,
+	BC_METHOD_NVME_COPY,
+	BC_METHOD_REFLINK,
+	BC_METHOD_HOST,
+};
+
+const char *bc_method_name(enum bc_method m);
+
+/* Flags for ops->zero. */
+#define BC_ZERO_MAY_UNMAP 0x1	/* deallocating is fine if it reads zero */
+
+struct bc_volume;
+
+struct bc_volume_ops {
+	const char *name;
+	/* Fill caps; called once, cached by bc_volume_caps(). */
+	int (*probe)(struct bc_volume *v, struct bc_caps *caps,
+		     struct bc_error *e);
+	int (*read)(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		    struct bc_error *e);
+	int (*write)(struct bc_volume *v, const void *buf, uint64_t off,
+		     size_t len, struct bc_error *e);
+	/*
+	 * Describe the allocation from @off on: fills at most @max extents,
+	 * contiguous from @off, and never past @off + @len.  At least one
+	 * extent on success.  NULL when the backend has no map.
+	 */
+	int (*map)(struct bc_volume *v, uint64_t off, uint64_t len,
+		   struct bc_extent *out, size_t max, size_t *n,
+		   struct bc_error *e);
+	/* Make [off, off+len) read as zeros; -EOPNOTSUPP if it cannot. */
+	int (*zero)(struct bc_volume *v, uint64_t off, uint64_t len,
+		    unsigned flags, struct bc_error *e);
+	/* Deallocate; contents afterwards are whatever zero_init says. */
+	int (*discard)(struct bc_volume *v, uint64_t off, uint64_t len,
+		       struct bc_error *e);
+	int (*flush)(struct bc_volume *v, struct bc_error *e);
+	/*
+	 * Copy inside the storage with @method.  Sets *done to the bytes
+	 * known copied from the start of the range, also on failure.
+	 */
+	int (*offload_copy)(struct bc_volume *src, uint64_t src_off,
+			    struct bc_volume *dst, uint64_t dst_off,
+			    uint64_t len, enum bc_method method,
+			    uint64_t *done, struct bc_error *e);
+	void (*close)(struct bc_volume *v);
+};
+
+struct bc_volume {
+	const struct bc_volume_ops *ops;
+	char name[160];		/* the address as the user gave it */
+	uint64_t size;		/* bytes */
+	uint32_t block_size;
+	bool writable;
+	bool created;		/* created by us: reads zero everywhere */
+	bool caps_valid;
+	struct bc_caps caps;
+	void *priv;		/* backend state */
+};
+
+/* Flags for bc_volume_open. */
+#define BC_OPEN_WRITE	0x1	/* open for writing, exclusively */
+#define BC_OPEN_CREATE	0x2	/* a missing file is created (size set later) */
+
+int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
+		   struct bc_error *e);
+void bc_volume_close(struct bc_volume *v);
+
+/* Probe once and cache; returns the cached caps on later calls. */
+int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
+		   struct bc_error *e);
+
+/* Grow a volume we created (files only) to @size bytes. */
+int bc_volume_set_size(struct bc_volume *v, uint64_t size, struct bc_error *e);
+
+/* Remove a volume that bc_volume_open created (files only). */
+int bc_volume_unlink_created(struct bc_volume *v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
