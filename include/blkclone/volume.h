@@ -199,6 +199,9 @@ struct bc_volume_ops {
 			    struct bc_volume *dst, uint64_t dst_off,
 			    uint64_t len, enum bc_method method,
 			    uint64_t *done, struct bc_error *e);
+	/* Files we created: set the size, or remove after a failure. */
+	int (*resize)(struct bc_volume *v, uint64_t size, struct bc_error *e);
+	int (*unlink_created)(struct bc_volume *v);
 	void (*close)(struct bc_volume *v);
 };
 

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Cloning one volume onto another: the planner's choice of method, the
+ * policy for offload, and what a copy reports.
+ */
+#ifndef BLKCLONE_COPY_H
+#define BLKCLONE_COPY_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <blkclone/volume.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum bc_offload_policy {
+	BC_OFFLOAD_AUTO = 0,	/* in-array if possible, host for the rest */
+	BC_OFFLOAD_REQUIRE,	/* in-array or fail; never fall back */
+	BC_OFFLOAD_NEVER,	/* host copy only */
+};
+
+struct bc_copy_stats {
+	uint64_t total_bytes;		/* the source size */
+	uint64_t offloaded_bytes;	/* copied inside the storage */
+	uint64_t read_bytes;		/* read from the source by the host */
+	uint64_t written_bytes;		/* data written to the destination */
+	uint64_t zeroed_bytes;		/* made zero by a zeroing command */
+	uint64_t skipped_bytes;		/* holes left alone: proven zero */
+	uint64_t done_bytes;		/* progress: source bytes dealt with */
+	uint64_t resume_offset;		/* on failure: first byte not copied */
+	double seconds;
+};
+
+typedef void (*bc_progress_fn)(const struct bc_copy_stats *st, void *arg);
+
+struct bc_copy_opts {
+	enum bc_offload_policy offload;
+	bool dest_zeroed;	/* the caller vouches the destination reads zero */
+	bool verify;		/* read both back and compare */
+	uint64_t start;		/* byte offset to start from (resume) */
+	uint32_t chunk;		/* host I/O size in bytes, 0 = default */
+	bc_progress_fn progress;
+	void *progress_arg;
+	volatile sig_atomic_t *cancel;	/* set non-zero to stop early */
+};
+
+/* Why a method was or was not chosen. */
+struct bc_plan_step {
+	enum bc_method method;
+	bool usable;
+	char reason[240];
+};
+
+#define BC_PLAN_MAX 6
+
+struct bc_plan {
+	size_t n;
+	struct bc_plan_step steps[BC_PLAN_MAX];	/* every method, best first */
+	enum bc_method chosen;			/* first usable, or NONE */
+	bool dest_proven_zero;			/* holes may be skipped */
+	char dest_zero_reason[200];
+};
+
+/*
+ * Pure: from the two volumes' capabilities and the policy, the methods in
+ * order of preference with a reason for each.  Same-volume, size and
+ * block-size checks are bc_copy_check()'s job, not the planner's.
+ */
+void bc_plan_make(const struct bc_caps *src, const struct bc_caps *dst,
+		  enum bc_offload_policy policy, bool dest_created,
+		  bool dest_zeroed, struct bc_plan *out);
+
+/* Refusals before any write; -EINVAL/-EXDEV etc. with a reason in @e. */
+int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
+		  struct bc_error *e);
+
+/*
+ * Copy @src onto @dst following @plan.  Fills @st also on failure.  On an
+ * offload refusal under BC_OFFLOAD_AUTO the host copy continues from the
+ * first byte not copied; the refusal is recorded in @fallback.
+ */
+struct bc_fallback {
+	bool happened;
+	enum bc_method method;
+	char reason[320];
+};
+
+int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
+		const struct bc_plan *plan, const struct bc_copy_opts *o,
+		struct bc_copy_stats *st, enum bc_method *used,
+		struct bc_fallback *fb, struct bc_error *e);
+
+/* The host copy engine alone, from o->start to the end of the source. */
+int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
+		 bool dest_proven_zero, const struct bc_copy_opts *o,
+		 struct bc_copy_stats *st, struct bc_error *e);
+
+/* Compare the two volumes over the source's size; -EILSEQ on mismatch
+ * with the first differing LBA in @e. */
+int bc_verify(struct bc_volume *src, struct bc_volume *dst,
+	      const struct bc_copy_opts *o, struct bc_error *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Backend constructors, called by bc_volume_open() after classification. */
+#ifndef BC_BACKENDS_H
+#define BC_BACKENDS_H
+
+#include <blkclone/volume.h>
+
+int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
+		 struct bc_error *e);
+int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
+		struct bc_error *e);
+/* SCSI over libiscsi or SG_IO; src/scsi/volume.c */
+int bc_scsi_volume_open(const char *addr, unsigned flags,
+			struct bc_volume **out, struct bc_error *e);
+
+/* Allocate a volume with @priv_size bytes of backend state after it. */
+struct bc_volume *bc_volume_alloc(const struct bc_volume_ops *ops,
+				  const char *name, size_t priv_size);
+void bc_volume_free(struct bc_volume *v);
+
+#endif

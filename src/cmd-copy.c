@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* blkclone copy: clone SRC onto DST. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void copy_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: blkclone copy [OPTIONS] SRC DST\n\n"
+		"Clone SRC onto DST (same size or larger).  A DST file that does not\n"
+		"exist is created with SRC's size.\n\n"
+		"Options:\n"
+		"      --dest-zeroed         DST is known to read zeros: skip its holes\n"
+		"  -h, --help                this text\n"
+		"      --json                one JSON object on stdout\n"
+		"      --offload=POLICY      auto (default): in the array when possible,\n"
+		"                            else on the host; require: in the array or\n"
+		"                            fail (exit 3); never: host copy only\n"
+		"      --progress            progress bar, or (NN.NN/100%%) lines\n"
+		"      --verify              read both back and compare\n");
+}
+
+/* Two paths naming one object would otherwise trip over our own lock. */
+static bool same_object(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void report_json(const char *src, const char *dst, int rc,
+			const struct bc_error *e, enum bc_method used,
+			const struct bc_plan *plan,
+			const struct bc_copy_stats *st,
+			const struct bc_fallback *fb, bool verified)
+{
+	struct bc_json j;
+	char msg[1024];
+
+	bc_json_init(&j, stdout, true);
+	bc_json_open_object(&j, NULL);
+	bc_json_u64(&j, "schema", 1);
+	bc_json_string(&j, "source", src);
+	bc_json_string(&j, "destination", dst);
+	bc_json_string(&j, "status", rc == 0 ? "ok" : "failed");
+	bc_json_string(&j, "error", rc == 0 ? NULL :
+		       bc_error_format(e, msg, sizeof(msg)));
+	bc_json_string(&j, "method", used == BC_METHOD_NONE ? NULL :
+		       bc_method_name(used));
+	bc_json_u64(&j, "size_bytes", st->total_bytes);
+	bc_json_u64(&j, "offloaded_bytes", st->offloaded_bytes);
+	bc_json_u64(&j, "read_bytes", st->read_bytes);
+	bc_json_u64(&j, "written_bytes", st->written_bytes);
+	bc_json_u64(&j, "zeroed_bytes", st->zeroed_bytes);
+	bc_json_u64(&j, "skipped_bytes", st->skipped_bytes);
+	bc_json_u64(&j, "resume_offset", st->resume_offset);
+	bc_json_double(&j, "seconds", st->seconds);
+	bc_json_bool(&j, "verified", verified);
+	if (fb->happened) {
+		bc_json_open_object(&j, "fallback");
+		bc_json_string(&j, "method", bc_method_name(fb->method));
+		bc_json_string(&j, "reason", fb->reason);
+		bc_json_close_object(&j);
+	} else {
+		bc_json_null(&j, "fallback");
+	}
+	if (plan)
+		bc_report_plan_json(&j, "plan", plan);
+	else
+		bc_json_null(&j, "plan");
+	bc_json_close_object(&j);
+	bc_json_finish(&j);
+}
+
+static void report_text(const char *src, const char *dst, enum bc_method used,
+			const struct bc_copy_stats *st,
+			const struct bc_fallback *fb, bool verified)
+{
+	char a[32], b[32], c[32], d[32], f[32], g[32];
+	double rate = st->seconds > 0 ? (double)st->total_bytes / st->seconds : 0;
+
+	if (fb->happened)
+		printf("offload %s refused, continued on the host: %s\n",
+		       bc_method_name(fb->method), fb->reason);
+	printf("%s -> %s: %s copy of %s in %.2f s (%s/s)%s\n", src, dst,
+	       bc_method_name(used),
+	       bc_human_bytes(st->total_bytes, a, sizeof(a)), st->seconds,
+	       bc_human_bytes((unsigned long long)rate, b, sizeof(b)),
+	       verified ? ", verified" : "");
+	printf("  offloaded %s, read %s, wrote %s, zeroed %s, skipped %s\n",
+	       bc_human_bytes(st->offloaded_bytes, c, sizeof(c)),
+	       bc_human_bytes(st->read_bytes, d, sizeof(d)),
+	       bc_human_bytes(st->written_bytes, f, sizeof(f)),
+	       bc_human_bytes(st->zeroed_bytes, g, sizeof(g)),
+	       bc_human_bytes(st->skipped_bytes, a, sizeof(a)));
+}
+
+enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_PROGRESS, OPT_JSON };
+
+int bc_cmd_copy(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dest-zeroed", no_argument, NULL, OPT_DEST_ZEROED },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "offload", required_argument, NULL, OPT_OFFLOAD },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "verify", no_argument, NULL, OPT_VERIFY },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct bc_copy_opts o = { .offload = BC_OFFLOAD_AUTO };
+	struct bc_volume *src = NULL, *dst = NULL;
+	const struct bc_caps *sc, *dc;
+	struct bc_copy_stats st = { 0 };
+	struct bc_fallback fb = { 0 };
+	struct bc_progress prog;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	enum bc_method used = BC_METHOD_NONE;
+	bool json = false, want_progress = false, planned = false;
+	int c, rc, ex = BC_EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_OFFLOAD:
+			if (!strcmp(optarg, "auto"))
+				o.offload = BC_OFFLOAD_AUTO;
+			else if (!strcmp(optarg, "require"))
+				o.offload = BC_OFFLOAD_REQUIRE;
+			else if (!strcmp(optarg, "never"))
+				o.offload = BC_OFFLOAD_NEVER;
+			else {
+				bc_cli_msg("--offload must be auto, require or never, not '%s'",
+					   optarg);
+				return BC_EXIT_REFUSED;
+			}
+			break;
+		case OPT_DEST_ZEROED: o.dest_zeroed = true; break;
+		case OPT_VERIFY: o.verify = true; break;
+		case OPT_PROGRESS: want_progress = true; break;
+		case OPT_JSON: json = true; break;
+		case 'h': copy_usage(stdout); return BC_EXIT_OK;
+		default: copy_usage(stderr); return BC_EXIT_REFUSED;
+		}
+	}
+	if (argc - optind != 2) {
+		bc_cli_msg("copy needs exactly two addresses, SRC and DST");
+		copy_usage(stderr);
+		return BC_EXIT_REFUSED;
+	}
+	const char *sa = argv[optind], *da = argv[optind + 1];
+
+	if (same_object(sa, da)) {
+		bc_error_set(&e, -EINVAL, da, "check",
+			     "source and destination are the same volume");
+		ex = BC_EXIT_REFUSED;
+		goto fail;
+	}
+	rc = bc_volume_open(sa, 0, &src, &e);
+	if (rc == 0)
+		rc = bc_volume_open(da, BC_OPEN_WRITE | BC_OPEN_CREATE, &dst, &e);
+	if (rc < 0) {
+		ex = bc_cli_exit_for_refusal(rc);
+		goto fail;
+	}
+	if ((rc = bc_volume_caps(src, &sc, &e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, &e)) < 0) {
+		ex = BC_EXIT_FAILED;
+		goto fail;
+	}
+	if ((rc = bc_copy_check(src, dst, &e)) < 0) {
+		ex = BC_EXIT_REFUSED;
+		goto fail;
+	}
+	bc_plan_make(sc, dc, o.offload, dst->created, o.dest_zeroed, &plan);
+	planned = true;
+	if (plan.chosen == BC_METHOD_NONE) {
+		char why[600] = "";
+		size_t n = 0;
+
+		for (size_t i = 0; i < plan.n && n < sizeof(why); i++)
+			if (plan.steps[i].method != BC_METHOD_HOST)
+				n += (size_t)snprintf(why + n, sizeof(why) - n,
+						      "%s%s: %s", n ? "; " : "",
+						      bc_method_name(plan.steps[i].method),
+						      plan.steps[i].reason);
+		bc_error_set(&e, -EOPNOTSUPP, da, "plan",
+			     "offload required but unavailable: %s", why);
+		ex = BC_EXIT_NO_OFFLOAD;
+		goto fail;
+	}
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	o.cancel = &interrupted;
+	if (want_progress) {
+		bc_progress_init(&prog, stderr);
+		o.progress = bc_progress_cb;
+		o.progress_arg = &prog;
+	}
+	rc = bc_copy_run(src, dst, &plan, &o, &st, &used, &fb, &e);
+	if (want_progress)
+		bc_progress_end(&prog);
+	if (rc < 0) {
+		bool untouched = !st.offloaded_bytes && !st.written_bytes &&
+				 !st.zeroed_bytes;
+
+		if (o.offload == BC_OFFLOAD_REQUIRE && untouched)
+			ex = BC_EXIT_NO_OFFLOAD;
+		else
+			ex = BC_EXIT_FAILED;
+		goto fail;
+	}
+	if (json)
+		report_json(sa, da, 0, &e, used, &plan, &st, &fb, o.verify);
+	else
+		report_text(sa, da, used, &st, &fb, o.verify);
+	bc_volume_close(dst);
+	bc_volume_close(src);
+	return BC_EXIT_OK;
+
+fail:
+	bc_cli_error(&e);
+	if (ex == BC_EXIT_FAILED && st.resume_offset < st.total_bytes &&
+	    st.total_bytes)
+		bc_cli_msg("stopped at byte %" PRIu64 " of %" PRIu64
+			   "; the destination is incomplete", st.resume_offset,
+			   st.total_bytes);
+	/* A file we created and never wrote is not left behind. */
+	if (dst && dst->created && !st.written_bytes && !st.offloaded_bytes &&
+	    !st.zeroed_bytes)
+		bc_volume_unlink_created(dst);
+	if (json)
+		report_json(argv[optind], argv[optind + 1], -1, &e, used,
+			    planned ? &plan : NULL, &st, &fb, false);
+	bc_volume_close(dst);
+	bc_volume_close(src);
+	return ex;
+}

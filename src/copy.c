@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The copy executor: refuse what must be refused before any write, run
+ * the planned method, and on an offload refusal either stop
+ * (--offload=require) or carry on on the host from the first byte the
+ * offload did not copy (--offload=auto).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <blkclone/copy.h>
+
+int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
+		  struct bc_error *e)
+{
+	const struct bc_caps *sc, *dc;
+	int rc;
+
+	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+		return rc;
+	if (!strcmp(sc->id.location, dc->id.location))
+		return bc_error_set(e, -EINVAL, dst->name, "check",
+				    "source and destination are the same volume (%s)",
+				    sc->id.location);
+	if (!dst->writable || dc->read_only)
+		return bc_error_set(e, -EROFS, dst->name, "check",
+				    "destination is read-only");
+	if (!dst->created && dst->size < src->size)
+		return bc_error_set(e, -ENOSPC, dst->name, "check",
+				    "destination (%" PRIu64 " bytes) is smaller than the source (%" PRIu64 " bytes)",
+				    dst->size, src->size);
+	if (src->size % dst->block_size)
+		return bc_error_set(e, -EINVAL, dst->name, "check",
+				    "source size %" PRIu64 " is not a multiple of the destination's %u-byte blocks",
+				    src->size, dst->block_size);
+	return 0;
+}
+
+static int run_offload(struct bc_volume *src, struct bc_volume *dst,
+		       enum bc_method m, uint64_t start,
+		       struct bc_copy_stats *st, struct bc_error *e)
+{
+	uint64_t done = 0;
+	int rc;
+
+	if (!src->ops->offload_copy)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "offload copy",
+				    "%s is not implemented for this volume",
+				    bc_method_name(m));
+	rc = src->ops->offload_copy(src, start, dst, start, src->size - start,
+				    m, &done, e);
+	st->offloaded_bytes += done;
+	st->done_bytes = start + done;
+	st->resume_offset = start + done;
+	return rc;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
+		const struct bc_plan *plan, const struct bc_copy_opts *o,
+		struct bc_copy_stats *st, enum bc_method *used,
+		struct bc_fallback *fb, struct bc_error *e)
+{
+	uint64_t start = o->start;
+	double t0 = now_s();
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	memset(fb, 0, sizeof(*fb));
+	st->total_bytes = src->size;
+	st->resume_offset = start;
+	*used = plan->chosen;
+	if (plan->chosen == BC_METHOD_NONE)
+		return bc_error_set(e, -EOPNOTSUPP, dst->name, "plan",
+				    "no usable copy method: %s",
+				    plan->n ? plan->steps[0].reason : "none");
+	if (dst->created && dst->size < src->size &&
+	    (rc = bc_volume_set_size(dst, src->size, e)) < 0)
+		return rc;
+
+	if (plan->chosen != BC_METHOD_HOST) {
+		rc = run_offload(src, dst, plan->chosen, start, st, e);
+		if (rc == 0)
+			goto done;
+		if (o->offload == BC_OFFLOAD_REQUIRE)
+			goto out;
+		/* auto: the refusal is reported, the host does the rest. */
+		fb->happened = true;
+		fb->method = plan->chosen;
+		bc_error_format(e, fb->reason, sizeof(fb->reason));
+		bc_error_clear(e);
+		start = st->resume_offset;
+		*used = BC_METHOD_HOST;
+	}
+	{
+		struct bc_copy_opts ho = *o;
+		struct bc_copy_stats hs = *st;
+
+		ho.start = start;
+		rc = bc_host_copy(src, dst, plan->dest_proven_zero, &ho, &hs, e);
+		/* keep what an earlier offload did */
+		hs.offloaded_bytes = st->offloaded_bytes;
+		*st = hs;
+		if (rc < 0)
+			goto out;
+	}
+done:
+	if (o->verify)
+		rc = bc_verify(src, dst, o, e);
+out:
+	st->seconds = now_s() - t0;
+	return rc;
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Regular files (raw images).  The allocation map comes from
+ * SEEK_DATA/SEEK_HOLE; holes always read as zeros, and punching a hole is
+ * both the cheapest and the thinnest way to zero a range.  In-filesystem
+ * offload is FICLONERANGE (reflink) when source and destination share a
+ * filesystem that supports it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "backends.h"
+#include "fdio.h"
+
+/* Files have no block size of their own; 512 keeps LBAs in messages
+ * comparable with disks. */
+#define FILE_BLOCK 512
+
+struct file_priv {
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	long fs_type;
+	char path[4096];
+};
+
+static struct file_priv *fp(struct bc_volume *v)
+{
+	return v->priv;
+}
+
+static const char *fs_name(long type, int *reflink)
+{
+	*reflink = 0;
+	switch (type) {
+	case BTRFS_SUPER_MAGIC: *reflink = 1; return "btrfs";
+	case XFS_SUPER_MAGIC: *reflink = 2; return "xfs";
+	case EXT4_SUPER_MAGIC: return "ext2/3/4";
+	case TMPFS_MAGIC: return "tmpfs";
+	case NFS_SUPER_MAGIC: *reflink = 2; return "nfs";
+	case 0x65735546: *reflink = 2; return "fuse";
+	case 0x7461636f: *reflink = 1; return "ocfs2";
+	case 0xca451a4e: *reflink = 1; return "bcachefs";
+	}
+	return "unknown";
+}
+
+static int file_probe(struct bc_volume *v, struct bc_caps *c,
+		      struct bc_error *e)
+{
+	struct file_priv *p = fp(v);
+	const char *fs;
+	int reflink;
+
+	snprintf(c->id.backend, sizeof(c->id.backend), "file");
+	snprintf(c->id.location, sizeof(c->id.location),
+		 "file:%u:%u:%" PRIu64, major(p->dev), minor(p->dev),
+		 (uint64_t)p->ino);
+	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain),
+		 "fs:%u:%u", major(p->dev), minor(p->dev));
+	c->size = v->size;
+	c->block_size = v->block_size;
+	c->physical_block_size = 4096;
+	c->read_only = access(p->path, W_OK) != 0;
+
+	fs = fs_name(p->fs_type, &reflink);
+	c->reflink.state = reflink == 1 ? BC_SUP_YES :
+			   reflink == 2 ? BC_SUP_UNKNOWN : BC_SUP_NO;
+	snprintf(c->reflink.reason, sizeof(c->reflink.reason),
+		 reflink == 1 ? "%s supports FICLONERANGE" :
+		 reflink == 2 ? "%s may support FICLONERANGE (tried on copy)" :
+				"%s has no reflink", fs);
+
+	c->extent_map.state = BC_SUP_YES;
+	c->map_source = BC_MAP_SEEK_HOLE;
+	snprintf(c->extent_map.reason, sizeof(c->extent_map.reason),
+		 "SEEK_DATA/SEEK_HOLE on %s", fs);
+	c->zero_init.state = BC_SUP_YES;
+	snprintf(c->zero_init.reason, sizeof(c->zero_init.reason),
+		 "holes in a file always read as zeros");
+	c->provisioning = BC_PROV_THIN;
+	c->unmap.state = BC_SUP_YES;
+	snprintf(c->unmap.reason, sizeof(c->unmap.reason),
+		 "fallocate(PUNCH_HOLE) where %s supports it", fs);
+	c->zeroout.state = BC_SUP_YES;
+	snprintf(c->zeroout.reason, sizeof(c->zeroout.reason),
+		 "fallocate(PUNCH_HOLE), else written zeros");
+	c->write_same.state = BC_SUP_NO;
+	snprintf(c->write_same.reason, sizeof(c->write_same.reason),
+		 "not a SCSI device");
+	c->xcopy.state = c->token.state = c->nvme_copy.state = BC_SUP_NO;
+	snprintf(c->xcopy.reason, sizeof(c->xcopy.reason), "not a SCSI device");
+	snprintf(c->token.reason, sizeof(c->token.reason), "not a SCSI device");
+	snprintf(c->nvme_copy.reason, sizeof(c->nvme_copy.reason),
+		 "not an NVMe namespace");
+	(void)e;
+	return 0;
+}
+
+static int file_read(struct bc_volume *v, void *buf, uint64_t off,
+		     size_t len, struct bc_error *e)
+{
+	return bc_fd_read_full(fp(v)->fd, buf, len, off, v->name,
+			       v->block_size, e);
+}
+
+static int file_write(struct bc_volume *v, const void *buf, uint64_t off,
+		      size_t len, struct bc_error *e)
+{
+	return bc_fd_write_full(fp(v)->fd, buf, len, off, v->name,
+				v->block_size, e);
+}
+
+static int file_map(struct bc_volume *v, uint64_t off, uint64_t len,
+		    struct bc_extent *out, size_t max, size_t *n,
+		    struct bc_error *e)
+{
+	int fd = fp(v)->fd;
+	uint64_t end = off + len;
+	size_t i = 0;
+
+	if (end > v->size)
+		end = v->size;
+	while (off < end && i < max) {
+		off_t data = lseek(fd, (off_t)off, SEEK_DATA);
+		uint64_t next;
+
+		if (data < 0 && errno != ENXIO)
+			return bc_error_set_lba(e, -errno, v->name,
+						"lseek(SEEK_DATA)",
+						off / v->block_size,
+						v->block_size, NULL);
+		if (data < 0 || (uint64_t)data >= end) {
+			/* A hole up to the end of the range. */
+			out[i++] = (struct bc_extent){ off, end - off,
+						       BC_EXTENT_DEALLOCATED };
+			off = end;
+			break;
+		}
+		if ((uint64_t)data > off) {
+			out[i++] = (struct bc_extent){ off, (uint64_t)data - off,
+						       BC_EXTENT_DEALLOCATED };
+			off = (uint64_t)data;
+			if (i == max)
+				break;
+		}
+		{
+			off_t hole = lseek(fd, (off_t)off, SEEK_HOLE);
+
+			if (hole < 0)
+				return bc_error_set_lba(e, -errno, v->name,
+							"lseek(SEEK_HOLE)",
+							off / v->block_size,
+							v->block_size, NULL);
+			next = (uint64_t)hole < end ? (uint64_t)hole : end;
+		}
+		out[i++] = (struct bc_extent){ off, next - off,
+					       BC_EXTENT_MAPPED };
+		off = next;
+	}
+	*n = i;
+	return 0;
+}
+
+static int file_punch(struct bc_volume *v, uint64_t off, uint64_t len,
+		      struct bc_error *e)
+{
+	if (fallocate(fp(v)->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) < 0) {
+		int err = -errno;
+
+		if (err == -EOPNOTSUPP || err == -ENOSYS)
+			return -EOPNOTSUPP;
+		return bc_error_set_lba(e, err, v->name,
+					"fallocate(PUNCH_HOLE)",
+					off / v->block_size, v->block_size,
+					NULL);
+	}
+	return 0;
+}
+
+static int file_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		     unsigned flags, struct bc_error *e)
+{
+	int rc;
+
+	/* Beyond EOF there is nothing to zero: a file reads zeros there
+	 * (and growing it is resize's job). */
+	if (off >= v->size)
+		return 0;
+	if (off + len > v->size)
+		len = v->size - off;
+	if (flags & BC_ZERO_MAY_UNMAP) {
+		rc = file_punch(v, off, len, e);
+		if (rc != -EOPNOTSUPP)
+			return rc;
+	}
+	if (fallocate(fp(v)->fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)off, (off_t)len) == 0)
+		return 0;
+	return bc_fd_write_zeros(fp(v)->fd, off, len, false, v->name,
+				 v->block_size, e);
+}
+
+static int file_discard(struct bc_volume *v, uint64_t off, uint64_t len,
+			struct bc_error *e)
+{
+	return file_punch(v, off, len, e);
+}
+
+static int file_flush(struct bc_volume *v, struct bc_error *e)
+{
+	if (fdatasync(fp(v)->fd) < 0)
+		return bc_error_set(e, -errno, v->name, "fdatasync", NULL);
+	return 0;
+}
+
+static int file_offload_copy(struct bc_volume *src, uint64_t src_off,
+			     struct bc_volume *dst, uint64_t dst_off,
+			     uint64_t len, enum bc_method method,
+			     uint64_t *done, struct bc_error *e)
+{
+	struct file_clone_range r;
+
+	*done = 0;
+	if (method != BC_METHOD_REFLINK || src->ops != dst->ops)
+		return bc_error_set(e, -EOPNOTSUPP, dst->name, "offload copy",
+				    "files only offload with reflink");
+	r.src_fd = fp(src)->fd;
+	r.src_offset = src_off;
+	/* Length 0 clones to the end of the source: lets an unaligned
+	 * file tail be cloned too. */
+	r.src_length = src_off + len >= src->size ? 0 : len;
+	r.dest_offset = dst_off;
+	if (ioctl(fp(dst)->fd, FICLONERANGE, &r) < 0)
+		return bc_error_set_lba(e, -errno, dst->name, "FICLONERANGE",
+					dst_off / dst->block_size,
+					dst->block_size, "from %s", src->name);
+	*done = len;
+	return 0;
+}
+
+static int file_resize(struct bc_volume *v, uint64_t size, struct bc_error *e)
+{
+	if (ftruncate(fp(v)->fd, (off_t)size) < 0)
+		return bc_error_set(e, -errno, v->name, "ftruncate", NULL);
+	v->size = size;
+	return 0;
+}
+
+static int file_unlink_created(struct bc_volume *v)
+{
+	struct stat st;
+
+	/* Only remove what is still the file we made. */
+	if (stat(fp(v)->path, &st) < 0 || st.st_ino != fp(v)->ino ||
+	    st.st_dev != fp(v)->dev)
+		return -ESTALE;
+	return unlink(fp(v)->path) < 0 ? -errno : 0;
+}
+
+static void file_close(struct bc_volume *v)
+{
+	if (fp(v)->fd >= 0)
+		close(fp(v)->fd);
+}
+
+static const struct bc_volume_ops file_ops = {
+	.name = "file",
+	.probe = file_probe,
+	.read = file_read,
+	.write = file_write,
+	.map = file_map,
+	.zero = file_zero,
+	.discard = file_discard,
+	.flush = file_flush,
+	.offload_copy = file_offload_copy,
+	.resize = file_resize,
+	.unlink_created = file_unlink_created,
+	.close = file_close,
+};
+
+int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
+		 struct bc_error *e)
+{
+	struct bc_volume *v;
+	struct file_priv *p;
+	struct statfs sfs;
+	struct stat st;
+	bool created = false;
+	int fd;
+
+	if (flags & BC_OPEN_WRITE) {
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && (flags & BC_OPEN_CREATE)) {
+			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+				  0644);
+			created = fd >= 0;
+		}
+	} else {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		return bc_error_set(e, -errno, path, "open", NULL);
+	/* A documented, advisory lock: one writer, or any number of
+	 * readers, per image file among cooperating tools (qemu uses
+	 * OFD locks on other bytes; flock does not conflict with them). */
+	if (flock(fd, ((flags & BC_OPEN_WRITE) ? LOCK_EX : LOCK_SH) |
+		      LOCK_NB) < 0) {
+		int err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return bc_error_set(e, err, path, "flock",
+				    "in use by another blkclone");
+	}
+	if (fstat(fd, &st) < 0 || fstatfs(fd, &sfs) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return bc_error_set(e, err, path, "fstat", NULL);
+	}
+	v = bc_volume_alloc(&file_ops, path, sizeof(*p));
+	if (!v) {
+		close(fd);
+		return bc_error_set(e, -ENOMEM, path, "open", NULL);
+	}
+	p = v->priv;
+	p->fd = fd;
+	p->dev = st.st_dev;
+	p->ino = st.st_ino;
+	p->fs_type = (long)sfs.f_type;
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	v->size = (uint64_t)st.st_size;
+	v->block_size = FILE_BLOCK;
+	v->writable = !!(flags & BC_OPEN_WRITE);
+	v->created = created;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Opening volumes: classify the address, hand it to its backend. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+
+#include <blkclone/volume.h>
+
+#include "address.h"
+#include "backends.h"
+
+const char *bc_method_name(enum bc_method m)
+{
+	switch (m) {
+	case BC_METHOD_XCOPY_LID1: return "xcopy-lid1";
+	case BC_METHOD_TOKEN: return "token";
+	case BC_METHOD_NVME_COPY: return "nvme-copy";
+	case BC_METHOD_REFLINK: return "reflink";
+	case BC_METHOD_HOST: return "host";
+	case BC_METHOD_NONE: break;
+	}
+	return "none";
+}
+
+struct bc_volume *bc_volume_alloc(const struct bc_volume_ops *ops,
+				  const char *name, size_t priv_size)
+{
+	struct bc_volume *v = calloc(1, sizeof(*v) + priv_size);
+
+	if (!v)
+		return NULL;
+	v->ops = ops;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	if (priv_size)
+		v->priv = (char *)v + sizeof(*v);
+	return v;
+}
+
+void bc_volume_free(struct bc_volume *v)
+{
+	free(v);
+}
+
+int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
+		   struct bc_error *e)
+{
+	char why[256] = "";
+	enum bc_addr_kind kind;
+	int err = 0;
+
+	*out = NULL;
+	kind = bc_addr_classify(addr, why, sizeof(why));
+	if (kind == BC_ADDR_INVALID)
+		return bc_error_set(e, -EINVAL, addr, "open", "%s", why);
+	if (kind == BC_ADDR_FILE) {
+		kind = bc_addr_resolve(addr, !!(flags & BC_OPEN_CREATE), &err,
+				       why, sizeof(why));
+		if (kind == BC_ADDR_INVALID)
+			return bc_error_set(e, err ? err : -EINVAL, addr,
+					    "open", "%s", why);
+	}
+	switch (kind) {
+	case BC_ADDR_FILE:
+		return bc_file_open(addr, flags, out, e);
+	case BC_ADDR_ISCSI:
+		return bc_error_set(e, -EPROTONOSUPPORT, addr, "open",
+				    "iSCSI volumes are not supported by this build yet");
+	case BC_ADDR_SCSI:
+	case BC_ADDR_NVME:
+	case BC_ADDR_BLOCK:
+		/* NVMe namespaces get their own backend with NVMe Copy; until
+		 * then they are plain block devices. */
+		return bc_blk_open(addr, flags, out, e);
+	case BC_ADDR_INVALID:
+		break;
+	}
+	return bc_error_set(e, -EINVAL, addr, "open", "unsupported address");
+}
+
+void bc_volume_close(struct bc_volume *v)
+{
+	if (!v)
+		return;
+	if (v->ops->close)
+		v->ops->close(v);
+	bc_volume_free(v);
+}
+
+int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
+		   struct bc_error *e)
+{
+	int rc;
+
+	if (!v->caps_valid) {
+		memset(&v->caps, 0, sizeof(v->caps));
+		rc = v->ops->probe(v, &v->caps, e);
+		if (rc < 0)
+			return rc;
+		v->caps_valid = true;
+	}
+	*caps = &v->caps;
+	return 0;
+}
+
+int bc_volume_set_size(struct bc_volume *v, uint64_t size, struct bc_error *e)
+{
+	if (!v->ops->resize)
+		return bc_error_set(e, -EOPNOTSUPP, v->name, "resize",
+				    "only files can be resized");
+	return v->ops->resize(v, size, e);
+}
+
+int bc_volume_unlink_created(struct bc_volume *v)
+{
+	if (!v->created || !v->ops->unlink_created)
+		return -EINVAL;
+	return v->ops->unlink_created(v);
+}
