@@ -1,0 +1,98 @@
+#!/bin/bash
+# Host copy between image files: identical bytes, destination as thin as
+# the source, old destination data fully replaced, honest byte counts.
+. "$(dirname "$0")/../lib/common.sh"
+
+make_sparse "$T/src.img" 256 60 1024 7
+src_alloc=$(alloc_bytes "$T/src.img")
+note "source: 256 MiB, $src_alloc bytes allocated"
+
+# 1. Into a new file: created by us, so every hole is skipped.
+"$BLKCLONE" copy --json "$T/src.img" "$T/new.img" >"$T/j1" 2>"$T/e1"
+check "copy to a new file exits 0" test $? = 0
+check "new file is identical" cmp -s "$T/src.img" "$T/new.img"
+note "allocated: source $src_alloc, copy $(alloc_bytes "$T/new.img")"
+check "new file is no more allocated than the source" \
+	test "$(alloc_bytes "$T/new.img")" -le "$src_alloc"
+check "method is host" test "$(json_get "$T/j1" method)" = host
+read_b=$(json_get "$T/j1" read_bytes)
+check "read only the allocated data ($read_b <= $src_alloc)" test "$read_b" -le "$src_alloc"
+check "read something" test "$read_b" -gt 0
+check "no zeroing needed for a created file" test "$(json_get "$T/j1" zeroed_bytes)" = 0
+check "skipped + read covers the volume" \
+	test $(( $(json_get "$T/j1" skipped_bytes) + read_b )) = $((256 << 20))
+check "fallback is null" grep -q '"fallback": null' "$T/j1"
+
+# 2. Onto an existing file full of old data: nothing old may survive, and
+#    the holes are punched, so it ends as thin as the source.
+dd if=/dev/urandom of="$T/old.img" bs=1M count=256 status=none
+"$BLKCLONE" copy --json "$T/src.img" "$T/old.img" >"$T/j2" 2>"$T/e2"
+check "copy onto old data exits 0" test $? = 0
+check "old data fully overwritten" cmp -s "$T/src.img" "$T/old.img"
+note "allocated: source $src_alloc, old $(alloc_bytes "$T/old.img")"
+check "destination thinned to the source's allocation" \
+	test "$(alloc_bytes "$T/old.img")" -le "$src_alloc"
+check "holes were zeroed, not skipped" test "$(json_get "$T/j2" zeroed_bytes)" -gt 0
+
+# 3. A destination larger than the source: the tail is left alone.
+truncate -s 300M "$T/big.img"
+printf 'TAILDATA' | dd of="$T/big.img" bs=1 seek=$((290 << 20)) conv=notrunc status=none
+"$BLKCLONE" copy "$T/src.img" "$T/big.img" >/dev/null 2>&1
+check "copy into a larger file exits 0" test $? = 0
+check "first 256 MiB identical" cmp -s -n $((256 << 20)) "$T/src.img" "$T/big.img"
+check "beyond the source size untouched" \
+	test "$(dd if="$T/big.img" bs=1 skip=$((290 << 20)) count=8 status=none)" = TAILDATA
+
+# 4. --dest-zeroed on a sparse destination skips all holes.
+truncate -s 256M "$T/zeroed.img"
+"$BLKCLONE" copy --json --dest-zeroed "$T/src.img" "$T/zeroed.img" >"$T/j4" 2>/dev/null
+check "dest-zeroed copy identical" cmp -s "$T/src.img" "$T/zeroed.img"
+check "dest-zeroed: nothing zeroed" test "$(json_get "$T/j4" zeroed_bytes)" = 0
+
+# 5. An existing sparse destination without --dest-zeroed: the holes are
+#    proven zero by the destination's own map, so they are skipped too.
+truncate -s 256M "$T/sparse-dst.img"
+"$BLKCLONE" copy --json "$T/src.img" "$T/sparse-dst.img" >"$T/j5" 2>/dev/null
+check "sparse destination identical" cmp -s "$T/src.img" "$T/sparse-dst.img"
+check "sparse destination: holes proven by its map, nothing zeroed" \
+	test "$(json_get "$T/j5" zeroed_bytes)" = 0
+
+# 6. Zero-filled data in the source is not written: the copy is thinner.
+dd if=/dev/zero of="$T/zeros.img" bs=1M count=16 status=none
+printf 'x' | dd of="$T/zeros.img" bs=1 seek=$((8 << 20)) conv=notrunc status=none
+"$BLKCLONE" copy --json "$T/zeros.img" "$T/zeros-copy.img" >"$T/j6" 2>/dev/null
+check "zero-filled source copied identically" cmp -s "$T/zeros.img" "$T/zeros-copy.img"
+check "only the non-zero block written" test "$(json_get "$T/j6" written_bytes)" = 4096
+check "zero-filled source becomes thin" test "$(alloc_bytes "$T/zeros-copy.img")" -le 8192
+
+# 7. A size that is not a multiple of 512 copies file to file.
+head -c 1000 /dev/urandom >"$T/odd.img"
+"$BLKCLONE" copy "$T/odd.img" "$T/odd-copy.img" >/dev/null 2>&1
+check "1000-byte file copied" cmp -s "$T/odd.img" "$T/odd-copy.img"
+
+# 8. --verify and progress lines in the form Proxmox parses.
+"$BLKCLONE" copy --verify --progress "$T/src.img" "$T/v.img" >"$T/o8" 2>"$T/e8"
+check "verified copy exits 0" test $? = 0
+check "progress lines (NN.NN/100%)" grep -Eq '^ *\([0-9]+\.[0-9]{2}/100%\)$' "$T/e8"
+check "progress ends at 100%" grep -q '(100.00/100%)' "$T/e8"
+check "text report says verified" grep -q verified "$T/o8"
+
+# 9. Without --progress a copy prints only the result.
+"$BLKCLONE" copy "$T/src.img" "$T/quiet.img" >"$T/o9" 2>"$T/e9"
+check "no progress without --progress" test ! -s "$T/e9"
+
+# 10. map agrees with SEEK_DATA: mapped bytes = what the file holds.
+"$BLKCLONE" map --json "$T/src.img" >"$T/m" 2>/dev/null
+mapped=$(sed -n 's/.*"mapped_bytes": \([0-9]*\).*/\1/p' "$T/m")
+check "map: mapped bytes ($mapped) equal the allocation ($src_alloc)" test "$mapped" = "$src_alloc"
+
+# 11. --offload=require between files without reflink: exit 3, and the
+#     destination we would have created does not exist afterwards.
+fs=$(stat -f -c %T "$T")
+if [ "$fs" != btrfs ] && [ "$fs" != xfs ]; then
+	expect_exit 3 "offload required on $fs" "$BLKCLONE" copy --offload=require "$T/src.img" "$T/req.img"
+	expect_msg "offload required but unavailable" "require names the reason"
+	check "no destination file left behind" test ! -e "$T/req.img"
+fi
+
+finish

@@ -1,0 +1,68 @@
+#!/bin/bash
+# Host copy with real block devices (loop): O_DIRECT I/O, the loop
+# device's backing file as extent map, thin destinations, mixed block sizes.
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+
+make_sparse "$T/src.img" 192 40 2048 11
+src_alloc=$(alloc_bytes "$T/src.img")
+SRC=$(make_loop "$T/src.img") || { echo "losetup failed"; exit 1; }
+
+# A destination loop device full of old data, on a sparse-capable file.
+dd if=/dev/urandom of="$T/dst.img" bs=1M count=192 status=none
+DST=$(make_loop "$T/dst.img")
+note "src $SRC ($src_alloc bytes allocated), dst $DST"
+
+"$BLKCLONE" copy --json "$SRC" "$DST" >"$T/j1" 2>"$T/e1"
+check "loop to loop exits 0 ($(cat "$T/e1"))" test $? = 0
+check "loop to loop identical" cmp -s "$SRC" "$DST"
+check "backing files identical" cmp -s "$T/src.img" "$T/dst.img"
+rb=$(json_get "$T/j1" read_bytes)
+check "read only what the backing file holds ($rb <= $src_alloc)" test "$rb" -le "$src_alloc"
+note "destination allocation after copy: $(alloc_bytes "$T/dst.img")"
+check "destination thinned to the source's allocation" \
+	test "$(alloc_bytes "$T/dst.img")" -le "$src_alloc"
+
+# probe: a loop device maps through its backing file.
+"$BLKCLONE" probe --json "$SRC" >"$T/p" 2>/dev/null
+check "probe: map source is the backing file" grep -q '"map_source": "backing_file"' "$T/p"
+check "probe: block backend" grep -q '"backend": "block"' "$T/p"
+
+# map equals the backing file's allocation
+"$BLKCLONE" map --json "$SRC" >"$T/m" 2>/dev/null
+mapped=$(sed -n 's/.*"mapped_bytes": \([0-9]*\).*/\1/p' "$T/m")
+check "map of the loop device = backing allocation ($mapped)" test "$mapped" = "$src_alloc"
+
+# file -> loop with a 4096-byte logical block size
+truncate -s 192M "$T/d4k.img"
+D4K=$(make_loop -b 4096 "$T/d4k.img")
+"$BLKCLONE" copy --verify "$T/src.img" "$D4K" >/dev/null 2>"$T/e3"
+check "file to 4096-byte loop exits 0 ($(cat "$T/e3"))" test $? = 0
+check "file to 4096-byte loop identical" cmp -s "$T/src.img" "$D4K"
+
+# loop (4096) -> new file
+"$BLKCLONE" copy "$D4K" "$T/back.img" >/dev/null 2>&1
+check "4096-byte loop to file identical" cmp -s "$T/src.img" "$T/back.img"
+check "file from loop is thin" test "$(alloc_bytes "$T/back.img")" -le "$src_alloc"
+
+# A block device with no map (here: a loop device whose backing file was
+# deleted): zero detection reads everything and still writes only data.
+cp --sparse=always "$T/src.img" "$T/nomap.img"
+NOMAP=$(make_loop "$T/nomap.img")
+rm "$T/nomap.img"
+"$BLKCLONE" probe --json "$NOMAP" >"$T/p2" 2>/dev/null
+check "deleted backing file: no map" grep -q '"map_source": "none"' "$T/p2"
+"$BLKCLONE" copy --json "$NOMAP" "$T/fromnomap.img" >"$T/j4" 2>/dev/null
+check "no-map device copied identically" cmp -s "$T/src.img" "$T/fromnomap.img"
+check "no-map device: read everything" test "$(json_get "$T/j4" read_bytes)" = $((192 << 20))
+check "no-map device: wrote only non-zero data" \
+	test "$(json_get "$T/j4" written_bytes)" -le "$src_alloc"
+check "no-map copy is thin" test "$(alloc_bytes "$T/fromnomap.img")" -le "$src_alloc"
+
+# zero: a whole device reads zeros afterwards, and stays thin.
+"$BLKCLONE" zero --json "$DST" >"$T/z" 2>"$T/ez"
+check "zero exits 0" test $? = 0
+check "zeroed device reads zeros" cmp -s -n $((192 << 20)) "$DST" /dev/zero
+check "zeroed backing file is thin" test "$(alloc_bytes "$T/dst.img")" -le 65536
+
+finish

@@ -1,0 +1,88 @@
+# Sourced by integration tests: assertions and scratch space.
+# Tests run under automake's harness: exit 0 pass, 77 skip, other = fail.
+set -u
+
+BLKCLONE=${BLKCLONE:-$(cd "$(dirname "$0")/../.." && pwd)/build/blkclone}
+TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+T=$(mktemp -d "${TMPDIR:-/tmp}/blkclone-test.XXXXXX")
+LOOPS=""
+FAILS=0
+PASSES=0
+CLEANUP_HOOKS=""
+
+cleanup() {
+	for h in $CLEANUP_HOOKS; do "$h" || true; done
+	for l in $LOOPS; do losetup -d "$l" 2>/dev/null || true; done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+note() { printf '# %s\n' "$*"; }
+pass() { PASSES=$((PASSES + 1)); printf 'ok - %s\n' "$*"; }
+fail() { FAILS=$((FAILS + 1)); printf 'not ok - %s\n' "$*"; }
+
+# check "what" command...: pass if the command succeeds
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+
+need_root() {
+	if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (losetup)"; exit 77; fi
+}
+
+# Bytes of data extents a file holds, from the filesystem's own extent
+# list (filefrag, e2fsprogs), so metadata blocks do not count.
+alloc_bytes() {
+	sync "$1"
+	filefrag -v "$1" | awk '
+		/blocks of [0-9]+ bytes/ { for (i = 1; i <= NF; i++) if ($i == "blocks") bs = $(i + 2) }
+		/^ *[0-9]+: / { l = $0; gsub(/ /, "", l); split(l, f, ":"); n += f[4] }
+		END { printf "%d\n", n * bs }'
+}
+
+# A sparse file of SIZE MiB with COUNT random extents of 4 KiB..MAX KiB.
+make_sparse() {
+	local f=$1 size_mb=$2 count=$3 max_kb=${4:-1024} seed=${5:-1}
+	rm -f "$f"
+	truncate -s "${size_mb}M" "$f"
+	awk -v n="$count" -v size=$((size_mb * 256)) -v maxk="$max_kb" -v seed="$seed" \
+	    'BEGIN { srand(seed); for (i = 0; i < n; i++) {
+	        len = 1 + int(rand() * (maxk / 4)); off = int(rand() * (size - len));
+	        print off, len } }' |
+	while read -r off len; do
+		dd if=/dev/urandom of="$f" bs=4096 seek="$off" count="$len" \
+		   conv=notrunc status=none
+	done
+}
+
+# A loop device over FILE (extra losetup args allowed); prints its path.
+make_loop() {
+	local dev
+	dev=$(losetup -f --show "$@") || return 1
+	LOOPS="$LOOPS $dev"
+	echo "$dev"
+}
+
+# json_get FILE KEY: a top-level scalar from blkclone's pretty JSON.
+json_get() {
+	sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1" | head -n 1
+}
+
+# expect_exit CODE "what" command...: run, capture stderr in $T/err
+expect_exit() {
+	local want=$1 what=$2 rc
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	rc=$?
+	if [ "$rc" = "$want" ]; then pass "$what (exit $rc)"
+	else fail "$what: exit $rc, wanted $want; stderr: $(cat "$T/err")"; fi
+}
+
+# expect_msg REGEX "what": the last command's stderr matches
+expect_msg() {
+	if grep -Eq "$1" "$T/err"; then pass "$2"
+	else fail "$2: stderr '$(cat "$T/err")' does not match /$1/"; fi
+}
+
+finish() {
+	echo "# $PASSES passed, $FAILS failed"
+	[ "$FAILS" = 0 ]
+}
