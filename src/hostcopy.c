@@ -210,16 +210,93 @@ static int copy_data(struct engine *g, void *buf, uint64_t off, uint64_t len)
 	return 0;
 }
 
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) / a * a;
+}
+
+/*
+ * Re-cut the source's extents to the I/O alignment (the larger block
+ * size): a block is a hole only if the source's map says all of it is,
+ * so a 512-byte extent never leads to an unaligned write on a 4096-byte
+ * destination.  Holes that would need the next map reply to be complete
+ * are left for that reply; progress is always made.
+ */
+static size_t align_extents(const struct bc_extent *in, size_t n,
+			    struct bc_extent *out, uint64_t pos, uint64_t end,
+			    uint64_t align, bool src_zero_init)
+{
+	uint64_t cur = pos, last = pos;
+	bool last_hole = false;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t s = in[i].offset, e = s + in[i].length;
+		bool hole = in[i].state != BC_EXTENT_MAPPED && src_zero_init;
+
+		if (s != last || !in[i].length)
+			break;	/* not contiguous: stop here, ask again */
+		last = e > end ? end : e;
+		last_hole = hole;
+		if (hole) {
+			uint64_t hs = round_up(s, align), he = e / align * align;
+
+			if (e >= end)
+				he = end;
+			if (hs < he) {
+				if (cur < hs)
+					out[k++] = (struct bc_extent){ cur, hs - cur,
+								       BC_EXTENT_MAPPED };
+				out[k++] = (struct bc_extent){ hs, he - hs,
+							       BC_EXTENT_DEALLOCATED };
+				cur = he;
+			}
+		}
+		if (last >= end)
+			break;
+	}
+	if (cur < last) {
+		/* The tail: data up to a whole block (or the end), unless it is
+		 * a partial hole the next map reply can complete. */
+		uint64_t stop = round_up(last, align);
+
+		if (stop > end)
+			stop = end;
+		if (k == 0 || !last_hole || stop == end)
+			out[k++] = (struct bc_extent){ cur, stop - cur,
+						       BC_EXTENT_MAPPED };
+	}
+	if (k == 0)	/* never stall: at least one aligned block of data */
+		out[k++] = (struct bc_extent){ pos, (round_up(pos + 1, align) > end ?
+					       end : round_up(pos + 1, align)) - pos,
+					       BC_EXTENT_MAPPED };
+	return k;
+}
+
 static int next_extents(struct engine *g, uint64_t pos, uint64_t end,
 			struct bc_extent *ext, size_t *n)
 {
+	struct bc_extent raw[MAP_BATCH];
+	size_t got = 0;
+	int rc;
+
 	if (!g->src_map) {
 		ext[0] = (struct bc_extent){ pos, end - pos, BC_EXTENT_MAPPED };
 		*n = 1;
 		return 0;
 	}
-	return g->src->ops->map(g->src, pos, end - pos, ext, MAP_BATCH, n,
-				g->e);
+	rc = g->src->ops->map(g->src, pos, end - pos, raw, MAP_BATCH, &got,
+			      g->e);
+	if (rc < 0)
+		return rc;
+	if (!got || raw[0].offset != pos)
+		return bc_error_set_lba(g->e, -EIO, g->src->name, "map",
+					pos / g->src->block_size,
+					g->src->block_size,
+					"allocation map does not continue at this LBA");
+	*n = align_extents(raw, got, ext, pos, end, g->align,
+			   g->sc->zero_init.state == BC_SUP_YES);
+	return 0;
 }
 
 static uint32_t pick_chunk(uint32_t want, uint32_t align)
@@ -235,7 +312,7 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		 bool dest_proven_zero, const struct bc_copy_opts *o,
 		 struct bc_copy_stats *st, struct bc_error *e)
 {
-	struct bc_extent ext[MAP_BATCH];
+	struct bc_extent ext[2 * MAP_BATCH + 2];
 	struct engine g = { .src = src, .dst = dst, .o = o, .st = st, .e = e,
 			    .dest_proven_zero = dest_proven_zero };
 	uint64_t pos, end = src->size;
@@ -281,8 +358,7 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		}
 		for (size_t i = 0; i < n && pos < end; i++) {
 			uint64_t len = ext[i].length;
-			bool hole = ext[i].state != BC_EXTENT_MAPPED &&
-				    g.sc->zero_init.state == BC_SUP_YES;
+			bool hole = ext[i].state != BC_EXTENT_MAPPED;
 
 			if (ext[i].offset != pos)
 				break;

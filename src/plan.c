@@ -35,6 +35,7 @@ static bool same_domain(const struct bc_caps *s, const struct bc_caps *d)
 	       !strcmp(s->id.copy_domain, d->id.copy_domain);
 }
 
+
 static const char *state_word(enum bc_support s)
 {
 	return s == BC_SUP_YES ? "supported" :
@@ -48,11 +49,13 @@ static void plan_array(struct bc_plan *p, enum bc_method m,
 		       const char *what)
 {
 	if (fs->state != BC_SUP_YES) {
-		step(p, m, false, "source: %s", fs->reason);
+		step(p, m, false, "source: %s", fs->reason[0] ? fs->reason :
+		     state_word(fs->state));
 		return;
 	}
 	if (fd->state != BC_SUP_YES) {
-		step(p, m, false, "destination: %s", fd->reason);
+		step(p, m, false, "destination: %s", fd->reason[0] ? fd->reason :
+		     state_word(fd->state));
 		return;
 	}
 	if (!same_domain(s, d)) {
@@ -94,8 +97,9 @@ void bc_plan_make(const struct bc_caps *s, const struct bc_caps *d,
 			step(p, BC_METHOD_REFLINK, false,
 			     "files are on different filesystems");
 		else if (s->reflink.state == BC_SUP_NO)
-			step(p, BC_METHOD_REFLINK, false, "%s",
-			     s->reflink.reason);
+			step(p, BC_METHOD_REFLINK, false, "source: %s",
+			     s->reflink.reason[0] ? s->reflink.reason :
+			     "no reflink");
 		else
 			step(p, BC_METHOD_REFLINK, true, "%s (%s)",
 			     s->reflink.reason,

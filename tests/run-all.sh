@@ -1,0 +1,53 @@
+#!/bin/bash
+# Every test, from a fresh Debian 12 machine: install what is missing,
+# build twice (plain, and with ASan+UBSan), run `make check` in both, and
+# `make distcheck` once.  Needs root (apt-get, loop devices, tgt).
+# Prints one closing line: "tests: N passed, N failed[, N skipped]".
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+sh tests/install-deps.sh ${BLKCLONE_VM_TESTS:+--vm}
+autoreconf -fi
+
+total_pass=0 total_fail=0 total_skip=0
+tally() {	# add up automake's summary in $1/test-suite.log
+	local log=$1/test-suite.log p f s
+	[ -f "$log" ] || return 0
+	p=$(sed -n 's/^# PASS: *//p' "$log" | head -n1)
+	f=$(( $(sed -n 's/^# FAIL: *//p' "$log" | head -n1) + $(sed -n 's/^# ERROR: *//p' "$log" | head -n1) + $(sed -n 's/^# XPASS: *//p' "$log" | head -n1) ))
+	s=$(sed -n 's/^# SKIP: *//p' "$log" | head -n1)
+	total_pass=$((total_pass + ${p:-0})); total_fail=$((total_fail + f)); total_skip=$((total_skip + ${s:-0}))
+}
+
+status=0
+run_build() {	# run_build DIR CONFIGURE-ARGS...
+	local dir=$1; shift
+	echo "=== build $dir: configure $* ==="
+	mkdir -p "$dir"
+	(cd "$dir" && ../configure -q --enable-werror "$@" && make -s -j"$jobs") || { status=1; return; }
+	echo "=== make check in $dir ==="
+	(cd "$dir" && make -s -j"$jobs" check) || status=1
+	tally "$dir"
+	if [ -f "$dir/test-suite.log" ] && grep -q '^# FAIL: *[1-9]\|^# ERROR: *[1-9]' "$dir/test-suite.log"; then
+		cat "$dir/test-suite.log"
+	fi
+}
+
+run_build build
+# Sanitizers: any report aborts the test that triggered it.
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_build build-san --enable-sanitizers
+unset ASAN_OPTIONS UBSAN_OPTIONS
+
+if [ "${BLKCLONE_SKIP_DISTCHECK:-0}" != 1 ]; then
+	echo "=== make distcheck ==="
+	(cd build && make -s distcheck >distcheck.log 2>&1) || { tail -n 60 build/distcheck.log; status=1; }
+	[ $status = 0 ] && echo "distcheck: ok"
+fi
+
+echo "tests: $total_pass passed, $total_fail failed, $total_skip skipped"
+[ "$total_fail" = 0 ] || status=1
+exit $status

@@ -1,0 +1,180 @@
+/* In-memory volume for engine tests (see memvol.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memvol.h"
+
+struct memvol *memvol_of(struct bc_volume *v)
+{
+	return v->priv;
+}
+
+static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	(void)e;
+	snprintf(c->id.backend, sizeof(c->id.backend), "mem");
+	snprintf(c->id.location, sizeof(c->id.location), "%s", m->location);
+	c->size = v->size;
+	c->block_size = m->bs;
+	c->extent_map.state = m->has_map ? BC_SUP_YES : BC_SUP_NO;
+	c->zero_init.state = m->zero_init ? BC_SUP_YES : BC_SUP_UNKNOWN;
+	c->zeroout.state = m->no_zero_op ? BC_SUP_NO : BC_SUP_YES;
+	return 0;
+}
+
+static int mv_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		   struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	if (off % m->bs || len % m->bs || off + len > v->size)
+		return bc_error_set(e, -EINVAL, v->name, "read", "unaligned");
+	m->reads++;
+	if (m->fail_read_at && m->reads == m->fail_read_at)
+		return bc_error_set_lba(e, -EIO, v->name, "READ(16)", off / m->bs,
+					m->bs, "MEDIUM ERROR: injected");
+	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++) {
+		uint8_t *dst = (uint8_t *)buf + (b * m->bs - off);
+
+		if (m->allocated[b] || !m->zero_init)
+			memcpy(dst, m->data + b * m->bs, m->bs);
+		else
+			memset(dst, 0, m->bs);
+	}
+	m->read_bytes += len;
+	return 0;
+}
+
+static int mv_write(struct bc_volume *v, const void *buf, uint64_t off,
+		    size_t len, struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	if (off % m->bs || len % m->bs || off + len > v->size)
+		return bc_error_set(e, -EINVAL, v->name, "write", "unaligned");
+	m->writes++;
+	if (m->fail_write_at && m->writes == m->fail_write_at)
+		return bc_error_set_lba(e, -EIO, v->name, "WRITE(16)", off / m->bs,
+					m->bs, "injected");
+	memcpy(m->data + off, buf, len);
+	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++)
+		m->allocated[b] = true;
+	m->written_bytes += len;
+	return 0;
+}
+
+static int mv_map(struct bc_volume *v, uint64_t off, uint64_t len,
+		  struct bc_extent *out, size_t max, size_t *n,
+		  struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+	uint64_t b = off / m->bs, end = (off + len) / m->bs;
+	size_t i = 0;
+
+	(void)e;
+	m->maps++;
+	if (end > m->nblocks)
+		end = m->nblocks;
+	while (b < end && i < max) {
+		bool a = m->allocated[b];
+		uint64_t s = b;
+
+		while (b < end && m->allocated[b] == a)
+			b++;
+		out[i++] = (struct bc_extent){ s * m->bs, (b - s) * m->bs,
+					       a ? BC_EXTENT_MAPPED :
+						   BC_EXTENT_DEALLOCATED };
+	}
+	*n = i;
+	return 0;
+}
+
+static int mv_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		   unsigned flags, struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	(void)e;
+	if (m->no_zero_op)
+		return -EOPNOTSUPP;
+	m->zeros++;
+	memset(m->data + off, 0, len);
+	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++)
+		m->allocated[b] = !(flags & BC_ZERO_MAY_UNMAP) || !m->zero_init;
+	m->zeroed_bytes += len;
+	return 0;
+}
+
+static void mv_close(struct bc_volume *v)
+{
+	struct memvol *m = memvol_of(v);
+
+	free(m->data);
+	free(m->allocated);
+}
+
+static const struct bc_volume_ops mv_ops = {
+	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
+	.map = mv_map, .zero = mv_zero, .close = mv_close,
+};
+
+static const struct bc_volume_ops mv_ops_nomap = {
+	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
+	.zero = mv_zero, .close = mv_close,
+};
+
+struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
+			     bool has_map, bool zero_init, bool writable)
+{
+	struct bc_volume *v = calloc(1, sizeof(*v) + sizeof(struct memvol));
+	struct memvol *m;
+
+	if (!v)
+		abort();
+	v->ops = has_map ? &mv_ops : &mv_ops_nomap;
+	snprintf(v->name, sizeof(v->name), "%s", name);
+	v->priv = v + 1;
+	v->size = size;
+	v->block_size = bs;
+	v->writable = writable;
+	m = v->priv;
+	m->bs = bs;
+	m->nblocks = size / bs;
+	m->has_map = has_map;
+	m->zero_init = zero_init;
+	m->data = calloc(1, size);
+	m->allocated = calloc(m->nblocks, sizeof(bool));
+	snprintf(m->location, sizeof(m->location), "mem:%s", name);
+	if (!m->data || !m->allocated)
+		abort();
+	return v;
+}
+
+void memvol_fill(struct bc_volume *v, uint64_t off, uint64_t len, unsigned seed)
+{
+	struct memvol *m = memvol_of(v);
+
+	for (uint64_t i = 0; i < len; i++)
+		m->data[off + i] = (uint8_t)(((off + i) * 2654435761u + seed) >> 7 | 1);
+	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++)
+		m->allocated[b] = true;
+}
+
+void memvol_garbage(struct bc_volume *v, unsigned seed)
+{
+	memvol_fill(v, 0, v->size, seed);
+}
+
+uint64_t memvol_allocated_bytes(struct bc_volume *v)
+{
+	struct memvol *m = memvol_of(v);
+	uint64_t n = 0;
+
+	for (uint64_t b = 0; b < m->nblocks; b++)
+		n += m->allocated[b];
+	return n * m->bs;
+}

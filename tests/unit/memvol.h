@@ -1,0 +1,37 @@
+/* In-memory volume for engine tests: sparse blocks, a map, call counts
+ * and fault injection.  Not a SCSI simulator (that is tests/sim/). */
+#ifndef BC_TEST_MEMVOL_H
+#define BC_TEST_MEMVOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <blkclone/volume.h>
+
+struct memvol {
+	uint8_t *data;
+	bool *allocated;	/* per block */
+	uint32_t bs;
+	uint64_t nblocks;
+	bool has_map;
+	bool zero_init;		/* deallocated blocks read zero */
+	/* counters */
+	unsigned reads, writes, zeros, maps;
+	uint64_t read_bytes, written_bytes, zeroed_bytes;
+	/* faults: fail the Nth write/read (1-based), 0 = never */
+	unsigned fail_write_at, fail_read_at;
+	/* zero op unsupported: the engine must write zeros itself */
+	bool no_zero_op;
+	char location[64];
+};
+
+struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
+			     bool has_map, bool zero_init, bool writable);
+struct memvol *memvol_of(struct bc_volume *v);
+/* Fill [off, off+len) with a pattern derived from @seed and allocate. */
+void memvol_fill(struct bc_volume *v, uint64_t off, uint64_t len, unsigned seed);
+/* Fill the whole volume with garbage, all allocated (old data). */
+void memvol_garbage(struct bc_volume *v, unsigned seed);
+uint64_t memvol_allocated_bytes(struct bc_volume *v);
+
+#endif

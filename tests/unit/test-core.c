@@ -1,0 +1,149 @@
+/* Small core pieces: JSON writer, address classification, zero
+ * detection, error formatting. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <blkclone/error.h>
+
+#include "address.h"
+#include "json.h"
+#include "zerodetect.h"
+
+static void test_json_escaping_and_nesting(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	struct bc_json j;
+
+	(void)state;
+	bc_json_init(&j, f, false);
+	bc_json_open_object(&j, NULL);
+	bc_json_string(&j, "s", "a\"b\\c\n\x01");
+	bc_json_u64(&j, "n", 18446744073709551615ULL);
+	bc_json_open_array(&j, "a");
+	bc_json_bool(&j, NULL, true);
+	bc_json_null(&j, NULL);
+	bc_json_open_object(&j, NULL);
+	bc_json_close_object(&j);
+	bc_json_close_array(&j);
+	bc_json_open_array(&j, "empty");
+	bc_json_close_array(&j);
+	bc_json_string(&j, "nul", NULL);
+	bc_json_close_object(&j);
+	fclose(f);
+	assert_string_equal(buf,
+		"{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"n\":18446744073709551615,"
+		"\"a\":[true,null,{}],\"empty\":[],\"nul\":null}");
+	free(buf);
+}
+
+static void test_address_classify(void **state)
+{
+	static const struct {
+		const char *addr;
+		enum bc_addr_kind kind;
+	} t[] = {
+		{ "iscsi://127.0.0.1/iqn.2026-11.test:t1/1", BC_ADDR_ISCSI },
+		{ "ISCSI://h/iqn.x:y/0", BC_ADDR_ISCSI },
+		{ "/dev/sda", BC_ADDR_FILE },	/* refined by resolve */
+		{ "image.raw", BC_ADDR_FILE },
+		{ "nbd://h/x", BC_ADDR_INVALID },
+		{ "://x", BC_ADDR_INVALID },
+		{ "", BC_ADDR_INVALID },
+	};
+	char why[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		why[0] = '\0';
+		assert_int_equal(bc_addr_classify(t[i].addr, why, sizeof(why)), t[i].kind);
+		if (t[i].kind == BC_ADDR_INVALID)
+			assert_true(why[0] != '\0');
+	}
+	assert_int_equal(bc_addr_kind_of_blockdev("sda", 0), BC_ADDR_SCSI);
+	assert_int_equal(bc_addr_kind_of_blockdev("sdaa", 0), BC_ADDR_SCSI);
+	assert_int_equal(bc_addr_kind_of_blockdev("sda1", 1), BC_ADDR_BLOCK);
+	assert_int_equal(bc_addr_kind_of_blockdev("nvme0n1", 0), BC_ADDR_NVME);
+	assert_int_equal(bc_addr_kind_of_blockdev("nvme0n1p1", 1), BC_ADDR_BLOCK);
+	assert_int_equal(bc_addr_kind_of_blockdev("nvme0c0n1", 0), BC_ADDR_BLOCK);
+	assert_int_equal(bc_addr_kind_of_blockdev("dm-0", 0), BC_ADDR_BLOCK);
+	assert_int_equal(bc_addr_kind_of_blockdev("loop0", 0), BC_ADDR_BLOCK);
+}
+
+static void test_address_resolve(void **state)
+{
+	char why[128];
+	int err;
+
+	(void)state;
+	assert_int_equal(bc_addr_resolve("/nonexistent/x", 0, &err, why, sizeof(why)),
+			 BC_ADDR_INVALID);
+	assert_int_equal(err, -ENOENT);
+	assert_int_equal(bc_addr_resolve("/nonexistent-file-here", 1, &err, why, sizeof(why)),
+			 BC_ADDR_FILE);
+	assert_int_equal(bc_addr_resolve("/", 0, &err, why, sizeof(why)), BC_ADDR_INVALID);
+	assert_int_equal(bc_addr_resolve("/dev/null", 0, &err, why, sizeof(why)),
+			 BC_ADDR_INVALID);
+	assert_int_equal(err, -ENODEV);
+}
+
+static void test_zero_detect(void **state)
+{
+	uint8_t b[8192];
+
+	(void)state;
+	memset(b, 0, sizeof(b));
+	assert_true(bc_is_zero(b, 0));
+	assert_true(bc_is_zero(b, 1));
+	assert_true(bc_is_zero(b, 15));
+	assert_true(bc_is_zero(b, sizeof(b)));
+	for (size_t at = 0; at < sizeof(b); at += 997) {
+		b[at] = 1;
+		assert_false(bc_is_zero(b, sizeof(b)));
+		assert_true(bc_is_zero(b, at));
+		b[at] = 0;
+	}
+	b[sizeof(b) - 1] = 0x80;
+	assert_false(bc_is_zero(b, sizeof(b)));
+}
+
+static void test_error_format(void **state)
+{
+	struct bc_error e = { 0 };
+	char buf[256];
+
+	(void)state;
+	bc_error_set_lba(&e, -EIO, "iscsi://h/iqn.x:t/1", "WRITE(16)", 2048, 512,
+			 "MEDIUM ERROR: Write error (0x0c/0x00)");
+	e.status.kind = BC_STATUS_SCSI;
+	assert_string_equal(bc_error_format(&e, buf, sizeof(buf)),
+		"iscsi://h/iqn.x:t/1: WRITE(16) at LBA 2048 (byte 1048576): MEDIUM ERROR: Write error (0x0c/0x00)");
+	bc_error_set(&e, -ENOENT, "/x.img", "open", NULL);
+	assert_string_equal(bc_error_format(&e, buf, sizeof(buf)),
+			    "/x.img: open: No such file or directory");
+	/* truncation is safe */
+	bc_error_format(&e, buf, 8);
+	assert_int_equal(strlen(buf), 7);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_json_escaping_and_nesting),
+		cmocka_unit_test(test_address_classify),
+		cmocka_unit_test(test_address_resolve),
+		cmocka_unit_test(test_zero_detect),
+		cmocka_unit_test(test_error_format),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,265 @@
+/* Host copy engine and verify, over in-memory volumes. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <blkclone/copy.h>
+
+#include "memvol.h"
+
+#define MiB (1024 * 1024)
+
+static bool same_bytes(struct bc_volume *a, struct bc_volume *b, uint64_t len)
+{
+	uint8_t *x = malloc(len), *y = malloc(len);
+	struct bc_error e = { 0 };
+	bool same;
+
+	assert_non_null(x);
+	assert_non_null(y);
+	assert_int_equal(a->ops->read(a, x, 0, len, &e), 0);
+	assert_int_equal(b->ops->read(b, y, 0, len, &e), 0);
+	same = memcmp(x, y, len) == 0;
+	free(x);
+	free(y);
+	return same;
+}
+
+/* 8 MiB source, 512-byte blocks, three data extents. */
+static struct bc_volume *sparse_source(bool has_map)
+{
+	struct bc_volume *s = memvol_new("src", 8 * MiB, 512, has_map, true, false);
+
+	memvol_fill(s, 0, 64 * 1024, 1);		/* at the start */
+	memvol_fill(s, 3 * MiB + 512, 5 * 512, 2);	/* unaligned, small */
+	memvol_fill(s, 8 * MiB - 1 * MiB, 1 * MiB, 3);	/* at the end */
+	return s;
+}
+
+static const uint64_t SRC_DATA = 64 * 1024 + 5 * 512 + 1 * MiB;
+
+static void test_created_destination_skips_holes(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_int_equal(st.read_bytes, SRC_DATA);
+	assert_int_equal(st.written_bytes, SRC_DATA);
+	assert_int_equal(st.zeroed_bytes, 0);
+	assert_int_equal(st.skipped_bytes, 8 * MiB - SRC_DATA);
+	assert_int_equal(memvol_of(d)->zeros, 0);
+	assert_int_equal(memvol_allocated_bytes(d), SRC_DATA);
+	assert_int_equal(st.resume_offset, 8 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_old_data_is_zeroed_and_thinned(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	memvol_garbage(d, 99);
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_int_equal(st.zeroed_bytes, 8 * MiB - SRC_DATA);
+	assert_int_equal(st.skipped_bytes, 0);
+	/* holes between two extents in one map reply cost one command each */
+	assert_int_equal(memvol_of(d)->zeros, 2);
+	assert_int_equal(memvol_allocated_bytes(d), SRC_DATA);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_destination_map_proves_zero(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	/* old data only in the first 2 MiB; the rest is deallocated */
+	memvol_fill(d, 0, 2 * MiB, 5);
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_int_equal(st.zeroed_bytes, 2 * MiB - 64 * 1024);
+	assert_int_equal(st.skipped_bytes, 8 * MiB - SRC_DATA - (2 * MiB - 64 * 1024));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_no_zero_op_writes_zeros(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, false, false, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	memvol_garbage(d, 7);
+	memvol_of(d)->no_zero_op = true;
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_int_equal(st.written_bytes, 8 * MiB);
+	assert_int_equal(st.zeroed_bytes, 0);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_no_map_zero_detection(void **state)
+{
+	struct bc_volume *s = sparse_source(false);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_int_equal(st.read_bytes, 8 * MiB);
+	/* detection works in 4 KiB pieces: the 2.5 KiB extent costs 4 KiB */
+	assert_int_equal(st.written_bytes, 64 * 1024 + 4096 + 1 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_write_failure_names_lba_and_resumes(void **state)
+{
+	struct bc_volume *s = memvol_new("src", 8 * MiB, 512, true, true, false);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	char msg[512];
+
+	(void)state;
+	memvol_fill(s, 0, 8 * MiB, 4);	/* fully allocated: 8 chunk writes */
+	memvol_of(d)->fail_write_at = 4;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), -EIO);
+	bc_error_format(&e, msg, sizeof(msg));
+	assert_string_equal(msg, "dst: WRITE(16) at LBA 6144 (byte 3145728): injected: Input/output error");
+	assert_int_equal(st.resume_offset, 3 * MiB);
+	/* resume from where it stopped: the result is complete */
+	memvol_of(d)->fail_write_at = 0;
+	o.start = st.resume_offset;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_int_equal(st.read_bytes, 5 * MiB);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_read_failure(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	memvol_of(s)->fail_read_at = 2;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), -EIO);
+	assert_string_equal(e.op, "READ(16)");
+	assert_true(e.has_lba);
+	assert_int_equal(e.lba, (3 * MiB + 512) / 512);
+	assert_true(st.resume_offset <= 3 * MiB + 512);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_mixed_block_sizes(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 4096, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	memvol_garbage(d, 3);
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(same_bytes(s, d, 8 * MiB));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_cancel(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	volatile sig_atomic_t stop = 1;
+	struct bc_copy_opts o = { .cancel = &stop };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), -EINTR);
+	assert_int_equal(memvol_of(d)->writes, 0);
+	assert_int_equal(st.resume_offset, 0);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_verify(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_int_equal(bc_verify(s, d, &o, &e), 0);
+	/* a byte that differs in data */
+	memvol_of(d)->data[3 * MiB + 512 + 700] ^= 0xff;
+	assert_int_equal(bc_verify(s, d, &o, &e), -EILSEQ);
+	assert_int_equal(e.lba, (3 * MiB + 512 + 700) / 512);
+	memvol_of(d)->data[3 * MiB + 512 + 700] ^= 0xff;
+	/* a non-zero byte where the source has a hole */
+	memvol_fill(d, 5 * MiB, 512, 9);
+	assert_int_equal(bc_verify(s, d, &o, &e), -EILSEQ);
+	assert_int_equal(e.lba, 5 * MiB / 512);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_created_destination_skips_holes),
+		cmocka_unit_test(test_old_data_is_zeroed_and_thinned),
+		cmocka_unit_test(test_destination_map_proves_zero),
+		cmocka_unit_test(test_no_zero_op_writes_zeros),
+		cmocka_unit_test(test_no_map_zero_detection),
+		cmocka_unit_test(test_write_failure_names_lba_and_resumes),
+		cmocka_unit_test(test_read_failure),
+		cmocka_unit_test(test_mixed_block_sizes),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_verify),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
