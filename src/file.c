@@ -345,6 +345,7 @@ int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
 	v->size = (uint64_t)st.st_size;
 	v->block_size = FILE_BLOCK;
 	v->writable = !!(flags & BC_OPEN_WRITE);
+	v->io_threads = 4;	/* pread/pwrite on one fd are thread-safe */
 	v->created = created;
 	*out = v;
 	return 0;

@@ -6,6 +6,7 @@
  * there), or by the cheapest zeroing command the destination has.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,23 @@
 
 #define DEFAULT_CHUNK (1u << 20)
 #define MAP_BATCH 64
+#define MAX_WORKERS 8
+#define NO_OFFSET UINT64_MAX
+
+struct chunk {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct engine;
+
+struct worker {
+	pthread_t thread;
+	struct engine *g;
+	void *buf;
+	struct bc_error err;
+	uint64_t inflight;	/* chunk being copied, or NO_OFFSET */
+};
 
 struct engine {
 	struct bc_volume *src, *dst;
@@ -29,10 +47,22 @@ struct engine {
 	uint32_t align;		/* I/O alignment: the larger block size */
 	uint32_t zgran;		/* zero detection granularity */
 	uint32_t chunk;
-	/* a destination range waiting to be made zero, merged across
-	 * chunks so runs of holes cost one command */
-	uint64_t hole_off, hole_len;
 	struct timespec t0, last_progress;
+
+	/* Everything below is shared with the workers, under @lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	struct chunk queue[2 * MAX_WORKERS];
+	unsigned q_head, q_len;
+	bool producing_done;
+	int failed;		/* first error, 0 if none */
+	uint64_t fail_off;	/* lowest offset any failure left undone */
+	uint64_t produced;	/* the producer's position */
+	/* a destination range waiting to be made zero, merged so that runs
+	 * of holes cost one command */
+	uint64_t hole_off, hole_len;
+	unsigned n_workers;
+	struct worker workers[MAX_WORKERS];
 };
 
 static double elapsed(const struct timespec *a)
@@ -44,9 +74,27 @@ static double elapsed(const struct timespec *a)
 	       (double)(now.tv_nsec - a->tv_nsec) / 1e9;
 }
 
-static void progress(struct engine *g, uint64_t pos, bool force)
+/* Lowest byte not known done: call with the lock held. */
+static uint64_t watermark(struct engine *g)
 {
-	g->st->done_bytes = pos;
+	uint64_t w = g->produced;
+
+	if (g->q_len && g->queue[g->q_head].off < w)
+		w = g->queue[g->q_head].off;
+	for (unsigned i = 0; i < g->n_workers; i++)
+		if (g->workers[i].inflight < w)
+			w = g->workers[i].inflight;
+	if (g->hole_len && g->hole_off < w)
+		w = g->hole_off;
+	if (g->failed && g->fail_off < w)
+		w = g->fail_off;
+	return w;
+}
+
+/* With the lock held. */
+static void progress(struct engine *g, bool force)
+{
+	g->st->done_bytes = watermark(g);
 	g->st->seconds = elapsed(&g->t0);
 	if (!g->o->progress)
 		return;
@@ -56,11 +104,27 @@ static void progress(struct engine *g, uint64_t pos, bool force)
 	g->o->progress(g->st, g->o->progress_arg);
 }
 
+/* Record a failure (lock held); the first error is the one reported. */
+static void record_failure(struct engine *g, int rc, uint64_t off,
+			   const struct bc_error *e)
+{
+	if (!g->failed) {
+		g->failed = rc;
+		if (e != g->e)
+			*g->e = *e;
+	}
+	if (off < g->fail_off)
+		g->fail_off = off;
+	pthread_cond_broadcast(&g->not_empty);
+	pthread_cond_broadcast(&g->not_full);
+}
+
 /* Zero [off, off+len) on the destination, which is not proven zero. */
-static int zero_dest(struct engine *g, uint64_t off, uint64_t len)
+static int zero_dest(struct engine *g, uint64_t off, uint64_t len,
+		     struct bc_error *e)
 {
 	int rc = g->dst->ops->zero ?
-		 g->dst->ops->zero(g->dst, off, len, BC_ZERO_MAY_UNMAP, g->e) :
+		 g->dst->ops->zero(g->dst, off, len, BC_ZERO_MAY_UNMAP, e) :
 		 -EOPNOTSUPP;
 
 	if (rc == -EOPNOTSUPP) {
@@ -69,7 +133,7 @@ static int zero_dest(struct engine *g, uint64_t off, uint64_t len)
 		void *z;
 
 		if (posix_memalign(&z, 4096, zchunk))
-			return bc_error_set(g->e, -ENOMEM, g->dst->name,
+			return bc_error_set(e, -ENOMEM, g->dst->name,
 					    "write zeros", NULL);
 		memset(z, 0, zchunk);
 		rc = 0;
@@ -77,7 +141,7 @@ static int zero_dest(struct engine *g, uint64_t off, uint64_t len)
 			size_t n = off + len - p < zchunk ?
 				   (size_t)(off + len - p) : zchunk;
 
-			rc = g->dst->ops->write(g->dst, z, p, n, g->e);
+			rc = g->dst->ops->write(g->dst, z, p, n, e);
 			if (!rc)
 				g->st->written_bytes += n;
 		}
@@ -91,9 +155,11 @@ static int zero_dest(struct engine *g, uint64_t off, uint64_t len)
 
 /*
  * A range of the destination must read zero.  Skip it where that is
- * proven, zero it elsewhere.
+ * proven, zero it elsewhere.  Lock held: zeroing commands are few and
+ * cheap next to data, and this keeps the merge state simple.
  */
-static int settle_hole(struct engine *g, uint64_t off, uint64_t len)
+static int settle_hole(struct engine *g, uint64_t off, uint64_t len,
+		       struct bc_error *e)
 {
 	struct bc_extent ext[MAP_BATCH];
 	uint64_t end = off + len;
@@ -105,26 +171,26 @@ static int settle_hole(struct engine *g, uint64_t off, uint64_t len)
 		return 0;
 	}
 	if (!g->dst_map_proves)
-		return zero_dest(g, off, len);
+		return zero_dest(g, off, len, e);
 	while (off < end) {
 		size_t n = 0;
 		int rc = g->dst->ops->map(g->dst, off, end - off, ext,
-					  MAP_BATCH, &n, g->e);
+					  MAP_BATCH, &n, e);
 
 		if (rc < 0)
 			return rc;
 		if (!n)
-			return zero_dest(g, off, end - off);
+			return zero_dest(g, off, end - off, e);
 		for (size_t i = 0; i < n && off < end; i++) {
 			uint64_t l = ext[i].length;
 
 			if (ext[i].offset != off || !l)
-				return zero_dest(g, off, end - off);
+				return zero_dest(g, off, end - off, e);
 			if (l > end - off)
 				l = end - off;
 			if (ext[i].state == BC_EXTENT_DEALLOCATED)
 				g->st->skipped_bytes += l;
-			else if ((rc = zero_dest(g, off, l)) < 0)
+			else if ((rc = zero_dest(g, off, l, e)) < 0)
 				return rc;
 			off += l;
 		}
@@ -132,22 +198,25 @@ static int settle_hole(struct engine *g, uint64_t off, uint64_t len)
 	return 0;
 }
 
-static int flush_hole(struct engine *g)
+static int flush_hole(struct engine *g, struct bc_error *e)
 {
-	int rc = settle_hole(g, g->hole_off, g->hole_len);
+	int rc = settle_hole(g, g->hole_off, g->hole_len, e);
 
-	g->hole_len = 0;
+	if (rc == 0)
+		g->hole_len = 0;
 	return rc;
 }
 
-static int add_hole(struct engine *g, uint64_t off, uint64_t len)
+/* Lock held. */
+static int add_hole(struct engine *g, uint64_t off, uint64_t len,
+		    struct bc_error *e)
 {
 	if (g->hole_len && g->hole_off + g->hole_len == off) {
 		g->hole_len += len;
 		return 0;
 	}
 	if (g->hole_len) {
-		int rc = flush_hole(g);
+		int rc = flush_hole(g, e);
 
 		if (rc < 0)
 			return rc;
@@ -157,57 +226,136 @@ static int add_hole(struct engine *g, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* Copy one allocated range through @buf, splitting out zero runs. */
-static int copy_data(struct engine *g, void *buf, uint64_t off, uint64_t len)
+/* Copy one chunk through the worker's buffer, splitting out zero runs. */
+static int copy_chunk(struct worker *w, uint64_t off, size_t n)
 {
-	uint64_t end = off + len;
+	struct engine *g = w->g;
+	void *buf = w->buf;
+	size_t i = 0;
 	int rc;
 
-	while (off < end) {
-		size_t n = end - off < g->chunk ? (size_t)(end - off) : g->chunk;
-		size_t i = 0;
+	rc = g->src->ops->read(g->src, buf, off, n, &w->err);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&g->lock);
+	g->st->read_bytes += n;
+	pthread_mutex_unlock(&g->lock);
+	while (i < n) {
+		size_t run = 0;
+		bool zero = bc_is_zero((char *)buf + i,
+				       n - i < g->zgran ? n - i : g->zgran);
 
-		if (g->o->cancel && *g->o->cancel)
-			return bc_error_set(g->e, -EINTR, g->src->name, "copy",
-					    "interrupted");
-		rc = g->src->ops->read(g->src, buf, off, n, g->e);
+		/* extend the run while pieces keep the same kind */
+		while (i + run < n) {
+			size_t piece = n - i - run < g->zgran ?
+				       n - i - run : g->zgran;
+
+			if (bc_is_zero((char *)buf + i + run, piece) != zero)
+				break;
+			run += piece;
+		}
+		if (zero) {
+			pthread_mutex_lock(&g->lock);
+			rc = add_hole(g, off + i, run, &w->err);
+			pthread_mutex_unlock(&g->lock);
+		} else {
+			rc = g->dst->ops->write(g->dst, (char *)buf + i,
+						off + i, run, &w->err);
+			if (!rc) {
+				pthread_mutex_lock(&g->lock);
+				g->st->written_bytes += run;
+				pthread_mutex_unlock(&g->lock);
+			}
+		}
 		if (rc < 0)
 			return rc;
-		g->st->read_bytes += n;
-		while (i < n) {
-			size_t run = 0;
-			bool zero = bc_is_zero((char *)buf + i,
-					       n - i < g->zgran ? n - i : g->zgran);
-
-			/* extend the run while pieces keep the same kind */
-			while (i + run < n) {
-				size_t piece = n - i - run < g->zgran ?
-					       n - i - run : g->zgran;
-
-				if (bc_is_zero((char *)buf + i + run, piece) != zero)
-					break;
-				run += piece;
-			}
-			if (zero) {
-				rc = add_hole(g, off + i, run);
-			} else {
-				rc = flush_hole(g);
-				if (!rc)
-					rc = g->dst->ops->write(g->dst,
-								(char *)buf + i,
-								off + i, run, g->e);
-				if (!rc)
-					g->st->written_bytes += run;
-			}
-			if (rc < 0)
-				return rc;
-			i += run;
-		}
-		off += n;
-		g->st->resume_offset = g->hole_len ? g->hole_off : off;
-		progress(g, off, false);
+		i += run;
 	}
 	return 0;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *g = w->g;
+
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		struct chunk c;
+		int rc;
+
+		while (!g->q_len && !g->producing_done && !g->failed)
+			pthread_cond_wait(&g->not_empty, &g->lock);
+		if (g->failed || !g->q_len)
+			break;
+		c = g->queue[g->q_head];
+		g->q_head = (g->q_head + 1) % (2 * MAX_WORKERS);
+		g->q_len--;
+		w->inflight = c.off;
+		pthread_cond_signal(&g->not_full);
+		pthread_mutex_unlock(&g->lock);
+
+		if (g->o->cancel && *g->o->cancel)
+			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
+					  "interrupted");
+		else
+			rc = copy_chunk(w, c.off, (size_t)c.len);
+
+		pthread_mutex_lock(&g->lock);
+		w->inflight = NO_OFFSET;
+		if (rc < 0) {
+			record_failure(g, rc, c.off, &w->err);
+			break;
+		}
+		progress(g, false);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+/* Hand a data range to the workers in chunks (lock not held). */
+static int produce_data(struct engine *g, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	int rc = 0;
+
+	pthread_mutex_lock(&g->lock);
+	while (off < end && !g->failed) {
+		uint64_t n = end - off < g->chunk ? end - off : g->chunk;
+
+		while (g->q_len == 2 * MAX_WORKERS && !g->failed)
+			pthread_cond_wait(&g->not_full, &g->lock);
+		if (g->failed)
+			break;
+		g->queue[(g->q_head + g->q_len) % (2 * MAX_WORKERS)] =
+			(struct chunk){ off, n };
+		g->q_len++;
+		off += n;
+		g->produced = off;
+		pthread_cond_signal(&g->not_empty);
+	}
+	rc = g->failed;
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+static int produce_hole(struct engine *g, uint64_t off, uint64_t len)
+{
+	struct bc_error e = { 0 };
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	rc = g->failed;
+	if (!rc) {
+		rc = add_hole(g, off, len, &e);
+		if (rc < 0)
+			record_failure(g, rc, g->hole_off, &e);
+		else
+			g->produced = off + len;
+		progress(g, false);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return rc;
 }
 
 static uint64_t round_up(uint64_t v, uint64_t a)
@@ -274,7 +422,7 @@ static size_t align_extents(const struct bc_extent *in, size_t n,
 }
 
 static int next_extents(struct engine *g, uint64_t pos, uint64_t end,
-			struct bc_extent *ext, size_t *n)
+			struct bc_extent *ext, size_t *n, struct bc_error *e)
 {
 	struct bc_extent raw[MAP_BATCH];
 	size_t got = 0;
@@ -285,12 +433,11 @@ static int next_extents(struct engine *g, uint64_t pos, uint64_t end,
 		*n = 1;
 		return 0;
 	}
-	rc = g->src->ops->map(g->src, pos, end - pos, raw, MAP_BATCH, &got,
-			      g->e);
+	rc = g->src->ops->map(g->src, pos, end - pos, raw, MAP_BATCH, &got, e);
 	if (rc < 0)
 		return rc;
 	if (!got || raw[0].offset != pos)
-		return bc_error_set_lba(g->e, -EIO, g->src->name, "map",
+		return bc_error_set_lba(e, -EIO, g->src->name, "map",
 					pos / g->src->block_size,
 					g->src->block_size,
 					"allocation map does not continue at this LBA");
@@ -308,84 +455,149 @@ static uint32_t pick_chunk(uint32_t want, uint32_t align)
 	return c / align * align;
 }
 
+static unsigned pick_workers(const struct bc_volume *src,
+			     const struct bc_volume *dst)
+{
+	unsigned n = src->io_threads < dst->io_threads ? src->io_threads :
+							 dst->io_threads;
+
+	if (n < 1)
+		n = 1;
+	return n > MAX_WORKERS ? MAX_WORKERS : n;
+}
+
 int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		 bool dest_proven_zero, const struct bc_copy_opts *o,
 		 struct bc_copy_stats *st, struct bc_error *e)
 {
 	struct bc_extent ext[2 * MAP_BATCH + 2];
-	struct engine g = { .src = src, .dst = dst, .o = o, .st = st, .e = e,
-			    .dest_proven_zero = dest_proven_zero };
+	struct engine *g;
 	uint64_t pos, end = src->size;
-	void *buf = NULL;
+	unsigned started = 0;
 	int rc;
 
-	if ((rc = bc_volume_caps(src, &g.sc, e)) < 0 ||
-	    (rc = bc_volume_caps(dst, &g.dc, e)) < 0)
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
+	*g = (struct engine){ .src = src, .dst = dst, .o = o, .st = st, .e = e,
+			      .dest_proven_zero = dest_proven_zero,
+			      .fail_off = NO_OFFSET };
+	if ((rc = bc_volume_caps(src, &g->sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &g->dc, e)) < 0) {
+		free(g);
 		return rc;
-	g.src_map = src->ops->map && g.sc->extent_map.state == BC_SUP_YES;
-	g.dst_map_proves = dst->ops->map &&
-			   g.dc->extent_map.state == BC_SUP_YES &&
-			   g.dc->zero_init.state == BC_SUP_YES;
-	g.align = src->block_size > dst->block_size ? src->block_size :
-						      dst->block_size;
-	g.zgran = g.align > 4096 ? g.align : 4096;
-	g.chunk = pick_chunk(o->chunk, g.zgran);
-	clock_gettime(CLOCK_MONOTONIC, &g.t0);
-	g.last_progress = g.t0;
+	}
+	g->src_map = src->ops->map && g->sc->extent_map.state == BC_SUP_YES;
+	g->dst_map_proves = dst->ops->map &&
+			    g->dc->extent_map.state == BC_SUP_YES &&
+			    g->dc->zero_init.state == BC_SUP_YES;
+	g->align = src->block_size > dst->block_size ? src->block_size :
+						       dst->block_size;
+	g->zgran = g->align > 4096 ? g->align : 4096;
+	g->chunk = pick_chunk(o->chunk, g->zgran);
+	clock_gettime(CLOCK_MONOTONIC, &g->t0);
+	g->last_progress = g->t0;
+	pthread_mutex_init(&g->lock, NULL);
+	pthread_cond_init(&g->not_empty, NULL);
+	pthread_cond_init(&g->not_full, NULL);
 
-	pos = o->start / g.align * g.align;
+	pos = o->start / g->align * g->align;
+	g->produced = pos;
 	st->total_bytes = end;
 	st->resume_offset = pos;
 	/* What other writers left in the page cache must reach the device
 	 * (or a loop device's backing file) before we map and read it. */
 	if (src->ops->flush && (rc = src->ops->flush(src, e)) < 0)
-		return rc;
-	if (posix_memalign(&buf, 4096, g.chunk))
-		return bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
+		goto out_free;
+
+	g->n_workers = pick_workers(src, dst);
+	for (unsigned i = 0; i < g->n_workers; i++) {
+		struct worker *w = &g->workers[i];
+
+		w->g = g;
+		w->inflight = NO_OFFSET;
+		if (posix_memalign(&w->buf, 4096, g->chunk)) {
+			rc = bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
+			goto out_join;
+		}
+	}
+	for (; started < g->n_workers; started++) {
+		if (pthread_create(&g->workers[started].thread, NULL,
+				   worker_main, &g->workers[started])) {
+			rc = bc_error_set(e, -EAGAIN, src->name, "copy",
+					  "cannot start I/O threads");
+			goto out_join;
+		}
+	}
 
 	while (pos < end) {
 		size_t n = 0;
 
-		rc = next_extents(&g, pos, end, ext, &n);
-		if (rc < 0)
-			goto out;
-		if (!n || ext[0].offset != pos || !ext[0].length) {
-			rc = bc_error_set_lba(e, -EIO, src->name, "map",
-					      pos / src->block_size,
-					      src->block_size,
-					      "allocation map does not continue at this LBA");
-			goto out;
+		if (o->cancel && *o->cancel) {
+			struct bc_error ce = { 0 };
+
+			bc_error_set(&ce, -EINTR, src->name, "copy", "interrupted");
+			pthread_mutex_lock(&g->lock);
+			record_failure(g, -EINTR, pos, &ce);
+			pthread_mutex_unlock(&g->lock);
+			break;
+		}
+		struct bc_error me = { 0 };
+
+		rc = next_extents(g, pos, end, ext, &n, &me);
+		if (rc < 0) {
+			pthread_mutex_lock(&g->lock);
+			record_failure(g, rc, pos, &me);
+			pthread_mutex_unlock(&g->lock);
+			break;
 		}
 		for (size_t i = 0; i < n && pos < end; i++) {
 			uint64_t len = ext[i].length;
-			bool hole = ext[i].state != BC_EXTENT_MAPPED;
 
 			if (ext[i].offset != pos)
 				break;
 			if (len > end - pos)
 				len = end - pos;
-			rc = hole ? add_hole(&g, pos, len)
-				  : copy_data(&g, buf, pos, len);
+			rc = ext[i].state != BC_EXTENT_MAPPED ?
+			     produce_hole(g, pos, len) :
+			     produce_data(g, pos, len);
 			if (rc < 0)
-				goto out;
-			/* Holes are done once settled; flush so that the
-			 * resume offset below is honest. */
-			if (hole)
-				progress(&g, pos + len, false);
+				break;
 			pos += len;
-			st->resume_offset = g.hole_len ? g.hole_off : pos;
 		}
+		if (rc < 0)
+			break;
 	}
-	rc = flush_hole(&g);
-	if (rc < 0)
-		goto out;
-	st->resume_offset = end;
-	if (dst->ops->flush)
+	rc = 0;
+out_join:
+	pthread_mutex_lock(&g->lock);
+	g->producing_done = true;
+	if (rc < 0 && !g->failed)
+		record_failure(g, rc, pos, e);
+	pthread_cond_broadcast(&g->not_empty);
+	pthread_mutex_unlock(&g->lock);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(g->workers[i].thread, NULL);
+
+	/* Single-threaded again from here. */
+	rc = g->failed;
+	if (!rc) {
+		struct bc_error he = { 0 };
+
+		rc = flush_hole(g, &he);
+		if (rc < 0)
+			record_failure(g, rc, g->hole_off, &he);
+	}
+	if (!rc && dst->ops->flush)
 		rc = dst->ops->flush(dst, e);
-out:
-	if (rc < 0 && g.hole_len)
-		st->resume_offset = g.hole_off;
-	progress(&g, rc < 0 ? st->resume_offset : end, true);
-	free(buf);
+	st->resume_offset = rc < 0 ? watermark(g) : end;
+	progress(g, true);
+	for (unsigned i = 0; i < g->n_workers; i++)
+		free(g->workers[i].buf);
+out_free:
+	pthread_cond_destroy(&g->not_full);
+	pthread_cond_destroy(&g->not_empty);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
 	return rc;
 }

@@ -213,6 +213,8 @@ struct bc_volume {
 	bool writable;
 	bool created;		/* created by us: reads zero everywhere */
 	bool caps_valid;
+	unsigned io_threads;	/* threads that may call read/write at once;
+				 * 0 or 1: one at a time */
 	struct bc_caps caps;
 	void *priv;		/* backend state */
 };

@@ -1,5 +1,6 @@
 /* In-memory volume for engine tests (see memvol.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,9 @@ struct memvol *memvol_of(struct bc_volume *v)
 {
 	return v->priv;
 }
+
+/* One lock for all memvols: the engine may call from several threads. */
+static pthread_mutex_t mv_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 {
@@ -26,7 +30,7 @@ static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	return 0;
 }
 
-static int mv_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+static int mv_read_locked(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 		   struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
@@ -49,7 +53,7 @@ static int mv_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 	return 0;
 }
 
-static int mv_write(struct bc_volume *v, const void *buf, uint64_t off,
+static int mv_write_locked(struct bc_volume *v, const void *buf, uint64_t off,
 		    size_t len, struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
@@ -67,7 +71,7 @@ static int mv_write(struct bc_volume *v, const void *buf, uint64_t off,
 	return 0;
 }
 
-static int mv_map(struct bc_volume *v, uint64_t off, uint64_t len,
+static int mv_map_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 		  struct bc_extent *out, size_t max, size_t *n,
 		  struct bc_error *e)
 {
@@ -93,7 +97,7 @@ static int mv_map(struct bc_volume *v, uint64_t off, uint64_t len,
 	return 0;
 }
 
-static int mv_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+static int mv_zero_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 		   unsigned flags, struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
@@ -108,6 +112,26 @@ static int mv_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 	m->zeroed_bytes += len;
 	return 0;
 }
+
+
+#define LOCKED(name, params, args)					\
+	static int name params						\
+	{								\
+		int rc;							\
+		pthread_mutex_lock(&mv_lock);				\
+		rc = name##_locked args;				\
+		pthread_mutex_unlock(&mv_lock);				\
+		return rc;						\
+	}
+LOCKED(mv_read, (struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		 struct bc_error *e), (v, buf, off, len, e))
+LOCKED(mv_write, (struct bc_volume *v, const void *buf, uint64_t off,
+		  size_t len, struct bc_error *e), (v, buf, off, len, e))
+LOCKED(mv_map, (struct bc_volume *v, uint64_t off, uint64_t len,
+		struct bc_extent *out, size_t max, size_t *n,
+		struct bc_error *e), (v, off, len, out, max, n, e))
+LOCKED(mv_zero, (struct bc_volume *v, uint64_t off, uint64_t len,
+		 unsigned flags, struct bc_error *e), (v, off, len, flags, e))
 
 static void mv_close(struct bc_volume *v)
 {
