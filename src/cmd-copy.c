@@ -32,6 +32,8 @@ static void copy_usage(FILE *f)
 		"                            else on the host; require: in the array or\n"
 		"                            fail (exit 3); never: host copy only\n"
 		"      --progress            progress bar, or (NN.NN/100%%) lines\n"
+		"      --resume-from=LBA     continue an interrupted host copy from LBA\n"
+		"                            (in SRC's blocks, as printed when it stopped)\n"
 		"      --verify              read both back and compare\n");
 }
 
@@ -114,7 +116,23 @@ static void report_text(const char *src, const char *dst, enum bc_method used,
 	       bc_human_bytes(st->skipped_bytes, a, sizeof(a)));
 }
 
-enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_PROGRESS, OPT_JSON };
+enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_PROGRESS, OPT_JSON,
+       OPT_RESUME };
+
+static int parse_lba(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
 
 int bc_cmd_copy(int argc, char **argv)
 {
@@ -124,6 +142,7 @@ int bc_cmd_copy(int argc, char **argv)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "offload", required_argument, NULL, OPT_OFFLOAD },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
+		{ "resume-from", required_argument, NULL, OPT_RESUME },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -137,6 +156,8 @@ int bc_cmd_copy(int argc, char **argv)
 	struct bc_error e = { 0 };
 	enum bc_method used = BC_METHOD_NONE;
 	bool json = false, want_progress = false, planned = false;
+	bool resume = false;
+	uint64_t resume_lba = 0;
 	int c, rc, ex = BC_EXIT_OK;
 
 	optind = 1;
@@ -159,6 +180,14 @@ int bc_cmd_copy(int argc, char **argv)
 		case OPT_VERIFY: o.verify = true; break;
 		case OPT_PROGRESS: want_progress = true; break;
 		case OPT_JSON: json = true; break;
+		case OPT_RESUME:
+			if (parse_lba(optarg, &resume_lba) < 0) {
+				bc_cli_msg("--resume-from takes an LBA (a decimal block number), not '%s'",
+					   optarg);
+				return BC_EXIT_REFUSED;
+			}
+			resume = true;
+			break;
 		case 'h': copy_usage(stdout); return BC_EXIT_OK;
 		default: copy_usage(stderr); return BC_EXIT_REFUSED;
 		}
@@ -191,6 +220,22 @@ int bc_cmd_copy(int argc, char **argv)
 	if ((rc = bc_copy_check(src, dst, &e)) < 0) {
 		ex = BC_EXIT_REFUSED;
 		goto fail;
+	}
+	if (resume) {
+		/* Resuming is a host copy: an in-array method would redo or
+		 * skip ranges the first run handled differently. */
+		if (resume_lba > src->size / src->block_size ||
+		    o.offload == BC_OFFLOAD_REQUIRE) {
+			bc_error_set(&e, -EINVAL, sa, "check",
+				     o.offload == BC_OFFLOAD_REQUIRE ?
+				     "--resume-from continues a host copy; it cannot be combined with --offload=require" :
+				     "--resume-from LBA %" PRIu64 " is beyond the end of the source",
+				     resume_lba);
+			ex = BC_EXIT_REFUSED;
+			goto fail;
+		}
+		o.start = resume_lba * src->block_size;
+		o.offload = BC_OFFLOAD_NEVER;
 	}
 	bc_plan_make(sc, dc, o.offload, dst->created, o.dest_zeroed, &plan);
 	planned = true;
@@ -244,8 +289,9 @@ fail:
 	if (ex == BC_EXIT_FAILED && st.resume_offset < st.total_bytes &&
 	    st.total_bytes)
 		bc_cli_msg("stopped at byte %" PRIu64 " of %" PRIu64
-			   "; the destination is incomplete", st.resume_offset,
-			   st.total_bytes);
+			   "; the destination is incomplete: continue with --resume-from=%" PRIu64,
+			   st.resume_offset, st.total_bytes,
+			   st.resume_offset / (src ? src->block_size : 512));
 	/* A file we created and never wrote is not left behind. */
 	if (dst && dst->created && !st.written_bytes && !st.offloaded_bytes &&
 	    !st.zeroed_bytes)

@@ -297,7 +297,7 @@ static void *worker_main(void *arg)
 
 		if (g->o->cancel && *g->o->cancel)
 			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
-					  "interrupted");
+					  NULL);
 		else
 			rc = copy_chunk(w, c.off, (size_t)c.len);
 
@@ -536,7 +536,7 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		if (o->cancel && *o->cancel) {
 			struct bc_error ce = { 0 };
 
-			bc_error_set(&ce, -EINTR, src->name, "copy", "interrupted");
+			bc_error_set(&ce, -EINTR, src->name, "copy", NULL);
 			pthread_mutex_lock(&g->lock);
 			record_failure(g, -EINTR, pos, &ce);
 			pthread_mutex_unlock(&g->lock);
