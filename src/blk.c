@@ -144,51 +144,11 @@ static int blk_map(struct bc_volume *v, uint64_t off, uint64_t len,
 		   struct bc_error *e)
 {
 	struct blk_priv *p = bp(v);
-	uint64_t end = off + len, bs = v->block_size;
-	size_t i = 0;
+	uint64_t end = off + len > v->size ? v->size : off + len;
 
-	if (end > v->size)
-		end = v->size;
-	while (off < end && i < max) {
-		uint64_t f = off + p->backing_offset;
-		off_t data = lseek(p->backing_fd, (off_t)f, SEEK_DATA);
-		uint64_t d, h;
-
-		if (data < 0 && errno != ENXIO)
-			return bc_error_set_lba(e, -errno, v->name,
-						"lseek(SEEK_DATA) on backing file",
-						off / bs, (uint32_t)bs, "%s",
-						p->backing_path);
-		d = data < 0 ? end : (uint64_t)data - p->backing_offset;
-		/* Extents in device blocks: round data outwards. */
-		d = d / bs * bs;
-		if (d > end)
-			d = end;
-		if (d > off) {
-			out[i++] = (struct bc_extent){ off, d - off,
-						       BC_EXTENT_DEALLOCATED };
-			off = d;
-			if (off >= end || i == max)
-				break;
-		}
-		data = lseek(p->backing_fd, (off_t)(off + p->backing_offset),
-			     SEEK_HOLE);
-		if (data < 0)
-			return bc_error_set_lba(e, -errno, v->name,
-						"lseek(SEEK_HOLE) on backing file",
-						off / bs, (uint32_t)bs, "%s",
-						p->backing_path);
-		h = (uint64_t)data - p->backing_offset;
-		h = (h + bs - 1) / bs * bs;
-		if (h > end || h <= off)
-			h = h <= off ? off + bs : end;
-		if (h > end)
-			h = end;
-		out[i++] = (struct bc_extent){ off, h - off, BC_EXTENT_MAPPED };
-		off = h;
-	}
-	*n = i;
-	return 0;
+	return bc_fd_seek_map(p->backing_fd, p->backing_offset, off, end,
+			      v->block_size, out, max, n, v->name,
+			      v->block_size, e);
 }
 
 static int blk_zero(struct bc_volume *v, uint64_t off, uint64_t len,

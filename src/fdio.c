@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/types.h>
+
+#include <blkclone/volume.h>
 
 #include "fdio.h"
 
@@ -78,4 +81,45 @@ int bc_fd_write_zeros(int fd, uint64_t off, uint64_t len, bool direct,
 	}
 	free(zeros);
 	return rc;
+}
+
+int bc_fd_seek_map(int fd, uint64_t base, uint64_t off, uint64_t end,
+		   uint32_t gran, struct bc_extent *out, size_t max, size_t *n,
+		   const char *dev, uint32_t bs, struct bc_error *e)
+{
+	size_t i = 0;
+
+	while (off < end && i < max) {
+		off_t pos = lseek(fd, (off_t)(off + base), SEEK_DATA);
+		uint64_t data, hole;
+
+		if (pos < 0 && errno != ENXIO)
+			return bc_error_set_lba(e, -errno, dev, "lseek(SEEK_DATA)",
+						off / bs, bs, NULL);
+		/* ENXIO: no data from here to the end of the file */
+		data = pos < 0 ? end : ((uint64_t)pos - base) / gran * gran;
+		if (data > end)
+			data = end;
+		if (data > off) {
+			out[i++] = (struct bc_extent){ off, data - off,
+						       BC_EXTENT_DEALLOCATED };
+			off = data;
+			if (off >= end || i == max)
+				break;
+		}
+		pos = lseek(fd, (off_t)(off + base), SEEK_HOLE);
+		if (pos < 0)
+			return bc_error_set_lba(e, -errno, dev, "lseek(SEEK_HOLE)",
+						off / bs, bs, NULL);
+		hole = ((uint64_t)pos - base + gran - 1) / gran * gran;
+		/* a race with a writer may report a hole at @off: never stall */
+		if (hole <= off)
+			hole = off + gran;
+		if (hole > end)
+			hole = end;
+		out[i++] = (struct bc_extent){ off, hole - off, BC_EXTENT_MAPPED };
+		off = hole;
+	}
+	*n = i;
+	return 0;
 }

@@ -127,51 +127,10 @@ static int file_map(struct bc_volume *v, uint64_t off, uint64_t len,
 		    struct bc_extent *out, size_t max, size_t *n,
 		    struct bc_error *e)
 {
-	int fd = fp(v)->fd;
-	uint64_t end = off + len;
-	size_t i = 0;
+	uint64_t end = off + len > v->size ? v->size : off + len;
 
-	if (end > v->size)
-		end = v->size;
-	while (off < end && i < max) {
-		off_t data = lseek(fd, (off_t)off, SEEK_DATA);
-		uint64_t next;
-
-		if (data < 0 && errno != ENXIO)
-			return bc_error_set_lba(e, -errno, v->name,
-						"lseek(SEEK_DATA)",
-						off / v->block_size,
-						v->block_size, NULL);
-		if (data < 0 || (uint64_t)data >= end) {
-			/* A hole up to the end of the range. */
-			out[i++] = (struct bc_extent){ off, end - off,
-						       BC_EXTENT_DEALLOCATED };
-			off = end;
-			break;
-		}
-		if ((uint64_t)data > off) {
-			out[i++] = (struct bc_extent){ off, (uint64_t)data - off,
-						       BC_EXTENT_DEALLOCATED };
-			off = (uint64_t)data;
-			if (i == max)
-				break;
-		}
-		{
-			off_t hole = lseek(fd, (off_t)off, SEEK_HOLE);
-
-			if (hole < 0)
-				return bc_error_set_lba(e, -errno, v->name,
-							"lseek(SEEK_HOLE)",
-							off / v->block_size,
-							v->block_size, NULL);
-			next = (uint64_t)hole < end ? (uint64_t)hole : end;
-		}
-		out[i++] = (struct bc_extent){ off, next - off,
-					       BC_EXTENT_MAPPED };
-		off = next;
-	}
-	*n = i;
-	return 0;
+	return bc_fd_seek_map(fp(v)->fd, 0, off, end, 1, out, max, n, v->name,
+			      v->block_size, e);
 }
 
 static int file_punch(struct bc_volume *v, uint64_t off, uint64_t len,
