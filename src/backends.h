@@ -9,6 +9,8 @@ int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
 		 struct bc_error *e);
 int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 		struct bc_error *e);
+int bc_nvme_volume_open(const char *path, unsigned flags,
+			struct bc_volume **out, struct bc_error *e);
 /* SCSI over libiscsi or SG_IO; src/scsi/volume.c */
 int bc_scsi_volume_open(const char *addr, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);

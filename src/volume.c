@@ -68,9 +68,8 @@ int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 				    "iSCSI volumes are not supported by this build yet");
 	case BC_ADDR_SCSI:
 	case BC_ADDR_NVME:
+		return bc_nvme_volume_open(addr, flags, out, e);
 	case BC_ADDR_BLOCK:
-		/* NVMe namespaces get their own backend with NVMe Copy; until
-		 * then they are plain block devices. */
 		return bc_blk_open(addr, flags, out, e);
 	case BC_ADDR_INVALID:
 		break;

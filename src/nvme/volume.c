@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * NVMe namespaces (/dev/nvmeXnY).  Data moves like on any block device
+ * (the inner generic block volume, O_DIRECT); what NVMe adds comes from
+ * Identify: Write Zeroes with DEAC, DSM deallocate, the DLFEAT guarantee
+ * that deallocated blocks read as zeros, and the Copy command's limits.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libnvme.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backends.h"
+#include "nvme/identify.h"
+
+struct nvme_priv {
+	struct bc_volume *blk;	/* I/O path */
+	int fd;			/* for NVMe passthrough */
+	uint32_t nsid;
+	bool have_id;
+	struct bc_nvme_ctrl_info ctrl;
+	struct bc_nvme_ns_info ns;
+};
+
+static struct nvme_priv *np(struct bc_volume *v)
+{
+	return v->priv;
+}
+
+/* An NVMe completion status into @e: "Invalid Field in Command (SCT 0h
+ * SC 02h, DNR)". */
+static int ns_fail(struct bc_volume *v, const char *op, uint64_t lba,
+		     int status, struct bc_error *e)
+{
+	uint8_t sct = (uint8_t)((status >> 8) & 0x7), sc = (uint8_t)(status & 0xff);
+	bool dnr = status & 0x4000;
+
+	if (status < 0)
+		return bc_error_set_lba(e, -errno, v->name, op, lba,
+					v->block_size, NULL);
+	bc_error_set_lba(e, -EIO, v->name, op, lba, v->block_size,
+			 "%s (SCT %xh SC %02xh%s)", bc_nvme_status_str(sct, sc),
+			 sct, sc, dnr ? ", DNR" : "");
+	e->status.kind = BC_STATUS_NVME;
+	e->status.nvme_sct = sct;
+	e->status.nvme_sc = sc;
+	e->status.nvme_dnr = dnr;
+	e->status.cat = (sct == 0 && (sc == 0x01 || sc == 0x02)) ||
+			(sct == 1 && sc == 0x0a) ? BC_CAT_NOT_SUPPORTED :
+			BC_CAT_OTHER;
+	return e->status.cat == BC_CAT_NOT_SUPPORTED ? -EOPNOTSUPP : -EIO;
+}
+
+static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->state = s;
+	va_start(ap, fmt);
+	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
+	va_end(ap);
+}
+
+static int ns_probe(struct bc_volume *v, struct bc_caps *c,
+		      struct bc_error *e)
+{
+	struct nvme_priv *p = np(v);
+	const struct bc_caps *bc;
+	int rc = bc_volume_caps(p->blk, &bc, e);
+
+	if (rc < 0)
+		return rc;
+	*c = *bc;	/* sizes, transfer limits, location */
+	snprintf(c->id.backend, sizeof(c->id.backend), "nvme");
+	if (!p->have_id) {
+		feat(&c->nvme_copy, BC_SUP_UNKNOWN, "Identify failed");
+		return 0;
+	}
+	snprintf(c->id.vendor, sizeof(c->id.vendor), "NVMe");
+	snprintf(c->id.product, sizeof(c->id.product), "%.16s", p->ctrl.model);
+	snprintf(c->id.revision, sizeof(c->id.revision), "%.4s", p->ctrl.firmware);
+	snprintf(c->id.serial, sizeof(c->id.serial), "%s", p->ctrl.serial);
+	/* Format 0 copies inside one namespace only. */
+	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain),
+		 "nvme:%.200s:%s:ns%u", p->ctrl.subnqn[0] ? p->ctrl.subnqn : "-",
+		 p->ctrl.serial, p->nsid);
+	c->id.n_designators = 0;
+	if (p->ns.has_eui64) {
+		struct bc_designator *d = &c->id.designators[c->id.n_designators++];
+
+		d->type = 2;
+		d->len = 8;
+		memcpy(d->id, p->ns.eui64, 8);
+	}
+	if (p->ns.has_nguid) {
+		struct bc_designator *d = &c->id.designators[c->id.n_designators++];
+
+		d->type = 2;	/* an NGUID is an EUI-64 based 16-byte id */
+		d->len = 16;
+		memcpy(d->id, p->ns.nguid, 16);
+	}
+	c->provisioning = p->ns.thin ? BC_PROV_THIN : BC_PROV_UNKNOWN;
+
+	if (!(p->ctrl.oncs & BC_NVME_ONCS_COPY))
+		feat(&c->nvme_copy, BC_SUP_NO, "ONCS: the controller has no Copy command");
+	else if (!(p->ctrl.ocfs & 1) && p->ctrl.ocfs)
+		feat(&c->nvme_copy, BC_SUP_NO, "OCFS %#x: no copy format 0", p->ctrl.ocfs);
+	else if (!p->ns.mssrl || !p->ns.mcl)
+		feat(&c->nvme_copy, BC_SUP_NO,
+		     "Copy limits are zero (MSSRL %u, MCL %u): every copy would fail",
+		     p->ns.mssrl, p->ns.mcl);
+	else
+		feat(&c->nvme_copy, BC_SUP_YES,
+		     "Copy format 0 within namespace %u", p->nsid);
+	c->nvme_lim.mssrl = p->ns.mssrl;
+	c->nvme_lim.mcl = p->ns.mcl;
+	c->nvme_lim.msrc = p->ns.msrc;
+
+	if (p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES)
+		feat(&c->zeroout, BC_SUP_YES, "Write Zeroes%s",
+		     p->ns.write_zeroes_deac ? " with DEAC (DLFEAT bit 3)" : "");
+	if (p->ctrl.oncs & BC_NVME_ONCS_DSM)
+		feat(&c->unmap, BC_SUP_YES, "Dataset Management, deallocate");
+	else
+		feat(&c->unmap, BC_SUP_NO, "ONCS: no Dataset Management");
+	if (p->ns.dealloc_reads_zero)
+		feat(&c->zero_init, BC_SUP_YES,
+		     "DLFEAT %#x: deallocated blocks read as zeros", p->ns.dlfeat);
+	else
+		feat(&c->zero_init, (p->ns.dlfeat & 7) ? BC_SUP_NO : BC_SUP_UNKNOWN,
+		     "DLFEAT %#x: read behaviour of deallocated blocks %s",
+		     p->ns.dlfeat, (p->ns.dlfeat & 7) ? "is not zeros" : "not reported");
+	feat(&c->extent_map, BC_SUP_NO,
+	     "NVMe has no allocation query; zero detection on the data read");
+	c->map_source = BC_MAP_NONE;
+	return 0;
+}
+
+static int ns_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		     struct bc_error *e)
+{
+	return np(v)->blk->ops->read(np(v)->blk, buf, off, len, e);
+}
+
+static int ns_write(struct bc_volume *v, const void *buf, uint64_t off,
+		      size_t len, struct bc_error *e)
+{
+	return np(v)->blk->ops->write(np(v)->blk, buf, off, len, e);
+}
+
+/*
+ * Write Zeroes, with DEAC where the namespace both deallocates that way
+ * and reads deallocated blocks as zeros; NLB is 16 bits, 0's based.
+ */
+static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		     unsigned flags, struct bc_error *e)
+{
+	struct nvme_priv *p = np(v);
+	uint64_t lba = off / v->block_size, n = len / v->block_size;
+	bool deac = (flags & BC_ZERO_MAY_UNMAP) && p->ns.write_zeroes_deac &&
+		    p->ns.dealloc_reads_zero;
+
+	if (!p->have_id || !(p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES))
+		return p->blk->ops->zero(p->blk, off, len, flags, e);
+	while (n) {
+		uint32_t cnt = n > 65536 ? 65536 : (uint32_t)n;
+		struct nvme_io_args a = {
+			.args_size = sizeof(a),
+			.fd = p->fd,
+			.nsid = p->nsid,
+			.slba = lba,
+			.nlb = (uint16_t)(cnt - 1),
+			.control = deac ? NVME_IO_DEAC : 0,
+			.timeout = 0,
+		};
+		int st = nvme_write_zeros(&a);
+
+		if (st != 0)
+			return ns_fail(v, deac ? "Write Zeroes (DEAC)" : "Write Zeroes",
+					 lba, st, e);
+		lba += cnt;
+		n -= cnt;
+	}
+	return 0;
+}
+
+static int ns_discard(struct bc_volume *v, uint64_t off, uint64_t len,
+			struct bc_error *e)
+{
+	return np(v)->blk->ops->discard(np(v)->blk, off, len, e);
+}
+
+static int ns_flush(struct bc_volume *v, struct bc_error *e)
+{
+	return np(v)->blk->ops->flush(np(v)->blk, e);
+}
+
+static void ns_close(struct bc_volume *v)
+{
+	struct nvme_priv *p = np(v);
+
+	if (p->fd >= 0)
+		close(p->fd);
+	bc_volume_close(p->blk);
+}
+
+static const struct bc_volume_ops ns_ops = {
+	.name = "nvme",
+	.probe = ns_probe,
+	.read = ns_read,
+	.write = ns_write,
+	.zero = ns_zero,
+	.discard = ns_discard,
+	.flush = ns_flush,
+	.close = ns_close,
+};
+
+int bc_nvme_volume_open(const char *path, unsigned flags,
+			struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_volume *blk, *v;
+	struct nvme_priv *p;
+	uint8_t *buf = NULL;
+	int rc;
+
+	rc = bc_blk_open(path, flags, &blk, e);
+	if (rc < 0)
+		return rc;
+	v = bc_volume_alloc(&ns_ops, path, sizeof(*p));
+	if (!v) {
+		bc_volume_close(blk);
+		return bc_error_set(e, -ENOMEM, path, "open", NULL);
+	}
+	p = v->priv;
+	p->blk = blk;
+	v->size = blk->size;
+	v->block_size = blk->block_size;
+	v->writable = blk->writable;
+	v->io_threads = blk->io_threads;
+	/* A second descriptor for passthrough commands; the block one is
+	 * O_DIRECT and exclusive, and ioctls need neither. */
+	p->fd = open(path, (flags & BC_OPEN_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (p->fd >= 0 && nvme_get_nsid(p->fd, &p->nsid) == 0 &&
+	    posix_memalign((void **)&buf, 4096, BC_NVME_IDENTIFY_LEN) == 0) {
+		if (nvme_identify_ctrl(p->fd, (struct nvme_id_ctrl *)buf) == 0 &&
+		    bc_nvme_decode_id_ctrl(buf, BC_NVME_IDENTIFY_LEN, &p->ctrl) == 0 &&
+		    nvme_identify_ns(p->fd, p->nsid, (struct nvme_id_ns *)buf) == 0 &&
+		    bc_nvme_decode_id_ns(buf, BC_NVME_IDENTIFY_LEN, &p->ns) == 0)
+			p->have_id = p->ns.lba_size == v->block_size;
+	}
+	free(buf);
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,152 @@
+/* NVMe Identify decoders: pages encoded through libnvme's own wire
+ * structs (an independent statement of the layout), then decoded by ours;
+ * and malformed pages that must be refused. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <libnvme.h>
+
+#include "nvme/identify.h"
+
+_Static_assert(sizeof(struct nvme_id_ctrl) == BC_NVME_IDENTIFY_LEN, "id ctrl size");
+_Static_assert(sizeof(struct nvme_id_ns) == BC_NVME_IDENTIFY_LEN, "id ns size");
+
+/* What QEMU 7.2 reports for -device nvme-ns,mssrl=128,mcl=128,msrc=127 */
+static void qemu_like_ns(struct nvme_id_ns *ns, uint8_t lbads)
+{
+	memset(ns, 0, sizeof(*ns));
+	ns->nsze = htole64(2097152);
+	ns->ncap = htole64(2097152);
+	ns->nuse = htole64(2097152);
+	ns->nsfeat = 0x1 | 0x10;
+	ns->nlbaf = 7;
+	ns->flbas = 4;
+	ns->dlfeat = 0x09;
+	ns->mssrl = htole16(128);
+	ns->mcl = htole32(128);
+	ns->msrc = 127;
+	ns->npwg = htole16(7);
+	ns->nows = htole16(7);
+	ns->lbaf[0].ds = 9;
+	ns->lbaf[4].ds = lbads;
+	ns->lbaf[4].ms = htole16(0);
+	ns->eui64[0] = 0x52;
+	ns->eui64[7] = 0x01;
+}
+
+static void test_id_ns(void **state)
+{
+	struct nvme_id_ns ns;
+	struct bc_nvme_ns_info o;
+
+	(void)state;
+	qemu_like_ns(&ns, 12);
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), 0);
+	assert_int_equal(o.nsze, 2097152);
+	assert_int_equal(o.lba_size, 4096);
+	assert_int_equal(o.lbaf_index, 4);
+	assert_true(o.dealloc_reads_zero);
+	assert_true(o.write_zeroes_deac);
+	assert_true(o.thin);
+	assert_true(o.has_perf_hints);
+	assert_int_equal(o.npwg, 7);
+	assert_int_equal(o.mssrl, 128);
+	assert_int_equal(o.mcl, 128);
+	assert_int_equal(o.msrc, 128);	/* 0's based on the wire */
+	assert_true(o.has_eui64);
+	assert_false(o.has_nguid);
+	assert_int_equal(o.eui64[0], 0x52);
+	/* read behaviour 0xFF is not zeros */
+	ns.dlfeat = 0x02;
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), 0);
+	assert_false(o.dealloc_reads_zero);
+	assert_false(o.write_zeroes_deac);
+}
+
+static void test_id_ns_malformed(void **state)
+{
+	struct nvme_id_ns ns;
+	struct bc_nvme_ns_info o;
+
+	(void)state;
+	qemu_like_ns(&ns, 12);
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, 4095, &o), -ENODATA);
+	assert_int_equal(bc_nvme_decode_id_ns(NULL, 4096, &o), -ENODATA);
+	ns.flbas = 9;	/* index beyond NLBAF */
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), -EBADMSG);
+	qemu_like_ns(&ns, 0);	/* LBA data size 2^0 */
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), -EBADMSG);
+	qemu_like_ns(&ns, 40);	/* 2^40-byte blocks */
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), -EBADMSG);
+	qemu_like_ns(&ns, 9);
+	ns.ncap = htole64(3000000);	/* capacity above size */
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), -EBADMSG);
+	qemu_like_ns(&ns, 9);
+	ns.nlbaf = 64;
+	assert_int_equal(bc_nvme_decode_id_ns((const uint8_t *)&ns, sizeof(ns), &o), -EBADMSG);
+}
+
+static void test_id_ctrl(void **state)
+{
+	struct nvme_id_ctrl c;
+	struct bc_nvme_ctrl_info o;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.vid = htole16(0x1b36);
+	memcpy(c.sn, "vmlab0001           ", 20);
+	memcpy(c.mn, "QEMU NVMe Ctrl                          ", 40);
+	memcpy(c.fr, "7.2.0   ", 8);
+	c.mdts = 7;
+	c.ver = htole32(0x00010400);
+	c.oncs = htole16(0x015d);
+	c.vwc = 0x07;
+	c.ocfs = htole16(0x0001);
+	strcpy(c.subnqn, "nqn.2019-08.org.qemu:vmlab0001");
+	assert_int_equal(bc_nvme_decode_id_ctrl((const uint8_t *)&c, sizeof(c), &o), 0);
+	assert_int_equal(o.vid, 0x1b36);
+	assert_string_equal(o.serial, "vmlab0001");
+	assert_string_equal(o.model, "QEMU NVMe Ctrl");
+	assert_string_equal(o.firmware, "7.2.0");
+	assert_int_equal(o.mdts, 7);
+	assert_int_equal(o.version, 0x00010400);
+	assert_true(o.oncs & BC_NVME_ONCS_COPY);
+	assert_true(o.oncs & BC_NVME_ONCS_WRITE_ZEROES);
+	assert_true(o.oncs & BC_NVME_ONCS_DSM);
+	assert_int_equal(o.ocfs, 1);
+	assert_true(o.volatile_cache);
+	assert_string_equal(o.subnqn, "nqn.2019-08.org.qemu:vmlab0001");
+	/* control characters never reach a terminal */
+	c.sn[0] = '\033';
+	assert_int_equal(bc_nvme_decode_id_ctrl((const uint8_t *)&c, sizeof(c), &o), 0);
+	assert_int_equal(o.serial[0], '?');
+	c.mdts = 31;
+	assert_int_equal(bc_nvme_decode_id_ctrl((const uint8_t *)&c, sizeof(c), &o), -EBADMSG);
+	assert_int_equal(bc_nvme_decode_id_ctrl((const uint8_t *)&c, 100, &o), -ENODATA);
+}
+
+static void test_status_strings(void **state)
+{
+	(void)state;
+	assert_string_equal(bc_nvme_status_str(0, 0x02), "Invalid Field in Command");
+	assert_string_equal(bc_nvme_status_str(0, 0x06), "Internal Error");
+	assert_string_equal(bc_nvme_status_str(1, 0x0a), "Invalid Format");
+	assert_string_equal(bc_nvme_status_str(7, 0xff), "unknown status");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_id_ns),
+		cmocka_unit_test(test_id_ns_malformed),
+		cmocka_unit_test(test_id_ctrl),
+		cmocka_unit_test(test_status_strings),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
