@@ -48,6 +48,24 @@ if [ "${BLKCLONE_SKIP_DISTCHECK:-0}" != 1 ]; then
 	[ $status = 0 ] && echo "distcheck: ok"
 fi
 
+if [ "${BLKCLONE_SKIP_DEB:-0}" != 1 ] && [ $status = 0 ]; then
+	# The release tarball distcheck made must build a .deb that installs.
+	echo "=== Debian package ==="
+	deb=$(mktemp -d /tmp/blkclone-deb.XXXXXX)
+	tar -C "$deb" -xzf build/blkclone-*.tar.gz
+	if (cd "$deb"/blkclone-* && dpkg-buildpackage -us -uc -b >"$deb/build.log" 2>&1) &&
+	   dpkg -i "$deb"/blkclone_*.deb >/dev/null && /usr/sbin/blkclone --version &&
+	   test -f /usr/share/man/man8/blkclone.8.gz &&
+	   test -f /usr/share/bash-completion/completions/blkclone; then
+		total_pass=$((total_pass + 1))
+		lintian "$deb"/blkclone_*.deb 2>/dev/null | grep -v initial-upload-closes-no-bugs || true
+		dpkg -r blkclone >/dev/null
+	else
+		tail -n 40 "$deb/build.log"; total_fail=$((total_fail + 1)); status=1
+	fi
+	rm -rf "$deb"
+fi
+
 echo "tests: $total_pass passed, $total_fail failed, $total_skip skipped"
 [ "$total_fail" = 0 ] || status=1
 exit $status
