@@ -42,6 +42,14 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_build build-san --enable-sanitizers
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
+# Fuzzing, bounded: every parser of device data and user input.
+echo "=== fuzz (${FUZZ_SECONDS:=20}s per target) ==="
+if FUZZ_SECONDS=$FUZZ_SECONDS bash tests/fuzz/run.sh "$top/build-fuzz"; then
+	total_pass=$((total_pass + 1))
+else
+	total_fail=$((total_fail + 1)); status=1
+fi
+
 if [ "${BLKCLONE_SKIP_DISTCHECK:-0}" != 1 ]; then
 	echo "=== make distcheck ==="
 	(cd build && make -s distcheck >distcheck.log 2>&1) || { tail -n 60 build/distcheck.log; status=1; }
