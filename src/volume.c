@@ -64,9 +64,9 @@ int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 	case BC_ADDR_FILE:
 		return bc_file_open(addr, flags, out, e);
 	case BC_ADDR_ISCSI:
-		return bc_error_set(e, -EPROTONOSUPPORT, addr, "open",
-				    "iSCSI volumes are not supported by this build yet");
+		return bc_scsi_volume_open(addr, flags, out, e);
 	case BC_ADDR_SCSI:
+		/* SG_IO comes next; until then a SCSI disk is a block device */
 	case BC_ADDR_NVME:
 		return bc_nvme_volume_open(addr, flags, out, e);
 	case BC_ADDR_BLOCK:

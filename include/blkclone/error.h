@@ -59,7 +59,7 @@ struct bc_status {
 
 struct bc_error {
 	int err;		/* negative errno, 0 = no error recorded */
-	char device[160];	/* address or path of the volume */
+	char device[320];	/* address or path of the volume */
 	char op[48];		/* command or operation, e.g. "READ(16)", "pwrite" */
 	bool has_lba;
 	uint64_t lba;		/* first LBA of the failed command */

@@ -207,7 +207,7 @@ struct bc_volume_ops {
 
 struct bc_volume {
 	const struct bc_volume_ops *ops;
-	char name[160];		/* the address as the user gave it */
+	char name[320];		/* the address as the user gave it */
 	uint64_t size;		/* bytes */
 	uint32_t block_size;
 	bool writable;

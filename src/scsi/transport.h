@@ -82,7 +82,7 @@ struct bc_scsi_transport_ops {
 
 struct bc_scsi_transport {
 	const struct bc_scsi_transport_ops *ops;
-	char name[160];		/* device or URL without secrets */
+	char name[320];		/* device or URL without secrets */
 	/* Identity of the I_T nexus and LU, for "same copy domain" checks:
 	 * "iscsi:127.0.0.1:3260/iqn.x:t1" + lun, or "scsi:H:C:T" + lun. */
 	char target_id[256];

@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * SCSI commands over any transport (see lu.h): build the CDB, run it,
+ * retry what the standard says to retry, decode the rest into bc_error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "scsi/lu.h"
+
+#define RETRIES 8
+
+static void put_be16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; }
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24; p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
+}
+static void put_be64(uint8_t *p, uint64_t v)
+{
+	put_be32(p, (uint32_t)(v >> 32));
+	put_be32(p + 4, (uint32_t)v);
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Run @cmd; on a device error fill @e with the command name, @lba and the
+ * decoded sense.  UNIT ATTENTION is retried at once (every new I_T nexus
+ * gets one, LIO's 3F/0E among them); BUSY and TASK SET FULL after a pause.
+ */
+static int run(struct bc_lu *lu, struct bc_scsi_cmd *cmd, const char *name,
+	       uint64_t lba, struct bc_error *e)
+{
+	struct bc_status st;
+	char text[256];
+	int rc;
+
+	for (int attempt = 0;; attempt++) {
+		cmd->status = 0;
+		cmd->sense_len = 0;
+		cmd->resid = 0;
+		rc = bc_scsi_execute(lu->t, cmd, e);
+		if (rc < 0) {
+			/* the transport filled @e; say which command it was */
+			if (e) {
+				snprintf(e->op, sizeof(e->op), "%s", name);
+				e->has_lba = true;
+				e->lba = lba;
+				e->block_size = lu->block_size;
+			}
+			return rc;
+		}
+		bc_lu_decode_sense(cmd->sense, cmd->sense_len, cmd->status, &st);
+		if (st.cat == BC_CAT_OK)
+			return 0;
+		if (st.cat == BC_CAT_RETRY && attempt < RETRIES) {
+			if (cmd->status != BC_SAM_CHECK_CONDITION)
+				pause_ms(20L << (attempt < 5 ? attempt : 5));
+			continue;
+		}
+		break;
+	}
+	bc_lu_status_text(&st, text, sizeof(text));
+	rc = st.cat == BC_CAT_NOT_SUPPORTED ? -EOPNOTSUPP :
+	     st.cat == BC_CAT_OUT_OF_RANGE ? -ERANGE :
+	     st.cat == BC_CAT_PROTECT ? -EROFS :
+	     st.cat == BC_CAT_COPY_ABORTED ? -ECANCELED :
+	     st.cat == BC_CAT_INVALID_TOKEN ? -EBADE :
+	     st.cat == BC_CAT_RETRY ? -EAGAIN : -EIO;
+	if (e) {
+		e->status = st;
+		bc_error_set_lba(e, rc, lu->t->name, name, lba, lu->block_size,
+				 "%s", text);
+	}
+	return rc;
+}
+
+static void cdb(struct bc_scsi_cmd *c, const uint8_t *bytes, uint8_t n,
+		enum bc_scsi_dir dir, void *data, size_t len)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->cdb, bytes, n);
+	c->cdb_len = n;
+	c->dir = dir;
+	c->data = data;
+	c->data_len = len;
+}
+
+int bc_lu_inquiry(struct bc_lu *lu, struct bc_lu_inquiry *o, struct bc_error *e)
+{
+	uint8_t buf[96] = { 0 }, c6[6] = { 0x12, 0, 0, 0, sizeof(buf), 0 };
+	struct bc_scsi_cmd c;
+	int rc;
+
+	cdb(&c, c6, 6, BC_SCSI_DIR_IN, buf, sizeof(buf));
+	rc = run(lu, &c, "INQUIRY", 0, e);
+	if (rc < 0)
+		return rc;
+	rc = bc_lu_parse_inquiry(buf, sizeof(buf) - c.resid, o);
+	if (rc < 0)
+		return bc_error_set(e, rc, lu->t->name, "INQUIRY",
+				    "malformed standard INQUIRY data");
+	return 0;
+}
+
+int bc_lu_vpd(struct bc_lu *lu, uint8_t page, uint8_t *buf, size_t len,
+	      size_t *got, struct bc_error *e)
+{
+	uint8_t c6[6] = { 0x12, 0x01, page, 0, 0, 0 };
+	struct bc_scsi_cmd c;
+	char name[24];
+	int rc;
+
+	if (len > 0xffff)
+		len = 0xffff;
+	put_be16(c6 + 3, (uint16_t)len);
+	memset(buf, 0, len);
+	cdb(&c, c6, 6, BC_SCSI_DIR_IN, buf, len);
+	snprintf(name, sizeof(name), "INQUIRY VPD 0x%02x", page);
+	rc = run(lu, &c, name, 0, e);
+	if (rc < 0)
+		return rc;
+	*got = len - (c.resid < len ? c.resid : len);
+	if (*got < 4 || buf[1] != page)
+		return bc_error_set(e, -EBADMSG, lu->t->name, name,
+				    "reply is not page 0x%02x", page);
+	return 0;
+}
+
+int bc_lu_read_capacity16(struct bc_lu *lu, struct bc_lu_capacity *o,
+			  struct bc_error *e)
+{
+	uint8_t buf[32] = { 0 }, c16[16] = { 0x9e, 0x10 };
+	struct bc_scsi_cmd c;
+	int rc;
+
+	put_be32(c16 + 10, sizeof(buf));
+	cdb(&c, c16, 16, BC_SCSI_DIR_IN, buf, sizeof(buf));
+	rc = run(lu, &c, "READ CAPACITY(16)", 0, e);
+	if (rc < 0)
+		return rc;
+	rc = bc_lu_parse_capacity16(buf, sizeof(buf) - c.resid, o);
+	if (rc < 0)
+		return bc_error_set(e, -EBADMSG, lu->t->name, "READ CAPACITY(16)",
+				    "impossible capacity or block length");
+	return 0;
+}
+
+int bc_lu_get_lba_status(struct bc_lu *lu, uint64_t lba,
+			 struct bc_lu_lba_status *out, size_t max, size_t *n,
+			 struct bc_error *e)
+{
+	size_t len = 8 + 16 * max;
+	uint8_t c16[16] = { 0x9e, 0x12 }, *buf;
+	struct bc_scsi_cmd c;
+	int rc;
+
+	buf = calloc(1, len);
+	if (!buf)
+		return bc_error_set(e, -ENOMEM, lu->t->name, "GET LBA STATUS", NULL);
+	put_be64(c16 + 2, lba);
+	put_be32(c16 + 10, (uint32_t)len);
+	cdb(&c, c16, 16, BC_SCSI_DIR_IN, buf, len);
+	rc = run(lu, &c, "GET LBA STATUS", lba, e);
+	if (rc == 0) {
+		rc = bc_lu_parse_lba_status(buf, len - c.resid, lba, out, max, n);
+		if (rc < 0)
+			bc_error_set_lba(e, rc, lu->t->name, "GET LBA STATUS", lba,
+					 lu->block_size, "malformed reply");
+	}
+	free(buf);
+	return rc;
+}
+
+static int rw16(struct bc_lu *lu, uint8_t op, uint64_t lba, uint32_t blocks,
+		void *buf, struct bc_error *e)
+{
+	uint8_t c16[16] = { op };
+	struct bc_scsi_cmd c;
+	size_t len = (size_t)blocks * lu->block_size;
+	int rc;
+
+	put_be64(c16 + 2, lba);
+	put_be32(c16 + 10, blocks);
+	cdb(&c, c16, 16, op == 0x88 ? BC_SCSI_DIR_IN : BC_SCSI_DIR_OUT, buf, len);
+	rc = run(lu, &c, op == 0x88 ? "READ(16)" : "WRITE(16)", lba, e);
+	if (rc == 0 && c.resid)
+		return bc_error_set_lba(e, -EIO, lu->t->name,
+					op == 0x88 ? "READ(16)" : "WRITE(16)",
+					lba, lu->block_size,
+					"short transfer: %zu bytes missing", c.resid);
+	return rc;
+}
+
+int bc_lu_read16(struct bc_lu *lu, uint64_t lba, uint32_t blocks, void *buf,
+		 struct bc_error *e)
+{
+	return rw16(lu, 0x88, lba, blocks, buf, e);
+}
+
+int bc_lu_write16(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
+		  const void *buf, struct bc_error *e)
+{
+	return rw16(lu, 0x8a, lba, blocks, (void *)buf, e);
+}
+
+int bc_lu_write_same16_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
+			     struct bc_error *e)
+{
+	uint8_t c16[16] = { 0x93, 0x08 };
+	struct bc_scsi_cmd c;
+	void *zero = calloc(1, lu->block_size);
+	int rc;
+
+	if (!zero)
+		return bc_error_set(e, -ENOMEM, lu->t->name, "WRITE SAME(16)", NULL);
+	/* blocks == 0 means "to the end" on some targets: never send it */
+	if (!blocks) {
+		free(zero);
+		return 0;
+	}
+	put_be64(c16 + 2, lba);
+	put_be32(c16 + 10, blocks);
+	cdb(&c, c16, 16, BC_SCSI_DIR_OUT, zero, lu->block_size);
+	rc = run(lu, &c, "WRITE SAME(16) UNMAP", lba, e);
+	free(zero);
+	return rc;
+}
+
+int bc_lu_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
+		struct bc_error *e)
+{
+	uint8_t c10[10] = { 0x42 }, param[24] = { 0 };
+	struct bc_scsi_cmd c;
+
+	put_be16(param, 22);		/* data length after this field */
+	put_be16(param + 2, 16);	/* one block descriptor */
+	put_be64(param + 8, lba);
+	put_be32(param + 16, blocks);
+	put_be16(c10 + 7, sizeof(param));
+	cdb(&c, c10, 10, BC_SCSI_DIR_OUT, param, sizeof(param));
+	return run(lu, &c, "UNMAP", lba, e);
+}
+
+int bc_lu_sync_cache16(struct bc_lu *lu, struct bc_error *e)
+{
+	uint8_t c16[16] = { 0x91 };
+	struct bc_scsi_cmd c;
+
+	cdb(&c, c16, 16, BC_SCSI_DIR_NONE, NULL, 0);
+	return run(lu, &c, "SYNCHRONIZE CACHE(16)", 0, e);
+}
+
+int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
+				struct bc_error *e)
+{
+	uint8_t buf[512] = { 0 }, c16[16] = { 0x84, 0x03 };
+	struct bc_scsi_cmd c;
+	size_t got, n;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	put_be32(c16 + 10, sizeof(buf));
+	cdb(&c, c16, 16, BC_SCSI_DIR_IN, buf, sizeof(buf));
+	rc = run(lu, &c, "RECEIVE COPY RESULTS (operating parameters)", 0, e);
+	if (rc < 0)
+		return rc;
+	got = sizeof(buf) - c.resid;
+	if (got < 44)
+		return bc_error_set(e, -EBADMSG, lu->t->name,
+				    "RECEIVE COPY RESULTS (operating parameters)",
+				    "reply of %zu bytes is too short", got);
+	n = 4 + (size_t)((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+			 (uint32_t)buf[2] << 8 | buf[3]);
+	if (n > got)
+		n = got;
+	o->max_cscd = (uint16_t)(buf[8] << 8 | buf[9]);
+	o->max_segments = (uint16_t)(buf[10] << 8 | buf[11]);
+	o->max_desc_list_len = (uint32_t)buf[12] << 24 | (uint32_t)buf[13] << 16 |
+			       (uint32_t)buf[14] << 8 | buf[15];
+	o->max_segment_len = (uint32_t)buf[16] << 24 | (uint32_t)buf[17] << 16 |
+			     (uint32_t)buf[18] << 8 | buf[19];
+	o->max_concurrent = (uint16_t)(buf[34] << 8 | buf[35]);
+	for (size_t i = 0; i < buf[43] && 44 + i < n; i++) {
+		if (buf[44 + i] == 0x02)
+			o->has_type_02 = true;
+		if (buf[44 + i] == 0xe4)
+			o->has_type_e4 = true;
+	}
+	return 0;
+}

@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * SCSI logical units as volumes, over any transport (iSCSI today, SG_IO
+ * next).  probe reads INQUIRY, VPD 0x00/0x80/0x83/0xB0/0xB2, READ
+ * CAPACITY(16) and RECEIVE COPY RESULTS into bc_caps; the map is GET LBA
+ * STATUS; zeroing prefers WRITE SAME(16) with UNMAP, which reads zero
+ * afterwards whether or not the target deallocates.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backends.h"
+#include "iscsi/session.h"
+#include "scsi/lu.h"
+
+#define GLS_BATCH 256
+#define DEFAULT_MAX_XFER (1u << 20)
+
+struct scsi_priv {
+	struct bc_lu lu;
+	struct bc_lu_capacity cap;
+	struct bc_lu_block_limits bl;
+	struct bc_lu_provisioning lbp;
+	bool gls;		/* GET LBA STATUS works */
+	bool ws_unmap;		/* WRITE SAME(16)+UNMAP usable */
+	uint32_t max_xfer_blocks;
+};
+
+static struct scsi_priv *sp(struct bc_volume *v)
+{
+	return v->priv;
+}
+
+static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->state = s;
+	va_start(ap, fmt);
+	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
+	va_end(ap);
+}
+
+static void probe_xcopy(struct bc_volume *v, const struct bc_lu_inquiry *inq,
+			struct bc_caps *c)
+{
+	struct bc_error e = { 0 };
+	bool naa = false;
+
+	for (size_t i = 0; i < c->id.n_designators; i++)
+		if (c->id.designators[i].type == 3 && c->id.designators[i].association == 0)
+			naa = true;
+	if (!inq->tpc) {
+		feat(&c->xcopy, BC_SUP_NO, "INQUIRY 3PC bit is 0");
+		return;
+	}
+	if (bc_lu_copy_operating_params(&sp(v)->lu, &c->xcopy_lim, &e) < 0) {
+		char m[256];
+
+		feat(&c->xcopy, BC_SUP_NO,
+		     "3PC set, but RECEIVE COPY RESULTS (operating parameters) failed: %s",
+		     bc_error_format(&e, m, sizeof(m)));
+		return;
+	}
+	if (!c->xcopy_lim.has_type_02 || !c->xcopy_lim.has_type_e4)
+		feat(&c->xcopy, BC_SUP_NO,
+		     "copy manager lacks descriptor type %s",
+		     !c->xcopy_lim.has_type_02 ? "0x02 (block to block)" :
+						 "0xE4 (identification)");
+	else if (!naa)
+		feat(&c->xcopy, BC_SUP_NO, "no NAA designator for an 0xE4 descriptor");
+	else
+		feat(&c->xcopy, BC_SUP_YES,
+		     "3PC set; RECEIVE COPY RESULTS lists descriptors 0x02 and 0xE4");
+}
+
+static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
+		      struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	struct bc_lu_inquiry inq;
+	uint8_t *buf;
+	size_t got;
+	bool have00, b0, b2;
+	int rc;
+
+	buf = malloc(4096);
+	if (!buf)
+		return bc_error_set(e, -ENOMEM, v->name, "probe", NULL);
+	rc = bc_lu_inquiry(&p->lu, &inq, e);
+	if (rc < 0)
+		goto out;
+	snprintf(c->id.backend, sizeof(c->id.backend), "%s", p->lu.t->ops->name);
+	snprintf(c->id.location, sizeof(c->id.location), "%.200s/%" PRIu64,
+		 p->lu.t->target_id, p->lu.t->lun);
+	/* one target behind one portal: its LUs may share a copy manager */
+	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain), "%s",
+		 p->lu.t->target_id);
+	snprintf(c->id.vendor, sizeof(c->id.vendor), "%s", inq.vendor);
+	snprintf(c->id.product, sizeof(c->id.product), "%s", inq.product);
+	snprintf(c->id.revision, sizeof(c->id.revision), "%s", inq.revision);
+
+	have00 = bc_lu_vpd(&p->lu, 0x00, buf, 4096, &got, NULL) == 0;
+	b0 = !have00 || bc_lu_vpd_lists(buf, got, 0xb0);
+	b2 = !have00 || bc_lu_vpd_lists(buf, got, 0xb2);
+	if ((!have00 || bc_lu_vpd_lists(buf, got, 0x80)) &&
+	    bc_lu_vpd(&p->lu, 0x80, buf, 4096, &got, NULL) == 0 && got > 4) {
+		size_t n = got - 4, k = 0, i = 4;
+
+		while (i < 4 + n && buf[i] == ' ')	/* right-aligned */
+			i++;
+		for (; i < 4 + n && k + 1 < sizeof(c->id.serial); i++)
+			c->id.serial[k++] = buf[i] >= 0x20 && buf[i] < 0x7f ?
+					    (char)buf[i] : '?';
+	}
+	if (bc_lu_vpd(&p->lu, 0x83, buf, 4096, &got, NULL) == 0)
+		bc_lu_parse_designators(buf, got, c->id.designators,
+					BC_MAX_DESIGNATORS, &c->id.n_designators);
+	if (b0 && bc_lu_vpd(&p->lu, 0xb0, buf, 4096, &got, NULL) == 0)
+		bc_lu_parse_block_limits(buf, got, &p->bl);
+	if (p->bl.max_transfer && p->bl.max_transfer < p->max_xfer_blocks)
+		p->max_xfer_blocks = p->bl.max_transfer;
+	if (b2 && bc_lu_vpd(&p->lu, 0xb2, buf, 4096, &got, NULL) == 0)
+		bc_lu_parse_provisioning(buf, got, &p->lbp);
+
+	c->size = v->size;
+	c->block_size = v->block_size;
+	c->physical_block_size = v->block_size << p->cap.lbppbe;
+	c->lowest_aligned_lba = p->cap.lowest_aligned;
+	c->max_transfer = p->bl.max_transfer * v->block_size;
+	c->opt_transfer = p->bl.opt_transfer * v->block_size;
+	c->provisioning = !p->lbp.valid ? (p->cap.lbpme ? BC_PROV_THIN : BC_PROV_UNKNOWN) :
+			  p->lbp.type == 2 ? BC_PROV_THIN :
+			  p->lbp.type == 1 ? BC_PROV_RESOURCE : BC_PROV_FULL;
+
+	probe_xcopy(v, &inq, c);
+	feat(&c->token, BC_SUP_NO, "VPD 0x8F (third-party copy) not probed yet");
+	feat(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
+	feat(&c->reflink, BC_SUP_NO, "not a file");
+
+	if (!p->cap.lbpme)
+		feat(&c->zero_init, BC_SUP_NO,
+		     "READ CAPACITY(16): LBPME=0, no logical block provisioning");
+	else if (p->cap.lbprz || (p->lbp.valid && p->lbp.lbprz == 1))
+		feat(&c->zero_init, BC_SUP_YES,
+		     "LBPRZ=1: unmapped blocks read as zeros");
+	else
+		feat(&c->zero_init, BC_SUP_NO, "LBPRZ=0: unmapped blocks may hold anything");
+
+	p->ws_unmap = p->cap.lbpme && (!p->lbp.valid || p->lbp.lbpws);
+	if (p->ws_unmap)
+		feat(&c->write_same, BC_SUP_YES, "WRITE SAME(16) with UNMAP (%s)",
+		     p->lbp.valid ? "VPD 0xB2 LBPWS=1" : "LBPME=1");
+	else
+		feat(&c->write_same, BC_SUP_NO, "%s",
+		     !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPWS=0");
+	c->max_write_same = p->bl.max_write_same;
+	feat(&c->zeroout, BC_SUP_YES, "%s",
+	     p->ws_unmap ? "WRITE SAME(16)+UNMAP, else written zeros" :
+			   "written zeros");
+	if (p->cap.lbpme && p->lbp.valid && p->lbp.lbpu)
+		feat(&c->unmap, BC_SUP_YES, "UNMAP (VPD 0xB2 LBPU=1)");
+	else
+		feat(&c->unmap, BC_SUP_NO, "%s",
+		     !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPU=0");
+	c->unmap_lim.max_lba_count = p->bl.max_unmap_lba_count;
+	c->unmap_lim.max_descriptors = p->bl.max_unmap_descriptors;
+	c->unmap_lim.granularity = p->bl.opt_unmap_granularity;
+	c->unmap_lim.alignment = p->bl.unmap_alignment;
+	c->unmap_lim.ugavalid = p->bl.ugavalid;
+
+	/* GET LBA STATUS: only a reply proves it (LIO rejects it). */
+	if (p->cap.lbpme) {
+		struct bc_lu_lba_status st[4];
+		struct bc_error ge = { 0 };
+		size_t n = 0;
+		char m[256];
+
+		if (bc_lu_get_lba_status(&p->lu, 0, st, 4, &n, &ge) == 0 && n) {
+			p->gls = true;
+			feat(&c->extent_map, BC_SUP_YES, "GET LBA STATUS");
+			c->map_source = BC_MAP_GET_LBA_STATUS;
+		} else {
+			feat(&c->extent_map, BC_SUP_NO,
+			     "GET LBA STATUS refused (%s); zero detection on the data read",
+			     ge.detail[0] ? ge.detail : bc_error_format(&ge, m, sizeof(m)));
+		}
+	} else {
+		feat(&c->extent_map, BC_SUP_NO,
+		     "LBPME=0: no GET LBA STATUS; zero detection on the data read");
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static int scsi_rw(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		   bool write, struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	uint64_t lba = off / v->block_size;
+	uint64_t blocks = len / v->block_size;
+	char *b = buf;
+
+	if (off % v->block_size || len % v->block_size)
+		return bc_error_set_lba(e, -EINVAL, v->name, write ? "WRITE(16)" : "READ(16)",
+					lba, v->block_size, "unaligned request");
+	while (blocks) {
+		uint32_t n = blocks > p->max_xfer_blocks ? p->max_xfer_blocks :
+							   (uint32_t)blocks;
+		int rc = write ? bc_lu_write16(&p->lu, lba, n, b, e)
+			       : bc_lu_read16(&p->lu, lba, n, b, e);
+
+		if (rc < 0)
+			return rc;
+		lba += n;
+		blocks -= n;
+		b += (size_t)n * v->block_size;
+	}
+	return 0;
+}
+
+static int scsi_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		     struct bc_error *e)
+{
+	return scsi_rw(v, buf, off, len, false, e);
+}
+
+static int scsi_write(struct bc_volume *v, const void *buf, uint64_t off,
+		      size_t len, struct bc_error *e)
+{
+	return scsi_rw(v, (void *)buf, off, len, true, e);
+}
+
+static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
+		    struct bc_extent *out, size_t max, size_t *n,
+		    struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	struct bc_lu_lba_status st[GLS_BATCH];
+	uint64_t bs = v->block_size, lba = off / bs;
+	uint64_t end = (off + len > v->size ? v->size : off + len) / bs;
+	size_t got = 0, k = 0;
+	int rc;
+
+	if (!p->gls)
+		return bc_error_set(e, -EOPNOTSUPP, v->name, "GET LBA STATUS", NULL);
+	rc = bc_lu_get_lba_status(&p->lu, lba, st, max < GLS_BATCH ? max : GLS_BATCH,
+				  &got, e);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < got && k < max && lba < end; i++) {
+		uint64_t cnt = st[i].blocks;
+
+		if (st[i].lba != lba)
+			break;
+		if (cnt > end - lba)	/* tgt answers beyond the end */
+			cnt = end - lba;
+		out[k++] = (struct bc_extent){
+			lba * bs, cnt * bs,
+			st[i].status == 1 ? BC_EXTENT_DEALLOCATED :
+			st[i].status == 2 ? BC_EXTENT_ANCHORED : BC_EXTENT_MAPPED };
+		lba += cnt;
+	}
+	if (!k)	/* a reply that says nothing: treat one block as mapped */
+		out[k++] = (struct bc_extent){ lba * bs, bs, BC_EXTENT_MAPPED };
+	*n = k;
+	return 0;
+}
+
+/*
+ * Make a range read zero.  WRITE SAME(16)+UNMAP of a zero block reads
+ * zero afterwards whatever the target does; it is bounded by the reported
+ * maximum WRITE SAME length (and 32 bits of blocks).
+ */
+static int scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		     unsigned flags, struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	uint64_t lba = off / v->block_size, blocks = len / v->block_size;
+	uint64_t step = p->bl.max_write_same ? p->bl.max_write_same : 65536;
+
+	if (!p->ws_unmap || !(flags & BC_ZERO_MAY_UNMAP))
+		return -EOPNOTSUPP;	/* the engine writes zeros */
+	if (step > UINT32_MAX)
+		step = UINT32_MAX;
+	while (blocks) {
+		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
+		int rc = bc_lu_write_same16_unmap(&p->lu, lba, n, e);
+
+		if (rc == -EOPNOTSUPP && lba == off / v->block_size) {
+			p->ws_unmap = false;	/* not really supported */
+			return rc;
+		}
+		if (rc < 0)
+			return rc;
+		lba += n;
+		blocks -= n;
+	}
+	return 0;
+}
+
+static int scsi_discard(struct bc_volume *v, uint64_t off, uint64_t len,
+			struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	uint64_t lba = off / v->block_size, blocks = len / v->block_size;
+	uint64_t step = p->bl.max_unmap_lba_count ? p->bl.max_unmap_lba_count :
+						    UINT32_MAX;
+
+	while (blocks) {
+		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
+		int rc = bc_lu_unmap(&p->lu, lba, n, e);
+
+		if (rc < 0)
+			return rc;
+		lba += n;
+		blocks -= n;
+	}
+	return 0;
+}
+
+static int scsi_flush(struct bc_volume *v, struct bc_error *e)
+{
+	int rc = bc_lu_sync_cache16(&sp(v)->lu, e);
+
+	/* A target without a cache may not implement it: nothing to flush. */
+	return rc == -EOPNOTSUPP ? 0 : rc;
+}
+
+static void scsi_close(struct bc_volume *v)
+{
+	bc_scsi_transport_close(sp(v)->lu.t);
+}
+
+static const struct bc_volume_ops scsi_ops = {
+	.name = "scsi",
+	.probe = scsi_probe,
+	.read = scsi_read,
+	.write = scsi_write,
+	.map = scsi_map,
+	.zero = scsi_zero,
+	.discard = scsi_discard,
+	.flush = scsi_flush,
+	.close = scsi_close,
+};
+
+int bc_scsi_volume_open(const char *addr, unsigned flags,
+			struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_scsi_transport *t;
+	struct bc_volume *v;
+	struct scsi_priv *p;
+	int rc;
+
+	rc = bc_iscsi_connect(addr, &t, e);
+	if (rc < 0)
+		return rc;
+	v = bc_volume_alloc(&scsi_ops, t->name, sizeof(*p));
+	if (!v) {
+		bc_scsi_transport_close(t);
+		return bc_error_set(e, -ENOMEM, addr, "open", NULL);
+	}
+	p = v->priv;
+	p->lu.t = t;
+	p->lu.block_size = 512;
+	rc = bc_lu_read_capacity16(&p->lu, &p->cap, e);
+	if (rc < 0) {
+		bc_volume_close(v);
+		return rc;
+	}
+	p->lu.block_size = p->cap.block_size;
+	v->block_size = p->cap.block_size;
+	v->size = p->cap.blocks * p->cap.block_size;
+	v->writable = !!(flags & BC_OPEN_WRITE);
+	v->io_threads = 1;	/* one libiscsi context, one command at a time */
+	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+	*out = v;
+	return 0;
+}
