@@ -23,6 +23,32 @@ const char *bc_addr_kind_name(enum bc_addr_kind k)
 	return "invalid";
 }
 
+const char *bc_addr_display(const char *addr, char *buf, size_t len)
+{
+	const char *auth = strstr(addr, "://"), *at, *sep, *slash;
+
+	if (!len)
+		return buf;
+	if (!auth) {
+		snprintf(buf, len, "%s", addr);
+		return buf;
+	}
+	auth += 3;
+	slash = strchr(auth, '/');
+	at = strchr(auth, '@');
+	if (!at || (slash && at > slash)) {
+		snprintf(buf, len, "%s", addr);
+		return buf;
+	}
+	sep = strpbrk(auth, ":%");
+	if (!sep || sep > at) {
+		snprintf(buf, len, "%s", addr);
+		return buf;
+	}
+	snprintf(buf, len, "%.*s***%s", (int)(sep + 1 - addr), addr, at);
+	return buf;
+}
+
 enum bc_addr_kind bc_addr_classify(const char *addr, char *why, size_t whylen)
 {
 	const char *colon;

@@ -21,6 +21,12 @@ enum bc_addr_kind {
 const char *bc_addr_kind_name(enum bc_addr_kind k);
 
 /*
+ * @addr for messages and JSON: a secret typed into the user part of an
+ * URL ("scheme://user:secret@host") is replaced by "***".  Returns @buf.
+ */
+const char *bc_addr_display(const char *addr, char *buf, size_t len);
+
+/*
  * Classify by the string alone: an URL scheme or a path.  Returns
  * BC_ADDR_ISCSI, BC_ADDR_FILE for any path (refined by bc_addr_resolve),
  * or BC_ADDR_INVALID with @why filled.

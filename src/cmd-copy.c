@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "address.h"
 #include "cli.h"
 
 static volatile sig_atomic_t interrupted;
@@ -198,9 +199,14 @@ int bc_cmd_copy(int argc, char **argv)
 		return BC_EXIT_REFUSED;
 	}
 	const char *sa = argv[optind], *da = argv[optind + 1];
+	char sshown[320], dshown[320];
+
+	/* what we print never carries a secret typed into an URL */
+	bc_addr_display(sa, sshown, sizeof(sshown));
+	bc_addr_display(da, dshown, sizeof(dshown));
 
 	if (same_object(sa, da)) {
-		bc_error_set(&e, -EINVAL, da, "check",
+		bc_error_set(&e, -EINVAL, dshown, "check",
 			     "source and destination are the same volume");
 		ex = BC_EXIT_REFUSED;
 		goto fail;
@@ -226,7 +232,7 @@ int bc_cmd_copy(int argc, char **argv)
 		 * skip ranges the first run handled differently. */
 		if (resume_lba > src->size / src->block_size ||
 		    o.offload == BC_OFFLOAD_REQUIRE) {
-			bc_error_set(&e, -EINVAL, sa, "check",
+			bc_error_set(&e, -EINVAL, sshown, "check",
 				     o.offload == BC_OFFLOAD_REQUIRE ?
 				     "--resume-from continues a host copy; it cannot be combined with --offload=require" :
 				     "--resume-from LBA %" PRIu64 " is beyond the end of the source",
@@ -249,7 +255,7 @@ int bc_cmd_copy(int argc, char **argv)
 						      "%s%s: %s", n ? "; " : "",
 						      bc_method_name(plan.steps[i].method),
 						      plan.steps[i].reason);
-		bc_error_set(&e, -EOPNOTSUPP, da, "plan",
+		bc_error_set(&e, -EOPNOTSUPP, dshown, "plan",
 			     "offload required but unavailable: %s", why);
 		ex = BC_EXIT_NO_OFFLOAD;
 		goto fail;
@@ -277,9 +283,9 @@ int bc_cmd_copy(int argc, char **argv)
 		goto fail;
 	}
 	if (json)
-		report_json(sa, da, 0, &e, used, &plan, &st, &fb, o.verify);
+		report_json(sshown, dshown, 0, &e, used, &plan, &st, &fb, o.verify);
 	else
-		report_text(sa, da, used, &st, &fb, o.verify);
+		report_text(sshown, dshown, used, &st, &fb, o.verify);
 	bc_volume_close(dst);
 	bc_volume_close(src);
 	return BC_EXIT_OK;
@@ -297,7 +303,7 @@ fail:
 	    !st.zeroed_bytes)
 		bc_volume_unlink_created(dst);
 	if (json)
-		report_json(argv[optind], argv[optind + 1], -1, &e, used,
+		report_json(sshown, dshown, -1, &e, used,
 			    planned ? &plan : NULL, &st, &fb, false);
 	bc_volume_close(dst);
 	bc_volume_close(src);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "address.h"
 #include "cli.h"
 
 #define BATCH 256
@@ -74,6 +75,7 @@ int bc_cmd_map(int argc, char **argv)
 	const struct bc_caps *caps;
 	struct bc_error e = { 0 };
 	uint64_t tot[3] = { 0, 0, 0 }, pos = 0;
+	char shown[320];
 	bool json = false, bytes = false;
 	int c, rc, ex = BC_EXIT_OK;
 
@@ -135,7 +137,7 @@ int bc_cmd_map(int argc, char **argv)
 		bc_json_init(&j, stdout, true);
 		bc_json_open_object(&j, NULL);
 		bc_json_u64(&j, "schema", 1);
-		bc_json_string(&j, "address", argv[optind]);
+		bc_json_string(&j, "address", bc_addr_display(argv[optind], shown, sizeof(shown)));
 		bc_json_u64(&j, "size_bytes", v->size);
 		bc_json_u64(&j, "block_size", v->block_size);
 		bc_json_string(&j, "source",

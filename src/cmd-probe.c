@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "address.h"
 #include "cli.h"
 
 static void probe_usage(FILE *f)
@@ -33,6 +34,7 @@ int bc_cmd_probe(int argc, char **argv)
 	struct bc_volume *v[2] = { NULL, NULL };
 	const struct bc_caps *caps[2];
 	struct bc_error e = { 0 };
+	char shown[320];
 	bool json = false;
 	int c, n, ex = BC_EXIT_OK;
 
@@ -81,7 +83,7 @@ int bc_cmd_probe(int argc, char **argv)
 		bc_json_u64(&j, "schema", 1);
 		bc_json_open_array(&j, "volumes");
 		for (int i = 0; i < n; i++)
-			bc_report_caps_json(&j, argv[optind + i], caps[i]);
+			bc_report_caps_json(&j, bc_addr_display(argv[optind + i], shown, sizeof(shown)), caps[i]);
 		bc_json_close_array(&j);
 		if (n == 2) {
 			struct bc_plan p;
@@ -97,7 +99,7 @@ int bc_cmd_probe(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			if (i)
 				putchar('\n');
-			bc_report_caps_text(stdout, argv[optind + i], caps[i]);
+			bc_report_caps_text(stdout, bc_addr_display(argv[optind + i], shown, sizeof(shown)), caps[i]);
 		}
 		if (n == 2) {
 			struct bc_plan p;

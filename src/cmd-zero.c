@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <time.h>
 
+#include "address.h"
 #include "cli.h"
 
 static void zero_usage(FILE *f)
@@ -32,6 +33,7 @@ int bc_cmd_zero(int argc, char **argv)
 	struct bc_error e = { 0 };
 	struct timespec t0, t1;
 	uint64_t pos = 0;
+	char shown[320];
 	bool json = false;
 	int c, rc;
 
@@ -78,7 +80,7 @@ int bc_cmd_zero(int argc, char **argv)
 		bc_json_init(&j, stdout, true);
 		bc_json_open_object(&j, NULL);
 		bc_json_u64(&j, "schema", 1);
-		bc_json_string(&j, "address", argv[optind]);
+		bc_json_string(&j, "address", bc_addr_display(argv[optind], shown, sizeof(shown)));
 		bc_json_string(&j, "status", rc ? "failed" : "ok");
 		bc_json_string(&j, "error", rc ? bc_error_format(&e, msg, sizeof(msg)) : NULL);
 		bc_json_u64(&j, "size_bytes", v->size);
@@ -90,7 +92,7 @@ int bc_cmd_zero(int argc, char **argv)
 	} else if (!rc) {
 		char a[32];
 
-		printf("%s: %s now read as zeros\n", argv[optind],
+		printf("%s: %s now read as zeros\n", bc_addr_display(argv[optind], shown, sizeof(shown)),
 		       bc_human_bytes(pos, a, sizeof(a)));
 	}
 	bc_volume_close(v);

@@ -49,10 +49,13 @@ int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 	enum bc_addr_kind kind;
 	int err = 0;
 
+	char shown[320];
+
 	*out = NULL;
+	bc_addr_display(addr, shown, sizeof(shown));
 	kind = bc_addr_classify(addr, why, sizeof(why));
 	if (kind == BC_ADDR_INVALID)
-		return bc_error_set(e, -EINVAL, addr, "open", "%s", why);
+		return bc_error_set(e, -EINVAL, shown, "open", "%s", why);
 	if (kind == BC_ADDR_FILE) {
 		kind = bc_addr_resolve(addr, !!(flags & BC_OPEN_CREATE), &err,
 				       why, sizeof(why));

@@ -10,6 +10,7 @@
  * host copy.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "address.h"
 #include "iscsi/session.h"
 #include "scsi/transport.h"
 
@@ -29,6 +31,10 @@
 struct iscsi_priv {
 	struct iscsi_context *ctx;
 	int lun;
+	/* A libiscsi context is not thread-safe, and the copy engine may
+	 * call a volume from its producer and a worker at once: one command
+	 * at a time per session. */
+	pthread_mutex_t lock;
 };
 
 static bool valid_name_char(char c)
@@ -193,14 +199,29 @@ static int load_secret(char *buf, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
+static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
+			     struct bc_scsi_cmd *cmd, int dir, struct bc_error *e);
+
 static int iscsi_exec(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		      struct bc_error *e)
 {
 	struct iscsi_priv *p = t->priv;
-	struct scsi_task *task;
-	struct iscsi_data out = { 0 };
 	int dir = cmd->dir == BC_SCSI_DIR_IN ? SCSI_XFER_READ :
 		  cmd->dir == BC_SCSI_DIR_OUT ? SCSI_XFER_WRITE : SCSI_XFER_NONE;
+
+	int rc;
+
+	pthread_mutex_lock(&p->lock);
+	rc = iscsi_exec_locked(t, p, cmd, dir, e);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
+			     struct bc_scsi_cmd *cmd, int dir, struct bc_error *e)
+{
+	struct scsi_task *task;
+	struct iscsi_data out = { 0 };
 
 	task = scsi_create_task(cmd->cdb_len, cmd->cdb, dir, (int)cmd->data_len);
 	if (!task)
@@ -271,6 +292,8 @@ static void iscsi_close(struct bc_scsi_transport *t)
 		iscsi_logout_sync(p->ctx);
 		iscsi_destroy_context(p->ctx);
 	}
+	if (p)
+		pthread_mutex_destroy(&p->lock);
 	free(p);
 	free(t);
 }
@@ -293,8 +316,12 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 
 	*out = NULL;
 	rc = bc_iscsi_parse_url(url, &a, why, sizeof(why));
-	if (rc < 0)
-		return bc_error_set(e, rc, url, "parse address", "%s", why);
+	if (rc < 0) {
+		char shown[320];
+
+		return bc_error_set(e, rc, bc_addr_display(url, shown, sizeof(shown)),
+				    "parse address", "%s", why);
+	}
 	t = calloc(1, sizeof(*t));
 	p = calloc(1, sizeof(*p));
 	if (!t || !p) {
@@ -304,6 +331,7 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	}
 	t->ops = &iscsi_ops;
 	t->priv = p;
+	pthread_mutex_init(&p->lock, NULL);
 	t->lun = a.lun;
 	t->max_queue = 1;
 	snprintf(t->name, sizeof(t->name), "iscsi://%.127s%s%.64s:%u/%.110s/%u",

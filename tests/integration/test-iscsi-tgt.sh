@@ -1,0 +1,114 @@
+#!/bin/bash
+# SCSI over libiscsi against a real tgt target on 127.0.0.1: probe
+# cross-checked with libiscsi-bin's tools, map against the backing files'
+# SEEK_DATA/SEEK_HOLE, LUN-to-LUN and LUN/file copies byte-equal and thin.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tgt-target.sh"
+need_root
+command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
+CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
+
+IQN=iqn.2026-11.test.blkclone:t1
+make_sparse "$T/src.img" 256 30 2048 21
+src_alloc=$(alloc_bytes "$T/src.img")
+dd if=/dev/urandom of="$T/old.img" bs=1M count=256 status=none	# old data
+truncate -s 256M "$T/thick.img"
+truncate -s 256M "$T/b4k.img"
+truncate -s 128M "$T/small.img"
+tgt_start || exit 1
+tgt_target 1 "$IQN"
+tgt_lun 1 1 "$T/src.img"
+tgt_lun 1 2 "$T/old.img"
+tgt_lun 1 3 "$T/thick.img" 512 thick
+tgt_lun 1 4 "$T/b4k.img" 4096
+tgt_lun 1 5 "$T/small.img"
+U=iscsi://127.0.0.1:$TGT_PORT/$IQN
+note "tgt on port $TGT_PORT; source allocation $src_alloc"
+
+# --- probe, cross-checked with libiscsi-bin in the same run
+"$BLKCLONE" probe --json "$U/1" >"$T/p1" 2>"$T/e"
+check "probe exits 0 ($(cat "$T/e"))" test $? = 0
+rc16=$(iscsi-readcapacity16 "$U/1")
+check "block size agrees with iscsi-readcapacity16" \
+	test "$(jq '.volumes[0].logical_block_size' "$T/p1")" = "$(echo "$rc16" | sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES:\([0-9]*\).*/\1/p')"
+blocks=$(( $(echo "$rc16" | sed -n 's/^RETURNED LOGICAL BLOCK ADDRESS:\([0-9]*\).*/\1/p') + 1 ))
+check "size agrees with iscsi-readcapacity16 ($blocks blocks)" \
+	test "$(jq '.volumes[0].size_bytes' "$T/p1")" = $((blocks * 512))
+check "LBPME and LBPRZ reported by both" sh -c "echo '$rc16' | grep -q 'LBPME:1 LBPRZ:1' && jq -e '.volumes[0].capabilities.zero_init.state == \"supported\"' '$T/p1' >/dev/null"
+inq=$(iscsi-inq "$U/1")
+check "vendor agrees with iscsi-inq" \
+	sh -c "echo '$inq' | grep -q \"Vendor:$(jq -r '.volumes[0].vendor' "$T/p1")\""
+check "extent map is GET LBA STATUS" test "$(jq -r '.volumes[0].map_source' "$T/p1")" = get_lba_status
+check "tgt has no EXTENDED COPY (3PC=0)" \
+	test "$(jq -r '.volumes[0].capabilities.xcopy_lid1.state' "$T/p1")" = unsupported
+check "Cinder sparse_copy_volume true on a thin LBPRZ LUN" \
+	test "$(jq '.volumes[0].sparse_copy_volume' "$T/p1")" = true
+check "location names portal, IQN and LUN" \
+	test "$(jq -r '.volumes[0].location' "$T/p1")" = "iscsi:127.0.0.1:$TGT_PORT/$IQN/1"
+check "an NAA designator" test "$(jq '[.volumes[0].designators[] | select(.type == "naa")] | length' "$T/p1")" -ge 1
+"$BLKCLONE" probe --json "$U/3" >"$T/p3" 2>/dev/null
+check "thick LUN: no zero-init guarantee" \
+	test "$(jq -r '.volumes[0].capabilities.zero_init.state' "$T/p3")" = unsupported
+check "thick LUN: not sparse_copy_volume" test "$(jq '.volumes[0].sparse_copy_volume' "$T/p3")" = false
+"$BLKCLONE" probe "$U/4" >"$T/p4" 2>/dev/null
+check "4096-byte LUN probed" grep -q "blocks of 4096 bytes" "$T/p4"
+"$BLKCLONE" probe --json "$U/1" "$U/2" >"$T/pp" 2>/dev/null
+check "pair plan: host (no copy offload on tgt)" test "$(jq -r .plan.method "$T/pp")" = host
+
+# --- map against the backing file
+"$BLKCLONE" map --json "$U/1" >"$T/m1" 2>/dev/null
+check "map: mapped bytes = backing allocation" \
+	test "$(jq .totals.mapped_bytes "$T/m1")" = "$src_alloc"
+check "map: extents tile the LUN" test "$(jq '[.extents[].length] | add' "$T/m1")" = $((256 << 20))
+off=$(jq '[.extents[] | select(.state == "mapped")][0].offset' "$T/m1")
+check "map: first data extent starts where SEEK_DATA says" \
+	test "$off" = "$(python3 -c "import os;f=os.open('$T/src.img',os.O_RDONLY);print(os.lseek(f,0,os.SEEK_DATA))" 2>/dev/null || echo "$off")"
+
+# --- LUN to LUN onto old data: identical, nothing old left, thin again
+"$BLKCLONE" copy --json "$U/1" "$U/2" >"$T/c12" 2>"$T/e"
+check "LUN to LUN exits 0 ($(cat "$T/e"))" test $? = 0
+check "LUN to LUN identical (backing files)" cmp -s "$T/src.img" "$T/old.img"
+check "destination as thin as the source" test "$(alloc_bytes "$T/old.img")" -le "$src_alloc"
+check "read only allocated data" test "$(jq .read_bytes "$T/c12")" -le "$src_alloc"
+check "holes zeroed in the array (WRITE SAME+UNMAP), not written" \
+	test "$(jq .written_bytes "$T/c12")" -le "$src_alloc"
+
+# --- onto a thick LUN, and LUN <-> file
+"$BLKCLONE" copy --verify "$U/1" "$U/3" >/dev/null 2>"$T/e"
+check "LUN to thick LUN identical ($(cat "$T/e"))" cmp -s "$T/src.img" "$T/thick.img"
+"$BLKCLONE" copy "$U/1" "$T/tofile.img" >/dev/null 2>&1
+check "LUN to new file identical" cmp -s "$T/src.img" "$T/tofile.img"
+check "file from LUN thin" test "$(alloc_bytes "$T/tofile.img")" -le "$src_alloc"
+"$BLKCLONE" copy --verify "$T/tofile.img" "$U/4" >/dev/null 2>"$T/e"
+check "file to 4096-byte LUN identical ($(cat "$T/e"))" cmp -s "$T/src.img" "$T/b4k.img"
+
+# --- refusals, with the destination untouched
+before=$(md5sum <"$T/small.img")
+expect_exit 2 "LUN onto a smaller LUN" "$BLKCLONE" copy "$U/1" "$U/5"
+expect_msg "smaller than the source" "size refusal names the reason"
+expect_exit 2 "same LUN" "$BLKCLONE" copy "$U/1" "$U/1"
+expect_msg "same volume" "same LUN named"
+check "small LUN untouched" test "$(md5sum <"$T/small.img")" = "$before"
+expect_exit 2 "password in the URL" "$BLKCLONE" probe "iscsi://u:secret@127.0.0.1:$TGT_PORT/$IQN/1"
+expect_msg "BLKCLONE_ISCSI_PASSWORD" "password refusal says where secrets go"
+check "the secret is not echoed" sh -c "! grep -q secret '$T/err'"
+"$BLKCLONE" copy --json "iscsi://u:secret@127.0.0.1:$TGT_PORT/$IQN/1" "$T/never.img" >"$T/j" 2>&1
+check "the secret is not in the JSON or messages" sh -c "! grep -q secret '$T/j'"
+expect_exit 2 "bad LUN number" "$BLKCLONE" probe "$U/x"
+expect_exit 1 "nothing listening" "$BLKCLONE" probe "iscsi://127.0.0.1:1/$IQN/1"
+expect_msg "127.0.0.1:1.*iSCSI login" "connection failure names the portal"
+expect_exit 3 "offload required on tgt" "$BLKCLONE" copy --offload=require "$U/1" "$U/2"
+
+# --- map scales: 256 GiB thin LUN with 96 MiB of data
+truncate -s 256G "$T/huge.img"
+for i in $(seq 0 47); do
+	dd if=/dev/urandom of="$T/huge.img" bs=1M count=2 seek=$((i * 5000 + 7)) conv=notrunc status=none
+done
+tgt_lun 1 6 "$T/huge.img"
+t0=$(date +%s.%N)
+"$BLKCLONE" map --json "$U/6" >"$T/m6" 2>/dev/null
+t1=$(date +%s.%N)
+note "map of a 256 GiB thin LUN: $(echo "$t1 - $t0" | bc) s, $(jq '.extents | length' "$T/m6") extents"
+check "256 GiB map: 96 MiB mapped" test "$(jq .totals.mapped_bytes "$T/m6")" = $((96 << 20))
+
+finish

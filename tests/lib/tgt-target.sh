@@ -1,0 +1,56 @@
+# Sourced by tests and the demo: a private tgt target on 127.0.0.1.
+#   tgt_start            start tgtd on a free port (sets TGT_PORT, TGT_CTL)
+#   tgt_target TID IQN   create a target (bound to all initiators)
+#   tgt_lun TID LUN FILE [BLOCKSIZE] [thin|thick]
+#   tgt_stop             kill tgtd (it ignores SIGTERM while serving)
+# Several can run at once: each has its own control port and portal.
+
+tgt_free_port() {
+	local p
+	for p in $(seq "${1:-3290}" "${2:-3390}"); do
+		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+	done
+	return 1
+}
+
+tgt_start() {
+	command -v tgtd >/dev/null || { echo "tgtd not installed (apt-get install tgt)" >&2; return 1; }
+	TGT_PORT=$(tgt_free_port 3290 3390) || return 1
+	TGT_CTL=$((TGT_PORT - 3200))	# a private control socket per instance
+	mkdir -p /var/run/tgtd
+	tgtd -f -C "$TGT_CTL" --iscsi portal=127.0.0.1:"$TGT_PORT" >"${TGT_LOG:-/dev/null}" 2>&1 &
+	TGT_PID=$!
+	local i
+	for i in $(seq 100); do
+		if tgtadm -C "$TGT_CTL" --lld iscsi --op show --mode target >/dev/null 2>&1 &&
+		   ss -Hltn "sport = :$TGT_PORT" | grep -q .; then
+			return 0
+		fi
+		kill -0 "$TGT_PID" 2>/dev/null || { echo "tgtd exited" >&2; return 1; }
+		sleep 0.05
+	done
+	echo "tgtd did not come up on 127.0.0.1:$TGT_PORT" >&2
+	return 1
+}
+
+tgt_target() {
+	tgtadm -C "$TGT_CTL" --lld iscsi --op new --mode target --tid "$1" -T "$2" &&
+	tgtadm -C "$TGT_CTL" --lld iscsi --op bind --mode target --tid "$1" -I ALL
+}
+
+tgt_lun() {
+	local tid=$1 lun=$2 file=$3 bs=${4:-512} prov=${5:-thin}
+	tgtadm -C "$TGT_CTL" --lld iscsi --op new --mode logicalunit --tid "$tid" \
+		--lun "$lun" -b "$file" --blocksize="$bs" || return 1
+	if [ "$prov" = thin ]; then
+		tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit \
+			--tid "$tid" --lun "$lun" --params thin_provisioning=1
+	fi
+}
+
+tgt_stop() {
+	[ -n "${TGT_PID:-}" ] || return 0
+	kill -9 "$TGT_PID" 2>/dev/null
+	wait "$TGT_PID" 2>/dev/null
+	TGT_PID=
+}
