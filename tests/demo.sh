@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job, end to end, on a fresh Debian 12 machine (as root):
-# install what is missing, build, make a thin volume with data, probe it,
-# clone it, and show the report.  Leaves nothing behind.
+# install what is missing, build, start a tgt iSCSI target on 127.0.0.1
+# with a thin LUN holding scattered data and a LUN full of old data, probe
+# both, plan, clone LUN to LUN, check the result, and stop the target.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -13,33 +14,34 @@ if [ ! -x build/blkclone ]; then
 fi
 B=$top/build/blkclone
 W=$(mktemp -d /tmp/blkclone-demo.XXXXXX)
-loops=""
-trap 'for l in $loops; do losetup -d $l 2>/dev/null; done; rm -rf "$W"' EXIT
+. tests/lib/tgt-target.sh
+trap 'tgt_stop; rm -rf "$W"' EXIT
 
-echo "== a 1 GiB thin image with 64 MiB of data in scattered extents"
+echo "== two 1 GiB LUNs on a loopback tgt target"
 truncate -s 1G "$W/source.img"
-for i in $(seq 0 31); do
+for i in $(seq 0 31); do	# 64 MiB of data in scattered extents
 	dd if=/dev/urandom of="$W/source.img" bs=1M count=2 seek=$((i * 32 + i % 7)) \
 	   conv=notrunc status=none
 done
-du -h --apparent-size "$W/source.img"; du -h "$W/source.img"
+dd if=/dev/urandom of="$W/dest.img" bs=1M count=1024 status=none	# old data
+tgt_start
+tgt_target 1 iqn.2026-11.demo.blkclone:array
+tgt_lun 1 1 "$W/source.img"
+tgt_lun 1 2 "$W/dest.img"
+SRC=iscsi://127.0.0.1:$TGT_PORT/iqn.2026-11.demo.blkclone:array/1
+DST=iscsi://127.0.0.1:$TGT_PORT/iqn.2026-11.demo.blkclone:array/2
+echo "source LUN backing file holds $(du -h "$W/source.img" | cut -f1), destination $(du -h "$W/dest.img" | cut -f1)"
 
-echo; echo "== blkclone probe source.img"
-"$B" probe "$W/source.img"
+echo; echo "== blkclone probe $SRC $DST"
+"$B" probe "$SRC" "$DST"
 
-echo; echo "== blkclone map source.img (first extents)"
-"$B" map "$W/source.img" | head -n 8
+echo; echo "== blkclone map $SRC (first extents)"
+"$B" map "$SRC" | head -n 6
 
-echo; echo "== a destination: a loop device over an image full of old data"
-dd if=/dev/urandom of="$W/dest.img" bs=1M count=1024 status=none
-dest=$(losetup -f --show "$W/dest.img"); loops="$dest"
-src=$(losetup -f --show -r "$W/source.img"); loops="$loops $src"
-"$B" probe "$src" "$dest" | sed -n '/^Plan/,$p'
+echo; echo "== blkclone copy --verify --progress $SRC $DST"
+"$B" copy --verify --progress "$SRC" "$DST"
+cmp "$W/source.img" "$W/dest.img" && echo "cmp of the backing files: identical"
+echo "destination backing file now holds $(du -h "$W/dest.img" | cut -f1) (source: $(du -h "$W/source.img" | cut -f1))"
 
-echo; echo "== blkclone copy --verify --progress $src $dest"
-"$B" copy --verify --progress "$src" "$dest"
-cmp "$src" "$dest" && echo "cmp: identical"
-echo "destination backing file now holds: $(du -h "$W/dest.img" | cut -f1) (source: $(du -h "$W/source.img" | cut -f1))"
-
-echo; echo "== blkclone copy --json source.img clone.img"
-"$B" copy --json "$W/source.img" "$W/clone.img"
+echo; echo "== blkclone copy --json $SRC clone.img"
+"$B" copy --json "$SRC" "$W/clone.img"

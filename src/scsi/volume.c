@@ -88,7 +88,7 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	struct bc_lu_inquiry inq;
 	uint8_t *buf;
 	size_t got;
-	bool have00, b0, b2;
+	bool have00, b0, b2, b8f;
 	int rc;
 
 	buf = malloc(4096);
@@ -110,6 +110,7 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	have00 = bc_lu_vpd(&p->lu, 0x00, buf, 4096, &got, NULL) == 0;
 	b0 = !have00 || bc_lu_vpd_lists(buf, got, 0xb0);
 	b2 = !have00 || bc_lu_vpd_lists(buf, got, 0xb2);
+	b8f = have00 && bc_lu_vpd_lists(buf, got, 0x8f);
 	if ((!have00 || bc_lu_vpd_lists(buf, got, 0x80)) &&
 	    bc_lu_vpd(&p->lu, 0x80, buf, 4096, &got, NULL) == 0 && got > 4) {
 		size_t n = got - 4, k = 0, i = 4;
@@ -141,7 +142,13 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 			  p->lbp.type == 1 ? BC_PROV_RESOURCE : BC_PROV_FULL;
 
 	probe_xcopy(v, &inq, c);
-	feat(&c->token, BC_SUP_NO, "VPD 0x8F (third-party copy) not probed yet");
+	if (b8f)
+		feat(&c->token, BC_SUP_UNKNOWN,
+		     "VPD 0x8F listed; blkclone does not decode token copy limits yet");
+	else
+		feat(&c->token, BC_SUP_NO, "%s", have00 ?
+		     "VPD 0x8F (third-party copy) not in the supported pages" :
+		     "VPD 0x00 unreadable: no evidence of token copy");
 	feat(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
 	feat(&c->reflink, BC_SUP_NO, "not a file");
 
