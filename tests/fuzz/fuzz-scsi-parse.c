@@ -1,0 +1,44 @@
+/* libFuzzer: every SCSI response parser in src/scsi/lu-parse.c. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "scsi/lu.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct bc_lu_inquiry inq;
+	struct bc_lu_capacity cap;
+	struct bc_lu_block_limits bl;
+	struct bc_lu_provisioning lbp;
+	struct bc_designator d[BC_MAX_DESIGNATORS];
+	struct bc_lu_lba_status s[32];
+	struct bc_status st;
+	char text[256];
+	uint64_t start = size >= 8 ? (uint64_t)data[0] << 8 | data[1] : 0;
+	size_t n;
+
+	bc_lu_parse_inquiry(data, size, &inq);
+	if (bc_lu_parse_capacity16(data, size, &cap) == 0 &&
+	    (cap.block_size < 512 || cap.blocks == 0))
+		__builtin_trap();
+	bc_lu_parse_block_limits(data, size, &bl);
+	bc_lu_parse_provisioning(data, size, &lbp);
+	if (bc_lu_parse_designators(data, size, d, BC_MAX_DESIGNATORS, &n) == 0 &&
+	    n > BC_MAX_DESIGNATORS)
+		__builtin_trap();
+	bc_lu_vpd_lists(data, size, 0xb2);
+	if (bc_lu_parse_lba_status(data, size, start, s, 32, &n) == 0) {
+		uint64_t next = start;
+
+		for (size_t i = 0; i < n; i++) {	/* contiguous from start */
+			if (s[i].lba != next || !s[i].blocks)
+				__builtin_trap();
+			next += s[i].blocks;
+		}
+	}
+	bc_lu_decode_sense(data, size, size ? data[0] : 2, &st);
+	bc_lu_status_text(&st, text, sizeof(text));
+	return 0;
+}
