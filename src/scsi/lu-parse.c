@@ -210,7 +210,8 @@ void bc_lu_decode_sense(const uint8_t *s, size_t len, uint8_t status,
 	st->scsi_status = status;
 	if (len > BC_SENSE_MAX)
 		len = BC_SENSE_MAX;
-	memcpy(st->sense, s, len);
+	if (len)
+		memcpy(st->sense, s, len);
 	st->sense_len = (uint16_t)len;
 	if (len >= 2) {
 		code = s[0] & 0x7f;

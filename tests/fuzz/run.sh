@@ -15,7 +15,7 @@ cfg=$(ls "$top"/build/config.h 2>/dev/null || true)
 [ -n "$cfg" ] || { echo '#define _GNU_SOURCE 1' >"$out/config.h"; cfg=$out/config.h; }
 
 CFLAGS="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-	-include $cfg -I$top/include -I$top/src $(pkg-config --cflags libnvme)"
+	-include $cfg -I$top/include -I$top/src $(pkg-config --cflags libnvme libiscsi)"
 # each target: its harness plus the library sources it needs
 declare -A SRCS=(
 	[fuzz-nvme-identify]="src/nvme/identify.c"
@@ -33,7 +33,7 @@ for t in "${!SRCS[@]}"; do
 	files=""
 	for s in ${SRCS[$t]}; do files="$files $top/$s"; done
 	# shellcheck disable=SC2086
-	clang $CFLAGS -o "$out/$t" "$top/tests/fuzz/$t.c" $files $(pkg-config --libs libnvme) -lsgutils2 ||
+	clang $CFLAGS -o "$out/$t" "$top/tests/fuzz/$t.c" $files $(pkg-config --libs libnvme libiscsi) -lsgutils2 ||
 		{ status=1; continue; }
 	corpus="$out/corpus-$t"; mkdir -p "$corpus"
 	seeds="$top/fixtures/fuzz/$t"

@@ -14,6 +14,7 @@
 #include <blkclone/error.h>
 
 #include "address.h"
+#include "iscsi/session.h"
 #include "json.h"
 #include "zerodetect.h"
 
@@ -135,6 +136,83 @@ static void test_error_format(void **state)
 	assert_int_equal(strlen(buf), 7);
 }
 
+static void test_iscsi_url(void **state)
+{
+	static const struct {
+		const char *url;
+		int rc;
+		const char *host, *iqn, *user;
+		unsigned port, lun;
+	} t[] = {
+		{ "iscsi://127.0.0.1/iqn.2026-11.test:t1/1", 0, "127.0.0.1", "iqn.2026-11.test:t1", "", 3260, 1 },
+		{ "iscsi://127.0.0.1:3290/iqn.2026-11.test:t1/0", 0, "127.0.0.1", "iqn.2026-11.test:t1", "", 3290, 0 },
+		{ "ISCSI://array.example.com/iqn.x:y/16383", 0, "array.example.com", "iqn.x:y", "", 3260, 16383 },
+		{ "iscsi://admin@10.0.0.5:860/iqn.a.b:c/7", 0, "10.0.0.5", "iqn.a.b:c", "admin", 860, 7 },
+		{ "iscsi://[::1]:3260/iqn.x:y/2", 0, "[::1]", "iqn.x:y", "", 3260, 2 },
+		{ "iscsi://[fe80::1]/eui.0123456789abcdef/3", 0, "[fe80::1]", "eui.0123456789abcdef", "", 3260, 3 },
+		{ "iscsi://h/naa.60000000000000000e00000000010001/0", 0, "h", "naa.60000000000000000e00000000010001", "", 3260, 0 },
+		{ .url = "iscsi://u:secret@h/iqn.x:y/1", .rc = -EINVAL },	/* password */
+		{ .url = "iscsi://u%secret@h/iqn.x:y/1", .rc = -EINVAL },	/* libiscsi's form */
+		{ .url = "iscsi://h/iqn.x:y/16384", .rc = -EINVAL },		/* LUN range */
+		{ .url = "iscsi://h/iqn.x:y/-1", .rc = -EINVAL },
+		{ .url = "iscsi://h/iqn.x:y/1x", .rc = -EINVAL },
+		{ .url = "iscsi://h/iqn.x:y/", .rc = -EINVAL },
+		{ .url = "iscsi://h/iqn.x:y", .rc = -EINVAL },
+		{ .url = "iscsi://h//1", .rc = -EINVAL },
+		{ .url = "iscsi://h/target/1", .rc = -EINVAL },		/* not iqn./eui./naa. */
+		{ .url = "iscsi://h/iqn.x y/1", .rc = -EINVAL },
+		{ .url = "iscsi://h:0/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi://h:65536/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi://h:32a/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi://h:/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi:///iqn.x:y/1", .rc = -EINVAL },		/* no host */
+		{ .url = "iscsi://@h/iqn.x:y/1", .rc = -EINVAL },		/* empty user */
+		{ .url = "iscsi://[::1/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi://[::1]x/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi://h_x/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "http://h/iqn.x:y/1", .rc = -EINVAL },
+		{ .url = "iscsi://h", .rc = -EINVAL },
+	};
+	char why[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct bc_iscsi_addr a;
+		int rc;
+
+		why[0] = '\0';
+		rc = bc_iscsi_parse_url(t[i].url, &a, why, sizeof(why));
+		if (rc != t[i].rc)
+			fail_msg("%s: rc %d, wanted %d (%s)", t[i].url, rc, t[i].rc, why);
+		if (rc) {
+			assert_true(why[0] != '\0');
+			assert_null(strstr(why, "secret"));
+			continue;
+		}
+		assert_string_equal(a.host, t[i].host);
+		assert_string_equal(a.iqn, t[i].iqn);
+		assert_string_equal(a.user, t[i].user);
+		assert_int_equal(a.port, t[i].port);
+		assert_int_equal(a.lun, t[i].lun);
+	}
+}
+
+static void test_addr_display(void **state)
+{
+	char b[128];
+
+	(void)state;
+	assert_string_equal(bc_addr_display("iscsi://u:secret@h/iqn.x:y/1", b, sizeof(b)),
+			    "iscsi://u:***@h/iqn.x:y/1");
+	assert_string_equal(bc_addr_display("iscsi://u%secret@h/iqn.x:y/1", b, sizeof(b)),
+			    "iscsi://u%***@h/iqn.x:y/1");
+	assert_string_equal(bc_addr_display("iscsi://u@h:3260/iqn.x:y/1", b, sizeof(b)),
+			    "iscsi://u@h:3260/iqn.x:y/1");
+	assert_string_equal(bc_addr_display("iscsi://h:3260/iqn.x:y@z/1", b, sizeof(b)),
+			    "iscsi://h:3260/iqn.x:y@z/1");
+	assert_string_equal(bc_addr_display("/dev/sda", b, sizeof(b)), "/dev/sda");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -143,6 +221,8 @@ int main(void)
 		cmocka_unit_test(test_address_resolve),
 		cmocka_unit_test(test_zero_detect),
 		cmocka_unit_test(test_error_format),
+		cmocka_unit_test(test_iscsi_url),
+		cmocka_unit_test(test_addr_display),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
