@@ -40,21 +40,6 @@ static struct blk_priv *bp(struct bc_volume *v)
 	return v->priv;
 }
 
-static void set_feature(struct bc_feature *f, enum bc_support s,
-			const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_feature(struct bc_feature *f, enum bc_support s,
-			const char *fmt, ...)
-{
-	va_list ap;
-
-	f->state = s;
-	va_start(ap, fmt);
-	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
-	va_end(ap);
-}
-
 static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 		     struct bc_error *e)
 {
@@ -82,41 +67,41 @@ static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 			c->max_transfer = (uint32_t)(max_kb * 1024);
 	}
 	if (discard_max)
-		set_feature(&c->unmap, BC_SUP_YES,
+		bc_feature_set(&c->unmap, BC_SUP_YES,
 			    "BLKDISCARD (%s discards)", p->kname);
 	else
-		set_feature(&c->unmap, BC_SUP_NO,
+		bc_feature_set(&c->unmap, BC_SUP_NO,
 			    "%s: queue/discard_max_bytes is 0", p->kname);
 	if (wz_max)
-		set_feature(&c->zeroout, BC_SUP_YES,
+		bc_feature_set(&c->zeroout, BC_SUP_YES,
 			    "%s offloads write zeroes (BLKZEROOUT)", p->kname);
 	else
-		set_feature(&c->zeroout, BC_SUP_YES,
+		bc_feature_set(&c->zeroout, BC_SUP_YES,
 			    "BLKZEROOUT (%s: the kernel writes zero pages)",
 			    p->kname);
-	set_feature(&c->write_same, BC_SUP_NO, "%s",
+	bc_feature_set(&c->write_same, BC_SUP_NO, "%s",
 		    "generic block device: no SCSI WRITE SAME");
-	set_feature(&c->xcopy, BC_SUP_NO, "%s", "not a SCSI device");
-	set_feature(&c->token, BC_SUP_NO, "%s", "not a SCSI device");
-	set_feature(&c->nvme_copy, BC_SUP_NO, "%s", "not an NVMe namespace");
-	set_feature(&c->reflink, BC_SUP_NO, "%s", "not a file");
+	bc_feature_set(&c->xcopy, BC_SUP_NO, "%s", "not a SCSI device");
+	bc_feature_set(&c->token, BC_SUP_NO, "%s", "not a SCSI device");
+	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "%s", "not an NVMe namespace");
+	bc_feature_set(&c->reflink, BC_SUP_NO, "%s", "not a file");
 	if (p->backing_fd >= 0) {
 		c->map_source = BC_MAP_BACKING_FILE;
-		set_feature(&c->extent_map, BC_SUP_YES,
+		bc_feature_set(&c->extent_map, BC_SUP_YES,
 			    "SEEK_DATA/SEEK_HOLE on the loop device's backing file %s",
 			    p->backing_path);
 		/* A loop device turns discard into a punched hole in its
 		 * backing file, and holes read as zeros. */
-		set_feature(&c->zero_init, BC_SUP_YES,
+		bc_feature_set(&c->zero_init, BC_SUP_YES,
 			    "discarded blocks are holes in the backing file %s",
 			    p->backing_path);
 		c->provisioning = BC_PROV_THIN;
 	} else {
 		c->map_source = BC_MAP_NONE;
-		set_feature(&c->extent_map, BC_SUP_NO,
+		bc_feature_set(&c->extent_map, BC_SUP_NO,
 			    "%s: block devices have no allocation query; zero detection on the data read",
 			    p->kname);
-		set_feature(&c->zero_init, BC_SUP_UNKNOWN,
+		bc_feature_set(&c->zero_init, BC_SUP_UNKNOWN,
 			    "%s: Linux does not say whether discarded blocks read as zeros",
 			    p->kname);
 	}

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Opening volumes: classify the address, hand it to its backend. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -40,6 +41,16 @@ struct bc_volume *bc_volume_alloc(const struct bc_volume_ops *ops,
 void bc_volume_free(struct bc_volume *v)
 {
 	free(v);
+}
+
+void bc_feature_set(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->state = s;
+	va_start(ap, fmt);
+	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
+	va_end(ap);
 }
 
 int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,

@@ -56,19 +56,6 @@ static int ns_fail(struct bc_volume *v, const char *op, uint64_t lba,
 	return e->status.cat == BC_CAT_NOT_SUPPORTED ? -EOPNOTSUPP : -EIO;
 }
 
-static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
-{
-	va_list ap;
-
-	f->state = s;
-	va_start(ap, fmt);
-	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
-	va_end(ap);
-}
-
 static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 		      struct bc_error *e)
 {
@@ -81,7 +68,7 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 	*c = *bc;	/* sizes, transfer limits, location */
 	snprintf(c->id.backend, sizeof(c->id.backend), "nvme");
 	if (!p->have_id) {
-		feat(&c->nvme_copy, BC_SUP_UNKNOWN, "Identify failed");
+		bc_feature_set(&c->nvme_copy, BC_SUP_UNKNOWN, "Identify failed");
 		return 0;
 	}
 	snprintf(c->id.vendor, sizeof(c->id.vendor), "NVMe");
@@ -110,35 +97,35 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 	c->provisioning = p->ns.thin ? BC_PROV_THIN : BC_PROV_UNKNOWN;
 
 	if (!(p->ctrl.oncs & BC_NVME_ONCS_COPY))
-		feat(&c->nvme_copy, BC_SUP_NO, "ONCS: the controller has no Copy command");
+		bc_feature_set(&c->nvme_copy, BC_SUP_NO, "ONCS: the controller has no Copy command");
 	else if (!(p->ctrl.ocfs & 1) && p->ctrl.ocfs)
-		feat(&c->nvme_copy, BC_SUP_NO, "OCFS %#x: no copy format 0", p->ctrl.ocfs);
+		bc_feature_set(&c->nvme_copy, BC_SUP_NO, "OCFS %#x: no copy format 0", p->ctrl.ocfs);
 	else if (!p->ns.mssrl || !p->ns.mcl)
-		feat(&c->nvme_copy, BC_SUP_NO,
+		bc_feature_set(&c->nvme_copy, BC_SUP_NO,
 		     "Copy limits are zero (MSSRL %u, MCL %u): every copy would fail",
 		     p->ns.mssrl, p->ns.mcl);
 	else
-		feat(&c->nvme_copy, BC_SUP_YES,
+		bc_feature_set(&c->nvme_copy, BC_SUP_YES,
 		     "Copy format 0 within namespace %u", p->nsid);
 	c->nvme_lim.mssrl = p->ns.mssrl;
 	c->nvme_lim.mcl = p->ns.mcl;
 	c->nvme_lim.msrc = p->ns.msrc;
 
 	if (p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES)
-		feat(&c->zeroout, BC_SUP_YES, "Write Zeroes%s",
+		bc_feature_set(&c->zeroout, BC_SUP_YES, "Write Zeroes%s",
 		     p->ns.write_zeroes_deac ? " with DEAC (DLFEAT bit 3)" : "");
 	if (p->ctrl.oncs & BC_NVME_ONCS_DSM)
-		feat(&c->unmap, BC_SUP_YES, "Dataset Management, deallocate");
+		bc_feature_set(&c->unmap, BC_SUP_YES, "Dataset Management, deallocate");
 	else
-		feat(&c->unmap, BC_SUP_NO, "ONCS: no Dataset Management");
+		bc_feature_set(&c->unmap, BC_SUP_NO, "ONCS: no Dataset Management");
 	if (p->ns.dealloc_reads_zero)
-		feat(&c->zero_init, BC_SUP_YES,
+		bc_feature_set(&c->zero_init, BC_SUP_YES,
 		     "DLFEAT %#x: deallocated blocks read as zeros", p->ns.dlfeat);
 	else
-		feat(&c->zero_init, (p->ns.dlfeat & 7) ? BC_SUP_NO : BC_SUP_UNKNOWN,
+		bc_feature_set(&c->zero_init, (p->ns.dlfeat & 7) ? BC_SUP_NO : BC_SUP_UNKNOWN,
 		     "DLFEAT %#x: read behaviour of deallocated blocks %s",
 		     p->ns.dlfeat, (p->ns.dlfeat & 7) ? "is not zeros" : "not reported");
-	feat(&c->extent_map, BC_SUP_NO,
+	bc_feature_set(&c->extent_map, BC_SUP_NO,
 	     "NVMe has no allocation query; zero detection on the data read");
 	c->map_source = BC_MAP_NONE;
 	return 0;

@@ -35,19 +35,6 @@ static struct scsi_priv *sp(struct bc_volume *v)
 	return v->priv;
 }
 
-static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void feat(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
-{
-	va_list ap;
-
-	f->state = s;
-	va_start(ap, fmt);
-	vsnprintf(f->reason, sizeof(f->reason), fmt, ap);
-	va_end(ap);
-}
-
 static void probe_xcopy(struct bc_volume *v, const struct bc_lu_inquiry *inq,
 			struct bc_caps *c)
 {
@@ -58,26 +45,26 @@ static void probe_xcopy(struct bc_volume *v, const struct bc_lu_inquiry *inq,
 		if (c->id.designators[i].type == 3 && c->id.designators[i].association == 0)
 			naa = true;
 	if (!inq->tpc) {
-		feat(&c->xcopy, BC_SUP_NO, "INQUIRY 3PC bit is 0");
+		bc_feature_set(&c->xcopy, BC_SUP_NO, "INQUIRY 3PC bit is 0");
 		return;
 	}
 	if (bc_lu_copy_operating_params(&sp(v)->lu, &c->xcopy_lim, &e) < 0) {
 		char m[256];
 
-		feat(&c->xcopy, BC_SUP_NO,
+		bc_feature_set(&c->xcopy, BC_SUP_NO,
 		     "3PC set, but RECEIVE COPY RESULTS (operating parameters) failed: %s",
 		     bc_error_format(&e, m, sizeof(m)));
 		return;
 	}
 	if (!c->xcopy_lim.has_type_02 || !c->xcopy_lim.has_type_e4)
-		feat(&c->xcopy, BC_SUP_NO,
+		bc_feature_set(&c->xcopy, BC_SUP_NO,
 		     "copy manager lacks descriptor type %s",
 		     !c->xcopy_lim.has_type_02 ? "0x02 (block to block)" :
 						 "0xE4 (identification)");
 	else if (!naa)
-		feat(&c->xcopy, BC_SUP_NO, "no NAA designator for an 0xE4 descriptor");
+		bc_feature_set(&c->xcopy, BC_SUP_NO, "no NAA designator for an 0xE4 descriptor");
 	else
-		feat(&c->xcopy, BC_SUP_YES,
+		bc_feature_set(&c->xcopy, BC_SUP_YES,
 		     "3PC set; RECEIVE COPY RESULTS lists descriptors 0x02 and 0xE4");
 }
 
@@ -143,39 +130,39 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 
 	probe_xcopy(v, &inq, c);
 	if (b8f)
-		feat(&c->token, BC_SUP_UNKNOWN,
+		bc_feature_set(&c->token, BC_SUP_UNKNOWN,
 		     "VPD 0x8F listed; blkclone does not decode token copy limits yet");
 	else
-		feat(&c->token, BC_SUP_NO, "%s", have00 ?
+		bc_feature_set(&c->token, BC_SUP_NO, "%s", have00 ?
 		     "VPD 0x8F (third-party copy) not in the supported pages" :
 		     "VPD 0x00 unreadable: no evidence of token copy");
-	feat(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
-	feat(&c->reflink, BC_SUP_NO, "not a file");
+	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
+	bc_feature_set(&c->reflink, BC_SUP_NO, "not a file");
 
 	if (!p->cap.lbpme)
-		feat(&c->zero_init, BC_SUP_NO,
+		bc_feature_set(&c->zero_init, BC_SUP_NO,
 		     "READ CAPACITY(16): LBPME=0, no logical block provisioning");
 	else if (p->cap.lbprz || (p->lbp.valid && p->lbp.lbprz == 1))
-		feat(&c->zero_init, BC_SUP_YES,
+		bc_feature_set(&c->zero_init, BC_SUP_YES,
 		     "LBPRZ=1: unmapped blocks read as zeros");
 	else
-		feat(&c->zero_init, BC_SUP_NO, "LBPRZ=0: unmapped blocks may hold anything");
+		bc_feature_set(&c->zero_init, BC_SUP_NO, "LBPRZ=0: unmapped blocks may hold anything");
 
 	p->ws_unmap = p->cap.lbpme && (!p->lbp.valid || p->lbp.lbpws);
 	if (p->ws_unmap)
-		feat(&c->write_same, BC_SUP_YES, "WRITE SAME(16) with UNMAP (%s)",
+		bc_feature_set(&c->write_same, BC_SUP_YES, "WRITE SAME(16) with UNMAP (%s)",
 		     p->lbp.valid ? "VPD 0xB2 LBPWS=1" : "LBPME=1");
 	else
-		feat(&c->write_same, BC_SUP_NO, "%s",
+		bc_feature_set(&c->write_same, BC_SUP_NO, "%s",
 		     !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPWS=0");
 	c->max_write_same = p->bl.max_write_same;
-	feat(&c->zeroout, BC_SUP_YES, "%s",
+	bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
 	     p->ws_unmap ? "WRITE SAME(16)+UNMAP, else written zeros" :
 			   "written zeros");
 	if (p->cap.lbpme && p->lbp.valid && p->lbp.lbpu)
-		feat(&c->unmap, BC_SUP_YES, "UNMAP (VPD 0xB2 LBPU=1)");
+		bc_feature_set(&c->unmap, BC_SUP_YES, "UNMAP (VPD 0xB2 LBPU=1)");
 	else
-		feat(&c->unmap, BC_SUP_NO, "%s",
+		bc_feature_set(&c->unmap, BC_SUP_NO, "%s",
 		     !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPU=0");
 	c->unmap_lim.max_lba_count = p->bl.max_unmap_lba_count;
 	c->unmap_lim.max_descriptors = p->bl.max_unmap_descriptors;
@@ -192,15 +179,15 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 
 		if (bc_lu_get_lba_status(&p->lu, 0, st, 4, &n, &ge) == 0 && n) {
 			p->gls = true;
-			feat(&c->extent_map, BC_SUP_YES, "GET LBA STATUS");
+			bc_feature_set(&c->extent_map, BC_SUP_YES, "GET LBA STATUS");
 			c->map_source = BC_MAP_GET_LBA_STATUS;
 		} else {
-			feat(&c->extent_map, BC_SUP_NO,
+			bc_feature_set(&c->extent_map, BC_SUP_NO,
 			     "GET LBA STATUS refused (%s); zero detection on the data read",
 			     ge.detail[0] ? ge.detail : bc_error_format(&ge, m, sizeof(m)));
 		}
 	} else {
-		feat(&c->extent_map, BC_SUP_NO,
+		bc_feature_set(&c->extent_map, BC_SUP_NO,
 		     "LBPME=0: no GET LBA STATUS; zero detection on the data read");
 	}
 	rc = 0;
