@@ -54,3 +54,9 @@ tgt_stop() {
 	wait "$TGT_PID" 2>/dev/null
 	TGT_PID=
 }
+
+# tgt_chap TID USER SECRET: an incoming CHAP account bound to the target
+tgt_chap() {
+	tgtadm -C "$TGT_CTL" --lld iscsi --op new --mode account --user "$2" --password "$3" &&
+	tgtadm -C "$TGT_CTL" --lld iscsi --op bind --mode account --tid "$1" --user "$2"
+}
