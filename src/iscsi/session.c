@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@ struct iscsi_priv {
 	 * call a volume from its producer and a worker at once: one command
 	 * at a time per session. */
 	pthread_mutex_t lock;
+	bool logged_in;
 };
 
 static bool valid_name_char(char c)
@@ -289,7 +291,8 @@ static void iscsi_close(struct bc_scsi_transport *t)
 	struct iscsi_priv *p = t->priv;
 
 	if (p && p->ctx) {
-		iscsi_logout_sync(p->ctx);
+		if (p->logged_in)
+			iscsi_logout_sync(p->ctx);
 		iscsi_destroy_context(p->ctx);
 	}
 	if (p)
@@ -353,8 +356,9 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	if (a.user[0]) {
 		rc = load_secret(secret, sizeof(secret), why, sizeof(why));
 		if (rc < 0) {
+			bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
 			iscsi_close(t);
-			return bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
+			return rc;
 		}
 		iscsi_set_initiator_username_pwd(p->ctx, a.user, secret);
 		memset(secret, 0, sizeof(secret));
@@ -368,11 +372,10 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 		rc = strstr(msg, "uthentication") || strstr(msg, "CHAP") ? -EACCES :
 		     -ECONNREFUSED;
 		bc_error_set(e, rc, t->name, "iSCSI login", "%s", msg);
-		iscsi_destroy_context(p->ctx);
-		p->ctx = NULL;
 		iscsi_close(t);
 		return rc;
 	}
+	p->logged_in = true;
 	*out = t;
 	return 0;
 }
