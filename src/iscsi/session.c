@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <iscsi/iscsi.h>
@@ -28,6 +29,7 @@
 
 #define DEFAULT_INITIATOR "iqn.2026-11.invalid.blkclone:initiator"
 #define COMMAND_TIMEOUT_S 60
+#define RECONNECT_TRIES 6
 
 struct iscsi_priv {
 	struct iscsi_context *ctx;
@@ -37,6 +39,12 @@ struct iscsi_priv {
 	 * at a time per session. */
 	pthread_mutex_t lock;
 	bool logged_in;
+	/* what a new login needs, kept for reconnecting */
+	char initiator[224];
+	char iqn[224];
+	char portal[320];
+	char user[128];
+	char secret[256];
 };
 
 static bool valid_name_char(char c)
@@ -204,6 +212,60 @@ static int load_secret(char *buf, size_t len, char *why, size_t whylen)
 static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
 			     struct bc_scsi_cmd *cmd, int dir, struct bc_error *e);
 
+/*
+ * The session is gone: log in again, a few times with growing pauses
+ * (about 15 s in all).  Block commands are idempotent, so the caller then
+ * sends the lost command once more.
+ */
+/* A fresh context and a full login with the parameters kept in @p. */
+static int login(struct iscsi_priv *p, char *msg, size_t len)
+{
+	struct iscsi_context *ctx = iscsi_create_context(p->initiator);
+
+	if (!ctx) {
+		snprintf(msg, len, "out of memory");
+		return -ENOMEM;
+	}
+	iscsi_set_targetname(ctx, p->iqn);
+	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
+	iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C);
+	iscsi_set_timeout(ctx, COMMAND_TIMEOUT_S);
+	/* libiscsi's own reconnect retries forever (a killed target leaves
+	 * the process spinning): we log in again ourselves, a bounded
+	 * number of times, and report the lost command otherwise. */
+	iscsi_set_noautoreconnect(ctx, 1);
+	if (p->user[0])
+		iscsi_set_initiator_username_pwd(ctx, p->user, p->secret);
+	if (iscsi_full_connect_sync(ctx, p->portal, p->lun) != 0) {
+		/* libiscsi's text never holds the secret; keep one line */
+		snprintf(msg, len, "%s", iscsi_get_error(ctx));
+		msg[strcspn(msg, "\n")] = '\0';
+		iscsi_destroy_context(ctx);
+		return strstr(msg, "uthentication") || strstr(msg, "CHAP") ?
+		       -EACCES : -ECONNREFUSED;
+	}
+	if (p->ctx)
+		iscsi_destroy_context(p->ctx);
+	p->ctx = ctx;
+	p->logged_in = true;
+	return 0;
+}
+
+static int reconnect(struct iscsi_priv *p, char *msg, size_t len)
+{
+	int rc = -ECONNRESET;
+
+	for (int attempt = 0; attempt < RECONNECT_TRIES; attempt++) {
+		struct timespec ts = { 1L << (attempt < 3 ? attempt : 3), 0 };
+
+		rc = login(p, msg, len);
+		if (rc == 0 || rc == -EACCES)
+			return rc;
+		nanosleep(&ts, NULL);
+	}
+	return rc;
+}
+
 static int iscsi_exec(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		      struct bc_error *e)
 {
@@ -215,6 +277,20 @@ static int iscsi_exec(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 
 	pthread_mutex_lock(&p->lock);
 	rc = iscsi_exec_locked(t, p, cmd, dir, e);
+	if (rc == -EPIPE) {
+		char why[256];
+
+		if (reconnect(p, why, sizeof(why)) == 0) {
+			rc = iscsi_exec_locked(t, p, cmd, dir, e);
+		} else {
+			rc = -ECONNRESET;
+			bc_error_set(e, rc, t->name, "iSCSI",
+				     "connection lost, and %d attempts to log in again failed: %s",
+				     RECONNECT_TRIES, why);
+		}
+		if (rc == -EPIPE)
+			rc = -ECONNRESET;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
@@ -234,15 +310,16 @@ static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
 	}
 	if (!iscsi_scsi_command_sync(p->ctx, p->lun, task,
 				     cmd->dir == BC_SCSI_DIR_OUT ? &out : NULL)) {
-		bc_error_set(e, -EIO, t->name, "iSCSI", "%s",
+		/* no status came back: the connection is the likely cause */
+		bc_error_set(e, -EPIPE, t->name, "iSCSI", "%s",
 			     iscsi_get_error(p->ctx));
 		scsi_free_scsi_task(task);
-		return -EIO;
+		return -EPIPE;
 	}
 	if (task->status == SCSI_STATUS_CANCELLED ||
 	    task->status == SCSI_STATUS_ERROR ||
 	    task->status == SCSI_STATUS_TIMEOUT) {
-		int err = task->status == SCSI_STATUS_TIMEOUT ? -ETIMEDOUT : -EIO;
+		int err = task->status == SCSI_STATUS_TIMEOUT ? -ETIMEDOUT : -EPIPE;
 
 		bc_error_set(e, err, t->name, "iSCSI", "%s",
 			     task->status == SCSI_STATUS_TIMEOUT ? "command timed out" :
@@ -295,8 +372,10 @@ static void iscsi_close(struct bc_scsi_transport *t)
 			iscsi_logout_sync(p->ctx);
 		iscsi_destroy_context(p->ctx);
 	}
-	if (p)
+	if (p) {
 		pthread_mutex_destroy(&p->lock);
+		explicit_bzero(p->secret, sizeof(p->secret));
+	}
 	free(p);
 	free(t);
 }
@@ -313,7 +392,7 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	struct bc_scsi_transport *t;
 	struct iscsi_priv *p;
 	struct bc_iscsi_addr a;
-	char why[256], portal[320], secret[256];
+	char why[256], portal[320];
 	const char *initiator = getenv("BLKCLONE_INITIATOR_NAME");
 	int rc;
 
@@ -343,35 +422,22 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 		 a.host, a.port, a.iqn);
 	snprintf(portal, sizeof(portal), "%s:%u", a.host, a.port);
 	p->lun = (int)a.lun;
-	p->ctx = iscsi_create_context(initiator && *initiator ? initiator :
-				      DEFAULT_INITIATOR);
-	if (!p->ctx) {
-		iscsi_close(t);
-		return bc_error_set(e, -ENOMEM, url, "iSCSI login", NULL);
-	}
-	iscsi_set_targetname(p->ctx, a.iqn);
-	iscsi_set_session_type(p->ctx, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(p->ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C);
-	iscsi_set_timeout(p->ctx, COMMAND_TIMEOUT_S);
+	snprintf(p->initiator, sizeof(p->initiator), "%s",
+		 initiator && *initiator ? initiator : DEFAULT_INITIATOR);
+	snprintf(p->iqn, sizeof(p->iqn), "%s", a.iqn);
+	snprintf(p->portal, sizeof(p->portal), "%s", portal);
+	snprintf(p->user, sizeof(p->user), "%s", a.user);
 	if (a.user[0]) {
-		rc = load_secret(secret, sizeof(secret), why, sizeof(why));
+		rc = load_secret(p->secret, sizeof(p->secret), why, sizeof(why));
 		if (rc < 0) {
 			bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
 			iscsi_close(t);
 			return rc;
 		}
-		iscsi_set_initiator_username_pwd(p->ctx, a.user, secret);
-		memset(secret, 0, sizeof(secret));
 	}
-	if (iscsi_full_connect_sync(p->ctx, portal, p->lun) != 0) {
-		char msg[256];
-
-		/* libiscsi's text never holds the secret; keep only one line */
-		snprintf(msg, sizeof(msg), "%s", iscsi_get_error(p->ctx));
-		msg[strcspn(msg, "\n")] = '\0';
-		rc = strstr(msg, "uthentication") || strstr(msg, "CHAP") ? -EACCES :
-		     -ECONNREFUSED;
-		bc_error_set(e, rc, t->name, "iSCSI login", "%s", msg);
+	rc = login(p, why, sizeof(why));
+	if (rc < 0) {
+		bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
 		iscsi_close(t);
 		return rc;
 	}
