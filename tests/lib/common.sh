@@ -5,14 +5,16 @@ set -u
 BLKCLONE=${BLKCLONE:-$(cd "$(dirname "$0")/../.." && pwd)/build/blkclone}
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 T=$(mktemp -d "${TMPDIR:-/tmp}/blkclone-test.XXXXXX")
-LOOPS=""
 FAILS=0
 PASSES=0
 CLEANUP_HOOKS=""
 
 cleanup() {
 	for h in $CLEANUP_HOOKS; do "$h" || true; done
-	for l in $LOOPS; do losetup -d "$l" 2>/dev/null || true; done
+	# make_loop runs in $(...), a subshell: the devices are listed in a file
+	if [ -f "$T/.loops" ]; then
+		while read -r l; do losetup -d "$l" 2>/dev/null || true; done <"$T/.loops"
+	fi
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -57,7 +59,7 @@ make_sparse() {
 make_loop() {
 	local dev
 	dev=$(losetup -f --show "$@") || return 1
-	LOOPS="$LOOPS $dev"
+	echo "$dev" >>"$T/.loops"
 	echo "$dev"
 }
 
