@@ -41,25 +41,6 @@ int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
 	return 0;
 }
 
-static int run_offload(struct bc_volume *src, struct bc_volume *dst,
-		       enum bc_method m, uint64_t start,
-		       struct bc_copy_stats *st, struct bc_error *e)
-{
-	uint64_t done = 0;
-	int rc;
-
-	if (!src->ops->offload_copy)
-		return bc_error_set(e, -EOPNOTSUPP, src->name, "offload copy",
-				    "%s is not implemented for this volume",
-				    bc_method_name(m));
-	rc = src->ops->offload_copy(src, start, dst, start, src->size - start,
-				    m, &done, e);
-	st->offloaded_bytes += done;
-	st->done_bytes = start + done;
-	st->resume_offset = start + done;
-	return rc;
-}
-
 static double now_s(void)
 {
 	struct timespec t;
@@ -91,7 +72,11 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 		return rc;
 
 	if (plan->chosen != BC_METHOD_HOST) {
-		rc = run_offload(src, dst, plan->chosen, start, st, e);
+		struct bc_copy_opts oo = *o;
+
+		oo.start = start;
+		rc = bc_offload_copy(src, dst, plan->chosen,
+				     plan->dest_proven_zero, &oo, st, e);
 		if (rc == 0)
 			goto done;
 		if (o->offload == BC_OFFLOAD_REQUIRE)

@@ -13,6 +13,7 @@
 
 #include <blkclone/copy.h>
 
+#include "holes.h"
 #include "zerodetect.h"
 
 #define DEFAULT_CHUNK (1u << 20)
@@ -41,9 +42,8 @@ struct engine {
 	const struct bc_copy_opts *o;
 	struct bc_copy_stats *st;
 	struct bc_error *e;
-	bool dest_proven_zero;
+	struct bc_dest_holes holes;
 	bool src_map;		/* the source has a usable map */
-	bool dst_map_proves;	/* dst map + zero_init: holes read zero */
 	uint32_t align;		/* I/O alignment: the larger block size */
 	uint32_t zgran;		/* zero detection granularity */
 	uint32_t chunk;
@@ -119,83 +119,15 @@ static void record_failure(struct engine *g, int rc, uint64_t off,
 	pthread_cond_broadcast(&g->not_full);
 }
 
-/* Zero [off, off+len) on the destination, which is not proven zero. */
-static int zero_dest(struct engine *g, uint64_t off, uint64_t len,
-		     struct bc_error *e)
-{
-	int rc = g->dst->ops->zero ?
-		 g->dst->ops->zero(g->dst, off, len, BC_ZERO_MAY_UNMAP, e) :
-		 -EOPNOTSUPP;
-
-	if (rc == -EOPNOTSUPP) {
-		/* The backend cannot zero cheaply: write zeros ourselves. */
-		static const size_t zchunk = 1 << 20;
-		void *z;
-
-		if (posix_memalign(&z, 4096, zchunk))
-			return bc_error_set(e, -ENOMEM, g->dst->name,
-					    "write zeros", NULL);
-		memset(z, 0, zchunk);
-		rc = 0;
-		for (uint64_t p = off; p < off + len && !rc; p += zchunk) {
-			size_t n = off + len - p < zchunk ?
-				   (size_t)(off + len - p) : zchunk;
-
-			rc = g->dst->ops->write(g->dst, z, p, n, e);
-			if (!rc)
-				g->st->written_bytes += n;
-		}
-		free(z);
-		return rc;
-	}
-	if (rc == 0)
-		g->st->zeroed_bytes += len;
-	return rc;
-}
-
 /*
- * A range of the destination must read zero.  Skip it where that is
- * proven, zero it elsewhere.  Lock held: zeroing commands are few and
- * cheap next to data, and this keeps the merge state simple.
+ * A range of the destination must read zero (holes.c decides how).  Lock
+ * held: zeroing commands are few and cheap next to data, and this keeps
+ * the merge state simple.
  */
 static int settle_hole(struct engine *g, uint64_t off, uint64_t len,
 		       struct bc_error *e)
 {
-	struct bc_extent ext[MAP_BATCH];
-	uint64_t end = off + len;
-
-	if (!len)
-		return 0;
-	if (g->dest_proven_zero) {
-		g->st->skipped_bytes += len;
-		return 0;
-	}
-	if (!g->dst_map_proves)
-		return zero_dest(g, off, len, e);
-	while (off < end) {
-		size_t n = 0;
-		int rc = g->dst->ops->map(g->dst, off, end - off, ext,
-					  MAP_BATCH, &n, e);
-
-		if (rc < 0)
-			return rc;
-		if (!n)
-			return zero_dest(g, off, end - off, e);
-		for (size_t i = 0; i < n && off < end; i++) {
-			uint64_t l = ext[i].length;
-
-			if (ext[i].offset != off || !l)
-				return zero_dest(g, off, end - off, e);
-			if (l > end - off)
-				l = end - off;
-			if (ext[i].state == BC_EXTENT_DEALLOCATED)
-				g->st->skipped_bytes += l;
-			else if ((rc = zero_dest(g, off, l, e)) < 0)
-				return rc;
-			off += l;
-		}
-	}
-	return 0;
+	return bc_dest_settle(&g->holes, off, len, e);
 }
 
 static int flush_hole(struct engine *g, struct bc_error *e)
@@ -480,7 +412,6 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 	if (!g)
 		return bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
 	*g = (struct engine){ .src = src, .dst = dst, .o = o, .st = st, .e = e,
-			      .dest_proven_zero = dest_proven_zero,
 			      .fail_off = NO_OFFSET };
 	if ((rc = bc_volume_caps(src, &g->sc, e)) < 0 ||
 	    (rc = bc_volume_caps(dst, &g->dc, e)) < 0) {
@@ -488,9 +419,7 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		return rc;
 	}
 	g->src_map = src->ops->map && g->sc->extent_map.state == BC_SUP_YES;
-	g->dst_map_proves = dst->ops->map &&
-			    g->dc->extent_map.state == BC_SUP_YES &&
-			    g->dc->zero_init.state == BC_SUP_YES;
+	bc_dest_holes_init(&g->holes, dst, g->dc, dest_proven_zero, st);
 	g->align = src->block_size > dst->block_size ? src->block_size :
 						       dst->block_size;
 	g->zgran = g->align > 4096 ? g->align : 4096;

@@ -98,6 +98,17 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		 bool dest_proven_zero, const struct bc_copy_opts *o,
 		 struct bc_copy_stats *st, struct bc_error *e);
 
+/*
+ * An in-array copy with @method from o->start to the end: the source's
+ * allocated extents go to the backend's offload_copy, its holes are
+ * settled on the destination (skipped only where proven zero).  On
+ * failure st->resume_offset is the first byte not done.
+ */
+int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
+		    enum bc_method method, bool dest_proven_zero,
+		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
+		    struct bc_error *e);
+
 /* Compare the two volumes over the source's size; -EILSEQ on mismatch
  * with the first differing LBA in @e. */
 int bc_verify(struct bc_volume *src, struct bc_volume *dst,

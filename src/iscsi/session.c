@@ -420,6 +420,11 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 		 a.user, a.user[0] ? "@" : "", a.host, a.port, a.iqn, a.lun);
 	snprintf(t->target_id, sizeof(t->target_id), "iscsi:%.64s:%u/%.180s",
 		 a.host, a.port, a.iqn);
+	/* A target name is global and its portals are paths to it: LUs of
+	 * one target may share its copy manager whichever portal we use.
+	 * The target has the last word (LIO refuses LUs of another portal
+	 * group with COPY ABORTED 0D/02), and a refusal is remembered. */
+	snprintf(t->copy_domain, sizeof(t->copy_domain), "iscsi:%.200s", a.iqn);
 	snprintf(portal, sizeof(portal), "%s:%u", a.host, a.port);
 	p->lun = (int)a.lun;
 	snprintf(p->initiator, sizeof(p->initiator), "%s",

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "scsi/lu.h"
+#include "scsi/xcopy.h"
 
 #define RETRIES 8
 
@@ -296,4 +297,16 @@ int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
 			o->has_type_e4 = true;
 	}
 	return 0;
+}
+
+int bc_lu_extended_copy(struct bc_lu *lu, const uint8_t *list, uint32_t len,
+			uint64_t lba, unsigned timeout_ms, struct bc_error *e)
+{
+	uint8_t c16[16];
+	struct bc_scsi_cmd c;
+
+	bc_xcopy_build_cdb(c16, len);
+	cdb(&c, c16, 16, BC_SCSI_DIR_OUT, (void *)list, len);
+	c.timeout_ms = timeout_ms;
+	return run(lu, &c, "EXTENDED COPY(LID1)", lba, e);
 }

@@ -114,4 +114,12 @@ int bc_lu_sync_cache16(struct bc_lu *lu, struct bc_error *e);
 int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
 				struct bc_error *e);
 
+/*
+ * EXTENDED COPY(LID1) with a parameter list from bc_xcopy_build_list();
+ * @lba (the first source LBA) is for messages.  COPY ABORTED returns
+ * -ECANCELED with the sense in e->status.
+ */
+int bc_lu_extended_copy(struct bc_lu *lu, const uint8_t *list, uint32_t len,
+			uint64_t lba, unsigned timeout_ms, struct bc_error *e);
+
 #endif

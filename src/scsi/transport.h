@@ -86,6 +86,9 @@ struct bc_scsi_transport {
 	/* Identity of the I_T nexus and LU, for "same copy domain" checks:
 	 * "iscsi:127.0.0.1:3260/iqn.x:t1" + lun, or "scsi:H:C:T" + lun. */
 	char target_id[256];
+	/* LUs with the same non-empty copy domain may share a copy manager
+	 * (evidence, not proof): "iscsi:IQN" or "scsi:H:C:T". */
+	char copy_domain[256];
 	uint64_t lun;
 	unsigned max_queue;	/* commands the transport accepts in flight */
 	void *priv;

@@ -16,6 +16,7 @@
 #include "backends.h"
 #include "iscsi/session.h"
 #include "scsi/lu.h"
+#include "scsi/xcopy.h"
 
 #define GLS_BATCH 256
 #define DEFAULT_MAX_XFER (1u << 20)
@@ -87,9 +88,8 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.backend, sizeof(c->id.backend), "%s", p->lu.t->ops->name);
 	snprintf(c->id.location, sizeof(c->id.location), "%.200s/%" PRIu64,
 		 p->lu.t->target_id, p->lu.t->lun);
-	/* one target behind one portal: its LUs may share a copy manager */
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain), "%s",
-		 p->lu.t->target_id);
+		 p->lu.t->copy_domain);
 	snprintf(c->id.vendor, sizeof(c->id.vendor), "%s", inq.vendor);
 	snprintf(c->id.product, sizeof(c->id.product), "%s", inq.product);
 	snprintf(c->id.revision, sizeof(c->id.revision), "%s", inq.revision);
@@ -330,6 +330,82 @@ static int scsi_flush(struct bc_volume *v, struct bc_error *e)
 	return rc == -EOPNOTSUPP ? 0 : rc;
 }
 
+/* Generous: a copy manager may take long for 65535 blocks on slow media. */
+#define XCOPY_TIMEOUT_MS 120000
+
+static const struct bc_volume_ops scsi_ops;
+
+/*
+ * EXTENDED COPY(LID1) of [src_off, src_off+len) onto dst_off, sent to the
+ * source LU: commands cut to the copy manager's limits, one after the
+ * other.  On COPY ABORTED the segments the sense data reports finished
+ * count as done and nothing else does; *done is always exact.
+ */
+static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
+			     struct bc_volume *dst, uint64_t dst_off,
+			     uint64_t len, enum bc_method method,
+			     uint64_t *done, struct bc_error *e)
+{
+	const struct bc_caps *sc, *dc;
+	const struct bc_designator *sd, *dd;
+	struct bc_xcopy_segment seg[128];
+	struct bc_xcopy_shape shape;
+	uint8_t list[BC_XCOPY_HDR_LEN + 2 * BC_XCOPY_CSCD_LEN +
+		     128 * BC_XCOPY_SEG_LEN];
+	uint64_t bs = src->block_size, lba, dlba, left;
+	int rc;
+
+	*done = 0;
+	if (method != BC_METHOD_XCOPY_LID1 || dst->ops != &scsi_ops)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
+				    "%s needs SCSI LUs on both sides",
+				    bc_method_name(method));
+	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+		return rc;
+	if (src->block_size != dst->block_size || src_off % bs ||
+	    dst_off % bs || len % bs)
+		return bc_error_set(e, -EINVAL, dst->name, "EXTENDED COPY(LID1)",
+				    "ranges must be whole blocks of one size");
+	sd = bc_xcopy_pick_designator(sc->id.designators, sc->id.n_designators);
+	dd = bc_xcopy_pick_designator(dc->id.designators, dc->id.n_designators);
+	if (!sd || !dd)
+		return bc_error_set(e, -EOPNOTSUPP, !sd ? src->name : dst->name,
+				    "EXTENDED COPY(LID1)",
+				    "no NAA designator to name the LU in an 0xE4 descriptor");
+	if (bc_xcopy_shape(&sc->xcopy_lim, src->block_size, &shape) < 0)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
+				    "the copy manager's limits leave no room for a segment");
+	lba = src_off / bs;
+	dlba = dst_off / bs;
+	left = len / bs;
+	while (left) {
+		uint64_t covered = 0;
+		size_t n = bc_xcopy_cut(&shape, lba, dlba, left, seg, 128, &covered);
+		int l = bc_xcopy_build_list(list, sizeof(list), sd, src->block_size,
+					    dd, dst->block_size, seg, n);
+
+		if (l < 0)
+			return bc_error_set(e, l, src->name, "EXTENDED COPY(LID1)",
+					    "cannot build the parameter list");
+		rc = bc_lu_extended_copy(&sp(src)->lu, list, (uint32_t)l, lba,
+					 XCOPY_TIMEOUT_MS, e);
+		if (rc < 0) {
+			size_t k = rc == -ECANCELED ?
+				   bc_xcopy_segments_done(&e->status, n) : 0;
+
+			for (size_t i = 0; i < k; i++)
+				*done += (uint64_t)seg[i].blocks * bs;
+			return rc;
+		}
+		lba += covered;
+		dlba += covered;
+		left -= covered;
+		*done += covered * bs;
+	}
+	return 0;
+}
+
 static void scsi_close(struct bc_volume *v)
 {
 	bc_scsi_transport_close(sp(v)->lu.t);
@@ -344,6 +420,7 @@ static const struct bc_volume_ops scsi_ops = {
 	.zero = scsi_zero,
 	.discard = scsi_discard,
 	.flush = scsi_flush,
+	.offload_copy = scsi_offload_copy,
 	.close = scsi_close,
 };
 

@@ -27,6 +27,8 @@ static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	c->extent_map.state = m->has_map ? BC_SUP_YES : BC_SUP_NO;
 	c->zero_init.state = m->zero_init ? BC_SUP_YES : BC_SUP_UNKNOWN;
 	c->zeroout.state = m->no_zero_op ? BC_SUP_NO : BC_SUP_YES;
+	c->xcopy.state = m->offload ? BC_SUP_YES : BC_SUP_NO;
+	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain), "%s", m->domain);
 	return 0;
 }
 
@@ -113,6 +115,51 @@ static int mv_zero_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 	return 0;
 }
 
+/*
+ * A copy manager like LIO's: copies whatever it reads (the destination
+ * ends up allocated), may refuse, may stop part-way with nothing said
+ * about the failed command beyond *done.
+ */
+static int mv_offload_locked(struct bc_volume *src, uint64_t soff,
+			     struct bc_volume *dst, uint64_t doff, uint64_t len,
+			     enum bc_method method, uint64_t *done,
+			     struct bc_error *e)
+{
+	struct memvol *s = memvol_of(src), *d = memvol_of(dst);
+	uint64_t n = len;
+
+	(void)method;
+	*done = 0;
+	s->offload_calls++;
+	if (s->offload_refuse || !s->offload)
+		return bc_error_set_lba(e, -ECANCELED, src->name, "EXTENDED COPY(LID1)",
+					soff / s->bs, s->bs,
+					"COPY ABORTED: copy target device not reachable (injected)");
+	if (s->offload_fail_after) {
+		uint64_t room = s->offload_fail_after > s->offloaded_bytes ?
+				s->offload_fail_after - s->offloaded_bytes : 0;
+
+		if (room < n)
+			n = room / s->bs * s->bs;
+	}
+	for (uint64_t b = 0; b < n / s->bs; b++) {
+		uint64_t sb = soff / s->bs + b, db = doff / d->bs + b;
+
+		if (s->allocated[sb] || !s->zero_init)
+			memcpy(d->data + db * d->bs, s->data + sb * s->bs, s->bs);
+		else
+			memset(d->data + db * d->bs, 0, d->bs);
+		d->allocated[db] = true;
+	}
+	s->offloaded_bytes += n;
+	*done = n;
+	if (n < len)
+		return bc_error_set_lba(e, -ECANCELED, src->name, "EXTENDED COPY(LID1)",
+					(soff + n) / s->bs, s->bs,
+					"COPY ABORTED (injected after %llu bytes)",
+					(unsigned long long)s->offload_fail_after);
+	return 0;
+}
 
 #define LOCKED(name, params, args)					\
 	static int name params						\
@@ -132,6 +179,10 @@ LOCKED(mv_map, (struct bc_volume *v, uint64_t off, uint64_t len,
 		struct bc_error *e), (v, off, len, out, max, n, e))
 LOCKED(mv_zero, (struct bc_volume *v, uint64_t off, uint64_t len,
 		 unsigned flags, struct bc_error *e), (v, off, len, flags, e))
+LOCKED(mv_offload, (struct bc_volume *src, uint64_t soff, struct bc_volume *dst,
+		    uint64_t doff, uint64_t len, enum bc_method method,
+		    uint64_t *done, struct bc_error *e),
+       (src, soff, dst, doff, len, method, done, e))
 
 static void mv_close(struct bc_volume *v)
 {
@@ -143,12 +194,13 @@ static void mv_close(struct bc_volume *v)
 
 static const struct bc_volume_ops mv_ops = {
 	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
-	.map = mv_map, .zero = mv_zero, .close = mv_close,
+	.map = mv_map, .zero = mv_zero, .offload_copy = mv_offload,
+	.close = mv_close,
 };
 
 static const struct bc_volume_ops mv_ops_nomap = {
 	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
-	.zero = mv_zero, .close = mv_close,
+	.zero = mv_zero, .offload_copy = mv_offload, .close = mv_close,
 };
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
@@ -173,6 +225,7 @@ struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
 	m->data = calloc(1, size);
 	m->allocated = calloc(m->nblocks, sizeof(bool));
 	snprintf(m->location, sizeof(m->location), "mem:%s", name);
+	snprintf(m->domain, sizeof(m->domain), "mem");
 	if (!m->data || !m->allocated)
 		abort();
 	return v;

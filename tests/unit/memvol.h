@@ -23,6 +23,14 @@ struct memvol {
 	/* zero op unsupported: the engine must write zeros itself */
 	bool no_zero_op;
 	char location[64];
+	/* a copy manager: offload_copy between memvols of one domain */
+	bool offload;
+	uint64_t offload_fail_after;	/* bytes copied, then -ECANCELED;
+					 * 0 = never fail */
+	bool offload_refuse;		/* refuse every command */
+	unsigned offload_calls;
+	uint64_t offloaded_bytes;
+	char domain[32];
 };
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
