@@ -3,6 +3,8 @@
 #ifndef BC_BACKENDS_H
 #define BC_BACKENDS_H
 
+#include <sys/types.h>
+
 #include <blkclone/volume.h>
 
 int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
@@ -11,9 +13,25 @@ int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 		struct bc_error *e);
 int bc_nvme_volume_open(const char *path, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);
-/* SCSI over libiscsi or SG_IO; src/scsi/volume.c */
+/* Drop a block volume's page cache after the device was written behind
+ * the kernel's back (SG_IO, a copy manager). */
+int bc_blk_invalidate(struct bc_volume *v);
+dev_t bc_blk_rdev(struct bc_volume *v);
+
+/* SCSI over libiscsi; src/scsi/volume.c */
 int bc_scsi_volume_open(const char *addr, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);
+
+struct bc_stack;
+/*
+ * A SCSI LU over SG_IO, or a window onto one (@stack: a partition or a
+ * dm-linear volume resolved to the LU beneath).  Data moves through the
+ * block device @path itself (O_DIRECT, threads); SCSI commands go to the
+ * LU with the window's offset added.
+ */
+int bc_scsi_sg_volume_open(const char *path, unsigned flags,
+			   const struct bc_stack *stack,
+			   struct bc_volume **out, struct bc_error *e);
 
 /* Allocate a volume with @priv_size bytes of backend state after it. */
 struct bc_volume *bc_volume_alloc(const struct bc_volume_ops *ops,

@@ -303,3 +303,18 @@ int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 	*out = v;
 	return 0;
 }
+
+int bc_blk_invalidate(struct bc_volume *v)
+{
+	struct blk_priv *p = bp(v);
+
+	if (v->ops != &blk_ops && v->ops != &blk_loop_ops)
+		return -EINVAL;
+	/* BLKFLSBUF writes back and then drops the device's page cache */
+	return ioctl(p->fd, BLKFLSBUF, 0) < 0 ? -errno : 0;
+}
+
+dev_t bc_blk_rdev(struct bc_volume *v)
+{
+	return bp(v)->rdev;
+}

@@ -26,6 +26,17 @@ int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
 		return bc_error_set(e, -EINVAL, dst->name, "check",
 				    "source and destination are the same volume (%s)",
 				    sc->id.location);
+	/* Two windows (partitions, LVs) onto one LU must not overlap: the
+	 * copy would read blocks it has already overwritten. */
+	if (sc->id.lu_location[0] &&
+	    !strcmp(sc->id.lu_location, dc->id.lu_location) &&
+	    sc->id.lu_offset < dc->id.lu_offset + dst->size &&
+	    dc->id.lu_offset < sc->id.lu_offset + src->size)
+		return bc_error_set(e, -EINVAL, dst->name, "check",
+				    "source and destination overlap on %s (bytes %" PRIu64 "+%" PRIu64
+				    " and %" PRIu64 "+%" PRIu64 ")",
+				    sc->id.lu_location, sc->id.lu_offset, src->size,
+				    dc->id.lu_offset, dst->size);
 	if (!dst->writable || dc->read_only)
 		return bc_error_set(e, -EROFS, dst->name, "check",
 				    "destination is read-only");

@@ -148,6 +148,9 @@ void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c)
 	fprintf(f, "  location:     %s\n", c->id.location);
 	if (c->id.copy_domain[0])
 		fprintf(f, "  copy domain:  %s\n", c->id.copy_domain);
+	if (c->id.stack[0])
+		fprintf(f, "  stacked on:   %s, at byte %" PRIu64 " of %s\n",
+			c->id.stack, c->id.lu_offset, c->id.lu_location);
 	if (c->id.vendor[0] || c->id.product[0])
 		fprintf(f, "  device:       %s %s %s\n", c->id.vendor,
 			c->id.product, c->id.revision);
@@ -215,6 +218,9 @@ void bc_report_caps_json(struct bc_json *j, const char *addr,
 	bc_json_string(j, "backend", c->id.backend);
 	bc_json_string(j, "location", c->id.location);
 	bc_json_string(j, "copy_domain", c->id.copy_domain[0] ? c->id.copy_domain : NULL);
+	bc_json_string(j, "lu_location", c->id.lu_location[0] ? c->id.lu_location : NULL);
+	bc_json_u64(j, "lu_offset", c->id.lu_offset);
+	bc_json_string(j, "stack", c->id.stack[0] ? c->id.stack : NULL);
 	bc_json_string(j, "vendor", c->id.vendor);
 	bc_json_string(j, "product", c->id.product);
 	bc_json_string(j, "revision", c->id.revision);

@@ -5,11 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <blkclone/volume.h>
 
 #include "address.h"
 #include "backends.h"
+#include "stack.h"
 
 const char *bc_method_name(enum bc_method m)
 {
@@ -53,6 +57,47 @@ void bc_feature_set(struct bc_feature *f, enum bc_support s, const char *fmt, ..
 	va_end(ap);
 }
 
+/* Is the block device @rdev a SCSI disk (an LU with an H:C:T:L)? */
+static bool is_scsi_disk(dev_t rdev)
+{
+	char link[64], real[PATH_MAX];
+	unsigned h, c, t;
+	unsigned long l;
+	const char *base;
+
+	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u/device",
+		 major(rdev), minor(rdev));
+	if (!realpath(link, real))
+		return false;
+	base = strrchr(real, '/');
+	return base && sscanf(base + 1, "%u:%u:%u:%lu", &h, &c, &t, &l) == 4;
+}
+
+/*
+ * Kernel block devices: a partition or dm-linear LV is followed down to
+ * the device beneath.  A SCSI disk at the bottom makes a SCSI volume over
+ * SG_IO (EXTENDED COPY, GET LBA STATUS, WRITE SAME), NVMe a namespace
+ * volume, anything else a plain block volume.
+ */
+static int open_block(const char *addr, unsigned flags, struct bc_volume **out,
+		      struct bc_error *e)
+{
+	struct bc_stack stack;
+	struct stat st;
+
+	if (stat(addr, &st) < 0)
+		return bc_error_set(e, -errno, addr, "open", NULL);
+	if (S_ISCHR(st.st_mode))	/* /dev/sgN */
+		return bc_scsi_sg_volume_open(addr, flags, NULL, out, e);
+	if (S_ISBLK(st.st_mode) && bc_stack_resolve(st.st_rdev, &stack, NULL) == 0) {
+		if (is_scsi_disk(stack.bottom_rdev))
+			return bc_scsi_sg_volume_open(addr, flags, &stack, out, e);
+		if (!strncmp(stack.bottom, "/dev/nvme", 9) && !stack.depth)
+			return bc_nvme_volume_open(addr, flags, out, e);
+	}
+	return bc_blk_open(addr, flags, out, e);
+}
+
 int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 		   struct bc_error *e)
 {
@@ -80,11 +125,9 @@ int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 	case BC_ADDR_ISCSI:
 		return bc_scsi_volume_open(addr, flags, out, e);
 	case BC_ADDR_SCSI:
-		/* SG_IO comes next; until then a SCSI disk is a block device */
 	case BC_ADDR_NVME:
-		return bc_nvme_volume_open(addr, flags, out, e);
 	case BC_ADDR_BLOCK:
-		return bc_blk_open(addr, flags, out, e);
+		return open_block(addr, flags, out, e);
 	case BC_ADDR_INVALID:
 		break;
 	}

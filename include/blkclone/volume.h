@@ -53,6 +53,12 @@ struct bc_identity {
 				 * dev_t, inode... unique per volume */
 	char copy_domain[256];	/* volumes with the same non-empty domain may
 				 * share a copy manager (evidence, not proof) */
+	/* A window (partition, LV) onto a LU: the LU's location and where
+	 * the window starts on it, so overlapping clones are refused.  The
+	 * layers as text: "dm-0 (linear) > sdb". */
+	char lu_location[256];
+	uint64_t lu_offset;	/* bytes */
+	char stack[256];
 	char vendor[9];
 	char product[17];
 	char revision[5];

@@ -17,12 +17,18 @@
 #include "iscsi/session.h"
 #include "scsi/lu.h"
 #include "scsi/xcopy.h"
+#include "stack.h"
 
 #define GLS_BATCH 256
 #define DEFAULT_MAX_XFER (1u << 20)
 
 struct scsi_priv {
 	struct bc_lu lu;
+	/* SG_IO volumes: data through the block device (O_DIRECT, threads),
+	 * commands to the LU beneath at base_lba (a partition or LV window) */
+	struct bc_volume *data;
+	uint64_t base_lba;
+	char layers[256];
 	struct bc_lu_capacity cap;
 	struct bc_lu_block_limits bl;
 	struct bc_lu_provisioning lbp;
@@ -86,8 +92,16 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	if (rc < 0)
 		goto out;
 	snprintf(c->id.backend, sizeof(c->id.backend), "%s", p->lu.t->ops->name);
-	snprintf(c->id.location, sizeof(c->id.location), "%.200s/%" PRIu64,
+	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%.200s/%" PRIu64,
 		 p->lu.t->target_id, p->lu.t->lun);
+	c->id.lu_offset = p->base_lba * v->block_size;
+	if (p->base_lba || p->layers[0])
+		snprintf(c->id.location, sizeof(c->id.location), "%.200s+%" PRIu64,
+			 c->id.lu_location, c->id.lu_offset);
+	else
+		snprintf(c->id.location, sizeof(c->id.location), "%s",
+			 c->id.lu_location);
+	snprintf(c->id.stack, sizeof(c->id.stack), "%s", p->layers);
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain), "%s",
 		 p->lu.t->copy_domain);
 	snprintf(c->id.vendor, sizeof(c->id.vendor), "%s", inq.vendor);
@@ -200,10 +214,13 @@ static int scsi_rw(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 		   bool write, struct bc_error *e)
 {
 	struct scsi_priv *p = sp(v);
-	uint64_t lba = off / v->block_size;
+	uint64_t lba = off / v->block_size + p->base_lba;
 	uint64_t blocks = len / v->block_size;
 	char *b = buf;
 
+	if (p->data)
+		return write ? p->data->ops->write(p->data, buf, off, len, e) :
+			       p->data->ops->read(p->data, buf, off, len, e);
 	if (off % v->block_size || len % v->block_size)
 		return bc_error_set_lba(e, -EINVAL, v->name, write ? "WRITE(16)" : "READ(16)",
 					lba, v->block_size, "unaligned request");
@@ -240,8 +257,8 @@ static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
 {
 	struct scsi_priv *p = sp(v);
 	struct bc_lu_lba_status st[GLS_BATCH];
-	uint64_t bs = v->block_size, lba = off / bs;
-	uint64_t end = (off + len > v->size ? v->size : off + len) / bs;
+	uint64_t bs = v->block_size, base = p->base_lba, lba = off / bs + base;
+	uint64_t end = (off + len > v->size ? v->size : off + len) / bs + base;
 	size_t got = 0, k = 0;
 	int rc;
 
@@ -259,13 +276,13 @@ static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
 		if (cnt > end - lba)	/* tgt answers beyond the end */
 			cnt = end - lba;
 		out[k++] = (struct bc_extent){
-			lba * bs, cnt * bs,
+			(lba - base) * bs, cnt * bs,
 			st[i].status == 1 ? BC_EXTENT_DEALLOCATED :
 			st[i].status == 2 ? BC_EXTENT_ANCHORED : BC_EXTENT_MAPPED };
 		lba += cnt;
 	}
 	if (!k)	/* a reply that says nothing: treat one block as mapped */
-		out[k++] = (struct bc_extent){ lba * bs, bs, BC_EXTENT_MAPPED };
+		out[k++] = (struct bc_extent){ (lba - base) * bs, bs, BC_EXTENT_MAPPED };
 	*n = k;
 	return 0;
 }
@@ -279,8 +296,10 @@ static int scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		     unsigned flags, struct bc_error *e)
 {
 	struct scsi_priv *p = sp(v);
-	uint64_t lba = off / v->block_size, blocks = len / v->block_size;
+	uint64_t lba = off / v->block_size + p->base_lba;
+	uint64_t blocks = len / v->block_size, first = lba;
 	uint64_t step = p->bl.max_write_same ? p->bl.max_write_same : 65536;
+	int rc = 0;
 
 	if (!p->ws_unmap || !(flags & BC_ZERO_MAY_UNMAP))
 		return -EOPNOTSUPP;	/* the engine writes zeros */
@@ -288,43 +307,53 @@ static int scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		step = UINT32_MAX;
 	while (blocks) {
 		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
-		int rc = bc_lu_write_same16_unmap(&p->lu, lba, n, e);
 
-		if (rc == -EOPNOTSUPP && lba == off / v->block_size) {
+		rc = bc_lu_write_same16_unmap(&p->lu, lba, n, e);
+		if (rc == -EOPNOTSUPP && lba == first) {
 			p->ws_unmap = false;	/* not really supported */
 			return rc;
 		}
 		if (rc < 0)
-			return rc;
+			break;
 		lba += n;
 		blocks -= n;
 	}
-	return 0;
+	/* the LU changed behind the block device's page cache */
+	if (p->data && lba != first)
+		bc_blk_invalidate(p->data);
+	return rc;
 }
 
 static int scsi_discard(struct bc_volume *v, uint64_t off, uint64_t len,
 			struct bc_error *e)
 {
 	struct scsi_priv *p = sp(v);
-	uint64_t lba = off / v->block_size, blocks = len / v->block_size;
+	uint64_t lba = off / v->block_size + p->base_lba;
+	uint64_t blocks = len / v->block_size;
 	uint64_t step = p->bl.max_unmap_lba_count ? p->bl.max_unmap_lba_count :
 						    UINT32_MAX;
+	int rc = 0;
 
-	while (blocks) {
+	while (blocks && rc == 0) {
 		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
-		int rc = bc_lu_unmap(&p->lu, lba, n, e);
 
-		if (rc < 0)
-			return rc;
+		rc = bc_lu_unmap(&p->lu, lba, n, e);
 		lba += n;
 		blocks -= n;
 	}
-	return 0;
+	if (p->data)
+		bc_blk_invalidate(p->data);
+	return rc;
 }
 
 static int scsi_flush(struct bc_volume *v, struct bc_error *e)
 {
-	int rc = bc_lu_sync_cache16(&sp(v)->lu, e);
+	int rc;
+
+	/* what the kernel holds for the block device goes down first */
+	if (sp(v)->data && (rc = sp(v)->data->ops->flush(sp(v)->data, e)) < 0)
+		return rc;
+	rc = bc_lu_sync_cache16(&sp(v)->lu, e);
 
 	/* A target without a cache may not implement it: nothing to flush. */
 	return rc == -EOPNOTSUPP ? 0 : rc;
@@ -376,8 +405,8 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	if (bc_xcopy_shape(&sc->xcopy_lim, src->block_size, &shape) < 0)
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
 				    "the copy manager's limits leave no room for a segment");
-	lba = src_off / bs;
-	dlba = dst_off / bs;
+	lba = src_off / bs + sp(src)->base_lba;
+	dlba = dst_off / bs + sp(dst)->base_lba;
 	left = len / bs;
 	while (left) {
 		uint64_t covered = 0;
@@ -396,19 +425,24 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 
 			for (size_t i = 0; i < k; i++)
 				*done += (uint64_t)seg[i].blocks * bs;
-			return rc;
+			break;
 		}
 		lba += covered;
 		dlba += covered;
 		left -= covered;
 		*done += covered * bs;
 	}
-	return 0;
+	/* the copy manager wrote behind the kernel's page cache */
+	if (sp(dst)->data && *done)
+		bc_blk_invalidate(sp(dst)->data);
+	return rc;
 }
 
 static void scsi_close(struct bc_volume *v)
 {
 	bc_scsi_transport_close(sp(v)->lu.t);
+	if (sp(v)->data)
+		bc_volume_close(sp(v)->data);
 }
 
 static const struct bc_volume_ops scsi_ops = {
@@ -456,4 +490,81 @@ int bc_scsi_volume_open(const char *addr, unsigned flags,
 	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
 	*out = v;
 	return 0;
+}
+
+int bc_scsi_sg_volume_open(const char *path, unsigned flags,
+			   const struct bc_stack *stack,
+			   struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_scsi_transport *t;
+	struct bc_volume *data, *v;
+	struct scsi_priv *p;
+	uint64_t lu_bytes;
+	int rc;
+
+	/* the block device first: O_EXCL on a destination refuses a mounted
+	 * or claimed device before any SCSI command is sent */
+	static const struct bc_stack itself;	/* /dev/sgN: no block device */
+
+	if (!stack) {
+		data = NULL;
+		stack = &itself;
+	} else if ((rc = bc_blk_open(path, flags, &data, e)) < 0) {
+		return rc;
+	}
+	rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
+			!!(flags & BC_OPEN_WRITE), &t, e);
+	if (rc < 0) {
+		if (data)
+			bc_volume_close(data);
+		return rc;
+	}
+	v = bc_volume_alloc(&scsi_ops, path, sizeof(*p));
+	if (!v) {
+		bc_scsi_transport_close(t);
+		if (data)
+			bc_volume_close(data);
+		return bc_error_set(e, -ENOMEM, path, "open", NULL);
+	}
+	p = v->priv;
+	p->lu.t = t;
+	p->lu.block_size = 512;
+	p->data = data;
+	rc = bc_lu_read_capacity16(&p->lu, &p->cap, e);
+	if (rc < 0)
+		goto fail;
+	p->lu.block_size = p->cap.block_size;
+	lu_bytes = p->cap.blocks * p->cap.block_size;
+	if (!data) {
+		v->block_size = p->cap.block_size;
+		v->size = lu_bytes;
+		v->writable = !!(flags & BC_OPEN_WRITE);
+		v->io_threads = 1;
+		p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+		*out = v;
+		return 0;
+	}
+	if (p->cap.block_size != data->block_size ||
+	    stack->offset % p->cap.block_size ||
+	    stack->offset + data->size > lu_bytes) {
+		rc = bc_error_set(e, -EINVAL, path, "open",
+				  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
+				  " bytes; window at %" PRIu64 ")",
+				  path, stack->bottom, p->cap.block_size, lu_bytes,
+				  stack->offset);
+		goto fail;
+	}
+	p->base_lba = stack->offset / p->cap.block_size;
+	if (stack->depth)
+		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
+	v->block_size = data->block_size;
+	v->size = data->size;
+	v->writable = data->writable;
+	v->io_threads = data->io_threads;
+	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+	*out = v;
+	return 0;
+fail:
+	bc_volume_close(v);
+	return rc;
 }

@@ -26,7 +26,7 @@ same "failed copy keys" "$(keys "$T/fail.json" .)" \
 "$BLKCLONE" probe --json "$T/s.img" "$T/d.img" >"$T/probe.json"
 same "probe keys" "$(keys "$T/probe.json" .)" "schema volumes plan"
 same "volume keys" "$(keys "$T/probe.json" '.volumes[0]')" \
-	"address backend location copy_domain vendor product revision serial designators size_bytes logical_block_size physical_block_size optimal_transfer_bytes maximum_transfer_bytes read_only provisioning map_source sparse_copy_volume capabilities limits"
+	"address backend location copy_domain lu_location lu_offset stack vendor product revision serial designators size_bytes logical_block_size physical_block_size optimal_transfer_bytes maximum_transfer_bytes read_only provisioning map_source sparse_copy_volume capabilities limits"
 same "capability keys" "$(keys "$T/probe.json" '.volumes[0].capabilities')" \
 	"xcopy_lid1 token_copy nvme_copy reflink write_same_unmap zeroout unmap extent_map zero_init"
 same "capability fields" "$(keys "$T/probe.json" '.volumes[0].capabilities.zero_init')" "state reason"
