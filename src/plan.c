@@ -73,6 +73,40 @@ static void plan_array(struct bc_plan *p, enum bc_method m,
 	     what, s->id.copy_domain);
 }
 
+static void choose(struct bc_plan *p)
+{
+	p->chosen = BC_METHOD_NONE;
+	for (size_t i = 0; i < p->n; i++) {
+		if (p->steps[i].usable) {
+			p->chosen = p->steps[i].method;
+			break;
+		}
+	}
+}
+
+void bc_plan_known_refusal(struct bc_plan *p, enum bc_method method,
+			   enum bc_offload_policy policy, const char *why)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct bc_plan_step *st = &p->steps[i];
+
+		if (st->method != method || !st->usable)
+			continue;
+		if (policy == BC_OFFLOAD_REQUIRE) {
+			snprintf(st->reason, sizeof(st->reason),
+				 "refused for this pair before (%.150s); tried again: --offload=require",
+				 why);
+		} else {
+			st->usable = false;
+			snprintf(st->reason, sizeof(st->reason),
+				 "refused by the target for this pair before: %.190s", why);
+		}
+	}
+	choose(p);
+	if (p->chosen == BC_METHOD_HOST || p->chosen == BC_METHOD_NONE)
+		p->note[0] = '\0';
+}
+
 void bc_plan_make(const struct bc_caps *s, const struct bc_caps *d,
 		  enum bc_offload_policy policy, bool dest_created,
 		  bool dest_zeroed, struct bc_plan *p)
@@ -112,13 +146,12 @@ void bc_plan_make(const struct bc_caps *s, const struct bc_caps *d,
 		step(p, BC_METHOD_HOST, true,
 		     "always possible: data moves through this host");
 
-	p->chosen = BC_METHOD_NONE;
-	for (size_t i = 0; i < p->n; i++) {
-		if (p->steps[i].usable) {
-			p->chosen = p->steps[i].method;
-			break;
-		}
-	}
+	choose(p);
+	if (p->chosen != BC_METHOD_NONE && p->chosen != BC_METHOD_HOST &&
+	    p->chosen != BC_METHOD_REFLINK && s->extent_map.state != BC_SUP_YES)
+		snprintf(p->note, sizeof(p->note),
+			 "the source has no allocation map, so the copy manager copies every block: "
+			 "the destination ends up fully allocated");
 	if (dest_created) {
 		p->dest_proven_zero = true;
 		snprintf(p->dest_zero_reason, sizeof(p->dest_zero_reason),

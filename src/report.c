@@ -310,6 +310,8 @@ void bc_report_plan_text(FILE *f, const struct bc_plan *p)
 	scols_unref_table(tb);
 	fprintf(f, "Holes: %s%s\n",
 		p->dest_proven_zero ? "skipped, " : "", p->dest_zero_reason);
+	if (p->note[0])
+		fprintf(f, "Note: %s\n", p->note);
 }
 
 void bc_report_plan_json(struct bc_json *j, const char *key,
@@ -329,5 +331,6 @@ void bc_report_plan_json(struct bc_json *j, const char *key,
 	bc_json_close_array(j);
 	bc_json_bool(j, "destination_proven_zero", p->dest_proven_zero);
 	bc_json_string(j, "holes", p->dest_zero_reason);
+	bc_json_string(j, "note", p->note[0] ? p->note : NULL);
 	bc_json_close_object(j);
 }

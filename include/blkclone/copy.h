@@ -62,6 +62,9 @@ struct bc_plan {
 	enum bc_method chosen;			/* first usable, or NONE */
 	bool dest_proven_zero;			/* holes may be skipped */
 	char dest_zero_reason[200];
+	/* what the chosen method will do that a user should know, e.g. a
+	 * copy manager without the source's map allocates everything */
+	char note[240];
 };
 
 /*
@@ -72,6 +75,15 @@ struct bc_plan {
 void bc_plan_make(const struct bc_caps *src, const struct bc_caps *dst,
 		  enum bc_offload_policy policy, bool dest_created,
 		  bool dest_zeroed, struct bc_plan *out);
+
+/*
+ * Pure: mark @method unusable because the target refused it for this pair
+ * before (@why, from the refusal memory), and choose again.  Under
+ * --offload=require the step stays usable (the target may have changed)
+ * and only the reason says so.
+ */
+void bc_plan_known_refusal(struct bc_plan *p, enum bc_method method,
+			   enum bc_offload_policy policy, const char *why);
 
 /* Refusals before any write; -EINVAL/-EXDEV etc. with a reason in @e. */
 int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,

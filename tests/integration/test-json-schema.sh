@@ -15,7 +15,7 @@ make_sparse "$T/s.img" 16 4 256 1
 "$BLKCLONE" copy --json "$T/s.img" "$T/d.img" >"$T/copy.json"
 same "copy keys" "$(keys "$T/copy.json" .)" \
 	"schema source destination status error method size_bytes offloaded_bytes read_bytes written_bytes zeroed_bytes skipped_bytes resume_offset seconds verified fallback plan"
-same "plan keys" "$(keys "$T/copy.json" .plan)" "method steps destination_proven_zero holes"
+same "plan keys" "$(keys "$T/copy.json" .plan)" "method steps destination_proven_zero holes note"
 same "plan step keys" "$(keys "$T/copy.json" '.plan.steps[0]')" "method usable reason"
 check "copy schema is 1" test "$(jq .schema "$T/copy.json")" = 1
 
