@@ -10,6 +10,7 @@
 
 #include "address.h"
 #include "cli.h"
+#include "refusals.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -92,6 +93,35 @@ static void report_json(const char *src, const char *dst, int rc,
 		bc_json_null(&j, "plan");
 	bc_json_close_object(&j);
 	bc_json_finish(&j);
+}
+
+/*
+ * A copy manager that refused the pair up front is remembered so the next
+ * auto clone skips it; one that copied for it is forgotten.  The memory is
+ * an optimisation: failing to write it is not an error of the copy.
+ */
+static void remember_outcome(const struct bc_plan *plan,
+			     const struct bc_copy_stats *st,
+			     const struct bc_fallback *fb,
+			     const struct bc_error *e, const struct bc_caps *sc,
+			     const struct bc_caps *dc)
+{
+	char path[4200], why[400];
+
+	if (plan->chosen == BC_METHOD_HOST || plan->chosen == BC_METHOD_NONE ||
+	    bc_refusal_path(path, sizeof(path)) < 0)
+		return;
+	if (st->offload_refused) {
+		if (fb->happened)
+			snprintf(why, sizeof(why), "%s", fb->reason);
+		else
+			bc_error_format(e, why, sizeof(why));
+		bc_refusal_record(path, plan->chosen, sc->id.location,
+				  dc->id.location, why);
+	} else if (st->offloaded_bytes) {
+		bc_refusal_forget(path, plan->chosen, sc->id.location,
+				  dc->id.location);
+	}
 }
 
 static void report_text(const char *src, const char *dst, enum bc_method used,
@@ -244,6 +274,7 @@ int bc_cmd_copy(int argc, char **argv)
 		o.offload = BC_OFFLOAD_NEVER;
 	}
 	bc_plan_make(sc, dc, o.offload, dst->created, o.dest_zeroed, &plan);
+	bc_refusal_apply(&plan, o.offload, sc, dc);
 	planned = true;
 	if (plan.chosen == BC_METHOD_NONE) {
 		char why[600] = "";
@@ -270,10 +301,12 @@ int bc_cmd_copy(int argc, char **argv)
 		o.progress_arg = &prog;
 	}
 	rc = bc_copy_run(src, dst, &plan, &o, &st, &used, &fb, &e);
+	remember_outcome(&plan, &st, &fb, &e, sc, dc);
 	if (want_progress)
 		bc_progress_end(&prog);
 	if (rc < 0) {
-		bool untouched = !st.offloaded_bytes && !st.written_bytes &&
+		bool untouched = !st.dest_modified && !st.offloaded_bytes &&
+				 !st.written_bytes &&
 				 !st.zeroed_bytes;
 
 		if (o.offload == BC_OFFLOAD_REQUIRE && untouched)
@@ -292,6 +325,9 @@ int bc_cmd_copy(int argc, char **argv)
 
 fail:
 	bc_cli_error(&e);
+	if (ex == BC_EXIT_NO_OFFLOAD && planned && plan.chosen != BC_METHOD_NONE)
+		bc_cli_msg("%s was refused before anything was written: the destination is untouched (--offload=require: no host copy)",
+			   bc_method_name(plan.chosen));
 	if (ex == BC_EXIT_FAILED && st.resume_offset < st.total_bytes &&
 	    st.total_bytes)
 		bc_cli_msg("stopped at byte %" PRIu64 " of %" PRIu64

@@ -5,6 +5,7 @@
 
 #include "address.h"
 #include "cli.h"
+#include "refusals.h"
 
 static void probe_usage(FILE *f)
 {
@@ -89,6 +90,7 @@ int bc_cmd_probe(int argc, char **argv)
 			struct bc_plan p;
 
 			bc_plan_make(caps[0], caps[1], policy, false, false, &p);
+			bc_refusal_apply(&p, policy, caps[0], caps[1]);
 			bc_report_plan_json(&j, "plan", &p);
 		} else {
 			bc_json_null(&j, "plan");
@@ -105,6 +107,7 @@ int bc_cmd_probe(int argc, char **argv)
 			struct bc_plan p;
 
 			bc_plan_make(caps[0], caps[1], policy, false, false, &p);
+			bc_refusal_apply(&p, policy, caps[0], caps[1]);
 			bc_report_plan_text(stdout, &p);
 		}
 	}

@@ -19,6 +19,20 @@
  * report progress, large enough to keep the copy manager busy. */
 #define STEP_BYTES (256ull << 20)
 
+/*
+ * Did a failed command certainly not run?  ILLEGAL REQUEST means the
+ * device did not perform it; a backend error without device status
+ * (-EOPNOTSUPP, -EINVAL) means nothing was sent.
+ */
+static bool rejected_unperformed(const struct bc_error *e, int rc)
+{
+	if (e->status.kind == BC_STATUS_NONE)
+		return rc == -EOPNOTSUPP || rc == -EINVAL;
+	return (e->status.kind == BC_STATUS_SCSI && e->status.sense_key == 0x05) ||
+	       e->status.cat == BC_CAT_NOT_SUPPORTED ||
+	       e->status.cat == BC_CAT_OUT_OF_RANGE;
+}
+
 static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 		     enum bc_method m, uint64_t off, uint64_t len,
 		     const struct bc_copy_opts *o, struct bc_copy_stats *st,
@@ -32,9 +46,15 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 			return bc_error_set_lba(e, -EINTR, src->name, "copy",
 						off / src->block_size,
 						src->block_size, "interrupted");
+		bool was = st->dest_modified;
+
+		st->dest_modified = true;
 		rc = src->ops->offload_copy(src, off, dst, off, n, m, &done, e);
 		if (done > n)
 			done = n;	/* a backend never reports more */
+		/* ILLEGAL REQUEST: the command was not performed at all */
+		if (rc < 0 && !done && rejected_unperformed(e, rc))
+			st->dest_modified = was;
 		st->offloaded_bytes += done;
 		st->done_bytes = off + done;
 		st->resume_offset = off + done;
@@ -127,6 +147,22 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	 * manager reads. */
 	if (src->ops->flush && (rc = src->ops->flush(src, e)) < 0)
 		return rc;
+	/* Ask the copy manager to accept the pair before anything is
+	 * written: its refusal then means "not in one copy domain", and a
+	 * later COPY ABORTED means "failed part-way". */
+	if (pos < end) {
+		uint64_t none = 0;
+
+		rc = src->ops->offload_copy(src, pos, dst, pos, 0, m, &none, e);
+		if (rc == 0) {
+			pend.confirmed = true;
+		} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE) {
+			st->offload_refused = true;
+			return rc;
+		} else {
+			bc_error_clear(e);	/* cannot ask: find out by copying */
+		}
+	}
 	while (pos < end) {
 		size_t n = 0;
 

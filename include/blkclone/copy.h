@@ -31,6 +31,12 @@ struct bc_copy_stats {
 	uint64_t skipped_bytes;		/* holes left alone: proven zero */
 	uint64_t done_bytes;		/* progress: source bytes dealt with */
 	uint64_t resume_offset;		/* on failure: first byte not copied */
+	/* a command that may have written the destination was sent (a
+	 * failed copy command can leave part of its range written) */
+	bool dest_modified;
+	/* the copy manager refused this pair before anything was sent that
+	 * could write: a property of the pair, worth remembering */
+	bool offload_refused;
 	double seconds;
 };
 

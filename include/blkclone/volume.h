@@ -200,6 +200,9 @@ struct bc_volume_ops {
 	/*
 	 * Copy inside the storage with @method.  Sets *done to the bytes
 	 * known copied from the start of the range, also on failure.
+	 * @len 0 asks the copy manager to accept the pair without copying
+	 * anything (EXTENDED COPY with a zero-block segment): 0 = accepted,
+	 * a refusal as for a copy, -EOPNOTSUPP if it cannot be asked.
 	 */
 	int (*offload_copy)(struct bc_volume *src, uint64_t src_off,
 			    struct bc_volume *dst, uint64_t dst_off,

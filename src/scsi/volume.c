@@ -408,6 +408,21 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	lba = src_off / bs + sp(src)->base_lba;
 	dlba = dst_off / bs + sp(dst)->base_lba;
 	left = len / bs;
+	if (!len) {
+		/* A zero-block segment: SPC says nothing is copied and it is
+		 * not an error, but the copy manager must find both LUs --
+		 * LIO answers COPY ABORTED 0D/02 here for a LU it cannot
+		 * reach.  So the pair is confirmed without writing. */
+		struct bc_xcopy_segment probe = { lba, dlba, 0 };
+		int l = bc_xcopy_build_list(list, sizeof(list), sd, src->block_size,
+					    dd, dst->block_size, &probe, 1);
+
+		if (l < 0)
+			return bc_error_set(e, l, src->name, "EXTENDED COPY(LID1)",
+					    "cannot build the parameter list");
+		return bc_lu_extended_copy(&sp(src)->lu, list, (uint32_t)l, lba,
+					   XCOPY_TIMEOUT_MS, e);
+	}
 	while (left) {
 		uint64_t covered = 0;
 		size_t n = bc_xcopy_cut(&shape, lba, dlba, left, seg, 128, &covered);

@@ -105,7 +105,8 @@ int bc_xcopy_build_list(uint8_t *buf, size_t len,
 		return rc;
 	p += 2 * BC_XCOPY_CSCD_LEN;
 	for (size_t i = 0; i < nseg; i++) {
-		if (!seg[i].blocks)
+		/* zero blocks only alone: the pair check (SPC: not an error) */
+		if (!seg[i].blocks && nseg > 1)
 			return -EINVAL;
 		put_seg_02(p + i * BC_XCOPY_SEG_LEN, &seg[i]);
 	}

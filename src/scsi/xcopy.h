@@ -37,6 +37,7 @@ const struct bc_designator *bc_xcopy_pick_designator(const struct bc_designator 
  * Build the parameter list: header (LIST ID USAGE 11b: no list identifier,
  * nothing held, so concurrent copies cannot collide), two 0xE4 CSCDs
  * (@src then @dst, each with its block length), then @nseg 0x02 segments.
+ * A single segment of zero blocks makes the pair check (nothing copied).
  * Returns the list length, or -EINVAL if a designator is unusable or
  * -ENOSPC if @len is too small.
  */

@@ -93,7 +93,11 @@ static void test_list_refusals(void **state)
 			 -EINVAL);
 	assert_int_equal(bc_xcopy_build_list(buf, 100, &s, 512, &s, 512, &seg, 1),
 			 -ENOSPC);
+	struct bc_xcopy_segment two[2] = { { 0, 0, 8 }, { 8, 8, 0 } };
+
 	assert_int_equal(bc_xcopy_build_list(buf, sizeof(buf), &s, 512, &s, 512, &zero, 1),
+			 16 + 64 + 28);	/* the pair check */
+	assert_int_equal(bc_xcopy_build_list(buf, sizeof(buf), &s, 512, &s, 512, two, 2),
 			 -EINVAL);
 	assert_int_equal(bc_xcopy_build_list(buf, sizeof(buf), &s, 512, &s, 512, &seg, 0),
 			 -EINVAL);

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The refusal memory (see refusals.h).  The file is rewritten whole under
+ * an flock, through a temporary file and rename, so a crash never leaves
+ * half a line; it holds at most MAX_ENTRIES pairs, newest last.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "refusals.h"
+
+#define MAX_ENTRIES 512
+#define LINE_MAX_LEN 1400
+
+static int mkdirs(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			*p = '/';
+			return -errno;
+		}
+		*p = '/';
+	}
+	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int bc_refusal_path(char *buf, size_t len)
+{
+	const char *d = getenv("BLKCLONE_STATE_DIR"), *home;
+
+	if (d && *d)
+		snprintf(buf, len, "%s/refusals", d);
+	else if (geteuid() == 0)
+		snprintf(buf, len, "/var/lib/blkclone/refusals");
+	else if ((d = getenv("XDG_STATE_HOME")) && *d)
+		snprintf(buf, len, "%s/blkclone/refusals", d);
+	else if ((home = getenv("HOME")) && *home)
+		snprintf(buf, len, "%s/.local/state/blkclone/refusals", home);
+	else
+		return -ENOENT;
+	return 0;
+}
+
+/* Fields are tab-separated: keep tabs and newlines out of them. */
+static void clean(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	for (; src && *src && i + 1 < len; src++)
+		dst[i++] = (*src == '\t' || *src == '\n' || *src == '\r') ? ' ' : *src;
+	dst[i] = '\0';
+}
+
+/* Split a line into method, src, dst, time, reason; false if malformed. */
+static bool split(char *line, char **f)
+{
+	for (int i = 0; i < 5; i++) {
+		f[i] = line;
+		if (i < 4) {
+			line = strchr(line, '\t');
+			if (!line)
+				return false;
+			*line++ = '\0';
+		}
+	}
+	line = strchr(f[4], '\n');
+	if (line)
+		*line = '\0';
+	return true;
+}
+
+static bool same_pair(char **f, enum bc_method m, const char *src, const char *dst)
+{
+	return !strcmp(f[0], bc_method_name(m)) && !strcmp(f[1], src) &&
+	       !strcmp(f[2], dst);
+}
+
+bool bc_refusal_find(const char *path, enum bc_method m, const char *src,
+		     const char *dst, char *why, size_t wlen)
+{
+	char line[LINE_MAX_LEN], s[300], d[300], *f[5];
+	bool found = false;
+	FILE *fp = fopen(path, "re");
+
+	if (!fp)
+		return false;
+	clean(s, sizeof(s), src);
+	clean(d, sizeof(d), dst);
+	while (fgets(line, sizeof(line), fp)) {
+		if (!split(line, f) || !same_pair(f, m, s, d))
+			continue;
+		{
+			time_t t = (time_t)strtoll(f[3], NULL, 10);
+			struct tm tm;
+			char when[32] = "?";
+
+			if (gmtime_r(&t, &tm))
+				strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
+			snprintf(why, wlen, "%s, on %s", f[4], when);
+		}
+		found = true;	/* the last line for a pair wins */
+	}
+	fclose(fp);
+	return found;
+}
+
+/* Rewrite the file without @pair's line, and with @add appended. */
+static int rewrite(const char *path, enum bc_method m, const char *src,
+		   const char *dst, const char *add)
+{
+	char dir[4096], tmp[4200], line[LINE_MAX_LEN], copy[LINE_MAX_LEN], *f[5];
+	char *slash, **keep = NULL;
+	size_t nkeep = 0;
+	FILE *in, *out;
+	int lockfd, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if ((rc = mkdirs(dir)) < 0)
+			return rc;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.lock", path);
+	lockfd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lockfd < 0)
+		return -errno;
+	flock(lockfd, LOCK_EX);
+	keep = calloc(MAX_ENTRIES + 1, sizeof(*keep));
+	if (!keep) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((in = fopen(path, "re"))) {
+		while (fgets(line, sizeof(line), in)) {
+			snprintf(copy, sizeof(copy), "%s", line);
+			if (!split(copy, f) || same_pair(f, m, src, dst))
+				continue;
+			if (nkeep == MAX_ENTRIES) {	/* drop the oldest */
+				free(keep[0]);
+				memmove(keep, keep + 1, (MAX_ENTRIES - 1) * sizeof(*keep));
+				nkeep--;
+			}
+			keep[nkeep++] = strdup(line);
+		}
+		fclose(in);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	out = fopen(tmp, "we");
+	if (!out) {
+		rc = -errno;
+		goto out;
+	}
+	for (size_t i = 0; i < nkeep; i++)
+		if (keep[i])
+			fputs(keep[i], out);
+	if (add)
+		fputs(add, out);
+	if (fflush(out) != 0 || fsync(fileno(out)) < 0)
+		rc = -errno;
+	if (fclose(out) != 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc)
+		unlink(tmp);
+out:
+	for (size_t i = 0; keep && i < nkeep; i++)
+		free(keep[i]);
+	free(keep);
+	flock(lockfd, LOCK_UN);
+	close(lockfd);
+	return rc;
+}
+
+int bc_refusal_record(const char *path, enum bc_method m, const char *src,
+		      const char *dst, const char *why)
+{
+	char s[300], d[300], w[700], line[LINE_MAX_LEN];
+
+	clean(s, sizeof(s), src);
+	clean(d, sizeof(d), dst);
+	clean(w, sizeof(w), why);
+	snprintf(line, sizeof(line), "%s\t%s\t%s\t%" PRId64 "\t%s\n",
+		 bc_method_name(m), s, d, (int64_t)time(NULL), w);
+	return rewrite(path, m, s, d, line);
+}
+
+int bc_refusal_forget(const char *path, enum bc_method m, const char *src,
+		      const char *dst)
+{
+	char s[300], d[300], why[8];
+
+	if (!bc_refusal_find(path, m, src, dst, why, sizeof(why)))
+		return 0;
+	clean(s, sizeof(s), src);
+	clean(d, sizeof(d), dst);
+	return rewrite(path, m, s, d, NULL);
+}
+
+void bc_refusal_apply(struct bc_plan *p, enum bc_offload_policy policy,
+		      const struct bc_caps *s, const struct bc_caps *d)
+{
+	char path[4200], why[800];
+
+	if (policy == BC_OFFLOAD_NEVER || bc_refusal_path(path, sizeof(path)) < 0)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		enum bc_method m = p->steps[i].method;
+
+		if (m == BC_METHOD_HOST || !p->steps[i].usable)
+			continue;
+		if (bc_refusal_find(path, m, s->id.location, d->id.location,
+				    why, sizeof(why)))
+			bc_plan_known_refusal(p, m, policy, why);
+	}
+}

@@ -1,0 +1,101 @@
+#!/bin/bash
+# Build the test VM's kernel and initramfs:
+#   tests/vm/build-initramfs.sh OUTDIR [BLKCLONE-BINARY [SANITIZER-BINARY]]
+# The kernel is Debian's own linux-image .deb, unpacked (never installed)
+# and cached in $BLKCLONE_VM_CACHE; the initramfs is busybox plus the
+# modules for LIO (iSCSI + tcm_loop), NVMe, device-mapper and virtio-net,
+# the guest tools the tests use, and the blkclone binaries given (with
+# their shared libraries), so SG_IO and NVMe tests run inside the guest.
+# Writes OUTDIR/vmlinuz and OUTDIR/initrd.gz.
+set -euo pipefail
+out=${1:?usage: build-initramfs.sh OUTDIR [BINARY [SAN-BINARY]]}
+shift
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${BLKCLONE_VM_CACHE:-/var/cache/blkclone-vm}
+mkdir -p "$out" "$cache"
+out=$(cd "$out" && pwd)
+
+# --- kernel: the ABI package linux-image-amd64 points at, unpacked once ---
+kver=${BLKCLONE_VM_KVER:-$(apt-cache depends linux-image-amd64 2>/dev/null |
+	awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }')}
+[ -n "$kver" ] || { echo "build-initramfs: cannot tell the kernel version (apt-cache depends linux-image-amd64)" >&2; exit 1; }
+kroot=$cache/kroot-$kver
+if [ ! -f "$kroot/.done" ]; then
+	deb=$(ls "$cache"/linux-image-"$kver"_*.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$deb" ]; then
+		(cd "$cache" && apt-get download "linux-image-$kver" >/dev/null)
+		deb=$(ls "$cache"/linux-image-"$kver"_*.deb | head -n1)
+	fi
+	rm -rf "$kroot" && mkdir -p "$kroot"
+	dpkg-deb -x "$deb" "$kroot"
+	touch "$kroot/.done"
+fi
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/blkclone-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,run,guest,backing}
+
+# --- modules: copied to their own paths, then depmod over just these ---
+mods="configfs sg sd_mod scsi_mod scsi_common
+      target_core_mod target_core_file target_core_iblock iscsi_target_mod tcm_loop
+      crc32c_generic crc32c-intel libcrc32c crc-t10dif crct10dif_generic crct10dif_common
+      crc64 crc64-rocksoft t10-pi
+      nvme nvme-core dm-mod
+      virtio virtio_ring virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev
+      failover net_failover virtio_net"
+mdir=$kroot/lib/modules/$kver
+for m in $mods; do
+	f=$(find "$mdir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \) | head -n1)
+	if [ -z "$f" ]; then
+		# some are built in, some only exist under the other spelling
+		alt=$(echo "$m" | tr _- -_)
+		f=$(find "$mdir/kernel" \( -name "$alt.ko" -o -name "$alt.ko.xz" -o -name "$alt.ko.zst" \) | head -n1)
+	fi
+	if [ -z "$f" ]; then
+		grep -q "/$m.ko" "$mdir/modules.builtin" 2>/dev/null ||
+			echo "build-initramfs: module $m not found (built in?)" >&2
+		continue
+	fi
+	rel=${f#"$kroot"/}
+	mkdir -p "$root/$(dirname "$rel")"
+	cp "$f" "$root/$rel"
+	case $f in
+	*.xz) xz -d "$root/$rel" ;;
+	*.zst) zstd -q -d --rm "$root/$rel" ;;
+	esac
+done
+cp "$mdir"/modules.builtin* "$mdir"/modules.order "$root/lib/modules/$kver/"
+depmod -b "$root" "$kver"
+
+# --- busybox and dynamically linked tools with their libraries ---
+cp /bin/busybox "$root/bin/busybox"
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
+done
+ln -sf /bin/busybox "$root/sbin/modprobe"	# the kernel's request_module()
+copy_with_libs() {	# copy_with_libs SRC [DEST]
+	local src=$1 dst=${2:-$1} lib
+	mkdir -p "$root$(dirname "$dst")"
+	cp -L "$src" "$root$dst"
+	for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*'); do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+for t in /usr/bin/sg_inq /usr/bin/sg_vpd /usr/bin/sg_readcap /usr/bin/sg_turs \
+	 /usr/bin/sg_copy_results /usr/bin/sg_get_lba_status /usr/sbin/nvme \
+	 /sbin/dmsetup /usr/bin/cmp; do
+	if [ -x "$t" ]; then copy_with_libs "$t"; else echo "build-initramfs: $t missing" >&2; exit 1; fi
+done
+[ $# -ge 1 ] && copy_with_libs "$1" /usr/sbin/blkclone
+[ $# -ge 2 ] && copy_with_libs "$2" /usr/sbin/blkclone-san
+
+echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
+install -m 755 "$here/init" "$root/init"
+for g in "$here"/guest/*; do install -m 755 "$g" "$root/guest/"; done
+
+cp "$kroot/boot/vmlinuz-$kver" "$out/vmlinuz"
+(cd "$root" && find . -print0 | cpio --null -o -H newc --owner 0:0 --quiet) |
+	gzip -1 >"$out/initrd.gz"
+echo "build-initramfs: kernel $kver, initrd $(du -h "$out/initrd.gz" | cut -f1)"
