@@ -10,7 +10,7 @@ PKGS="build-essential autoconf automake pkg-config
       clang valgrind time bc
       debhelper fakeroot lintian jq"
 case "${1:-}" in
-  --vm) PKGS="$PKGS qemu-system-x86 busybox-static kmod cpio zstd xz-utils" ;;
+  --vm) PKGS="$PKGS qemu-system-x86 busybox-static kmod cpio zstd xz-utils dmsetup" ;;
 esac
 missing=""
 for p in $PKGS; do

@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 
-sh tests/install-deps.sh ${BLKCLONE_VM_TESTS:+--vm}
+sh tests/install-deps.sh --vm
 autoreconf -fi
 
 total_pass=0 total_fail=0 total_skip=0
@@ -22,11 +22,14 @@ tally() {	# add up automake's summary in $1/test-suite.log
 }
 
 status=0
-run_build() {	# run_build DIR CONFIGURE-ARGS...
+compile() {	# compile DIR CONFIGURE-ARGS...
 	local dir=$1; shift
 	echo "=== build $dir: configure $* ==="
 	mkdir -p "$dir"
-	(cd "$dir" && ../configure -q --enable-werror "$@" && make -s -j"$jobs") || { status=1; return; }
+	(cd "$dir" && ../configure -q --enable-werror "$@" && make -s -j"$jobs") || status=1
+}
+check_build() {	# check_build DIR
+	local dir=$1
 	echo "=== make check in $dir ==="
 	(cd "$dir" && make -s -j"$jobs" check) || status=1
 	tally "$dir"
@@ -35,12 +38,29 @@ run_build() {	# run_build DIR CONFIGURE-ARGS...
 	fi
 }
 
-run_build build
+compile build
+compile build-san --enable-sanitizers
+
+# One test VM (LIO, QEMU NVMe) for every VM test of both builds, with both
+# binaries inside.  If it cannot boot, those tests SKIP with the reason.
+export BLKCLONE_VM_DIR=$top/build/vm
+trap 'tests/vm/vm.sh stop >/dev/null 2>&1 || true' EXIT
+vm_t0=$(date +%s)
+if [ $status = 0 ] && tests/vm/vm.sh start build/blkclone build-san/blkclone; then
+	:
+else
+	export BLKCLONE_VM_WHY="it failed to boot, see the log above"
+fi
+
+check_build build
 # Sanitizers: any report aborts the test that triggered it.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_build build-san --enable-sanitizers
+check_build build-san
 unset ASAN_OPTIONS UBSAN_OPTIONS
+tests/vm/vm.sh stop
+echo "test VM: up for $(( $(date +%s) - vm_t0 )) s (boot and both builds' tests)"
+unset BLKCLONE_VM_DIR
 
 # Fuzzing, bounded: every parser of device data and user input.
 echo "=== fuzz (${FUZZ_SECONDS:=20}s per target) ==="

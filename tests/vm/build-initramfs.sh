@@ -16,8 +16,15 @@ mkdir -p "$out" "$cache"
 out=$(cd "$out" && pwd)
 
 # --- kernel: the ABI package linux-image-amd64 points at, unpacked once ---
-kver=${BLKCLONE_VM_KVER:-$(apt-cache depends linux-image-amd64 2>/dev/null |
-	awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }')}
+kernel_abi() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }'
+}
+kver=${BLKCLONE_VM_KVER:-$(kernel_abi)}
+if [ -z "$kver" ] && [ "$(id -u)" = 0 ]; then	# package lists never fetched
+	apt-get update -q >/dev/null
+	kver=$(kernel_abi)
+fi
 [ -n "$kver" ] || { echo "build-initramfs: cannot tell the kernel version (apt-cache depends linux-image-amd64)" >&2; exit 1; }
 kroot=$cache/kroot-$kver
 if [ ! -f "$kroot/.done" ]; then

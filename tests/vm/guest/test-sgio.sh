@@ -1,0 +1,86 @@
+#!/bin/sh
+# Runs inside the test VM (busybox sh): blkclone over SG_IO on LIO's LUs
+# through tcm_loop.  EXTENDED COPY LU to LU and LV to LV (dm-linear windows
+# on one LU and across LUs), page cache flushed before and dropped after a
+# copy made behind the kernel's back, overlap and block-size refusals, a
+# copy manager failing part-way.  Every clone is compared with O_DIRECT
+# reads.  $BC is the blkclone binary to test.
+BC=${BC:-/usr/sbin/blkclone}
+PASSES=0 FAILS=0
+pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "not ok - $*"; }
+check() { what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+lu() { awk -v n="$1" '$1 == n { print $2 }' /run/vm-luns; }
+# the bytes a device holds, read around the page cache
+sum() { dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+sum_n() { dd if="$1" bs=1M count="$2" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+has() { grep -q "$1" "$2"; }
+expect_exit() {	# expect_exit CODE WHAT CMD...: stderr in /tmp/err
+	want=$1 what=$2; shift 2
+	"$@" >/tmp/out 2>/tmp/err; rc=$?
+	if [ "$rc" = "$want" ]; then pass "$what (exit $rc)"
+	else fail "$what: exit $rc, wanted $want: $(cat /tmp/err)"; fi
+}
+
+A=$(lu A) B=$(lu B) C=$(lu C) S=$(lu S) T=$(lu T) FULL=$(lu FULL)
+echo "# $BC; LUs A=$A B=$B C=$C S=$S T=$T FULL=$FULL"
+[ -b "$S" ] && [ -b "$T" ] || { echo "not ok - tcm_loop LUs missing"; exit 1; }
+export BLKCLONE_STATE_DIR=/tmp/state-$$
+
+# --- LU to LU, with the source written through the page cache just
+# before (blkclone must flush it) and stale destination pages cached
+dd if=/dev/urandom of="$S" bs=1M count=64 2>/dev/null	# buffered, not synced
+cat "$T" >/dev/null					# destination pages cached
+"$BC" probe "$S" "$T" >/tmp/probe 2>&1
+check "probe over SG_IO sees the copy domain" has "copy domain:  scsi:" /tmp/probe
+check "probe plans EXTENDED COPY" has "^Plan: xcopy-lid1" /tmp/probe
+expect_exit 0 "LU to LU over SG_IO, --offload=require" "$BC" copy --offload=require --json "$S" "$T"
+check "offloaded the whole LU" has '"offloaded_bytes": 67108864' /tmp/out
+check "no data through the host" sh -c 'grep -q "\"read_bytes\": 0," /tmp/out && grep -q "\"written_bytes\": 0," /tmp/out'
+check "destination equals the source (O_DIRECT)" test "$(sum "$S")" = "$(sum "$T")"
+check "the page cache shows the new data too" cmp -s "$S" "$T"
+
+# --- LVs: dm-linear windows on one LU, and across two LUs
+dmsetup remove_all 2>/dev/null
+echo "0 65536 linear $A 2048" | dmsetup create bc_lv1 &&
+echo "0 65536 linear $A 131072" | dmsetup create bc_lv2 &&
+echo "0 65536 linear $A 20000" | dmsetup create bc_lv3 &&
+echo "0 65536 linear $B 4096" | dmsetup create bc_lv4 &&
+dmsetup mknodes
+check "four dm-linear LVs made" test -b /dev/mapper/bc_lv4
+dd if=/dev/urandom of=/dev/mapper/bc_lv1 bs=1M count=32 oflag=direct 2>/dev/null
+"$BC" probe /dev/mapper/bc_lv1 /dev/mapper/bc_lv2 >/tmp/probe 2>&1
+check "probe resolves the LV to its LU" has "stacked on:   dm-[0-9]* (linear) > ${A#/dev/}" /tmp/probe
+expect_exit 0 "LV to LV on one LU, --offload=require" \
+	"$BC" copy --offload=require --json /dev/mapper/bc_lv1 /dev/mapper/bc_lv2
+check "LV clone offloaded 32 MiB" has '"offloaded_bytes": 33554432' /tmp/out
+check "LV clone read nothing through the host" has '"read_bytes": 0,' /tmp/out
+check "LV clone is byte-equal" test "$(sum /dev/mapper/bc_lv1)" = "$(sum /dev/mapper/bc_lv2)"
+check "the LU outside the LVs is untouched" \
+	test "$(dd if="$A" bs=512 count=2048 iflag=direct 2>/dev/null | md5sum)" = \
+	     "$(dd if=/dev/zero bs=512 count=2048 2>/dev/null | md5sum)"
+expect_exit 0 "LV to LV across two LUs of one target" \
+	"$BC" copy --offload=require --json /dev/mapper/bc_lv1 /dev/mapper/bc_lv4
+check "cross-LU LV clone is byte-equal" test "$(sum /dev/mapper/bc_lv1)" = "$(sum /dev/mapper/bc_lv4)"
+expect_exit 2 "overlapping LVs on one LU are refused" \
+	"$BC" copy /dev/mapper/bc_lv1 /dev/mapper/bc_lv3
+check "the refusal says they overlap" has "overlap" /tmp/err
+dmsetup remove_all
+
+# --- block sizes differ: no EXTENDED COPY; auto copies on the host
+dd if=/dev/urandom of="$S" bs=1M count=64 oflag=direct 2>/dev/null
+expect_exit 3 "512 -> 4096-byte LU with --offload=require" "$BC" copy --offload=require "$S" "$C"
+check "the reason is the block size" has "equal block sizes" /tmp/err
+expect_exit 0 "512 -> 4096-byte LU with auto (host copy)" "$BC" copy "$S" "$C"
+check "host copy across block sizes is byte-equal" test "$(sum "$S")" = "$(sum_n "$C" 64)"
+
+# --- the copy manager fails part-way (FULL's store is 16 MiB)
+dd if=/dev/urandom of="$A" bs=1M count=64 oflag=direct 2>/dev/null
+expect_exit 1 "copy manager failing part-way, --offload=require" \
+	"$BC" copy --offload=require "$A" "$FULL"
+check "the error names EXTENDED COPY and an LBA" has "EXTENDED COPY(LID1) at LBA" /tmp/err
+check "and says how to continue" has "resume-from=" /tmp/err
+
+rm -rf "$BLKCLONE_STATE_DIR"
+echo "# $PASSES passed, $FAILS failed"
+[ "$FAILS" = 0 ]

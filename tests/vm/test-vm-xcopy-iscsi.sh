@@ -1,0 +1,89 @@
+#!/bin/bash
+# EXTENDED COPY against LIO (the real copy manager), from this host over
+# iSCSI to the test VM: an in-array clone moves no data through the host
+# and is byte-equal; a LU LIO cannot reach from the session (another portal
+# group of the same target) is refused up front -- exit 3 with the
+# destination untouched under require, a host copy under auto, and the
+# refusal remembered; a block size mismatch is refused by the planner; a
+# copy manager failing part-way (destination out of space) exits 1 naming
+# where it stopped.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/vm.sh"
+vm_require
+vm_lock
+export BLKCLONE_STATE_DIR=$T/state
+S=$VM_U/3 DST=$VM_U/4 C=$VM_U/2 FULL=$VM_U/5 A=$VM_U/0 D=$VM_U2/0
+MiB=1048576
+jqt() { jq -e "$@" >/dev/null; }
+
+# Source data, kept small: the emulated network does ~20 MiB/s.
+make_sparse "$T/src.img" 64 12 1024 5
+"$BLKCLONE" copy --offload=never "$T/src.img" "$S" >/dev/null 2>"$T/err" ||
+	{ fail "load the source LU: $(cat "$T/err")"; finish; exit 1; }
+dd if=/dev/urandom of="$T/old.img" bs=1M count=64 status=none
+for u in "$DST" "$D"; do
+	"$BLKCLONE" copy --offload=never "$T/old.img" "$u" >/dev/null 2>"$T/err" ||
+		fail "load old data onto $u: $(cat "$T/err")"
+done
+read_back() {	# read_back URL FILE: the LU's first 64 MiB into FILE
+	rm -f "$2"
+	"$BLKCLONE" copy --offload=never "$1" "$2" >/dev/null 2>>"$T/err"
+}
+
+# --- probe: the evidence, and the plan's honesty about allocation
+"$BLKCLONE" probe --json "$S" "$DST" >"$T/probe.json" 2>"$T/err"
+check "probe of two LIO LUs exits 0" test $? = 0
+check "xcopy supported on LIO (3PC + RECEIVE COPY RESULTS 02/E4)" \
+	jqt '.volumes[0].capabilities.xcopy_lid1.state == "supported"' "$T/probe.json"
+check "copy domain is the target name" \
+	jqt --arg d "iscsi:$VM_IQN" '.volumes[0].copy_domain == $d and .volumes[1].copy_domain == $d' "$T/probe.json"
+check "the plan chooses EXTENDED COPY" jqt '.plan.method == "xcopy-lid1"' "$T/probe.json"
+check "the plan says LIO's copy allocates the whole destination" \
+	jqt '.plan.note | test("fully allocated")' "$T/probe.json"
+check "limits from RECEIVE COPY OPERATING PARAMETERS" \
+	jqt '.volumes[0].limits.xcopy_lid1.max_segment_descriptors == 1' "$T/probe.json"
+
+# --- in-array clone, nothing through the host
+expect_exit 0 "LUN to LUN with --offload=require" \
+	"$BLKCLONE" copy --offload=require --json "$S" "$DST"
+cp "$T/out" "$T/copy.json"
+check "method is xcopy-lid1" jqt '.method == "xcopy-lid1"' "$T/copy.json"
+check "offloaded_bytes is the whole LU ($((64 * MiB)))" jqt ".offloaded_bytes == $((64 * MiB))" "$T/copy.json"
+check "no data read or written by the host" jqt '.read_bytes == 0 and .written_bytes == 0' "$T/copy.json"
+read_back "$DST" "$T/dst.img"
+check "destination equals the source byte for byte" cmp -s "$T/src.img" "$T/dst.img"
+
+# --- a LU of the same target in another portal group: LIO refuses
+read_back "$D" "$T/d-before.img"
+expect_exit 3 "refused pair under --offload=require" \
+	"$BLKCLONE" copy --offload=require "$S" "$D"
+expect_msg "COPY ABORTED|Copy Aborted" "the error names COPY ABORTED"
+expect_msg "0d/02" "with its ASC/ASCQ"
+expect_msg "destination is untouched" "and says the destination is untouched"
+read_back "$D" "$T/d-after.img"
+check "the destination really is untouched" cmp -s "$T/d-before.img" "$T/d-after.img"
+check "the refusal is remembered" grep -q "xcopy-lid1" "$T/state/refusals"
+"$BLKCLONE" probe --json "$S" "$D" >"$T/probe2.json"
+check "probe shows the remembered refusal" \
+	jqt '.plan.method == "host" and (.plan.steps[0].reason | test("refused by the target"))' "$T/probe2.json"
+rm -rf "$T/state"
+expect_exit 0 "refused pair under auto: host copy" "$BLKCLONE" copy --json "$S" "$D"
+cp "$T/out" "$T/auto.json"
+check "the fallback is reported with its reason" \
+	jqt '.fallback.method == "xcopy-lid1" and (.fallback.reason | test("0d/02"))' "$T/auto.json"
+check "nothing was offloaded" jqt '.offloaded_bytes == 0 and .method == "host"' "$T/auto.json"
+read_back "$D" "$T/d.img"
+check "the host copy is byte-equal" cmp -s "$T/src.img" "$T/d.img"
+
+# --- different block sizes: EXTENDED COPY is not even tried
+expect_exit 3 "512 -> 4096-byte LU under require" \
+	"$BLKCLONE" copy --offload=require "$S" "$C"
+expect_msg "equal block sizes" "the reason is the block size"
+
+# --- the copy manager fails part-way (the destination's backing store
+# is 16 MiB of a 1 GiB LU): exit 1, where it stopped, how to continue
+expect_exit 1 "copy manager failing part-way under require" \
+	"$BLKCLONE" copy --offload=require "$A" "$FULL"
+expect_msg "EXTENDED COPY\\(LID1\\) at LBA [0-9]+" "the error names the command and the LBA"
+expect_msg "resume-from=[0-9]+" "and how to continue"
+finish
