@@ -11,7 +11,10 @@ int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
 		 struct bc_error *e);
 int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 		struct bc_error *e);
+struct bc_stack;
+/* An NVMe namespace, or a window onto one (@stack, may be NULL). */
 int bc_nvme_volume_open(const char *path, unsigned flags,
+			const struct bc_stack *stack,
 			struct bc_volume **out, struct bc_error *e);
 /* Drop a block volume's page cache after the device was written behind
  * the kernel's back (SG_IO, a copy manager). */
@@ -22,7 +25,6 @@ dev_t bc_blk_rdev(struct bc_volume *v);
 int bc_scsi_volume_open(const char *addr, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);
 
-struct bc_stack;
 /*
  * A SCSI LU over SG_IO, or a window onto one (@stack: a partition or a
  * dm-linear volume resolved to the LU beneath).  Data moves through the

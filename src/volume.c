@@ -92,8 +92,8 @@ static int open_block(const char *addr, unsigned flags, struct bc_volume **out,
 	if (S_ISBLK(st.st_mode) && bc_stack_resolve(st.st_rdev, &stack, NULL) == 0) {
 		if (is_scsi_disk(stack.bottom_rdev))
 			return bc_scsi_sg_volume_open(addr, flags, &stack, out, e);
-		if (!strncmp(stack.bottom, "/dev/nvme", 9) && !stack.depth)
-			return bc_nvme_volume_open(addr, flags, out, e);
+		if (!strncmp(stack.bottom, "/dev/nvme", 9))
+			return bc_nvme_volume_open(addr, flags, &stack, out, e);
 	}
 	return bc_blk_open(addr, flags, out, e);
 }

@@ -16,11 +16,17 @@
 #include <unistd.h>
 
 #include "backends.h"
+#include "nvme/copy.h"
 #include "nvme/identify.h"
+#include "stack.h"
+
+#define COPY_TIMEOUT_MS 60000
 
 struct nvme_priv {
-	struct bc_volume *blk;	/* I/O path */
-	int fd;			/* for NVMe passthrough */
+	struct bc_volume *blk;	/* I/O path: the device the user named */
+	int fd;			/* for NVMe passthrough: the namespace */
+	uint64_t base_lba;	/* a partition or LV window starts here */
+	char layers[256];
 	uint32_t nsid;
 	bool have_id;
 	struct bc_nvme_ctrl_info ctrl;
@@ -79,6 +85,13 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain),
 		 "nvme:%.200s:%s:ns%u", p->ctrl.subnqn[0] ? p->ctrl.subnqn : "-",
 		 p->ctrl.serial, p->nsid);
+	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%s",
+		 c->id.copy_domain);
+	c->id.lu_offset = p->base_lba * v->block_size;
+	snprintf(c->id.stack, sizeof(c->id.stack), "%s", p->layers);
+	if (p->layers[0])
+		snprintf(c->id.location, sizeof(c->id.location), "%.200s+%" PRIu64,
+			 c->id.lu_location, c->id.lu_offset);
 	c->id.n_designators = 0;
 	if (p->ns.has_eui64) {
 		struct bc_designator *d = &c->id.designators[c->id.n_designators++];
@@ -151,7 +164,7 @@ static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		     unsigned flags, struct bc_error *e)
 {
 	struct nvme_priv *p = np(v);
-	uint64_t lba = off / v->block_size, n = len / v->block_size;
+	uint64_t lba = off / v->block_size + p->base_lba, n = len / v->block_size;
 	bool deac = (flags & BC_ZERO_MAY_UNMAP) && p->ns.write_zeroes_deac &&
 		    p->ns.dealloc_reads_zero;
 
@@ -176,7 +189,86 @@ static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		lba += cnt;
 		n -= cnt;
 	}
+	bc_blk_invalidate(p->blk);	/* written behind the page cache */
 	return 0;
+}
+
+static const struct bc_volume_ops ns_ops;
+
+/*
+ * NVMe Copy (format 0) inside one namespace: both volumes are windows on
+ * it (partitions, LVs).  Commands are cut to MSSRL/MCL/MSRC; a failed
+ * command counts as not done, the ones before it as done.
+ */
+static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
+			   struct bc_volume *dst, uint64_t dst_off,
+			   uint64_t len, enum bc_method method,
+			   uint64_t *done, struct bc_error *e)
+{
+	struct nvme_priv *s = np(src), *d;
+	const struct bc_caps *sc, *dc;
+	struct bc_nvme_copy_range r[BC_NVME_COPY_MAX_RANGES];
+	uint8_t *buf = NULL;
+	uint64_t bs = src->block_size, lba, dlba, left;
+	int rc;
+
+	*done = 0;
+	if (method != BC_METHOD_NVME_COPY || dst->ops != &ns_ops)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
+				    "%s needs NVMe namespaces on both sides",
+				    bc_method_name(method));
+	d = np(dst);
+	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+		return rc;
+	if (strcmp(sc->id.copy_domain, dc->id.copy_domain) ||
+	    src->block_size != dst->block_size)
+		return bc_error_set(e, -EOPNOTSUPP, dst->name, "Copy",
+				    "Copy format 0 works inside one namespace only");
+	if (!len)	/* no zero-length Copy to ask with: NLB is 0's based */
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
+				    "the pair cannot be checked without copying");
+	if (posix_memalign((void **)&buf, 4096,
+			   BC_NVME_COPY_MAX_RANGES * BC_NVME_COPY_DESC_LEN))
+		return bc_error_set(e, -ENOMEM, src->name, "Copy", NULL);
+	lba = src_off / bs + s->base_lba;
+	dlba = dst_off / bs + d->base_lba;
+	left = len / bs;
+	rc = 0;
+	while (left) {
+		uint64_t covered = 0;
+		size_t n = 0;
+		int l, st;
+
+		if (bc_nvme_copy_cut(&sc->nvme_lim, lba, left, r,
+				     BC_NVME_COPY_MAX_RANGES, &n, &covered) < 0 || !n) {
+			rc = bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
+					  "the namespace's copy limits are unusable");
+			break;
+		}
+		l = bc_nvme_copy_build(buf, BC_NVME_COPY_MAX_RANGES * BC_NVME_COPY_DESC_LEN,
+				       r, n);
+		if (l < 0) {
+			rc = bc_error_set(e, l, src->name, "Copy", "descriptor list");
+			break;
+		}
+		st = nvme_io_passthru(s->fd, BC_NVME_OPC_COPY, 0, 0, s->nsid, 0, 0,
+				      (uint32_t)dlba, (uint32_t)(dlba >> 32),
+				      (uint32_t)(n - 1) & 0xff, 0, 0, 0,
+				      (uint32_t)l, buf, 0, NULL, COPY_TIMEOUT_MS, NULL);
+		if (st != 0) {
+			rc = ns_fail(src, "Copy", lba - s->base_lba, st, e);
+			break;
+		}
+		lba += covered;
+		dlba += covered;
+		left -= covered;
+		*done += covered * bs;
+	}
+	free(buf);
+	if (*done)
+		bc_blk_invalidate(d->blk);	/* the controller wrote it */
+	return rc;
 }
 
 static int ns_discard(struct bc_volume *v, uint64_t off, uint64_t len,
@@ -207,10 +299,12 @@ static const struct bc_volume_ops ns_ops = {
 	.zero = ns_zero,
 	.discard = ns_discard,
 	.flush = ns_flush,
+	.offload_copy = ns_offload_copy,
 	.close = ns_close,
 };
 
 int bc_nvme_volume_open(const char *path, unsigned flags,
+			const struct bc_stack *stack,
 			struct bc_volume **out, struct bc_error *e)
 {
 	struct bc_volume *blk, *v;
@@ -234,7 +328,8 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 	v->io_threads = blk->io_threads;
 	/* A second descriptor for passthrough commands; the block one is
 	 * O_DIRECT and exclusive, and ioctls need neither. */
-	p->fd = open(path, (flags & BC_OPEN_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	p->fd = open(stack && stack->bottom[0] ? stack->bottom : path,
+		     (flags & BC_OPEN_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
 	if (p->fd >= 0 && nvme_get_nsid(p->fd, &p->nsid) == 0 &&
 	    posix_memalign((void **)&buf, 4096, BC_NVME_IDENTIFY_LEN) == 0) {
 		if (nvme_identify_ctrl(p->fd, (struct nvme_id_ctrl *)buf) == 0 &&
@@ -244,6 +339,18 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 			p->have_id = p->ns.lba_size == v->block_size;
 	}
 	free(buf);
+	if (stack && stack->depth) {
+		/* a window onto the namespace: passthrough LBAs are offset */
+		if (!p->have_id || stack->offset % v->block_size ||
+		    stack->offset / v->block_size + v->size / v->block_size > p->ns.nsze) {
+			bc_volume_close(v);
+			return bc_error_set(e, -EINVAL, path, "open",
+					    "does not fit the namespace beneath (%s)",
+					    stack->bottom);
+		}
+		p->base_lba = stack->offset / v->block_size;
+		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
+	}
 	*out = v;
 	return 0;
 }

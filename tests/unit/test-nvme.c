@@ -1,6 +1,7 @@
 /* NVMe Identify decoders: pages encoded through libnvme's own wire
  * structs (an independent statement of the layout), then decoded by ours;
  * and malformed pages that must be refused. */
+#include <endian.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <cmocka.h>
 #include <libnvme.h>
 
+#include "nvme/copy.h"
 #include "nvme/identify.h"
 
 _Static_assert(sizeof(struct nvme_id_ctrl) == BC_NVME_IDENTIFY_LEN, "id ctrl size");
@@ -139,6 +141,56 @@ static void test_status_strings(void **state)
 	assert_string_equal(bc_nvme_status_str(7, 0xff), "unknown status");
 }
 
+/* Cutting respects MSSRL per range, MCL per command, MSRC ranges. */
+static void test_copy_cut(void **state)
+{
+	struct bc_nvme_copy_limits l = { .mssrl = 128, .mcl = 1024, .msrc = 7 };
+	struct bc_nvme_copy_range r[16];
+	uint64_t covered;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(bc_nvme_copy_cut(&l, 1000, 5000, r, 16, &n, &covered), 0);
+	assert_int_equal(n, 7);			/* MSRC */
+	assert_int_equal(covered, 7 * 128);
+	assert_int_equal(r[0].slba, 1000);
+	assert_int_equal(r[6].slba, 1000 + 6 * 128);
+	for (size_t i = 0; i < n; i++)
+		assert_true(r[i].blocks <= 128);	/* MSSRL */
+	l.msrc = 16;
+	assert_int_equal(bc_nvme_copy_cut(&l, 0, 5000, r, 16, &n, &covered), 0);
+	assert_int_equal(covered, 1024);	/* MCL */
+	assert_int_equal(n, 8);
+	assert_int_equal(bc_nvme_copy_cut(&l, 0, 100, r, 16, &n, &covered), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(covered, 100);
+	l.mcl = 100;				/* MCL below MSSRL */
+	assert_int_equal(bc_nvme_copy_cut(&l, 0, 5000, r, 16, &n, &covered), 0);
+	assert_int_equal(covered, 100);
+	l.mssrl = 0;
+	assert_int_equal(bc_nvme_copy_cut(&l, 0, 5000, r, 16, &n, &covered), -EINVAL);
+}
+
+/* Format 0 descriptors, checked against libnvme's own struct layout. */
+static void test_copy_build(void **state)
+{
+	struct bc_nvme_copy_range r[2] = { { 0x0102030405060708ull, 128 },
+					   { 77, 1 } };
+	uint8_t buf[64];
+	struct nvme_copy_range *d = (struct nvme_copy_range *)buf;
+
+	(void)state;
+	assert_int_equal(sizeof(struct nvme_copy_range), BC_NVME_COPY_DESC_LEN);
+	assert_int_equal(bc_nvme_copy_build(buf, sizeof(buf), r, 2), 64);
+	assert_int_equal(le64toh(d[0].slba), 0x0102030405060708ull);
+	assert_int_equal(le16toh(d[0].nlb), 127);	/* 0's based */
+	assert_int_equal(le64toh(d[1].slba), 77);
+	assert_int_equal(le16toh(d[1].nlb), 0);
+	assert_int_equal(bc_nvme_copy_build(buf, 32, r, 2), -ENOSPC);
+	r[1].blocks = 0;
+	assert_int_equal(bc_nvme_copy_build(buf, sizeof(buf), r, 2), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -146,6 +198,8 @@ int main(void)
 		cmocka_unit_test(test_id_ns_malformed),
 		cmocka_unit_test(test_id_ctrl),
 		cmocka_unit_test(test_status_strings),
+		cmocka_unit_test(test_copy_cut),
+		cmocka_unit_test(test_copy_build),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

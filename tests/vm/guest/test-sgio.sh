@@ -5,27 +5,11 @@
 # copy made behind the kernel's back, overlap and block-size refusals, a
 # copy manager failing part-way.  Every clone is compared with O_DIRECT
 # reads.  $BC is the blkclone binary to test.
-BC=${BC:-/usr/sbin/blkclone}
-PASSES=0 FAILS=0
-pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
-fail() { FAILS=$((FAILS + 1)); echo "not ok - $*"; }
-check() { what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-lu() { awk -v n="$1" '$1 == n { print $2 }' /run/vm-luns; }
-# the bytes a device holds, read around the page cache
-sum() { dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
-sum_n() { dd if="$1" bs=1M count="$2" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
-has() { grep -q "$1" "$2"; }
-expect_exit() {	# expect_exit CODE WHAT CMD...: stderr in /tmp/err
-	want=$1 what=$2; shift 2
-	"$@" >/tmp/out 2>/tmp/err; rc=$?
-	if [ "$rc" = "$want" ]; then pass "$what (exit $rc)"
-	else fail "$what: exit $rc, wanted $want: $(cat /tmp/err)"; fi
-}
+. /guest/lib.sh
 
 A=$(lu A) B=$(lu B) C=$(lu C) S=$(lu S) T=$(lu T) FULL=$(lu FULL)
 echo "# $BC; LUs A=$A B=$B C=$C S=$S T=$T FULL=$FULL"
 [ -b "$S" ] && [ -b "$T" ] || { echo "not ok - tcm_loop LUs missing"; exit 1; }
-export BLKCLONE_STATE_DIR=/tmp/state-$$
 
 # --- LU to LU, with the source written through the page cache just
 # before (blkclone must flush it) and stale destination pages cached
@@ -81,6 +65,4 @@ expect_exit 1 "copy manager failing part-way, --offload=require" \
 check "the error names EXTENDED COPY and an LBA" has "EXTENDED COPY(LID1) at LBA" /tmp/err
 check "and says how to continue" has "resume-from=" /tmp/err
 
-rm -rf "$BLKCLONE_STATE_DIR"
-echo "# $PASSES passed, $FAILS failed"
-[ "$FAILS" = 0 ]
+finish

@@ -1,0 +1,42 @@
+#!/bin/sh
+# Runs inside the test VM: NVMe Copy on QEMU's NVMe controller.  Format 0
+# copies inside one namespace, so the clones are LVs (dm-linear) on one
+# namespace; an LV on the other namespace is outside the copy domain.
+# Every clone is compared with O_DIRECT reads.
+. /guest/lib.sh
+N1=/dev/nvme0n1 N2=/dev/nvme0n2
+[ -b $N1 ] && [ -b $N2 ] || { echo "not ok - NVMe namespaces missing"; exit 1; }
+
+"$BC" probe $N1 >/tmp/probe 2>&1
+check "probe: NVMe Copy supported" has "NVMe Copy *supported" /tmp/probe
+check "probe: the limits QEMU was given (MSSRL 128, MCL 1024)" has "MSSRL 128, MCL 1024" /tmp/probe
+check "probe: DLFEAT says deallocated blocks read zero" has "DLFEAT 0x1: deallocated blocks read as zeros" /tmp/probe
+
+dmsetup remove_all 2>/dev/null
+echo "0 65536 linear $N1 2048" | dmsetup create bc_n1 &&
+echo "0 65536 linear $N1 131072" | dmsetup create bc_n2 &&
+echo "0 65536 linear $N1 30000" | dmsetup create bc_n3 &&
+echo "0 65536 linear $N2 2048" | dmsetup create bc_m1 &&
+dmsetup mknodes
+check "LVs made on both namespaces" test -b /dev/mapper/bc_m1
+dd if=/dev/urandom of=/dev/mapper/bc_n1 bs=1M count=32 2>/dev/null	# buffered: must be flushed
+cat /dev/mapper/bc_n2 >/dev/null					# stale pages cached
+expect_exit 0 "LV to LV on one namespace, --offload=require" \
+	"$BC" copy --offload=require --json /dev/mapper/bc_n1 /dev/mapper/bc_n2
+check "method is nvme-copy" has '"method": "nvme-copy",' /tmp/out
+check "offloaded 32 MiB" has '"offloaded_bytes": 33554432' /tmp/out
+check "no data through the host" sh -c 'grep -q "\"read_bytes\": 0," /tmp/out && grep -q "\"written_bytes\": 0," /tmp/out'
+check "byte-equal (O_DIRECT)" test "$(sum /dev/mapper/bc_n1)" = "$(sum /dev/mapper/bc_n2)"
+check "byte-equal through the page cache too" cmp -s /dev/mapper/bc_n1 /dev/mapper/bc_n2
+expect_exit 2 "overlapping LVs refused" "$BC" copy /dev/mapper/bc_n1 /dev/mapper/bc_n3
+check "the refusal says they overlap" has "overlap" /tmp/err
+
+expect_exit 3 "LV on another namespace under --offload=require" \
+	"$BC" copy --offload=require /dev/mapper/bc_n1 /dev/mapper/bc_m1
+check "the reason is the copy domain" has "not in one copy domain" /tmp/err
+expect_exit 0 "LV on another namespace under auto (host copy)" \
+	"$BC" copy --json /dev/mapper/bc_n1 /dev/mapper/bc_m1
+check "that copy went through the host" has '"method": "host",' /tmp/out
+check "and is byte-equal" test "$(sum /dev/mapper/bc_n1)" = "$(sum /dev/mapper/bc_m1)"
+dmsetup remove_all
+finish
