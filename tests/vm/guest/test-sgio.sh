@@ -14,7 +14,10 @@ echo "# $BC; LUs A=$A B=$B C=$C S=$S T=$T FULL=$FULL"
 # --- LU to LU, with the source written through the page cache just
 # before (blkclone must flush it) and stale destination pages cached
 dd if=/dev/urandom of="$S" bs=1M count=64 2>/dev/null	# buffered, not synced
-cat "$T" >/dev/null					# destination pages cached
+# Destination pages cached, and kept: the kernel drops a block device's
+# cache at its last close, so another opener (a VM, a mount) holds it.
+exec 5<"$T"
+cat "$T" >/dev/null
 "$BC" probe "$S" "$T" >/tmp/probe 2>&1
 check "probe over SG_IO sees the copy domain" has "copy domain:  scsi:" /tmp/probe
 check "probe plans EXTENDED COPY" has "^Plan: xcopy-lid1" /tmp/probe
@@ -23,6 +26,7 @@ check "offloaded the whole LU" has '"offloaded_bytes": 67108864' /tmp/out
 check "no data through the host" sh -c 'grep -q "\"read_bytes\": 0," /tmp/out && grep -q "\"written_bytes\": 0," /tmp/out'
 check "destination equals the source (O_DIRECT)" test "$(sum "$S")" = "$(sum "$T")"
 check "the page cache shows the new data too" cmp -s "$S" "$T"
+exec 5<&-
 
 # --- LVs: dm-linear windows on one LU, and across two LUs
 dmsetup remove_all 2>/dev/null
@@ -33,6 +37,7 @@ echo "0 65536 linear $B 4096" | dmsetup create bc_lv4 &&
 dmsetup mknodes
 check "four dm-linear LVs made" test -b /dev/mapper/bc_lv4
 dd if=/dev/urandom of=/dev/mapper/bc_lv1 bs=1M count=32 oflag=direct 2>/dev/null
+head_before=$(sum_n "$A" 1)	# the LU's first MiB lies outside every LV
 "$BC" probe /dev/mapper/bc_lv1 /dev/mapper/bc_lv2 >/tmp/probe 2>&1
 check "probe resolves the LV to its LU" has "stacked on:   dm-[0-9]* (linear) > ${A#/dev/}" /tmp/probe
 expect_exit 0 "LV to LV on one LU, --offload=require" \
@@ -40,9 +45,7 @@ expect_exit 0 "LV to LV on one LU, --offload=require" \
 check "LV clone offloaded 32 MiB" has '"offloaded_bytes": 33554432' /tmp/out
 check "LV clone read nothing through the host" has '"read_bytes": 0,' /tmp/out
 check "LV clone is byte-equal" test "$(sum /dev/mapper/bc_lv1)" = "$(sum /dev/mapper/bc_lv2)"
-check "the LU outside the LVs is untouched" \
-	test "$(dd if="$A" bs=512 count=2048 iflag=direct 2>/dev/null | md5sum)" = \
-	     "$(dd if=/dev/zero bs=512 count=2048 2>/dev/null | md5sum)"
+check "the LU outside the LVs is untouched" test "$(sum_n "$A" 1)" = "$head_before"
 expect_exit 0 "LV to LV across two LUs of one target" \
 	"$BC" copy --offload=require --json /dev/mapper/bc_lv1 /dev/mapper/bc_lv4
 check "cross-LU LV clone is byte-equal" test "$(sum /dev/mapper/bc_lv1)" = "$(sum /dev/mapper/bc_lv4)"
