@@ -54,6 +54,26 @@ expect_exit 2 "overlapping LVs on one LU are refused" \
 check "the refusal says they overlap" has "overlap" /tmp/err
 dmsetup remove_all
 
+# --- partitions: an MBR with two partitions on T, written byte by byte
+mbr_entry() {	# mbr_entry START SECTORS: one primary Linux partition, LBA only
+	printf '\000\376\377\377\203\376\377\377'
+	for v in "$1" "$2"; do
+		printf "\\$(printf %03o $((v & 255)))\\$(printf %03o $((v >> 8 & 255)))"
+		printf "\\$(printf %03o $((v >> 16 & 255)))\\$(printf %03o $((v >> 24 & 255)))"
+	done
+}
+dd if=/dev/zero of="$T" bs=512 count=1 oflag=direct 2>/dev/null
+{ mbr_entry 2048 32768; mbr_entry 40960 32768; } | dd of="$T" bs=1 seek=446 conv=notrunc 2>/dev/null
+printf '\125\252' | dd of="$T" bs=1 seek=510 conv=notrunc 2>/dev/null
+sync; blockdev --rereadpt "$T"
+check "two partitions on $T" test -b "${T}1" -a -b "${T}2"
+dd if=/dev/urandom of="${T}1" bs=1M count=16 oflag=direct 2>/dev/null
+expect_exit 0 "partition to partition, --offload=require" \
+	"$BC" copy --offload=require --json "${T}1" "${T}2"
+check "partition clone offloaded 16 MiB" has '"offloaded_bytes": 16777216' /tmp/out
+check "partition clone is byte-equal" test "$(sum "${T}1")" = "$(sum "${T}2")"
+check "the partition table survived" test "$(dd if="$T" bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" = 55aa
+
 # --- block sizes differ: no EXTENDED COPY; auto copies on the host
 dd if=/dev/urandom of="$S" bs=1M count=64 oflag=direct 2>/dev/null
 expect_exit 3 "512 -> 4096-byte LU with --offload=require" "$BC" copy --offload=require "$S" "$C"
