@@ -118,9 +118,13 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 
 		while (i < 4 + n && buf[i] == ' ')	/* right-aligned */
 			i++;
-		for (; i < 4 + n && k + 1 < sizeof(c->id.serial); i++)
+		/* LIO pads with NUL; trailing spaces are padding too */
+		for (; i < 4 + n && buf[i] && k + 1 < sizeof(c->id.serial); i++)
 			c->id.serial[k++] = buf[i] >= 0x20 && buf[i] < 0x7f ?
 					    (char)buf[i] : '?';
+		while (k && c->id.serial[k - 1] == ' ')
+			k--;
+		c->id.serial[k] = '\0';
 	}
 	if (bc_lu_vpd(&p->lu, 0x83, buf, 4096, &got, NULL) == 0)
 		bc_lu_parse_designators(buf, got, c->id.designators,
