@@ -46,10 +46,11 @@ compile build-san --enable-sanitizers
 export BLKCLONE_VM_DIR=$top/build/vm
 trap 'tests/vm/vm.sh stop >/dev/null 2>&1 || true' EXIT
 vm_t0=$(date +%s)
+vm_up=0
 if [ $status = 0 ] && tests/vm/vm.sh start build/blkclone build-san/blkclone; then
-	:
+	vm_up=1
 else
-	export BLKCLONE_VM_WHY="it failed to boot, see the log above"
+	export BLKCLONE_VM_WHY="it failed to start, see the log above"
 fi
 
 check_build build
@@ -59,7 +60,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 check_build build-san
 unset ASAN_OPTIONS UBSAN_OPTIONS
 tests/vm/vm.sh stop
-echo "test VM: up for $(( $(date +%s) - vm_t0 )) s (boot and both builds' tests)"
+[ $vm_up = 1 ] && echo "test VM: up for $(( $(date +%s) - vm_t0 )) s (boot and both builds' tests)"
 unset BLKCLONE_VM_DIR
 
 # Fuzzing, bounded: every parser of device data and user input.

@@ -43,11 +43,19 @@ start_vm() {
 	command -v qemu-system-x86_64 >/dev/null ||
 		{ echo "vm.sh: qemu-system-x86_64 is not installed (tests/install-deps.sh --vm)" >&2; return 1; }
 	"$here/build-initramfs.sh" "$dir" "$@"
-	for p in "$port" $((port + 1)) $((port + 2)); do
-		port_free "$p" || { echo "vm.sh: host port $p is in use (set BLKCLONE_VM_PORT)" >&2; return 1; }
+	# Three consecutive free host ports from $port on: another VM (a
+	# second checkout, a benchmark) may hold the default ones.
+	for i in $(seq 0 20); do
+		if port_free "$port" && port_free $((port + 1)) && port_free $((port + 2)); then
+			break
+		fi
+		[ -n "${BLKCLONE_VM_PORT:-}" ] &&
+			{ echo "vm.sh: host ports $port-$((port + 2)) are in use" >&2; return 1; }
+		port=$((port + 3))
 	done
 	rm -f "$dir/serial.log" "$dir"/nvme*.img
-	truncate -s 256M "$dir/nvme1.img" "$dir/nvme2.img"
+	truncate -s 768M "$dir/nvme1.img"
+	truncate -s 256M "$dir/nvme2.img" "$dir/nvme3.img" "$dir/nvme4.img"
 	t0=$(date +%s.%N)
 	# NVMe Copy limits are set explicitly: QEMU's short form reports 0
 	# and every copy then fails.  discard=unmap makes deallocation real.
@@ -62,7 +70,11 @@ start_vm() {
 		-drive "file=$dir/nvme2.img,if=none,id=nvm2,format=raw,discard=unmap" \
 		-device nvme,serial=blkclone0001,id=nvme0 \
 		-device nvme-ns,drive=nvm1,bus=nvme0,nsid=1,mssrl=128,mcl=1024,msrc=7 \
-		-device nvme-ns,drive=nvm2,bus=nvme0,nsid=2,mssrl=128,mcl=1024,msrc=7 ||
+		-device nvme-ns,drive=nvm2,bus=nvme0,nsid=2,mssrl=128,mcl=1024,msrc=7 \
+		-drive "file=$dir/nvme3.img,if=none,id=nvm3,format=raw,discard=unmap" \
+		-device nvme-ns,drive=nvm3,bus=nvme0,nsid=3,mssrl=128,mcl=1024,msrc=7,logical_block_size=4096,physical_block_size=4096 \
+		-drive "file=$dir/nvme4.img,if=none,id=nvm4,format=raw,discard=unmap" \
+		-device nvme-ns,drive=nvm4,bus=nvme0,nsid=4,mssrl=0,mcl=0,msrc=0 ||
 		{ echo "vm.sh: qemu did not start" >&2; return 1; }
 	for i in $(seq $((ready * 5))); do
 		if grep -q BLKCLONE-VM-READY "$dir/serial.log" 2>/dev/null; then

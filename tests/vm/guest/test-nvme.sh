@@ -12,6 +12,16 @@ check "probe: NVMe Copy supported" has "NVMe Copy *supported" /tmp/probe
 check "probe: the limits QEMU was given (MSSRL 128, MCL 1024)" has "MSSRL 128, MCL 1024" /tmp/probe
 check "probe: DLFEAT says deallocated blocks read zero" has "DLFEAT 0x1: deallocated blocks read as zeros" /tmp/probe
 
+# probe agrees with nvme-cli on the same namespace
+idns() { nvme id-ns "$1" | awk -v k="$2" '$1 == k { print $3 }'; }
+"$BC" probe --json $N1 >/tmp/probe.json 2>&1
+jnum() { sed -n "s/^ *\"$1\": \([0-9]*\),\{0,1\}$/\1/p" /tmp/probe.json | head -n1; }
+check "MSSRL agrees with nvme id-ns ($(idns $N1 mssrl))" test "$(jnum mssrl)" = "$(idns $N1 mssrl)"
+check "MCL agrees with nvme id-ns ($(idns $N1 mcl))" test "$(jnum mcl)" = "$(idns $N1 mcl)"
+check "MSRC agrees with nvme id-ns (0's based there)" test "$(jnum msrc)" = "$(( $(idns $N1 msrc) + 1 ))"
+check "size agrees with nvme id-ns NSZE" test "$(jnum size_bytes)" = "$(( $(idns $N1 nsze) * 512 ))"
+check "ONCS Copy bit set in nvme id-ctrl" sh -c '[ $(( $(nvme id-ctrl /dev/nvme0 | awk "\$1 == \"oncs\" { print \$3 }") & 0x100 )) != 0 ]'
+
 dmsetup remove_all 2>/dev/null
 echo "0 65536 linear $N1 2048" | dmsetup create bc_n1 &&
 echo "0 65536 linear $N1 131072" | dmsetup create bc_n2 &&
@@ -40,5 +50,27 @@ expect_exit 0 "LV on another namespace under auto (host copy)" \
 	"$BC" copy --json /dev/mapper/bc_n1 /dev/mapper/bc_m1
 check "that copy went through the host" has '"method": "host",' /tmp/out
 check "and is byte-equal" test "$(sum /dev/mapper/bc_n1)" = "$(sum /dev/mapper/bc_m1)"
+dmsetup remove_all
+
+# --- a 4096-byte-block namespace: LBAs, ranges and offsets in its blocks
+N3=/dev/nvme0n3 N4=/dev/nvme0n4
+echo "0 32768 linear $N3 2048" | dmsetup create bc_k1 &&
+echo "0 32768 linear $N3 67584" | dmsetup create bc_k2 && dmsetup mknodes
+dd if=/dev/urandom of=/dev/mapper/bc_k1 bs=1M count=16 oflag=direct 2>/dev/null
+expect_exit 0 "LV to LV on a 4096-byte namespace, --offload=require" \
+	"$BC" copy --offload=require --json /dev/mapper/bc_k1 /dev/mapper/bc_k2
+check "4096: offloaded 16 MiB" has '"offloaded_bytes": 16777216' /tmp/out
+check "4096: byte-equal" test "$(sum /dev/mapper/bc_k1)" = "$(sum /dev/mapper/bc_k2)"
+
+# --- a namespace whose copy limits are zero: every Copy would fail
+echo "0 32768 linear $N4 2048" | dmsetup create bc_z1 &&
+echo "0 32768 linear $N4 67584" | dmsetup create bc_z2 && dmsetup mknodes
+dd if=/dev/urandom of=/dev/mapper/bc_z1 bs=1M count=16 oflag=direct 2>/dev/null
+expect_exit 3 "zero copy limits under --offload=require" \
+	"$BC" copy --offload=require /dev/mapper/bc_z1 /dev/mapper/bc_z2
+check "the reason names the limits" has "Copy limits are zero" /tmp/err
+expect_exit 0 "zero copy limits under auto (host copy)" \
+	"$BC" copy --json /dev/mapper/bc_z1 /dev/mapper/bc_z2
+check "and that copy is byte-equal" test "$(sum /dev/mapper/bc_z1)" = "$(sum /dev/mapper/bc_z2)"
 dmsetup remove_all
 finish
