@@ -35,7 +35,7 @@ void sim_cmd_tur(struct sim_ctx *c)
 	(void)c;
 }
 
-/* --- INQUIRY ------------------------------------------------------------------- */
+/* --- INQUIRY -------------------------------------------------------------- */
 
 static size_t std_inquiry(const struct sim_lu *lu, uint8_t *p)
 {
@@ -154,6 +154,86 @@ static size_t vpd_provisioning(const struct sim_lu *lu, uint8_t *p)
 	return 8;
 }
 
+/* --- VPD 0x8F: third-party copy ------------------------------------------- */
+
+static size_t desc_hdr(uint8_t *p, uint16_t type, uint16_t len)
+{
+	sim_put16(p, type);
+	sim_put16(p + 2, len);
+	return 4 + (size_t)len;
+}
+
+static size_t vpd_tpc(const struct sim_lu *lu, uint8_t *buf)
+{
+	bool spc = lu->cfg.xcopy == BC_SIM_XCOPY_SPC, tok = lu->cfg.token;
+	uint8_t *p = buf + 4, *l;
+	struct sim_tok_limits t;
+	size_t n;
+
+	sim_tok_limits(lu, &t);
+	if (tok) {			/* block device ROD token limits */
+		sim_put16(p + 10, (uint16_t)t.max_ranges);
+		sim_put32(p + 12, t.max_inactivity_s);
+		sim_put32(p + 16, t.default_inactivity_s);
+		sim_put64(p + 20, t.max_transfer);
+		sim_put64(p + 28, t.optimal_transfer);
+		p += desc_hdr(p, 0x0000, 0x20);
+	}
+	/* supported commands: opcode, SA count, SAs */
+	l = p + 5;
+	*l++ = 0x83;
+	*l++ = (uint8_t)((spc ? 1 : 0) + (tok ? 3 : 0));
+	if (spc)
+		*l++ = 0x00;
+	if (tok) {
+		*l++ = 0x10;
+		*l++ = 0x11;
+		*l++ = 0x1c;
+	}
+	*l++ = 0x84;
+	*l++ = (uint8_t)((spc ? 4 : 0) + (tok ? 2 : 0));
+	if (spc) {
+		*l++ = 0x00;
+		*l++ = 0x01;
+		*l++ = 0x03;
+		*l++ = 0x04;
+	}
+	if (tok) {
+		*l++ = 0x05;
+		*l++ = 0x07;
+	}
+	p[4] = (uint8_t)(l - (p + 5));
+	p += desc_hdr(p, 0x0001, (uint16_t)((1 + p[4] + 3) & ~3));
+	if (spc) {			/* parameter data */
+		const struct bc_sim_xcopy_limits *x = &lu->cfg.xcopy_lim;
+
+		sim_put16(p + 8, x->max_cscd ? x->max_cscd : 8);
+		sim_put16(p + 10, x->max_segments ? x->max_segments : 8);
+		sim_put32(p + 12, x->max_list_len ? x->max_list_len : 4096);
+		p += desc_hdr(p, 0x0004, 0x1c);
+		/* supported descriptors */
+		p[4] = 2;
+		p[5] = 0x02;
+		p[6] = 0xe4;
+		p += desc_hdr(p, 0x0008, 4);
+	}
+	if (tok) {			/* supported ROD types */
+		sim_put16(p + 6, 2 * 64);
+		sim_put32(p + 8, 0x00800001u /* PIT, change vulnerable */);
+		p[8 + 4] = 0x03;	/* TOUT | TIN: made and taken here */
+		sim_put32(p + 8 + 64, 0xffff0001u /* block device zero */);
+		p[8 + 64 + 4] = 0x02;	/* TIN */
+		p += desc_hdr(p, 0x0108, 4 + 2 * 64);
+	}
+	/* general copy operations */
+	sim_put32(p + 4, SIM_MAX_LISTS);
+	sim_put32(p + 8, SIM_MAX_LISTS);
+	sim_put32(p + 12, spc ? lu->cfg.xcopy_lim.max_segment_len : 0);
+	p += desc_hdr(p, 0x8001, 0x20);
+	n = (size_t)(p - buf);
+	return n;
+}
+
 void sim_cmd_inquiry(struct sim_ctx *c)
 {
 	uint8_t buf[1024];
@@ -184,7 +264,7 @@ void sim_cmd_inquiry(struct sim_ctx *c)
 			sim_bad_cdb(c, 2);
 			return;
 		}
-		n = sim_vpd_tpc(c->lu, buf);
+		n = vpd_tpc(c->lu, buf);
 		break;
 	case 0xb0:
 		n = vpd_block_limits(c->lu, buf);
@@ -204,7 +284,7 @@ void sim_cmd_inquiry(struct sim_ctx *c)
 	sim_data_in(c, buf, n, alloc);
 }
 
-/* --- REPORT LUNS, READ CAPACITY ----------------------------------------------------- */
+/* --- REPORT LUNS, READ CAPACITY ------------------------------------------- */
 
 void sim_cmd_report_luns(struct sim_ctx *c)
 {
@@ -251,7 +331,7 @@ void sim_cmd_read_capacity16(struct sim_ctx *c)
 	sim_data_in(c, buf, sizeof(buf), sim_be32(c->cdb + 10));
 }
 
-/* --- GET LBA STATUS --------------------------------------------------------------------- */
+/* --- GET LBA STATUS ------------------------------------------------------- */
 
 #define GLS_MAX_DESC 1024
 
@@ -292,7 +372,7 @@ void sim_cmd_get_lba_status(struct sim_ctx *c)
 	free(buf);
 }
 
-/* --- READ / WRITE ------------------------------------------------------------------------- */
+/* --- READ / WRITE --------------------------------------------------------- */
 
 void sim_cmd_rw(struct sim_ctx *c)
 {
@@ -339,7 +419,7 @@ void sim_cmd_rw(struct sim_ctx *c)
 	}
 }
 
-/* --- WRITE SAME, UNMAP -------------------------------------------------------------------- */
+/* --- WRITE SAME, UNMAP ---------------------------------------------------- */
 
 static bool all_zero(const uint8_t *p, size_t n)
 {

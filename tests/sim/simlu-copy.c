@@ -72,7 +72,7 @@ static void seg02(const uint8_t *d, struct xc_seg *s)
 	s->dlba = sim_be64(d + 20);
 }
 
-/* --- LIO ------------------------------------------------------------------- */
+/* --- LIO ------------------------------------------------------------------ */
 
 /* An 0xE4 CSCD LIO accepts: binary NAA, association LU, 16-byte NAA-6. */
 static bool lio_cscd_ok(const uint8_t *d)
@@ -145,7 +145,7 @@ static int lio_parse(struct sim_ctx *c, const uint8_t *p, size_t plen,
 	return 0;
 }
 
-/* --- SPC ------------------------------------------------------------------- */
+/* --- SPC ------------------------------------------------------------------ */
 
 static int spc_parse(struct sim_ctx *c, const uint8_t *p, size_t plen,
 		     struct xc_list *x)
@@ -241,7 +241,7 @@ static int spc_parse(struct sim_ctx *c, const uint8_t *p, size_t plen,
 	return 0;
 }
 
-/* --- running the segments ------------------------------------------------------- */
+/* --- running the segments ------------------------------------------------- */
 
 /* The LU a CSCD names, with the block length it declares checked. */
 static struct sim_lu *cscd_lu(struct sim_ctx *c, const uint8_t *d, bool *bad_bs)
@@ -379,7 +379,7 @@ void sim_cmd_xcopy_lid1(struct sim_ctx *c)
 	free(x);
 }
 
-/* --- RECEIVE COPY RESULTS --------------------------------------------------------- */
+/* --- RECEIVE COPY RESULTS ------------------------------------------------- */
 
 static void operating_params(struct sim_ctx *c, uint32_t alloc)
 {

@@ -2,7 +2,7 @@
 /*
  * Inside the simulator (see simlu.h): the LU, its sparse medium, the
  * per-nexus state, and the context one command runs in.  The command
- * handlers are split by area: simlu-cmd.c (block commands, inquiry),
+ * handlers are split by area: simlu-cmd.c (block commands, inquiry, VPD),
  * simlu-copy.c (EXTENDED COPY, RECEIVE COPY RESULTS), simlu-token.c
  * (POPULATE TOKEN, WRITE USING TOKEN, ROD token bookkeeping).
  */
@@ -16,7 +16,7 @@
 
 #include "simlu.h"
 
-/* --- big-endian helpers ---------------------------------------------------- */
+/* --- big-endian helpers --------------------------------------------------- */
 
 static inline uint16_t sim_be16(const uint8_t *p)
 {
@@ -59,7 +59,7 @@ static inline void sim_put64(uint8_t *p, uint64_t v)
 	sim_put32(p + 4, (uint32_t)v);
 }
 
-/* --- sense keys and the ASC/ASCQ pairs the sim uses ------------------------ */
+/* --- sense keys and the ASC/ASCQ pairs the sim uses ----------------------- */
 
 #define SK_NOT_READY		0x2
 #define SK_MEDIUM_ERROR		0x3
@@ -97,7 +97,7 @@ static inline void sim_put64(uint8_t *p, uint64_t v)
 #define ASC_UA_LUNS_CHANGED	0x3f0e
 #define ASC_INTERNAL_FAILURE	0x4400
 
-/* --- sparse medium (simlu-store.c) ----------------------------------------- */
+/* --- sparse medium (simlu-store.c) ---------------------------------------- */
 
 /*
  * The medium is cut into chunks of 64 KiB (or one block, if larger), each
@@ -135,7 +135,7 @@ bool sim_store_mapped(const struct sim_store *st, uint64_t lba);
 uint64_t sim_store_run(const struct sim_store *st, uint64_t lba, uint64_t max,
 		       bool *mapped);
 
-/* --- LUs, nexus state, the sim ---------------------------------------------- */
+/* --- LUs, nexus state, the sim -------------------------------------------- */
 
 /* Opcodes that have service actions, for per-SA counts. */
 #define SIM_SA_OPS 4	/* 0x83, 0x84, 0x9e, 0xa3 */
@@ -231,7 +231,19 @@ struct sim_ctx {
 	const char *why;	/* text for that error */
 };
 
-/* --- building replies (simlu.c) ---------------------------------------------- */
+/* --- running a command ---------------------------------------------------- */
+
+/* simlu-ops.c: run the CDB in @c through the command table. */
+void sim_dispatch(struct sim_ctx *c);
+/* simlu-fault.c: the armed fault of @kind that fires on this command, if
+ * any (its counters move); faults that replace the command (true when one
+ * fired); counting and logging a command. */
+struct sim_fault *sim_fault_take(struct sim_ctx *c, enum bc_sim_fault_kind kind);
+bool sim_fault_replaces(struct sim_ctx *c);
+void sim_count_cmd(struct sim_ctx *c);
+void sim_log_cmd(struct sim_ctx *c);
+
+/* --- building replies (simlu-ops.c) --------------------------------------- */
 
 /* CHECK CONDITION with fixed-format sense (key, ASC/ASCQ as 0xAAQQ). */
 void sim_sense(struct sim_ctx *c, uint8_t key, uint16_t ascq);
@@ -255,8 +267,9 @@ void sim_data_in(struct sim_ctx *c, const void *buf, size_t len, size_t alloc);
  */
 const uint8_t *sim_data_out(struct sim_ctx *c, size_t len);
 
-/* --- shared by the handlers ---------------------------------------------------- */
+/* --- shared by the handlers (simlu.c) ------------------------------------- */
 
+/* The LU of this sim with a 16-byte NAA designator, or NULL. */
 struct sim_lu *sim_lu_by_naa(struct bc_sim *sim, const uint8_t *desig, uint8_t len);
 /* Read blocks of @lu as the LU presents them (unmapped = zero or fill). */
 void sim_lu_read(struct sim_lu *lu, uint64_t lba, uint64_t n, uint8_t *out);
@@ -275,7 +288,7 @@ int sim_lu_copy(struct bc_sim *sim, struct sim_lu *src, uint64_t slba,
 /* An armed COPY_ABORT fault for this command, or NULL (counts it). */
 struct sim_fault *sim_copy_fault(struct sim_ctx *c);
 
-/* Held copy operations of this nexus (simlu.c). */
+/* Held copy operations of this nexus. */
 struct sim_list *sim_list_find(struct sim_ctx *c, bool lid1, uint32_t id);
 /* A slot for a new operation; NULL with OPERATION IN PROGRESS sent when
  * @id is held by a running one. */
@@ -292,14 +305,21 @@ void sim_cmd_rw(struct sim_ctx *c);
 void sim_cmd_write_same(struct sim_ctx *c);
 void sim_cmd_unmap(struct sim_ctx *c);
 void sim_cmd_sync_cache(struct sim_ctx *c);
-/* VPD 0x8F into @buf (>= 512 bytes); returns its length (simlu-token.c). */
-size_t sim_vpd_tpc(const struct sim_lu *lu, uint8_t *buf);
 
 /* simlu-copy.c */
 void sim_cmd_xcopy_lid1(struct sim_ctx *c);
 void sim_cmd_rcr_lid1(struct sim_ctx *c);	/* 0x84 SA 0, 1, 3, 4 */
 
-/* simlu-token.c */
+/* simlu-token.c; the defaults of bc_sim_token_limits live there too */
+struct sim_tok_limits {
+	unsigned max_ranges;
+	uint32_t max_inactivity_s, default_inactivity_s;
+	uint64_t max_transfer, optimal_transfer, wut_max_blocks;
+	unsigned immed_polls, max_tokens;
+	uint32_t status_delay_ms;
+};
+
+void sim_tok_limits(const struct sim_lu *lu, struct sim_tok_limits *t);
 void sim_cmd_populate_token(struct sim_ctx *c);
 void sim_cmd_write_using_token(struct sim_ctx *c);
 void sim_cmd_copy_abort(struct sim_ctx *c);

@@ -2,8 +2,7 @@
 /*
  * Token copy in the simulator (SBC-3 / SPC-4): POPULATE TOKEN, WRITE USING
  * TOKEN (also with the block-device-zero ROD token), RECEIVE COPY STATUS
- * (LID4), RECEIVE ROD TOKEN INFORMATION, COPY OPERATION ABORT, and the
- * third-party copy VPD page 0x8F.
+ * (LID4), RECEIVE ROD TOKEN INFORMATION and COPY OPERATION ABORT.
  *
  * A ROD token is 512 bytes the initiator must treat as opaque.  This one
  * holds: ROD type 0x00800001 (point in time, change vulnerable: a write to
@@ -31,17 +30,9 @@
 #define TOK_SIM_ID		128	/* where the sim's identity sits */
 #define TOK_SUM			504
 
-/* --- limits ------------------------------------------------------------------ */
+/* --- limits --------------------------------------------------------------- */
 
-struct tok_limits {
-	unsigned max_ranges;
-	uint32_t max_inactivity_s, default_inactivity_s;
-	uint64_t max_transfer, optimal_transfer, wut_max_blocks;
-	unsigned immed_polls, max_tokens;
-	uint32_t status_delay_ms;
-};
-
-static void tlimits(const struct sim_lu *lu, struct tok_limits *t)
+void sim_tok_limits(const struct sim_lu *lu, struct sim_tok_limits *t)
 {
 	const struct bc_sim_token_limits *l = &lu->cfg.token_lim;
 
@@ -58,87 +49,7 @@ static void tlimits(const struct sim_lu *lu, struct tok_limits *t)
 	t->status_delay_ms = l->status_delay_ms ? l->status_delay_ms : 10;
 }
 
-/* --- VPD 0x8F ------------------------------------------------------------------- */
-
-static size_t desc_hdr(uint8_t *p, uint16_t type, uint16_t len)
-{
-	sim_put16(p, type);
-	sim_put16(p + 2, len);
-	return 4 + (size_t)len;
-}
-
-size_t sim_vpd_tpc(const struct sim_lu *lu, uint8_t *buf)
-{
-	bool spc = lu->cfg.xcopy == BC_SIM_XCOPY_SPC, tok = lu->cfg.token;
-	uint8_t *p = buf + 4, *l;
-	struct tok_limits t;
-	size_t n;
-
-	tlimits(lu, &t);
-	if (tok) {			/* block device ROD token limits */
-		sim_put16(p + 10, (uint16_t)t.max_ranges);
-		sim_put32(p + 12, t.max_inactivity_s);
-		sim_put32(p + 16, t.default_inactivity_s);
-		sim_put64(p + 20, t.max_transfer);
-		sim_put64(p + 28, t.optimal_transfer);
-		p += desc_hdr(p, 0x0000, 0x20);
-	}
-	/* supported commands: opcode, SA count, SAs */
-	l = p + 5;
-	*l++ = 0x83;
-	*l++ = (uint8_t)((spc ? 1 : 0) + (tok ? 3 : 0));
-	if (spc)
-		*l++ = 0x00;
-	if (tok) {
-		*l++ = 0x10;
-		*l++ = 0x11;
-		*l++ = 0x1c;
-	}
-	*l++ = 0x84;
-	*l++ = (uint8_t)((spc ? 4 : 0) + (tok ? 2 : 0));
-	if (spc) {
-		*l++ = 0x00;
-		*l++ = 0x01;
-		*l++ = 0x03;
-		*l++ = 0x04;
-	}
-	if (tok) {
-		*l++ = 0x05;
-		*l++ = 0x07;
-	}
-	p[4] = (uint8_t)(l - (p + 5));
-	p += desc_hdr(p, 0x0001, (uint16_t)((1 + p[4] + 3) & ~3));
-	if (spc) {			/* parameter data */
-		const struct bc_sim_xcopy_limits *x = &lu->cfg.xcopy_lim;
-
-		sim_put16(p + 8, x->max_cscd ? x->max_cscd : 8);
-		sim_put16(p + 10, x->max_segments ? x->max_segments : 8);
-		sim_put32(p + 12, x->max_list_len ? x->max_list_len : 4096);
-		p += desc_hdr(p, 0x0004, 0x1c);
-		/* supported descriptors */
-		p[4] = 2;
-		p[5] = 0x02;
-		p[6] = 0xe4;
-		p += desc_hdr(p, 0x0008, 4);
-	}
-	if (tok) {			/* supported ROD types */
-		sim_put16(p + 6, 2 * 64);
-		sim_put32(p + 8, ROD_PIT_VULNERABLE);
-		p[8 + 4] = 0x03;	/* TOUT | TIN: made and taken here */
-		sim_put32(p + 8 + 64, ROD_BLOCK_ZERO);
-		p[8 + 64 + 4] = 0x02;	/* TIN */
-		p += desc_hdr(p, 0x0108, 4 + 2 * 64);
-	}
-	/* general copy operations */
-	sim_put32(p + 4, SIM_MAX_LISTS);
-	sim_put32(p + 8, SIM_MAX_LISTS);
-	sim_put32(p + 12, spc ? lu->cfg.xcopy_lim.max_segment_len : 0);
-	p += desc_hdr(p, 0x8001, 0x20);
-	n = (size_t)(p - buf);
-	return n;
-}
-
-/* --- the token table ------------------------------------------------------------- */
+/* --- the token table ------------------------------------------------------ */
 
 static uint64_t mix(uint64_t x)
 {
@@ -258,7 +169,7 @@ static void tok_bytes(const struct bc_sim *sim, const struct sim_lu *lu,
 	sim_put64(p + TOK_SUM, checksum(sim, p));
 }
 
-/* --- range descriptor lists --------------------------------------------------------- */
+/* --- range descriptor lists ----------------------------------------------- */
 
 /*
  * Check @n range descriptors at @d against @lu and the limits; returns the
@@ -267,7 +178,7 @@ static void tok_bytes(const struct bc_sim *sim, const struct sim_lu *lu,
  */
 static int64_t ranges_check(struct sim_ctx *c, const struct sim_lu *lu,
 			    const uint8_t *d, size_t n, unsigned at,
-			    const struct tok_limits *t)
+			    const struct sim_tok_limits *t)
 {
 	uint64_t total = 0;
 
@@ -311,7 +222,7 @@ static void list_failed(struct sim_ctx *c, struct sim_list *l)
 
 /* Keep a copy of the parameter list for an IMMED operation. */
 static int list_defer(struct sim_ctx *c, struct sim_list *l, const uint8_t *p,
-		      size_t len, const struct tok_limits *t)
+		      size_t len, const struct sim_tok_limits *t)
 {
 	l->params = malloc(len);
 	if (!l->params) {
@@ -326,17 +237,17 @@ static int list_defer(struct sim_ctx *c, struct sim_list *l, const uint8_t *p,
 	return 0;
 }
 
-/* --- POPULATE TOKEN ------------------------------------------------------------------- */
+/* --- POPULATE TOKEN ------------------------------------------------------- */
 
 /* Make the token (parameters already checked); the list holds it. */
 static void populate(struct sim_ctx *c, struct sim_list *l, const uint8_t *p)
 {
-	struct tok_limits t;
+	struct sim_tok_limits t;
 	struct sim_token *tok;
 	size_t n = sim_be16(p + 14) / RANGE_LEN;
 	uint32_t timeout = sim_be32(p + 4);
 
-	tlimits(c->lu, &t);
+	sim_tok_limits(c->lu, &t);
 	tok = tok_alloc(c->sim, t.max_tokens);
 	if (!tok || !(tok->ranges = calloc(n, sizeof(*tok->ranges)))) {
 		if (tok)
@@ -371,11 +282,11 @@ void sim_cmd_populate_token(struct sim_ctx *c)
 {
 	uint32_t id = sim_be32(c->cdb + 6), plen = sim_be32(c->cdb + 10);
 	size_t usable, rdl;
-	struct tok_limits t;
+	struct sim_tok_limits t;
 	struct sim_list *l;
 	const uint8_t *p;
 
-	tlimits(c->lu, &t);
+	sim_tok_limits(c->lu, &t);
 	if (plen < PT_HDR + RANGE_LEN) {
 		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
 		return;
@@ -411,7 +322,7 @@ void sim_cmd_populate_token(struct sim_ctx *c)
 	populate(c, l, p);
 }
 
-/* --- WRITE USING TOKEN ---------------------------------------------------------------- */
+/* --- WRITE USING TOKEN ---------------------------------------------------- */
 
 /* The live token @tok names, or NULL with INVALID TOKEN OPERATION sent. */
 static struct sim_token *token_check(struct sim_ctx *c, const uint8_t *tok)
@@ -463,10 +374,10 @@ static void write_using(struct sim_ctx *c, struct sim_list *l, const uint8_t *p)
 	struct sim_token *t = NULL;
 	struct sim_lu *src = NULL;
 	uint64_t (*ranges)[2] = NULL;
-	struct tok_limits tl;
+	struct sim_tok_limits tl;
 	int rc = 0;
 
-	tlimits(c->lu, &tl);
+	sim_tok_limits(c->lu, &tl);
 	for (size_t i = 0; i < nd; i++)
 		want += sim_be32(d + RANGE_LEN * i + 8);
 	budget = want;
@@ -550,12 +461,12 @@ void sim_cmd_write_using_token(struct sim_ctx *c)
 {
 	uint32_t id = sim_be32(c->cdb + 6), plen = sim_be32(c->cdb + 10);
 	size_t usable, rdl;
-	struct tok_limits t;
+	struct sim_tok_limits t;
 	struct sim_list *l;
 	const uint8_t *p;
 	bool zero;
 
-	tlimits(c->lu, &t);
+	sim_tok_limits(c->lu, &t);
 	if (plen < WUT_HDR + RANGE_LEN) {
 		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
 		return;
@@ -592,7 +503,7 @@ void sim_cmd_write_using_token(struct sim_ctx *c)
 	write_using(c, l, p);
 }
 
-/* --- status, abort --------------------------------------------------------------------- */
+/* --- status, abort -------------------------------------------------------- */
 
 void sim_token_run_pending(struct sim_ctx *c, struct sim_list *l)
 {
@@ -622,7 +533,7 @@ void sim_cmd_rcs_lid4(struct sim_ctx *c)
 	bool rrti = (c->cdb[1] & 0x1f) == 0x07;
 	uint32_t alloc = sim_be32(c->cdb + 10);
 	uint8_t buf[32 + 32 + 4 + 2 + TOKEN_LEN];
-	struct tok_limits t;
+	struct sim_tok_limits t;
 	struct sim_list *l = sim_list_find(c, false, sim_be32(c->cdb + 2));
 	size_t n;
 
@@ -630,7 +541,7 @@ void sim_cmd_rcs_lid4(struct sim_ctx *c)
 		sim_bad_cdb(c, 2);
 		return;
 	}
-	tlimits(c->lu, &t);
+	sim_tok_limits(c->lu, &t);
 	if (l->state == SIM_LIST_PENDING) {
 		if (l->polls_left)
 			l->polls_left--;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The simulator's core (see simlu.h): the sim and its LUs, the transport
- * each bc_sim_open() returns, command dispatch through one table (which
- * also answers REPORT SUPPORTED OPERATION CODES), fault injection, the
- * command log, and the helpers handlers build replies with.
+ * The simulator's core (see simlu.h): the sim and its LUs, the medium as
+ * the copy manager and the handlers use it, held copy operations, and the
+ * transport each bc_sim_open() returns.  Dispatch and replies are in
+ * simlu-ops.c, faults and counters in simlu-fault.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,7 +22,7 @@ struct sim_port {
 	unsigned queued;
 };
 
-/* --- presets ------------------------------------------------------------- */
+/* --- presets -------------------------------------------------------------- */
 
 static void cfg_base(struct bc_sim_lu_cfg *c, uint64_t blocks, uint32_t bs,
 		     unsigned n, const char *product)
@@ -72,7 +72,7 @@ void bc_sim_lu_cfg_spc(struct bc_sim_lu_cfg *c, uint64_t blocks,
 	c->copy_sparse = true;
 }
 
-/* --- the sim and its LUs ---------------------------------------------------- */
+/* --- the sim and its LUs -------------------------------------------------- */
 
 struct bc_sim *bc_sim_new(void)
 {
@@ -180,12 +180,18 @@ void bc_sim_advance(struct bc_sim *sim, uint64_t ms)
 	pthread_mutex_unlock(&sim->lock);
 }
 
-uint64_t bc_sim_now(const struct bc_sim *sim)
+uint64_t bc_sim_now(const struct bc_sim *csim)
 {
-	return sim->now_ms;
+	struct bc_sim *sim = (struct bc_sim *)csim;	/* the lock is not state */
+	uint64_t now;
+
+	pthread_mutex_lock(&sim->lock);
+	now = sim->now_ms;
+	pthread_mutex_unlock(&sim->lock);
+	return now;
 }
 
-/* --- LU helpers shared by the handlers ------------------------------------- */
+/* --- LU helpers shared by the handlers ------------------------------------ */
 
 struct sim_lu *sim_lu_by_naa(struct bc_sim *sim, const uint8_t *desig, uint8_t len)
 {
@@ -301,7 +307,7 @@ int sim_lu_copy(struct bc_sim *sim, struct sim_lu *src, uint64_t slba,
 	return rc;
 }
 
-/* --- direct access ------------------------------------------------------------ */
+/* --- direct access -------------------------------------------------------- */
 
 static struct sim_lu *lu_range(struct bc_sim *sim, unsigned lu, uint64_t lba,
 			       uint64_t n)
@@ -378,91 +384,7 @@ uint64_t bc_sim_memory(struct bc_sim *sim, unsigned lu)
 	return n;
 }
 
-/* --- reply helpers -------------------------------------------------------------- */
-
-size_t sim_sense_bytes(uint8_t *s, uint8_t key, uint16_t ascq, bool info_valid,
-		       uint32_t info, uint32_t cmd_specific, const uint8_t sks[3])
-{
-	memset(s, 0, 18);
-	s[0] = (uint8_t)(0x70 | (info_valid ? 0x80 : 0));	/* current, fixed */
-	s[2] = key & 0x0f;
-	sim_put32(s + 3, info);
-	s[7] = 10;					/* bytes 8..17 follow */
-	sim_put32(s + 8, cmd_specific);
-	s[12] = (uint8_t)(ascq >> 8);
-	s[13] = (uint8_t)ascq;
-	if (sks)
-		memcpy(s + 15, sks, 3);
-	return 18;
-}
-
-static void set_sense(struct sim_ctx *c, uint8_t key, uint16_t ascq,
-		      bool info_valid, uint32_t info, uint32_t csi,
-		      const uint8_t sks[3])
-{
-	struct bc_scsi_cmd *cmd = c->cmd;
-
-	cmd->status = BC_SAM_CHECK_CONDITION;
-	cmd->sense_len = sim_sense_bytes(cmd->sense, key, ascq, info_valid, info,
-					 csi, sks);
-	cmd->resid = cmd->dir == BC_SCSI_DIR_IN ? cmd->data_len : 0;
-}
-
-void sim_sense(struct sim_ctx *c, uint8_t key, uint16_t ascq)
-{
-	set_sense(c, key, ascq, false, 0, 0, NULL);
-}
-
-void sim_sense_full(struct sim_ctx *c, uint8_t key, uint16_t ascq,
-		    bool info_valid, uint32_t info, uint32_t cmd_specific)
-{
-	set_sense(c, key, ascq, info_valid, info, cmd_specific, NULL);
-}
-
-void sim_bad_cdb(struct sim_ctx *c, unsigned byte)
-{
-	/* SKSV, C/D = 1 (the CDB), field pointer */
-	uint8_t sks[3] = { 0xc0, (uint8_t)(byte >> 8), (uint8_t)byte };
-
-	set_sense(c, SK_ILLEGAL_REQUEST, ASC_INVALID_CDB_FIELD, false, 0, 0, sks);
-}
-
-void sim_bad_param(struct sim_ctx *c, uint16_t ascq, unsigned byte)
-{
-	/* SKSV, C/D = 0 (the parameter list), field pointer */
-	uint8_t sks[3] = { 0x80, (uint8_t)(byte >> 8), (uint8_t)byte };
-
-	set_sense(c, SK_ILLEGAL_REQUEST, ascq, false, 0, 0, byte > 0xffff ? NULL : sks);
-}
-
-void sim_data_in(struct sim_ctx *c, const void *buf, size_t len, size_t alloc)
-{
-	struct bc_scsi_cmd *cmd = c->cmd;
-	size_t room = cmd->dir == BC_SCSI_DIR_IN && cmd->data ? cmd->data_len : 0;
-	size_t n = len < alloc ? len : alloc;
-
-	if (n > room)
-		n = room;
-	if (n)
-		memcpy(cmd->data, buf, n);
-	cmd->resid = room - n;
-}
-
-const uint8_t *sim_data_out(struct sim_ctx *c, size_t len)
-{
-	struct bc_scsi_cmd *cmd = c->cmd;
-
-	if (!len)
-		return NULL;
-	if (cmd->dir != BC_SCSI_DIR_OUT || !cmd->data || cmd->data_len < len) {
-		c->err = -EINVAL;
-		c->why = "data-out buffer missing or shorter than the CDB's transfer length";
-		return NULL;
-	}
-	return cmd->data;
-}
-
-/* --- held copy operations ------------------------------------------------------- */
+/* --- held copy operations ------------------------------------------------- */
 
 struct sim_list *sim_list_find(struct sim_ctx *c, bool lid1, uint32_t id)
 {
@@ -516,347 +438,7 @@ struct sim_list *sim_list_new(struct sim_ctx *c, bool lid1, uint32_t id, uint8_t
 	return l;
 }
 
-/* --- faults ---------------------------------------------------------------------- */
-
-int bc_sim_inject(struct bc_sim *sim, const struct bc_sim_fault *f)
-{
-	int rc = -ENOSPC;
-
-	if (f->kind < BC_SIM_FAULT_CHECK || f->kind > BC_SIM_FAULT_COPY_ABORT)
-		return -EINVAL;
-	pthread_mutex_lock(&sim->lock);
-	for (unsigned i = 0; i < SIM_MAX_FAULTS; i++) {
-		if (sim->fault[i].armed)
-			continue;
-		sim->fault[i] = (struct sim_fault){ .f = *f, .armed = true };
-		if (!sim->fault[i].f.count)
-			sim->fault[i].f.count = 1;
-		rc = 0;
-		break;
-	}
-	pthread_mutex_unlock(&sim->lock);
-	return rc;
-}
-
-void bc_sim_clear_faults(struct bc_sim *sim)
-{
-	pthread_mutex_lock(&sim->lock);
-	memset(sim->fault, 0, sizeof(sim->fault));
-	pthread_mutex_unlock(&sim->lock);
-}
-
-unsigned bc_sim_faults_fired(const struct bc_sim *sim)
-{
-	return sim->faults_fired;
-}
-
-static bool fault_matches(const struct sim_fault *sf, const struct sim_ctx *c)
-{
-	const struct bc_sim_fault *f = &sf->f;
-
-	return sf->armed &&
-	       (f->lu == BC_SIM_ANY || (unsigned)f->lu == c->lu->index) &&
-	       (f->opcode == BC_SIM_ANY || f->opcode == c->cdb[0]) &&
-	       (f->sa == BC_SIM_ANY || f->sa == (c->cdb[1] & 0x1f));
-}
-
-/* The fault of @kind that fires on this command, if any (counted). */
-static struct sim_fault *fault_take(struct sim_ctx *c, enum bc_sim_fault_kind kind)
-{
-	for (unsigned i = 0; i < SIM_MAX_FAULTS; i++) {
-		struct sim_fault *sf = &c->sim->fault[i];
-
-		if (sf->f.kind != kind || !fault_matches(sf, c))
-			continue;
-		if (sf->seen++ < sf->f.skip)
-			continue;
-		if (++sf->fired >= sf->f.count)
-			sf->armed = false;
-		c->sim->faults_fired++;
-		return sf;
-	}
-	return NULL;
-}
-
-struct sim_fault *sim_copy_fault(struct sim_ctx *c)
-{
-	return fault_take(c, BC_SIM_FAULT_COPY_ABORT);
-}
-
-/* Faults that replace the command; true when one fired. */
-static bool fault_replaces(struct sim_ctx *c)
-{
-	struct sim_fault *sf;
-
-	if ((sf = fault_take(c, BC_SIM_FAULT_STATUS))) {
-		c->cmd->status = sf->f.status;
-		return true;
-	}
-	if ((sf = fault_take(c, BC_SIM_FAULT_UNIT_ATTENTION))) {
-		sim_sense(c, SK_UNIT_ATTENTION, sf->f.asc || sf->f.ascq ?
-			  (uint16_t)(sf->f.asc << 8 | sf->f.ascq) : ASC_UA_POWER_ON);
-		return true;
-	}
-	if ((sf = fault_take(c, BC_SIM_FAULT_CHECK))) {
-		sim_sense_full(c, sf->f.key, (uint16_t)(sf->f.asc << 8 | sf->f.ascq),
-			       sf->f.info_valid, sf->f.information, 0);
-		return true;
-	}
-	return false;
-}
-
-/* --- counters and log -------------------------------------------------------------- */
-
-static int sa_slot(uint8_t op)
-{
-	switch (op) {
-	case 0x83: return 0;
-	case 0x84: return 1;
-	case 0x9e: return 2;
-	case 0xa3: return 3;
-	default: return -1;
-	}
-}
-
-unsigned long bc_sim_count(const struct bc_sim *csim, int lu, uint8_t opcode, int sa)
-{
-	struct bc_sim *sim = (struct bc_sim *)csim;	/* the lock is not state */
-	unsigned long n = 0;
-	int slot = sa_slot(opcode);
-
-	pthread_mutex_lock(&sim->lock);
-	for (unsigned i = 0; i < sim->nlu; i++) {
-		if (lu != BC_SIM_ANY && (unsigned)lu != i)
-			continue;
-		if (sa == BC_SIM_ANY || slot < 0)
-			n += sim->lu[i]->op_count[opcode];
-		else if (sa >= 0 && sa < 32)
-			n += sim->lu[i]->sa_count[slot][sa];
-	}
-	pthread_mutex_unlock(&sim->lock);
-	return n;
-}
-
-size_t bc_sim_log(const struct bc_sim *csim, struct bc_sim_log_entry *out, size_t max)
-{
-	struct bc_sim *sim = (struct bc_sim *)csim;
-	size_t n, first;
-
-	pthread_mutex_lock(&sim->lock);
-	n = sim->log_len < max ? sim->log_len : max;
-	/* the newest @n entries, oldest first */
-	first = (sim->log_next + BC_SIM_LOG_MAX - n) % BC_SIM_LOG_MAX;
-	for (size_t i = 0; i < n; i++)
-		out[i] = sim->log[(first + i) % BC_SIM_LOG_MAX];
-	pthread_mutex_unlock(&sim->lock);
-	return n;
-}
-
-void bc_sim_reset_counters(struct bc_sim *sim)
-{
-	pthread_mutex_lock(&sim->lock);
-	for (unsigned i = 0; i < sim->nlu; i++) {
-		memset(sim->lu[i]->op_count, 0, sizeof(sim->lu[i]->op_count));
-		memset(sim->lu[i]->sa_count, 0, sizeof(sim->lu[i]->sa_count));
-	}
-	sim->log_len = sim->log_next = 0;
-	pthread_mutex_unlock(&sim->lock);
-}
-
-static void count(struct sim_ctx *c)
-{
-	int slot = sa_slot(c->cdb[0]);
-
-	c->lu->op_count[c->cdb[0]]++;
-	if (slot >= 0 && c->cdb_len > 1)
-		c->lu->sa_count[slot][c->cdb[1] & 0x1f]++;
-}
-
-static void log_cmd(struct sim_ctx *c)
-{
-	struct bc_sim_log_entry *e = &c->sim->log[c->sim->log_next];
-	const struct bc_scsi_cmd *cmd = c->cmd;
-
-	memset(e, 0, sizeof(*e));
-	e->lu = c->lu->index;
-	e->cdb_len = c->cdb_len > 16 ? 16 : c->cdb_len;
-	memcpy(e->cdb, c->cdb, e->cdb_len);
-	e->status = cmd->status;
-	if (cmd->status == BC_SAM_CHECK_CONDITION && cmd->sense_len >= 14) {
-		e->key = cmd->sense[2] & 0x0f;
-		e->asc = cmd->sense[12];
-		e->ascq = cmd->sense[13];
-	}
-	c->sim->log_next = (c->sim->log_next + 1) % BC_SIM_LOG_MAX;
-	if (c->sim->log_len < BC_SIM_LOG_MAX)
-		c->sim->log_len++;
-}
-
-/* --- the command table ------------------------------------------------------------- */
-
-enum { NEED_THIN = 1, NEED_GLS = 2, NEED_XCOPY = 4, NEED_XCOPY_SPC = 8,
-       NEED_TOKEN = 16, NEED_RSOC = 32 };
-
-struct sim_op {
-	uint8_t op;
-	int sa;			/* -1: the opcode has no service actions */
-	uint8_t cdb_len;
-	unsigned need;
-	void (*run)(struct sim_ctx *c);
-	const char *name;
-};
-
-static void sim_cmd_rsoc(struct sim_ctx *c);
-
-static const struct sim_op ops[] = {
-	{ 0x00, -1, 6, 0, sim_cmd_tur, "TEST UNIT READY" },
-	{ 0x12, -1, 6, 0, sim_cmd_inquiry, "INQUIRY" },
-	{ 0x25, -1, 10, 0, sim_cmd_read_capacity10, "READ CAPACITY(10)" },
-	{ 0x28, -1, 10, 0, sim_cmd_rw, "READ(10)" },
-	{ 0x2a, -1, 10, 0, sim_cmd_rw, "WRITE(10)" },
-	{ 0x35, -1, 10, 0, sim_cmd_sync_cache, "SYNCHRONIZE CACHE(10)" },
-	{ 0x41, -1, 10, 0, sim_cmd_write_same, "WRITE SAME(10)" },
-	{ 0x42, -1, 10, NEED_THIN, sim_cmd_unmap, "UNMAP" },
-	{ 0x83, 0x00, 16, NEED_XCOPY, sim_cmd_xcopy_lid1, "EXTENDED COPY(LID1)" },
-	{ 0x83, 0x10, 16, NEED_TOKEN, sim_cmd_populate_token, "POPULATE TOKEN" },
-	{ 0x83, 0x11, 16, NEED_TOKEN, sim_cmd_write_using_token, "WRITE USING TOKEN" },
-	{ 0x83, 0x1c, 16, NEED_TOKEN, sim_cmd_copy_abort, "COPY OPERATION ABORT" },
-	{ 0x84, 0x00, 16, NEED_XCOPY_SPC, sim_cmd_rcr_lid1, "RECEIVE COPY STATUS(LID1)" },
-	{ 0x84, 0x01, 16, NEED_XCOPY_SPC, sim_cmd_rcr_lid1, "RECEIVE COPY DATA(LID1)" },
-	{ 0x84, 0x03, 16, NEED_XCOPY, sim_cmd_rcr_lid1, "RECEIVE COPY OPERATING PARAMETERS" },
-	{ 0x84, 0x04, 16, NEED_XCOPY_SPC, sim_cmd_rcr_lid1, "RECEIVE COPY FAILURE DETAILS(LID1)" },
-	{ 0x84, 0x05, 16, NEED_TOKEN, sim_cmd_rcs_lid4, "RECEIVE COPY STATUS(LID4)" },
-	{ 0x84, 0x07, 16, NEED_TOKEN, sim_cmd_rcs_lid4, "RECEIVE ROD TOKEN INFORMATION" },
-	{ 0x88, -1, 16, 0, sim_cmd_rw, "READ(16)" },
-	{ 0x8a, -1, 16, 0, sim_cmd_rw, "WRITE(16)" },
-	{ 0x91, -1, 16, 0, sim_cmd_sync_cache, "SYNCHRONIZE CACHE(16)" },
-	{ 0x93, -1, 16, 0, sim_cmd_write_same, "WRITE SAME(16)" },
-	{ 0x9e, 0x10, 16, 0, sim_cmd_read_capacity16, "READ CAPACITY(16)" },
-	{ 0x9e, 0x12, 16, NEED_GLS, sim_cmd_get_lba_status, "GET LBA STATUS" },
-	{ 0xa0, -1, 12, 0, sim_cmd_report_luns, "REPORT LUNS" },
-	{ 0xa3, 0x0c, 12, NEED_RSOC, sim_cmd_rsoc, "REPORT SUPPORTED OPERATION CODES" },
-};
-
-#define NOPS (sizeof(ops) / sizeof(ops[0]))
-
-static bool op_enabled(const struct sim_op *o, const struct sim_lu *lu)
-{
-	const struct bc_sim_lu_cfg *cfg = &lu->cfg;
-
-	return (!(o->need & NEED_THIN) || cfg->thin) &&
-	       (!(o->need & NEED_GLS) || cfg->gls) &&
-	       (!(o->need & NEED_XCOPY) || cfg->xcopy != BC_SIM_XCOPY_NONE) &&
-	       (!(o->need & NEED_XCOPY_SPC) || cfg->xcopy == BC_SIM_XCOPY_SPC) &&
-	       (!(o->need & NEED_TOKEN) || cfg->token) &&
-	       (!(o->need & NEED_RSOC) || cfg->rsoc);
-}
-
-/* Does this LU implement @op at all (any service action)? */
-static bool opcode_known(uint8_t op, const struct sim_lu *lu)
-{
-	for (size_t i = 0; i < NOPS; i++)
-		if (ops[i].op == op && op_enabled(&ops[i], lu))
-			return true;
-	return false;
-}
-
-static const struct sim_op *op_find(uint8_t op, int sa)
-{
-	for (size_t i = 0; i < NOPS; i++)
-		if (ops[i].op == op && (ops[i].sa < 0 || ops[i].sa == sa))
-			return &ops[i];
-	return NULL;
-}
-
-static size_t rsoc_desc(uint8_t *p, const struct sim_op *o, bool rctd)
-{
-	memset(p, 0, rctd ? 20 : 8);
-	p[0] = o->op;
-	sim_put16(p + 2, o->sa < 0 ? 0 : (uint16_t)o->sa);
-	p[5] = (uint8_t)((o->sa >= 0 ? 0x01 : 0) | (rctd ? 0x02 : 0));
-	sim_put16(p + 6, o->cdb_len);
-	if (rctd)
-		sim_put16(p + 8, 10);	/* timeouts descriptor: all zero */
-	return rctd ? 20 : 8;
-}
-
-static void sim_cmd_rsoc(struct sim_ctx *c)
-{
-	uint8_t buf[4 + NOPS * 20], opt = c->cdb[2] & 0x07, req = c->cdb[3];
-	uint16_t rsa = sim_be16(c->cdb + 4);
-	uint32_t alloc = sim_be32(c->cdb + 6);
-	bool rctd = c->cdb[2] & 0x80, has_sa = false;
-	const struct sim_op *o = NULL;
-	size_t n = 4;
-
-	if (opt == 0) {
-		for (size_t i = 0; i < NOPS; i++)
-			if (op_enabled(&ops[i], c->lu))
-				n += rsoc_desc(buf + n, &ops[i], rctd);
-		sim_put32(buf, (uint32_t)(n - 4));
-		sim_data_in(c, buf, n, alloc);
-		return;
-	}
-	if (opt > 3) {
-		sim_bad_cdb(c, 2);
-		return;
-	}
-	for (size_t i = 0; i < NOPS; i++) {
-		if (ops[i].op != req)
-			continue;
-		has_sa = ops[i].sa >= 0;
-		if (!has_sa || ops[i].sa == rsa)
-			o = &ops[i];
-	}
-	/* option 1 names an opcode without service actions, option 2 one
-	 * with; option 3 either */
-	if ((opt == 1 && has_sa) || (opt == 2 && !has_sa && (o || opcode_known(req, c->lu)))) {
-		sim_bad_cdb(c, 2);
-		return;
-	}
-	memset(buf, 0, sizeof(buf));
-	if (o && op_enabled(o, c->lu)) {
-		buf[1] = (uint8_t)(0x03 | (rctd ? 0x80 : 0));	/* supported */
-		sim_put16(buf + 2, o->cdb_len);
-		/* CDB usage data: which bits of each byte the sim looks at */
-		buf[4] = o->op;
-		for (unsigned i = 1; i < o->cdb_len; i++)
-			buf[4 + i] = 0xff;
-		if (o->sa >= 0)
-			buf[5] = 0x1f;
-		n = 4 + o->cdb_len;
-		if (rctd) {
-			sim_put16(buf + n, 10);
-			n += 12;
-		}
-	} else {
-		buf[1] = 0x01;		/* not supported */
-	}
-	sim_data_in(c, buf, n, alloc);
-}
-
-static void dispatch(struct sim_ctx *c)
-{
-	const struct sim_op *o;
-	int sa = c->cdb_len > 1 ? c->cdb[1] & 0x1f : 0;
-
-	if (!opcode_known(c->cdb[0], c->lu)) {
-		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
-		return;
-	}
-	o = op_find(c->cdb[0], sa);
-	if (!o || !op_enabled(o, c->lu)) {
-		sim_bad_cdb(c, 1);		/* a service action we lack */
-		return;
-	}
-	if (c->cdb_len < o->cdb_len) {
-		sim_bad_cdb(c, c->cdb_len);	/* a truncated CDB */
-		return;
-	}
-	o->run(c);
-}
-
-/* --- the transport ---------------------------------------------------------------- */
+/* --- the transport -------------------------------------------------------- */
 
 static int run_cmd(struct sim_port *p, struct bc_scsi_cmd *cmd, struct bc_error *e,
 		   const char *tname)
@@ -874,12 +456,12 @@ static int run_cmd(struct sim_port *p, struct bc_scsi_cmd *cmd, struct bc_error 
 	c.cdb_len = cmd->cdb_len;
 	pthread_mutex_lock(&sim->lock);
 	c.lu = sim->lu[p->lu];
-	if (fault_take(&c, BC_SIM_FAULT_DISCONNECT)) {
+	if (sim_fault_take(&c, BC_SIM_FAULT_DISCONNECT)) {
 		pthread_mutex_unlock(&sim->lock);
 		return bc_error_set(e, -ECONNRESET, tname, "sim",
 				    "connection reset (injected)");
 	}
-	count(&c);
+	sim_count_cmd(&c);
 	if (p->ua_new) {
 		/* LIO: every new initiator first hears "reported LUNs data
 		 * has changed"; INQUIRY and REPORT LUNS are exempt (SAM) */
@@ -888,12 +470,12 @@ static int run_cmd(struct sim_port *p, struct bc_scsi_cmd *cmd, struct bc_error 
 			sim_sense(&c, SK_UNIT_ATTENTION, ASC_UA_LUNS_CHANGED);
 		}
 	}
-	if (cmd->status == BC_SAM_GOOD && !fault_replaces(&c))
-		dispatch(&c);
+	if (cmd->status == BC_SAM_GOOD && !sim_fault_replaces(&c))
+		sim_dispatch(&c);
 	if (c.err) {
 		rc = c.err;
 	} else {
-		log_cmd(&c);
+		sim_log_cmd(&c);
 	}
 	pthread_mutex_unlock(&sim->lock);
 	if (rc)
@@ -911,23 +493,29 @@ static int sim_submit(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		      struct bc_error *e)
 {
 	struct sim_port *p = t->priv;
+	bool full;
 
-	if (p->queued >= sizeof(p->queue) / sizeof(p->queue[0]))
-		return bc_error_set(e, -EAGAIN, t->name, "sim", "queue full");
-	p->queue[p->queued++] = cmd;
-	return 0;
+	pthread_mutex_lock(&p->sim->lock);
+	full = p->queued >= sizeof(p->queue) / sizeof(p->queue[0]);
+	if (!full)
+		p->queue[p->queued++] = cmd;
+	pthread_mutex_unlock(&p->sim->lock);
+	return full ? bc_error_set(e, -EAGAIN, t->name, "sim", "queue full") : 0;
 }
 
 static int sim_poll(struct bc_scsi_transport *t, int timeout_ms, struct bc_error *e)
 {
 	struct sim_port *p = t->priv;
 	struct bc_scsi_cmd *q[8];
-	unsigned n = p->queued;
+	unsigned n;
 
 	(void)timeout_ms;
 	/* callbacks may submit again: run a snapshot of the queue */
+	pthread_mutex_lock(&p->sim->lock);
+	n = p->queued;
 	memcpy(q, p->queue, n * sizeof(q[0]));
 	p->queued = 0;
+	pthread_mutex_unlock(&p->sim->lock);
 	for (unsigned i = 0; i < n; i++) {
 		struct bc_error ce;
 		int rc;
@@ -944,7 +532,13 @@ static int sim_poll(struct bc_scsi_transport *t, int timeout_ms, struct bc_error
 
 static unsigned sim_inflight(struct bc_scsi_transport *t)
 {
-	return ((struct sim_port *)t->priv)->queued;
+	struct sim_port *p = t->priv;
+	unsigned n;
+
+	pthread_mutex_lock(&p->sim->lock);
+	n = p->queued;
+	pthread_mutex_unlock(&p->sim->lock);
+	return n;
 }
 
 static void sim_close(struct bc_scsi_transport *t)

@@ -155,7 +155,7 @@ int bc_sim_open(struct bc_sim *sim, unsigned lu, struct bc_scsi_transport **out)
 void bc_sim_advance(struct bc_sim *sim, uint64_t ms);
 uint64_t bc_sim_now(const struct bc_sim *sim);
 
-/* --- direct access to the medium (not counted, no faults) ------------- */
+/* --- direct access to the medium (not counted, no faults) ----------------- */
 
 /* Read/write whole blocks of LU @lu; -EINVAL outside the LU. */
 int bc_sim_read(struct bc_sim *sim, unsigned lu, uint64_t lba, uint32_t blocks,
@@ -168,7 +168,7 @@ bool bc_sim_mapped(struct bc_sim *sim, unsigned lu, uint64_t lba);
 uint64_t bc_sim_mapped_blocks(struct bc_sim *sim, unsigned lu);
 uint64_t bc_sim_memory(struct bc_sim *sim, unsigned lu);
 
-/* --- fault injection ----------------------------------------------------- */
+/* --- fault injection ------------------------------------------------------ */
 
 enum bc_sim_fault_kind {
 	/* CHECK CONDITION with sense key/ASC/ASCQ (and INFORMATION if

@@ -20,7 +20,7 @@
 #define BS 512
 #define NBLK 4096
 
-/* --- helpers ------------------------------------------------------------------ */
+/* --- helpers -------------------------------------------------------------- */
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static void put32(uint8_t *p, uint32_t v)
@@ -28,10 +28,15 @@ static void put32(uint8_t *p, uint32_t v)
 	p[0] = (uint8_t)(v >> 24); p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v;
 }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)(v >> 32)); put32(p + 4, (uint32_t)v); }
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
 static uint32_t get32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
 }
 static uint64_t get64(const uint8_t *p) { return (uint64_t)get32(p) << 32 | get32(p + 4); }
 
@@ -158,7 +163,7 @@ static int xcopy(struct fx *f, unsigned via, unsigned s, unsigned d,
 	return bc_lu_extended_copy(&f->lu[via], list, (uint32_t)len, seg[0].src_lba, 0, e);
 }
 
-/* --- token copy CDBs (blkclone has no builders for them yet) ----------------------- */
+/* --- token copy CDBs (blkclone has no builders for them yet) -------------- */
 
 static int populate(struct bc_scsi_transport *t, uint32_t id, const uint64_t (*r)[2],
 		    size_t n, uint32_t timeout, uint8_t flags, struct bc_scsi_cmd *c)
@@ -226,7 +231,7 @@ static int wut(struct bc_scsi_transport *t, uint32_t id, const uint8_t tok[512],
 	return raw(t, c, cdb, 16, BC_SCSI_DIR_OUT, p, len);
 }
 
-/* --- discovery ------------------------------------------------------------------------ */
+/* --- discovery ------------------------------------------------------------ */
 
 static void test_discovery_spc(void **state)
 {
@@ -341,7 +346,7 @@ static void test_discovery_lio(void **state)
 	fx_close(&f);
 }
 
-/* --- block commands ----------------------------------------------------------------------- */
+/* --- block commands ------------------------------------------------------- */
 
 static void test_read_write(void **state)
 {
@@ -643,7 +648,7 @@ static void test_rsoc_and_opcodes(void **state)
 	fx_close(&g);
 }
 
-/* --- EXTENDED COPY -------------------------------------------------------------------------- */
+/* --- EXTENDED COPY -------------------------------------------------------- */
 
 static void test_xcopy_spc(void **state)
 {
@@ -924,7 +929,7 @@ static void test_xcopy_abort_lio(void **state)
 	fx_close(&f);
 }
 
-/* --- token copy ----------------------------------------------------------------------------- */
+/* --- token copy ----------------------------------------------------------- */
 
 static void test_token_round_trip(void **state)
 {
@@ -1214,7 +1219,7 @@ static void test_token_copy_abort_fault(void **state)
 	fx_close(&f);
 }
 
-/* --- faults ------------------------------------------------------------------------------------- */
+/* --- faults --------------------------------------------------------------- */
 
 static void test_fault_check(void **state)
 {
@@ -1338,7 +1343,7 @@ static void test_fault_args(void **state)
 	bc_sim_free(sim);
 }
 
-/* --- transport ------------------------------------------------------------------------------------ */
+/* --- transport ------------------------------------------------------------ */
 
 static void done_cb(struct bc_scsi_cmd *cmd, int rc, void *arg)
 {
@@ -1381,7 +1386,7 @@ static void test_async_and_lifetime(void **state)
 	bc_scsi_transport_close(f.t[0]);
 }
 
-/* --- fuzz smoke --------------------------------------------------------------------------------- */
+/* --- fuzz smoke ----------------------------------------------------------- */
 
 static uint64_t rnd(uint64_t *s)
 {
