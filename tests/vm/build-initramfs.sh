@@ -1,6 +1,9 @@
 #!/bin/bash
 # Build the test VM's kernel and initramfs:
-#   tests/vm/build-initramfs.sh OUTDIR [BLKCLONE-BINARY [SANITIZER-BINARY]]
+#   tests/vm/build-initramfs.sh OUTDIR [BINARY...]
+# The first BINARY lands in the guest as /usr/sbin/blkclone, the second
+# (the sanitizer build) as /usr/sbin/blkclone-san, any further one as
+# /usr/sbin/blkclone-N (N = its position); the mapping is printed.
 # The kernel is Debian's own linux-image .deb, unpacked (never installed)
 # and cached in $BLKCLONE_VM_CACHE; the initramfs is busybox plus the
 # modules for LIO (iSCSI + tcm_loop), NVMe, device-mapper and virtio-net,
@@ -8,12 +11,16 @@
 # their shared libraries), so SG_IO and NVMe tests run inside the guest.
 # Writes OUTDIR/vmlinuz and OUTDIR/initrd.gz.
 set -euo pipefail
-out=${1:?usage: build-initramfs.sh OUTDIR [BINARY [SAN-BINARY]]}
+out=${1:?usage: build-initramfs.sh OUTDIR [BINARY...]}
 shift
 here=$(cd "$(dirname "$0")" && pwd)
+for b in "$@"; do
+	[ -f "$b" ] && [ -x "$b" ] || { echo "build-initramfs: $b is not an executable file" >&2; exit 1; }
+done
 cache=${BLKCLONE_VM_CACHE:-/var/cache/blkclone-vm}
 mkdir -p "$out" "$cache"
 out=$(cd "$out" && pwd)
+cache=$(cd "$cache" && pwd)
 
 # --- kernel: the ABI package linux-image-amd64 points at, unpacked once ---
 kernel_abi() {
@@ -21,6 +28,9 @@ kernel_abi() {
 		awk '/Depends: linux-image-[0-9]/ { sub("linux-image-", "", $2); print $2; exit }'
 }
 kver=${BLKCLONE_VM_KVER:-$(kernel_abi)}
+if [ -z "$kver" ]; then	# no package lists: a kernel unpacked before will do
+	kver=$(ls -d "$cache"/kroot-*/.done 2>/dev/null | sed 's|.*/kroot-\(.*\)/.done$|\1|' | sort -V | tail -n1)
+fi
 if [ -z "$kver" ] && [ "$(id -u)" = 0 ]; then	# package lists never fetched
 	apt-get update -q >/dev/null
 	kver=$(kernel_abi)
@@ -90,13 +100,21 @@ copy_with_libs() {	# copy_with_libs SRC [DEST]
 		cp -L "$lib" "$root$lib"
 	done
 }
+# sg3-utils, nvme-cli, dmsetup (tests/install-deps.sh); cmp because
+# busybox has none
 for t in /usr/bin/sg_inq /usr/bin/sg_vpd /usr/bin/sg_readcap /usr/bin/sg_turs \
-	 /usr/bin/sg_copy_results /usr/bin/sg_get_lba_status /usr/sbin/nvme \
+	 /usr/bin/sg_xcopy /usr/bin/sg_copy_results /usr/bin/sg_get_lba_status \
+	 /usr/bin/sg_unmap /usr/bin/sg_write_same /usr/sbin/nvme \
 	 /sbin/dmsetup /usr/bin/cmp; do
-	if [ -x "$t" ]; then copy_with_libs "$t"; else echo "build-initramfs: $t missing" >&2; exit 1; fi
+	if [ -x "$t" ]; then copy_with_libs "$t"; else echo "build-initramfs: $t missing (tests/install-deps.sh --vm)" >&2; exit 1; fi
 done
-[ $# -ge 1 ] && copy_with_libs "$1" /usr/sbin/blkclone
-[ $# -ge 2 ] && copy_with_libs "$2" /usr/sbin/blkclone-san
+n=0
+for b in "$@"; do
+	n=$((n + 1))
+	case $n in 1) dst=/usr/sbin/blkclone ;; 2) dst=/usr/sbin/blkclone-san ;; *) dst=/usr/sbin/blkclone-$n ;; esac
+	copy_with_libs "$b" "$dst"
+	echo "build-initramfs: $b -> guest $dst"
+done
 
 echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
 install -m 755 "$here/init" "$root/init"

@@ -2,37 +2,73 @@
 # The test VM: LIO (iSCSI + tcm_loop) and a QEMU NVMe controller, under
 # software emulation (KVM does not work on the machines this runs on).
 #
-#   vm.sh start [BLKCLONE [SAN-BLKCLONE]]   build the initramfs, boot, wait
-#   vm.sh stop                              kill QEMU (idempotent)
-#   vm.sh status                            exit 0 if running
-#   vm.sh exec COMMAND...                   run in the guest; its output and
-#                                           exit status
-# State lives in $BLKCLONE_VM_DIR (default ./vm); vm.env there tells tests
-# the ports.  Environment: BLKCLONE_VM_PORT (first of three host ports,
-# default 13260), READY_TIMEOUT (s, default 300), EXEC_TIMEOUT (s, 900).
+#   vm.sh start [BINARY...]   build the initramfs with these blkclone
+#                             binaries (build-initramfs.sh), boot, wait
+#   vm.sh stop                kill QEMU (idempotent)
+#   vm.sh status              say whether it runs; exit 0 if it does
+#   vm.sh exec COMMAND...     run COMMAND (one shell command line, or a
+#                             script) in the guest: its stdout and stderr,
+#                             and its exit status as vm.sh's
+# State lives in $BLKCLONE_VM_DIR (default $TOP_BUILDDIR/vm, else ./vm):
+# vmlinuz, initrd.gz, serial.log, qemu.pid, vm.env (the ports, for tests).
+# Environment: BLKCLONE_VM_PORT (first of three consecutive host ports:
+# iSCSI tpgt_1, iSCSI tpgt_2, command channel; default 13260, and the next
+# free three if those are taken), READY_TIMEOUT (s, default 300),
+# EXEC_TIMEOUT (s, default 900).
+#
+# exec's channel: a TCP connection per command to busybox nc in the guest
+# (port forward to 2323), which runs tests/vm/guest/exec-one.sh: the host
+# sends "LIMIT BASE64-OF-COMMAND", the guest streams the output back and
+# ends with a line __BLKCLONE_RC=N.  No nc is needed on the host: bash's
+# /dev/tcp.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-dir=${BLKCLONE_VM_DIR:-$PWD/vm}
+dir=${BLKCLONE_VM_DIR:-${TOP_BUILDDIR:-$PWD}/vm}
+[ -d "$dir" ] && dir=$(cd "$dir" && pwd)	# as QEMU's command line has it
 port=${BLKCLONE_VM_PORT:-13260}
 
-running() {
-	[ -f "$dir/qemu.pid" ] && kill -0 "$(cat "$dir/qemu.pid")" 2>/dev/null
+# The pid in qemu.pid, if it still is our QEMU: a stale file's pid may
+# belong to another process by now, which must never be killed.
+qemu_pid() {
+	local pid cmd
+	[ -f "$dir/qemu.pid" ] || return 1
+	pid=$(cat "$dir/qemu.pid" 2>/dev/null) && [ -n "$pid" ] || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	case $cmd in
+	*qemu-system*" file:$dir/serial.log "*) echo "$pid" ;;
+	*) return 1 ;;
+	esac
 }
+
+running() { qemu_pid >/dev/null; }
 
 stop_vm() {
 	local pid i
-	if [ -f "$dir/qemu.pid" ]; then
-		pid=$(cat "$dir/qemu.pid")
-		kill "$pid" 2>/dev/null || true
-		for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$pid" 2>/dev/null || true
-		rm -f "$dir/qemu.pid"
+	if pid=$(qemu_pid); then
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+			for i in $(seq 50); do
+				kill -0 "$pid" 2>/dev/null || break
+				sleep 0.1
+			done
+		fi
+		! kill -0 "$pid" 2>/dev/null || { echo "vm.sh: QEMU (pid $pid) survives SIGKILL" >&2; return 1; }
 	fi
-	rm -f "$dir/vm.env"
+	rm -f "$dir/qemu.pid" "$dir/vm.env"
 }
 
 port_free() {	# nothing listens on 127.0.0.1:$1
-	! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	if command -v ss >/dev/null; then
+		# asks the kernel: no connection to whatever listens there
+		[ -z "$(ss -Htln "sport = :$1" 2>/dev/null)" ]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
 }
 
 start_vm() {
@@ -42,7 +78,7 @@ start_vm() {
 	running && stop_vm
 	command -v qemu-system-x86_64 >/dev/null ||
 		{ echo "vm.sh: qemu-system-x86_64 is not installed (tests/install-deps.sh --vm)" >&2; return 1; }
-	"$here/build-initramfs.sh" "$dir" "$@"
+	"$here/build-initramfs.sh" "$dir" "$@" || { echo "vm.sh: building the initramfs failed" >&2; return 1; }
 	# Three consecutive free host ports from $port on: another VM (a
 	# second checkout, a benchmark) may hold the default ones.
 	for i in $(seq 0 20); do
@@ -50,7 +86,8 @@ start_vm() {
 			break
 		fi
 		[ -n "${BLKCLONE_VM_PORT:-}" ] &&
-			{ echo "vm.sh: host ports $port-$((port + 2)) are in use" >&2; return 1; }
+			{ echo "vm.sh: host ports $port-$((port + 2)) (BLKCLONE_VM_PORT) are in use" >&2; return 1; }
+		[ "$i" = 20 ] && { echo "vm.sh: no three free host ports in 13260-$((port + 2))" >&2; return 1; }
 		port=$((port + 3))
 	done
 	rm -f "$dir/serial.log" "$dir"/nvme*.img
@@ -75,7 +112,7 @@ start_vm() {
 		-device nvme-ns,drive=nvm3,bus=nvme0,nsid=3,mssrl=128,mcl=1024,msrc=7,logical_block_size=4096,physical_block_size=4096 \
 		-drive "file=$dir/nvme4.img,if=none,id=nvm4,format=raw,discard=unmap" \
 		-device nvme-ns,drive=nvm4,bus=nvme0,nsid=4,mssrl=0,mcl=0,msrc=0 ||
-		{ echo "vm.sh: qemu did not start" >&2; return 1; }
+		{ echo "vm.sh: qemu-system-x86_64 did not start (its message is above)" >&2; return 1; }
 	for i in $(seq $((ready * 5))); do
 		if grep -q BLKCLONE-VM-READY "$dir/serial.log" 2>/dev/null; then
 			cat >"$dir/vm.env" <<-EOF
@@ -92,35 +129,101 @@ start_vm() {
 		fi
 		sleep 0.2
 	done
-	echo "vm.sh: the VM did not come up; serial log:" >&2
+	if grep -q BLKCLONE-VM-FAILED "$dir/serial.log" 2>/dev/null; then
+		echo "vm.sh: the guest's /init failed: $(sed -n 's/.*BLKCLONE-VM-FAILED: //p' "$dir/serial.log" | head -n1)" >&2
+	elif ! running; then
+		echo "vm.sh: QEMU exited before the guest was ready" >&2
+	else
+		echo "vm.sh: the guest was not ready after $ready s (READY_TIMEOUT)" >&2
+	fi
+	echo "vm.sh: the last lines of $dir/serial.log:" >&2
 	tail -n 40 "$dir/serial.log" >&2 || true
 	stop_vm
 	return 1
 }
 
-# Send one command line; print what comes back; exit with its status.
+# exec_vm COMMAND...: the words are joined with spaces into one command
+# for the guest's sh -c (like ssh does), so quote for the guest.  Prints
+# its output as it comes, byte for byte, and returns its exit status;
+# 125 when there is no status: no VM, a broken channel, the time limit.
 exec_vm() {
-	local out rc
-	running && [ -f "$dir/vm.env" ] || { echo "vm.sh: the test VM is not running" >&2; return 2; }
-	# shellcheck disable=SC1091
-	. "$dir/vm.env"
-	out=$(timeout "${EXEC_TIMEOUT:-900}" bash -c '
-		exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 97
-		printf "%s\n" "$2" >&3
-		cat <&3' _ "$BLKCLONE_VM_EXEC_PORT" "$*") || true
-	rc=$(printf '%s\n' "$out" | sed -n 's/^__BLKCLONE_RC=\([0-9]*\)$/\1/p' | tail -n1)
-	printf '%s\n' "$out" | grep -v '^__BLKCLONE_RC=' || true
-	if [ -z "$rc" ]; then
-		echo "vm.sh: no exit status from the guest (channel broken or timed out)" >&2
+	local limit=${EXEC_TIMEOUT:-900} line rc="" deadline left got=0
+	local -a held=()
+	[ $# -gt 0 ] || { echo "usage: vm.sh exec COMMAND..." >&2; return 2; }
+	if ! running || [ ! -f "$dir/vm.env" ]; then
+		echo "vm.sh exec: the test VM is not running (BLKCLONE_VM_DIR=$dir)" >&2
 		return 125
 	fi
-	return "$rc"
+	# shellcheck disable=SC1091
+	. "$dir/vm.env"
+	if ! exec 3<>"/dev/tcp/127.0.0.1/$BLKCLONE_VM_EXEC_PORT"; then
+		echo "vm.sh exec: cannot connect to the guest (127.0.0.1:$BLKCLONE_VM_EXEC_PORT)" >&2
+		return 125
+	fi
+	# The guest kills the command at the limit and still reports; the
+	# host waits a little longer, for when the guest itself is stuck.
+	printf '%s %s\n' "$limit" "$(printf '%s' "$*" | base64 -w0)" >&3
+	deadline=$((SECONDS + limit + 30))
+	# Lines are held back two deep: the reply ends "\n__BLKCLONE_RC=N\n",
+	# and the newline before the marker is the guest's, not the command's.
+	while :; do
+		left=$((deadline - SECONDS))
+		if [ "$left" -le 0 ]; then
+			got=timeout
+			break
+		fi
+		if IFS= read -r -t "$left" line <&3; then
+			:
+		elif [ $? -gt 128 ]; then
+			got=timeout
+			break
+		elif [ -n "$line" ]; then
+			:	# a last line without a newline: the channel was cut
+		else
+			break	# end of the reply
+		fi
+		if [ ${#held[@]} = 2 ]; then
+			printf '%s\n' "${held[0]}"
+			held=("${held[1]}")
+		fi
+		held+=("$line")
+	done
+	exec 3<&-
+	if [ ${#held[@]} = 2 ] && [[ ${held[1]} =~ ^__BLKCLONE_RC=([0-9]+)$ ]]; then
+		rc=${BASH_REMATCH[1]}
+		printf '%s' "${held[0]}"
+		return "$rc"
+	fi
+	[ ${#held[@]} = 0 ] || printf '%s\n' "${held[@]}"
+	if [ "$got" = timeout ]; then
+		echo "vm.sh exec: no answer from the guest within $((limit + 30)) s (EXEC_TIMEOUT=$limit)" >&2
+	else
+		echo "vm.sh exec: the channel closed before the guest sent the exit status" >&2
+	fi
+	return 125
+}
+
+status_vm() {
+	local pid
+	if pid=$(qemu_pid); then
+		if [ -f "$dir/vm.env" ]; then
+			# shellcheck disable=SC1091
+			. "$dir/vm.env"
+			echo "test VM running: pid $pid, iSCSI 127.0.0.1:$BLKCLONE_VM_ISCSI_PORT (tpgt_2: $BLKCLONE_VM_ISCSI_PORT2), exec port $BLKCLONE_VM_EXEC_PORT, $dir"
+		else
+			echo "test VM booting (not ready): pid $pid, $dir"
+			return 1
+		fi
+	else
+		echo "test VM not running ($dir)"
+		return 1
+	fi
 }
 
 case ${1:-} in
 start) shift; start_vm "$@" ;;
 stop) stop_vm ;;
-status) running ;;
+status) status_vm ;;
 exec) shift; exec_vm "$@" ;;
-*) echo "usage: vm.sh start [BINARY [SAN-BINARY]] | stop | status | exec CMD..." >&2; exit 2 ;;
+*) echo "usage: vm.sh start [BINARY...] | stop | status | exec COMMAND..." >&2; exit 2 ;;
 esac
