@@ -20,6 +20,18 @@
  *
  * Every call is serialised by one lock in the sim, so transports of one
  * sim may be used from several threads.
+ *
+ * What an LU answers: TEST UNIT READY, INQUIRY (3PC; VPD 00 80 83 8F B0
+ * B1 B2), REPORT LUNS, READ CAPACITY(10/16) (LBPME/LBPRZ), REPORT
+ * SUPPORTED OPERATION CODES, READ/WRITE(10/16), WRITE SAME(10/16) with
+ * UNMAP and NDOB, UNMAP, GET LBA STATUS, SYNCHRONIZE CACHE(10/16),
+ * EXTENDED COPY(LID1), RECEIVE COPY RESULTS (SA 0 1 3 4), POPULATE TOKEN,
+ * WRITE USING TOKEN, COPY OPERATION ABORT, RECEIVE COPY STATUS(LID4),
+ * RECEIVE ROD TOKEN INFORMATION -- each only where the LU's configuration
+ * says it has it; anything else is ILLEGAL REQUEST 20/00 (unknown opcode)
+ * or 24/00 (unknown service action).  Sense is fixed format, with the
+ * SKSV field pointer on ILLEGAL REQUEST where the sim knows the field.
+ * Copy operations with a list identifier are held per nexus (transport).
  */
 #ifndef BC_TEST_SIMLU_H
 #define BC_TEST_SIMLU_H
@@ -140,7 +152,8 @@ struct bc_sim *bc_sim_new(void);
 void bc_sim_free(struct bc_sim *sim);
 /* Returns the new LU's index (0, 1, ...) or -EINVAL / -ENOMEM. */
 int bc_sim_add_lu(struct bc_sim *sim, const struct bc_sim_lu_cfg *cfg);
-/* The LU's configuration (NULL for a bad index). */
+/* The LU's configuration (NULL for a bad index); not while another
+ * thread adds LUs. */
 const struct bc_sim_lu_cfg *bc_sim_lu_cfg(const struct bc_sim *sim, unsigned lu);
 
 /*
@@ -186,8 +199,12 @@ enum bc_sim_fault_kind {
 	/*
 	 * EXTENDED COPY or WRITE USING TOKEN stops after @after_blocks blocks
 	 * are written and fails with COPY ABORTED (ASC/ASCQ default 0D/02).
-	 * The sense reports progress per SPC (see BC_SIM_XCOPY_SPC) unless
-	 * @no_progress, or the LU's copy manager is LIO-like.
+	 * EXTENDED COPY's sense reports progress per SPC (see
+	 * BC_SIM_XCOPY_SPC) unless @no_progress or the copy manager is
+	 * LIO-like; a held list identifier's RECEIVE COPY RESULTS, and WRITE
+	 * USING TOKEN's RECEIVE ROD TOKEN INFORMATION, count the blocks.  A
+	 * command with fewer blocks writes them all and still fails: a lost
+	 * completion.  An IMMED operation meets the fault when it runs.
 	 */
 	BC_SIM_FAULT_COPY_ABORT,
 };
@@ -209,7 +226,11 @@ struct bc_sim_fault {
 	bool no_progress;	/* _COPY_ABORT: say nothing about progress */
 };
 
-/* Arm a fault (at most 16 armed at once).  0, -ENOSPC or -EINVAL. */
+/*
+ * Arm a fault (at most 16 armed at once).  Faults are checked in the order
+ * DISCONNECT, STATUS, UNIT_ATTENTION, CHECK; COPY_ABORT when a copy runs.
+ * 0, -ENOSPC or -EINVAL.
+ */
 int bc_sim_inject(struct bc_sim *sim, const struct bc_sim_fault *f);
 /* Disarm every fault. */
 void bc_sim_clear_faults(struct bc_sim *sim);

@@ -4,6 +4,7 @@
  * through raw CDBs where it does not (token copy, malformed lists).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -294,6 +295,19 @@ static void test_discovery_spc(void **state)
 		assert_int_equal(off, got);
 		assert_int_equal(n, 6);
 		assert_true(srt);
+	}
+	/* REPORT LUNS, READ CAPACITY(10) */
+	{
+		struct bc_scsi_cmd c;
+		uint8_t rl[12] = { 0xa0 }, rc10[10] = { 0x25 };
+
+		put32(rl + 6, sizeof(buf));
+		assert_int_equal(raw(f.t[0], &c, rl, 12, BC_SCSI_DIR_IN, buf, sizeof(buf)), 0);
+		assert_int_equal(get32(buf), 8);
+		assert_int_equal(c.resid, sizeof(buf) - 16);
+		assert_int_equal(raw(f.t[0], &c, rc10, 10, BC_SCSI_DIR_IN, buf, 8), 0);
+		assert_int_equal(get32(buf), NBLK - 1);
+		assert_int_equal(get32(buf + 4), BS);
 	}
 	/* the two LUs of a sim are one target */
 	assert_string_equal(f.t[0]->target_id, f.t[0]->copy_domain);
@@ -1386,6 +1400,54 @@ static void test_async_and_lifetime(void **state)
 	bc_scsi_transport_close(f.t[0]);
 }
 
+struct worker {
+	struct bc_scsi_transport *t;
+	unsigned n;
+	int failures;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	struct bc_lu lu = { w->t, BS };
+	uint8_t out[8 * BS], in[8 * BS];
+	struct bc_error e;
+
+	for (unsigned i = 0; i < 200; i++) {
+		uint64_t lba = w->n * 1000 + (i % 100) * 8;
+
+		pattern(out, sizeof(out), w->n * 1000 + i);
+		if (bc_lu_write16(&lu, lba, 8, out, &e) < 0 ||
+		    bc_lu_read16(&lu, lba, 8, in, &e) < 0 || memcmp(in, out, sizeof(in)))
+			w->failures++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct bc_sim *sim = bc_sim_new();
+	struct bc_sim_lu_cfg cfg;
+	struct worker w[4];
+	pthread_t th[4];
+
+	(void)state;
+	bc_sim_lu_cfg_spc(&cfg, NBLK, BS, 1);
+	assert_int_equal(bc_sim_add_lu(sim, &cfg), 0);
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (struct worker){ .n = i };
+		assert_int_equal(bc_sim_open(sim, 0, &w[i].t), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, work, &w[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(w[i].failures, 0);
+		bc_scsi_transport_close(w[i].t);
+	}
+	assert_int_equal(bc_sim_count(sim, 0, 0x8a, BC_SIM_ANY), 800);
+	bc_sim_free(sim);
+}
+
 /* --- fuzz smoke ----------------------------------------------------------- */
 
 static uint64_t rnd(uint64_t *s)
@@ -1484,6 +1546,7 @@ int main(void)
 		cmocka_unit_test(test_fault_disconnect),
 		cmocka_unit_test(test_fault_args),
 		cmocka_unit_test(test_async_and_lifetime),
+		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_fuzz_smoke),
 	};
 
