@@ -35,6 +35,12 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 			   const struct bc_stack *stack,
 			   struct bc_volume **out, struct bc_error *e);
 
+/* A SCSI volume over a transport the caller made (the test simulator);
+ * the volume owns @t from here on, also on failure. */
+struct bc_scsi_transport;
+int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
+			struct bc_volume **out, struct bc_error *e);
+
 /* Allocate a volume with @priv_size bytes of backend state after it. */
 struct bc_volume *bc_volume_alloc(const struct bc_volume_ops *ops,
 				  const char *name, size_t priv_size);

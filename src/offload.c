@@ -53,8 +53,12 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 		if (done > n)
 			done = n;	/* a backend never reports more */
 		/* ILLEGAL REQUEST: the command was not performed at all */
-		if (rc < 0 && !done && rejected_unperformed(e, rc))
+		if (rc < 0 && !done && rejected_unperformed(e, rc)) {
 			st->dest_modified = was;
+			/* the first command refused unperformed: the pair is */
+			if (!was && !st->offloaded_bytes && e->status.kind != BC_STATUS_NONE)
+				st->offload_refused = true;
+		}
 		st->offloaded_bytes += done;
 		st->done_bytes = off + done;
 		st->resume_offset = off + done;

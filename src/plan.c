@@ -69,8 +69,14 @@ static void plan_array(struct bc_plan *p, enum bc_method m,
 		step(p, m, false, "%s needs equal block sizes", what);
 		return;
 	}
-	step(p, m, true, "%s supported on both volumes, one copy domain (%s)",
-	     what, s->id.copy_domain);
+	if (m == BC_METHOD_TOKEN && s->xcopy.state == BC_SUP_YES &&
+	    d->xcopy.state == BC_SUP_YES)
+		step(p, m, true, "%s supported on both volumes, one copy domain (%s); "
+		     "second to EXTENDED COPY, which needs no token round trip",
+		     what, s->id.copy_domain);
+	else
+		step(p, m, true, "%s supported on both volumes, one copy domain (%s)",
+		     what, s->id.copy_domain);
 }
 
 static void choose(struct bc_plan *p)

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "scsi/lu.h"
+#include "scsi/token.h"
 #include "scsi/xcopy.h"
 
 #define RETRIES 8
@@ -309,4 +310,54 @@ int bc_lu_extended_copy(struct bc_lu *lu, const uint8_t *list, uint32_t len,
 	cdb(&c, c16, 16, BC_SCSI_DIR_OUT, (void *)list, len);
 	c.timeout_ms = timeout_ms;
 	return run(lu, &c, "EXTENDED COPY(LID1)", lba, e);
+}
+
+static int token_out(struct bc_lu *lu, bool write, uint32_t list_id,
+		     const uint8_t *pl, uint32_t len, uint64_t lba,
+		     struct bc_error *e)
+{
+	uint8_t c16[16];
+	struct bc_scsi_cmd c;
+
+	if (write)
+		bc_token_cdb_write(c16, list_id, len);
+	else
+		bc_token_cdb_populate(c16, list_id, len);
+	cdb(&c, c16, 16, BC_SCSI_DIR_OUT, (void *)pl, len);
+	c.timeout_ms = 120000;
+	return run(lu, &c, write ? "WRITE USING TOKEN" : "POPULATE TOKEN", lba, e);
+}
+
+int bc_lu_populate_token(struct bc_lu *lu, uint32_t list_id, const uint8_t *pl,
+			 uint32_t len, uint64_t lba, struct bc_error *e)
+{
+	return token_out(lu, false, list_id, pl, len, lba, e);
+}
+
+int bc_lu_write_using_token(struct bc_lu *lu, uint32_t list_id,
+			    const uint8_t *pl, uint32_t len, uint64_t lba,
+			    struct bc_error *e)
+{
+	return token_out(lu, true, list_id, pl, len, lba, e);
+}
+
+int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
+	       struct bc_error *e)
+{
+	uint8_t c16[16], *buf;
+	struct bc_scsi_cmd c;
+	const size_t len = 1024;
+	int rc;
+
+	buf = calloc(1, len);
+	if (!buf)
+		return bc_error_set(e, -ENOMEM, lu->t->name, "RECEIVE ROD TOKEN INFORMATION", NULL);
+	bc_token_cdb_rrti(c16, list_id, (uint32_t)len);
+	cdb(&c, c16, 16, BC_SCSI_DIR_IN, buf, len);
+	rc = run(lu, &c, "RECEIVE ROD TOKEN INFORMATION", 0, e);
+	if (rc == 0 && bc_token_parse_rrti(buf, len - c.resid, o) < 0)
+		rc = bc_error_set(e, -EBADMSG, lu->t->name, "RECEIVE ROD TOKEN INFORMATION",
+				  "malformed reply");
+	free(buf);
+	return rc;
 }

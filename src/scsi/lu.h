@@ -122,4 +122,14 @@ int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
 int bc_lu_extended_copy(struct bc_lu *lu, const uint8_t *list, uint32_t len,
 			uint64_t lba, unsigned timeout_ms, struct bc_error *e);
 
+/* Token copy (see scsi/token.h): parameter lists from its builders. */
+struct bc_token_status;
+int bc_lu_populate_token(struct bc_lu *lu, uint32_t list_id, const uint8_t *pl,
+			 uint32_t len, uint64_t lba, struct bc_error *e);
+int bc_lu_write_using_token(struct bc_lu *lu, uint32_t list_id,
+			    const uint8_t *pl, uint32_t len, uint64_t lba,
+			    struct bc_error *e);
+int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
+	       struct bc_error *e);
+
 #endif

@@ -12,10 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backends.h"
 #include "iscsi/session.h"
 #include "scsi/lu.h"
+#include "scsi/token.h"
 #include "scsi/xcopy.h"
 #include "stack.h"
 
@@ -35,6 +37,8 @@ struct scsi_priv {
 	bool gls;		/* GET LBA STATUS works */
 	bool ws_unmap;		/* WRITE SAME(16)+UNMAP usable */
 	uint32_t max_xfer_blocks;
+	struct bc_tpc_info tpc;	/* VPD 0x8F */
+	uint32_t list_seq;	/* token copy list identifiers */
 };
 
 static struct scsi_priv *sp(struct bc_volume *v)
@@ -147,9 +151,23 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 			  p->lbp.type == 1 ? BC_PROV_RESOURCE : BC_PROV_FULL;
 
 	probe_xcopy(v, &inq, c);
-	if (b8f)
-		bc_feature_set(&c->token, BC_SUP_UNKNOWN,
-		     "VPD 0x8F listed; blkclone does not decode token copy limits yet");
+	if (b8f && bc_lu_vpd(&p->lu, 0x8f, buf, 4096, &got, NULL) == 0 &&
+	    bc_tpc_parse_vpd(buf, got, &p->tpc) == 0) {
+		c->token_lim = p->tpc.lim;
+		if (p->tpc.populate_token && p->tpc.write_using_token &&
+		    p->tpc.rrti && p->tpc.has_rod_limits)
+			bc_feature_set(&c->token, BC_SUP_YES,
+			     "VPD 0x8F: POPULATE TOKEN, WRITE USING TOKEN, RECEIVE ROD TOKEN INFORMATION%s",
+			     p->tpc.zero_rod ? "; block device zero ROD token" : "");
+		else
+			bc_feature_set(&c->token, BC_SUP_NO,
+			     "VPD 0x8F lacks %s",
+			     !p->tpc.populate_token ? "POPULATE TOKEN" :
+			     !p->tpc.write_using_token ? "WRITE USING TOKEN" :
+			     !p->tpc.rrti ? "RECEIVE ROD TOKEN INFORMATION" :
+			     "the block device ROD token limits");
+	} else if (b8f)
+		bc_feature_set(&c->token, BC_SUP_NO, "VPD 0x8F listed but unreadable");
 	else
 		bc_feature_set(&c->token, BC_SUP_NO, "%s", have00 ?
 		     "VPD 0x8F (third-party copy) not in the supported pages" :
@@ -367,6 +385,9 @@ static int scsi_flush(struct bc_volume *v, struct bc_error *e)
 #define XCOPY_TIMEOUT_MS 120000
 
 static const struct bc_volume_ops scsi_ops;
+static int token_copy(struct bc_volume *src, struct bc_volume *dst,
+		      uint64_t lba, uint64_t dlba, uint64_t blocks,
+		      uint64_t *done_blocks, struct bc_error *e);
 
 /*
  * EXTENDED COPY(LID1) of [src_off, src_off+len) onto dst_off, sent to the
@@ -389,6 +410,27 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	int rc;
 
 	*done = 0;
+	if (method == BC_METHOD_TOKEN && dst->ops == &scsi_ops) {
+		uint64_t blocks = 0;
+
+		if (!len)	/* a token cannot be tried without writing */
+			return bc_error_set(e, -EOPNOTSUPP, src->name, "token copy",
+					    "the pair cannot be checked without copying");
+		if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+		    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+			return rc;
+		if (src->block_size != dst->block_size || src_off % src->block_size ||
+		    dst_off % src->block_size || len % src->block_size)
+			return bc_error_set(e, -EINVAL, dst->name, "token copy",
+					    "ranges must be whole blocks of one size");
+		rc = token_copy(src, dst, src_off / src->block_size + sp(src)->base_lba,
+				dst_off / dst->block_size + sp(dst)->base_lba,
+				len / src->block_size, &blocks, e);
+		*done = blocks * src->block_size;
+		if (sp(dst)->data && *done)
+			bc_blk_invalidate(sp(dst)->data);
+		return rc;
+	}
 	if (method != BC_METHOD_XCOPY_LID1 || dst->ops != &scsi_ops)
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
 				    "%s needs SCSI LUs on both sides",
@@ -454,6 +496,139 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	/* the copy manager wrote behind the kernel's page cache */
 	if (sp(dst)->data && *done)
 		bc_blk_invalidate(sp(dst)->data);
+	return rc;
+}
+
+/*
+ * List identifiers are per I_T nexus; a nexus may be shared with other
+ * processes (SG_IO on one host port), so the pid is part of the id.
+ */
+static uint32_t next_list_id(struct scsi_priv *p)
+{
+	p->list_seq = (p->list_seq + 1) & 0xfff;
+	return ((uint32_t)getpid() & 0xfffff) << 12 | p->list_seq;
+}
+
+/* POPULATE TOKEN for [lba, lba+blocks) of @src; the token and how many
+ * blocks it represents. */
+static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
+			  uint8_t *token, uint64_t *represented,
+			  struct bc_error *e)
+{
+	struct scsi_priv *p = sp(src);
+	struct bc_token_range r = { lba, (uint32_t)blocks };
+	struct bc_token_status ts;
+	uint8_t pl[BC_TOKEN_HDR_LEN + BC_TOKEN_RANGE_LEN];
+	uint32_t id = next_list_id(p);
+	int l = bc_token_build_populate(pl, sizeof(pl), 0, &r, 1), rc;
+
+	if (l < 0)
+		return bc_error_set(e, l, src->name, "POPULATE TOKEN", "parameter list");
+	rc = bc_lu_populate_token(&p->lu, id, pl, (uint32_t)l, lba, e);
+	if (rc < 0)
+		return rc;
+	rc = bc_lu_rrti(&p->lu, id, &ts, e);
+	if (rc < 0)
+		return rc;
+	if (!ts.has_token || !ts.transfer_count || ts.transfer_count > blocks)
+		return bc_error_set_lba(e, -EIO, src->name, "POPULATE TOKEN", lba,
+					src->block_size,
+					"no usable token (copy status %#x, %llu blocks)",
+					ts.copy_status, (unsigned long long)ts.transfer_count);
+	memcpy(token, ts.token, BC_TOKEN_LEN);
+	*represented = ts.transfer_count;
+	return 0;
+}
+
+/* An expired or invalidated token (INVALID TOKEN OPERATION, ASC 23h with
+ * ASCQ 07h/08h/09h) is worth one new token; others are refusals. */
+static bool token_stale(const struct bc_error *e)
+{
+	return e->status.cat == BC_CAT_INVALID_TOKEN &&
+	       (e->status.ascq == 0x07 || e->status.ascq == 0x08 ||
+		e->status.ascq == 0x09);
+}
+
+/*
+ * Token copy of [src_lba, +blocks) onto dst_lba: populate a token for as
+ * much as the limits allow, write it, continue at the transfer count the
+ * destination reports (a larger offset into the ROD), repopulate once if
+ * the token went stale.  *done counts blocks the destination confirmed.
+ */
+static int token_copy(struct bc_volume *src, struct bc_volume *dst,
+		      uint64_t lba, uint64_t dlba, uint64_t blocks,
+		      uint64_t *done_blocks, struct bc_error *e)
+{
+	const struct bc_caps *sc = &src->caps;
+	uint64_t max = sc->token_lim.max_token_transfer;
+	uint8_t *token, *pl;
+	size_t pl_len = 536 + BC_TOKEN_RANGE_LEN;
+	int rc = 0;
+
+	*done_blocks = 0;
+	if (!max || max > UINT32_MAX)
+		max = UINT32_MAX;
+	if (sc->token_lim.optimal_transfer && sc->token_lim.optimal_transfer < max)
+		max = sc->token_lim.optimal_transfer;
+	token = malloc(BC_TOKEN_LEN);
+	pl = malloc(pl_len);
+	if (!token || !pl) {
+		free(token);
+		free(pl);
+		return bc_error_set(e, -ENOMEM, src->name, "token copy", NULL);
+	}
+	while (*done_blocks < blocks && rc == 0) {
+		uint64_t want = blocks - *done_blocks, rep = 0, off = 0;
+		uint64_t s = lba + *done_blocks, d = dlba + *done_blocks;
+		bool repopulated = false;
+
+		if (want > max)
+			want = max;
+		rc = token_populate(src, s, want, token, &rep, e);
+		while (rc == 0 && off < rep) {
+			struct bc_token_range r = { d + off, (uint32_t)(rep - off) };
+			struct bc_token_status ts;
+			uint32_t id = next_list_id(sp(dst));
+			int l = bc_token_build_write(pl, pl_len, off, token, &r, 1);
+
+			if (l < 0) {
+				rc = bc_error_set(e, l, dst->name, "WRITE USING TOKEN",
+						  "parameter list");
+				break;
+			}
+			rc = bc_lu_write_using_token(&sp(dst)->lu, id, pl, (uint32_t)l,
+						     d + off, e);
+			if (rc < 0 && token_stale(e) && !repopulated) {
+				/* once: a new token for what is left */
+				repopulated = true;
+				s += off;
+				d += off;
+				rep = 0;
+				off = 0;
+				bc_error_clear(e);
+				rc = token_populate(src, s, want - (s - lba - *done_blocks),
+						    token, &rep, e);
+				continue;
+			}
+			if (rc < 0)
+				break;
+			rc = bc_lu_rrti(&sp(dst)->lu, id, &ts, e);
+			if (rc < 0)
+				break;
+			if (!ts.transfer_count || ts.transfer_count > rep - off) {
+				rc = bc_error_set_lba(e, -EIO, dst->name, "WRITE USING TOKEN",
+						      d + off, dst->block_size,
+						      "transfer count %llu of %llu blocks",
+						      (unsigned long long)ts.transfer_count,
+						      (unsigned long long)(rep - off));
+				break;
+			}
+			off += ts.transfer_count;
+			*done_blocks = d + off - dlba;
+		}
+	}
+	free(token);
+	free(pl);
 	return rc;
 }
 
@@ -586,4 +761,34 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 fail:
 	bc_volume_close(v);
 	return rc;
+}
+
+int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
+			struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_volume *v;
+	struct scsi_priv *p;
+	int rc;
+
+	v = bc_volume_alloc(&scsi_ops, t->name, sizeof(*p));
+	if (!v) {
+		bc_scsi_transport_close(t);
+		return bc_error_set(e, -ENOMEM, t->name, "open", NULL);
+	}
+	p = v->priv;
+	p->lu.t = t;
+	p->lu.block_size = 512;
+	rc = bc_lu_read_capacity16(&p->lu, &p->cap, e);
+	if (rc < 0) {
+		bc_volume_close(v);
+		return rc;
+	}
+	p->lu.block_size = p->cap.block_size;
+	v->block_size = p->cap.block_size;
+	v->size = p->cap.blocks * p->cap.block_size;
+	v->writable = !!(flags & BC_OPEN_WRITE);
+	v->io_threads = 1;
+	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+	*out = v;
+	return 0;
 }
