@@ -57,8 +57,9 @@ check_build build
 # Sanitizers: any report aborts the test that triggered it.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
 check_build build-san
-unset ASAN_OPTIONS UBSAN_OPTIONS
+unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 tests/vm/vm.sh stop
 [ $vm_up = 1 ] && echo "test VM: up for $(( $(date +%s) - vm_t0 )) s (boot and both builds' tests)"
 unset BLKCLONE_VM_DIR
