@@ -59,6 +59,9 @@ vm_exec 'for i in 1 2; do
 done; exit 3' >"$T/x"
 check "a multi-line script runs whole (exit 3)" test $? = 3
 check "and prints both lines" test "$(cat "$T/x")" = "$(printf 'line 1\nline 2')"
+vm_exec 'head -c 4194304 /dev/urandom >/tmp/smoke.bin; cat /tmp/smoke.bin' >"$T/bin"
+check "4 MiB of binary output arrive byte for byte" \
+	test "$(md5sum <"$T/bin")" = "$(vm_exec 'md5sum </tmp/smoke.bin; rm /tmp/smoke.bin')"
 vm_exec 'sleep 300 & echo started' >"$T/x"
 check "a command leaving a process behind still ends" test "$(cat "$T/x")" = started
 EXEC_TIMEOUT=2 vm_exec 'sleep 30; echo not reached' >"$T/x" 2>&1

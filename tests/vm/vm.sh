@@ -147,8 +147,7 @@ start_vm() {
 # its output as it comes, byte for byte, and returns its exit status;
 # 125 when there is no status: no VM, a broken channel, the time limit.
 exec_vm() {
-	local limit=${EXEC_TIMEOUT:-900} line rc="" deadline left got=0
-	local -a held=()
+	local limit=${EXEC_TIMEOUT:-900} rc st=0
 	[ $# -gt 0 ] || { echo "usage: vm.sh exec COMMAND..." >&2; return 2; }
 	if ! running || [ ! -f "$dir/vm.env" ]; then
 		echo "vm.sh exec: the test VM is not running (BLKCLONE_VM_DIR=$dir)" >&2
@@ -163,43 +162,46 @@ exec_vm() {
 	# The guest kills the command at the limit and still reports; the
 	# host waits a little longer, for when the guest itself is stuck.
 	printf '%s %s\n' "$limit" "$(printf '%s' "$*" | base64 -w0)" >&3
-	deadline=$((SECONDS + limit + 30))
-	# Lines are held back two deep: the reply ends "\n__BLKCLONE_RC=N\n",
-	# and the newline before the marker is the guest's, not the command's.
-	while :; do
-		left=$((deadline - SECONDS))
-		if [ "$left" -le 0 ]; then
-			got=timeout
-			break
-		fi
-		if IFS= read -r -t "$left" line <&3; then
-			:
-		elif [ $? -gt 128 ]; then
-			got=timeout
-			break
-		elif [ -n "$line" ]; then
-			:	# a last line without a newline: the channel was cut
-		else
-			break	# end of the reply
-		fi
-		if [ ${#held[@]} = 2 ]; then
-			printf '%s\n' "${held[0]}"
-			held=("${held[1]}")
-		fi
-		held+=("$line")
-	done
-	exec 3<&-
-	if [ ${#held[@]} = 2 ] && [[ ${held[1]} =~ ^__BLKCLONE_RC=([0-9]+)$ ]]; then
-		rc=${BASH_REMATCH[1]}
-		printf '%s' "${held[0]}"
-		return "$rc"
-	fi
-	[ ${#held[@]} = 0 ] || printf '%s\n' "${held[@]}"
-	if [ "$got" = timeout ]; then
-		echo "vm.sh exec: no answer from the guest within $((limit + 30)) s (EXEC_TIMEOUT=$limit)" >&2
-	else
-		echo "vm.sh exec: the channel closed before the guest sent the exit status" >&2
-	fi
+	# The reply ends in "\n__BLKCLONE_RC=NNN\n", 19 bytes, the newline
+	# before the marker being the guest's, not the command's.  The output
+	# is passed on as it arrives, except for a tail that could be the
+	# start of the marker: that waits for more.  (perl: Debian's
+	# perl-base is essential; bash's read goes a byte at a time, head -c
+	# -19 waits for 8 KiB.)  The status comes out on fd 4, the output
+	# goes to our stdout (fd 5).
+	exec 5>&1
+	rc=$(timeout $((limit + 30)) perl -e '
+		sub marker_start {	# could $_[0] begin "\n__BLKCLONE_RC=NNN\n"?
+			my ($s, $t) = (shift, "\n__BLKCLONE_RC=999\n");
+			return 0 if length($s) > length($t);
+			for my $i (0 .. length($s) - 1) {
+				my ($c, $w) = (substr($s, $i, 1), substr($t, $i, 1));
+				return 0 unless $w eq "9" ? $c =~ /[0-9]/ : $c eq $w;
+			}
+			return 1;
+		}
+		my $buf = "";
+		while (sysread(STDIN, my $chunk, 65536)) {
+			$buf .= $chunk;
+			my $keep = 0;
+			for (my $i = index($buf, "\n", length($buf) > 19 ? length($buf) - 19 : 0);
+			     $i >= 0; $i = index($buf, "\n", $i + 1)) {
+				if (marker_start(substr($buf, $i))) { $keep = length($buf) - $i; last; }
+			}
+			syswrite(STDOUT, substr($buf, 0, length($buf) - $keep, "")) if length($buf) > $keep;
+		}
+		if ($buf =~ /\A\n__BLKCLONE_RC=(\d{3})\n\z/) {
+			open(my $st, ">&=", 4) or die; print $st $1 + 0, "\n";
+		} else {
+			syswrite(STDOUT, $buf);
+		}' <&3 4>&1 >&5) || st=$?
+	exec 3<&- 5>&-
+	[ -n "$rc" ] && return "$rc"
+	case $st in
+	0) echo "vm.sh exec: the channel closed before the guest sent the exit status" >&2 ;;
+	124) echo "vm.sh exec: no answer from the guest within $((limit + 30)) s (EXEC_TIMEOUT=$limit)" >&2 ;;
+	*) echo "vm.sh exec: reading the guest's reply failed (exit $st)" >&2 ;;
+	esac
 	return 125
 }
 
