@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libnvme.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,10 +196,71 @@ static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 
 static const struct bc_volume_ops ns_ops;
 
+/* Copy commands in flight at once: QEMU's controller runs them
+ * concurrently, and a real one has many queues. */
+#define COPY_STREAMS 4
+
+/* One stream: a contiguous stripe of the copy, its commands in order. */
+struct copy_stream {
+	struct bc_volume *src;
+	const struct bc_nvme_copy_limits *lim;
+	uint64_t lba, dlba, blocks;	/* namespace LBAs */
+	uint64_t done;			/* blocks confirmed, from the start */
+	int rc;
+	struct bc_error e;
+	pthread_t thread;
+};
+
+static void *copy_stream_run(void *arg)
+{
+	struct copy_stream *c = arg;
+	struct nvme_priv *s = np(c->src);
+	struct bc_nvme_copy_range r[BC_NVME_COPY_MAX_RANGES];
+	uint8_t *buf = NULL;
+
+	if (posix_memalign((void **)&buf, 4096,
+			   BC_NVME_COPY_MAX_RANGES * BC_NVME_COPY_DESC_LEN)) {
+		c->rc = bc_error_set(&c->e, -ENOMEM, c->src->name, "Copy", NULL);
+		return NULL;
+	}
+	while (c->done < c->blocks) {
+		uint64_t lba = c->lba + c->done, covered = 0;
+		size_t n = 0;
+		int l, st;
+
+		if (bc_nvme_copy_cut(c->lim, lba, c->blocks - c->done, r,
+				     BC_NVME_COPY_MAX_RANGES, &n, &covered) < 0 || !n) {
+			c->rc = bc_error_set(&c->e, -EOPNOTSUPP, c->src->name, "Copy",
+					     "the namespace's copy limits are unusable");
+			break;
+		}
+		l = bc_nvme_copy_build(buf, BC_NVME_COPY_MAX_RANGES * BC_NVME_COPY_DESC_LEN,
+				       r, n);
+		if (l < 0) {
+			c->rc = bc_error_set(&c->e, l, c->src->name, "Copy", "descriptor list");
+			break;
+		}
+		st = nvme_io_passthru(s->fd, BC_NVME_OPC_COPY, 0, 0, s->nsid, 0, 0,
+				      (uint32_t)(c->dlba + c->done),
+				      (uint32_t)((c->dlba + c->done) >> 32),
+				      (uint32_t)(n - 1) & 0xff, 0, 0, 0,
+				      (uint32_t)l, buf, 0, NULL, COPY_TIMEOUT_MS, NULL);
+		if (st != 0) {
+			c->rc = ns_fail(c->src, "Copy", lba - s->base_lba, st, &c->e);
+			break;
+		}
+		c->done += covered;
+	}
+	free(buf);
+	return NULL;
+}
+
 /*
  * NVMe Copy (format 0) inside one namespace: both volumes are windows on
- * it (partitions, LVs).  Commands are cut to MSSRL/MCL/MSRC; a failed
- * command counts as not done, the ones before it as done.
+ * it (partitions, LVs).  Commands are cut to MSSRL/MCL/MSRC and several
+ * run at once, each stream over its own contiguous stripe; *done is the
+ * prefix every command of which succeeded, so a failure never claims a
+ * block that a later stripe copied but an earlier one did not.
  */
 static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   struct bc_volume *dst, uint64_t dst_off,
@@ -207,10 +269,10 @@ static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 {
 	struct nvme_priv *s = np(src), *d;
 	const struct bc_caps *sc, *dc;
-	struct bc_nvme_copy_range r[BC_NVME_COPY_MAX_RANGES];
-	uint8_t *buf = NULL;
-	uint64_t bs = src->block_size, lba, dlba, left;
-	int rc;
+	struct copy_stream cs[COPY_STREAMS];
+	uint64_t bs = src->block_size, blocks, per, cmd_blocks;
+	unsigned n = 1, started = 0;
+	int rc = 0;
 
 	*done = 0;
 	if (method != BC_METHOD_NVME_COPY || dst->ops != &ns_ops)
@@ -228,44 +290,45 @@ static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 	if (!len)	/* no zero-length Copy to ask with: NLB is 0's based */
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
 				    "the pair cannot be checked without copying");
-	if (posix_memalign((void **)&buf, 4096,
-			   BC_NVME_COPY_MAX_RANGES * BC_NVME_COPY_DESC_LEN))
-		return bc_error_set(e, -ENOMEM, src->name, "Copy", NULL);
-	lba = src_off / bs + s->base_lba;
-	dlba = dst_off / bs + d->base_lba;
-	left = len / bs;
-	rc = 0;
-	while (left) {
-		uint64_t covered = 0;
-		size_t n = 0;
-		int l, st;
+	blocks = len / bs;
+	/* streams only for copies of several commands each */
+	cmd_blocks = sc->nvme_lim.mcl ? sc->nvme_lim.mcl : 1;
+	if (blocks >= 4 * COPY_STREAMS * cmd_blocks)
+		n = COPY_STREAMS;
+	per = (blocks / n + cmd_blocks - 1) / cmd_blocks * cmd_blocks;
+	memset(cs, 0, sizeof(cs));
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t first = per * i;
 
-		if (bc_nvme_copy_cut(&sc->nvme_lim, lba, left, r,
-				     BC_NVME_COPY_MAX_RANGES, &n, &covered) < 0 || !n) {
-			rc = bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
-					  "the namespace's copy limits are unusable");
-			break;
-		}
-		l = bc_nvme_copy_build(buf, BC_NVME_COPY_MAX_RANGES * BC_NVME_COPY_DESC_LEN,
-				       r, n);
-		if (l < 0) {
-			rc = bc_error_set(e, l, src->name, "Copy", "descriptor list");
-			break;
-		}
-		st = nvme_io_passthru(s->fd, BC_NVME_OPC_COPY, 0, 0, s->nsid, 0, 0,
-				      (uint32_t)dlba, (uint32_t)(dlba >> 32),
-				      (uint32_t)(n - 1) & 0xff, 0, 0, 0,
-				      (uint32_t)l, buf, 0, NULL, COPY_TIMEOUT_MS, NULL);
-		if (st != 0) {
-			rc = ns_fail(src, "Copy", lba - s->base_lba, st, e);
-			break;
-		}
-		lba += covered;
-		dlba += covered;
-		left -= covered;
-		*done += covered * bs;
+		cs[i].src = src;
+		cs[i].lim = &sc->nvme_lim;
+		cs[i].lba = src_off / bs + s->base_lba + first;
+		cs[i].dlba = dst_off / bs + d->base_lba + first;
+		cs[i].blocks = first >= blocks ? 0 : blocks - first < per ? blocks - first : per;
 	}
-	free(buf);
+	if (n == 1) {
+		copy_stream_run(&cs[0]);
+		started = 0;
+	} else {
+		for (; started < n; started++)
+			if (pthread_create(&cs[started].thread, NULL, copy_stream_run,
+					   &cs[started]))
+				break;
+		for (unsigned i = started; i < n; i++)	/* no thread: run here */
+			copy_stream_run(&cs[i]);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(cs[i].thread, NULL);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		*done += cs[i].done * bs;
+		if (cs[i].rc < 0) {
+			rc = cs[i].rc;
+			*e = cs[i].e;
+			break;
+		}
+		if (cs[i].done < cs[i].blocks)
+			break;
+	}
 	if (*done)
 		bc_blk_invalidate(d->blk);	/* the controller wrote it */
 	return rc;
