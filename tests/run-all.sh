@@ -47,9 +47,12 @@ export BLKCLONE_VM_DIR=$top/build/vm
 trap 'tests/vm/vm.sh stop >/dev/null 2>&1 || true' EXIT
 vm_t0=$(date +%s)
 vm_up=0
-if [ $status = 0 ] && tests/vm/vm.sh start build/blkclone build-san/blkclone; then
+if [ $status != 0 ]; then
+	export BLKCLONE_VM_WHY="not started: a build failed"
+elif tests/vm/vm.sh start build/blkclone build-san/blkclone; then
 	vm_up=1
 else
+	echo "test VM: could not start (reason above); its tests will SKIP"
 	export BLKCLONE_VM_WHY="it failed to start, see the log above"
 fi
 
