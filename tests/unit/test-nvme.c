@@ -12,6 +12,7 @@
 #include <cmocka.h>
 #include <libnvme.h>
 
+#include "fixture.h"
 #include "nvme/copy.h"
 #include "nvme/identify.h"
 
@@ -191,6 +192,47 @@ static void test_copy_build(void **state)
 	assert_int_equal(bc_nvme_copy_build(buf, sizeof(buf), r, 2), -EINVAL);
 }
 
+/* Identify data captured from QEMU's controller in the test VM, decoded
+ * to what nvme-cli printed for the same device (fixtures/nvme/). */
+static void test_qemu_fixtures(void **state)
+{
+	uint8_t buf[4096];
+	struct bc_nvme_ctrl_info c;
+	struct bc_nvme_ns_info ns;
+
+	(void)state;
+	assert_int_equal(fixture_load("nvme/qemu-id-ctrl.hex", buf, sizeof(buf)), 4096);
+	assert_int_equal(bc_nvme_decode_id_ctrl(buf, 4096, &c), 0);
+	assert_string_equal(c.serial, "blkclone0001");
+	assert_string_equal(c.model, "QEMU NVMe Ctrl");
+	assert_int_equal(c.oncs, 0x15d);
+	assert_true(c.oncs & BC_NVME_ONCS_COPY);
+	assert_int_equal(c.ocfs, 0x3);
+	assert_int_equal(c.mdts, 7);
+	assert_true(c.volatile_cache);
+
+	assert_int_equal(fixture_load("nvme/qemu-id-ns-1.hex", buf, sizeof(buf)), 4096);
+	assert_int_equal(bc_nvme_decode_id_ns(buf, 4096, &ns), 0);
+	assert_int_equal(ns.nsze, 0x180000);
+	assert_int_equal(ns.lba_size, 512);
+	assert_int_equal(ns.mssrl, 128);
+	assert_int_equal(ns.mcl, 1024);
+	assert_int_equal(ns.msrc, 8);		/* 7, 0's based */
+	assert_int_equal(ns.dlfeat, 1);
+	assert_true(ns.dealloc_reads_zero);
+
+	assert_int_equal(fixture_load("nvme/qemu-id-ns-3-4k.hex", buf, sizeof(buf)), 4096);
+	assert_int_equal(bc_nvme_decode_id_ns(buf, 4096, &ns), 0);
+	assert_int_equal(ns.lba_size, 4096);
+	assert_int_equal(ns.lbaf_index, 4);
+	assert_int_equal(ns.nsze, 0x10000);
+
+	assert_int_equal(fixture_load("nvme/qemu-id-ns-4-nocopy.hex", buf, sizeof(buf)), 4096);
+	assert_int_equal(bc_nvme_decode_id_ns(buf, 4096, &ns), 0);
+	assert_int_equal(ns.mssrl, 0);
+	assert_int_equal(ns.mcl, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +242,7 @@ int main(void)
 		cmocka_unit_test(test_status_strings),
 		cmocka_unit_test(test_copy_cut),
 		cmocka_unit_test(test_copy_build),
+		cmocka_unit_test(test_qemu_fixtures),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
