@@ -53,24 +53,31 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,run,guest,backing}
 
 # --- modules: copied to their own paths, then depmod over just these ---
-mods="configfs sg sd_mod scsi_mod scsi_common
-      target_core_mod target_core_file target_core_iblock iscsi_target_mod tcm_loop
-      crc32c_generic crc32c-intel libcrc32c crc-t10dif crct10dif_generic crct10dif_common
-      crc64 crc64-rocksoft t10-pi
-      nvme nvme-core dm-mod
-      virtio virtio_ring virtio_pci virtio_pci_modern_dev virtio_pci_legacy_dev
-      failover net_failover virtio_net"
+# The list names what /init loads and what only softdeps or crypto
+# aliases pull in (crc32c for iSCSI digests, crc-t10dif for sd); hard
+# dependencies (modinfo's "depends") are added on their own, so a newer
+# kernel ABI that splits a module still boots.
+mods="configfs sg sd_mod target_core_mod target_core_file target_core_iblock
+      iscsi_target_mod tcm_loop crc32c_generic crc32c-intel crct10dif_generic
+      nvme dm-mod virtio_pci virtio_net"
 mdir=$kroot/lib/modules/$kver
-for m in $mods; do
-	f=$(find "$mdir/kernel" \( -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" \) | head -n1)
+declare -A modfile=()	# module name (with _ for -) -> its file
+while IFS= read -r f; do
+	b=${f##*/}
+	b=${b%%.ko*}
+	modfile[${b//-/_}]=$f
+done < <(find "$mdir/kernel" -name '*.ko*')
+declare -A done_mod=()
+read -r -a queue <<<"$(echo $mods)"
+while [ ${#queue[@]} -gt 0 ]; do
+	m=${queue[0]//-/_}
+	queue=("${queue[@]:1}")
+	[ -n "$m" ] && [ -z "${done_mod[$m]:-}" ] || continue
+	done_mod[$m]=1
+	f=${modfile[$m]:-}
 	if [ -z "$f" ]; then
-		# some are built in, some only exist under the other spelling
-		alt=$(echo "$m" | tr _- -_)
-		f=$(find "$mdir/kernel" \( -name "$alt.ko" -o -name "$alt.ko.xz" -o -name "$alt.ko.zst" \) | head -n1)
-	fi
-	if [ -z "$f" ]; then
-		grep -q "/$m.ko" "$mdir/modules.builtin" 2>/dev/null ||
-			echo "build-initramfs: module $m not found (built in?)" >&2
+		grep -Eq "/${m//_/[-_]}\.ko" "$mdir/modules.builtin" 2>/dev/null ||
+			echo "build-initramfs: module $m not found (and not built in)" >&2
 		continue
 	fi
 	rel=${f#"$kroot"/}
@@ -80,24 +87,26 @@ for m in $mods; do
 	*.xz) xz -d "$root/$rel" ;;
 	*.zst) zstd -q -d --rm "$root/$rel" ;;
 	esac
+	read -r -a deps <<<"$(modinfo -F depends "$f" | tr ',' ' ')"
+	queue+=("${deps[@]}")
 done
 cp "$mdir"/modules.builtin* "$mdir"/modules.order "$root/lib/modules/$kver/"
 depmod -b "$root" "$kver"
 
 # --- busybox and dynamically linked tools with their libraries ---
 cp /bin/busybox "$root/bin/busybox"
-for a in $(/bin/busybox --list); do
-	[ "$a" = busybox ] || ln -sf busybox "$root/bin/$a"
-done
+# every applet a symlink, made in one process (ln per applet takes seconds)
+/bin/busybox --list | BIN=$root/bin perl -nle '
+	next if $_ eq "busybox";
+	symlink("busybox", "$ENV{BIN}/$_") or die "build-initramfs: applet link $_: $!\n"'
 ln -sf /bin/busybox "$root/sbin/modprobe"	# the kernel's request_module()
-copy_with_libs() {	# copy_with_libs SRC [DEST]
+declare -A libs=()	# every shared library the copied programs need
+copy_with_libs() {	# copy_with_libs SRC [DEST]; the libraries come at the end
 	local src=$1 dst=${2:-$1} lib
 	mkdir -p "$root$(dirname "$dst")"
 	cp -L "$src" "$root$dst"
 	for lib in $(ldd "$src" 2>/dev/null | grep -o '/[^ ]*'); do
-		[ -e "$root$lib" ] && continue
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
+		libs[$lib]=1
 	done
 }
 # sg3-utils, nvme-cli, dmsetup (tests/install-deps.sh); cmp because
@@ -115,6 +124,9 @@ for b in "$@"; do
 	copy_with_libs "$b" "$dst"
 	echo "build-initramfs: $b -> guest $dst"
 done
+
+# all libraries in one cp (the loader too: ldd lists it by its path)
+[ ${#libs[@]} = 0 ] || cp -L --parents "${!libs[@]}" "$root/"
 
 echo "root:x:0:0:root:/:/bin/sh" >"$root/etc/passwd"
 install -m 755 "$here/init" "$root/init"
