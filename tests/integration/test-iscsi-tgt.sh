@@ -22,8 +22,14 @@ tgt_lun 1 2 "$T/old.img"
 tgt_lun 1 3 "$T/thick.img" 512 thick
 tgt_lun 1 4 "$T/b4k.img" 4096
 tgt_lun 1 5 "$T/small.img"
+truncate -s 64M "$T/scenario.img"
+tgt_lun 1 9 "$T/scenario.img"
 U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 note "tgt on port $TGT_PORT; source allocation $src_alloc"
+
+# --- the scenario list the simulator is also checked against
+"$TOP_BUILDDIR/tests/sim/scsi-scenario" tgt "$U/9" "$TOP_SRCDIR/tests/scenarios/common.scn" >"$T/scn" 2>&1
+check "tgt answers the shared SCSI scenarios as written ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $? = 0
 
 # --- probe, cross-checked with libiscsi-bin in the same run
 "$BLKCLONE" probe --json "$U/1" >"$T/p1" 2>"$T/e"

@@ -16,6 +16,11 @@ S=$VM_U/3 DST=$VM_U/4 C=$VM_U/2 FULL=$VM_U/5 A=$VM_U/0 D=$VM_U2/0
 MiB=1048576
 jqt() { jq -e "$@" >/dev/null; }
 
+# The scenario list the simulator's LIO personality is checked against
+# (tests/sim/test-scenarios-sim.sh): real LIO must answer it the same way.
+"$TOP_BUILDDIR/tests/sim/scsi-scenario" lio "$DST" "$TOP_SRCDIR/tests/scenarios/common.scn" >"$T/scn" 2>&1
+check "LIO answers the shared SCSI scenarios as the simulator does ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $? = 0
+
 # Source data, kept small: the emulated network does ~20 MiB/s.
 make_sparse "$T/src.img" 64 12 1024 5
 "$BLKCLONE" copy --offload=never "$T/src.img" "$S" >/dev/null 2>"$T/err" ||
