@@ -19,8 +19,10 @@
 # exec's channel: a TCP connection per command to busybox nc in the guest
 # (port forward to 2323), which runs tests/vm/guest/exec-one.sh: the host
 # sends "LIMIT BASE64-OF-COMMAND", the guest streams the output back and
-# ends with a line __BLKCLONE_RC=N.  No nc is needed on the host: bash's
-# /dev/tcp.
+# ends with a line __BLKCLONE_RC=NNN, which exec takes off again.  The
+# guest kills the command's process group at LIMIT (EXEC_TIMEOUT) and when
+# it ends, so detach anything meant to outlive it (setsid, output
+# redirected).  No nc is needed on the host: bash's /dev/tcp, and perl.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dir=${BLKCLONE_VM_DIR:-${TOP_BUILDDIR:-$PWD}/vm}
