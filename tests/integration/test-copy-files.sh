@@ -9,7 +9,7 @@ note "source: 256 MiB, $src_alloc bytes allocated"
 
 # 1. Into a new file: created by us, so every hole is skipped.
 "$BLKCLONE" copy --json "$T/src.img" "$T/new.img" >"$T/j1" 2>"$T/e1"
-check "copy to a new file exits 0" test $? = 0
+rc=$?; check "copy to a new file exits 0" test $rc = 0
 check "new file is identical" cmp -s "$T/src.img" "$T/new.img"
 note "allocated: source $src_alloc, copy $(alloc_bytes "$T/new.img")"
 check "new file is no more allocated than the source" \
@@ -27,7 +27,7 @@ check "fallback is null" grep -q '"fallback": null' "$T/j1"
 #    the holes are punched, so it ends as thin as the source.
 dd if=/dev/urandom of="$T/old.img" bs=1M count=256 status=none
 "$BLKCLONE" copy --json "$T/src.img" "$T/old.img" >"$T/j2" 2>"$T/e2"
-check "copy onto old data exits 0" test $? = 0
+rc=$?; check "copy onto old data exits 0" test $rc = 0
 check "old data fully overwritten" cmp -s "$T/src.img" "$T/old.img"
 note "allocated: source $src_alloc, old $(alloc_bytes "$T/old.img")"
 check "destination thinned to the source's allocation" \
@@ -38,7 +38,7 @@ check "holes were zeroed, not skipped" test "$(json_get "$T/j2" zeroed_bytes)" -
 truncate -s 300M "$T/big.img"
 printf 'TAILDATA' | dd of="$T/big.img" bs=1 seek=$((290 << 20)) conv=notrunc status=none
 "$BLKCLONE" copy "$T/src.img" "$T/big.img" >/dev/null 2>&1
-check "copy into a larger file exits 0" test $? = 0
+rc=$?; check "copy into a larger file exits 0" test $rc = 0
 check "first 256 MiB identical" cmp -s -n $((256 << 20)) "$T/src.img" "$T/big.img"
 check "beyond the source size untouched" \
 	test "$(dd if="$T/big.img" bs=1 skip=$((290 << 20)) count=8 status=none)" = TAILDATA
@@ -72,7 +72,7 @@ check "1000-byte file copied" cmp -s "$T/odd.img" "$T/odd-copy.img"
 
 # 8. --verify and progress lines in the form Proxmox parses.
 "$BLKCLONE" copy --verify --progress "$T/src.img" "$T/v.img" >"$T/o8" 2>"$T/e8"
-check "verified copy exits 0" test $? = 0
+rc=$?; check "verified copy exits 0" test $rc = 0
 check "progress lines (NN.NN/100%)" grep -Eq '^ *\([0-9]+\.[0-9]{2}/100%\)$' "$T/e8"
 check "progress ends at 100%" grep -q '(100.00/100%)' "$T/e8"
 check "text report says verified" grep -q verified "$T/o8"
@@ -100,7 +100,7 @@ fi
 half=$((128 << 20))
 { head -c $half "$T/src.img"; head -c $half /dev/urandom; } >"$T/resume.img"
 "$BLKCLONE" copy --json --resume-from=$((half / 512)) "$T/src.img" "$T/resume.img" >"$T/j12" 2>"$T/e12"
-check "resumed copy exits 0 ($(cat "$T/e12"))" test $? = 0
+rc=$?; check "resumed copy exits 0 ($(cat "$T/e12"))" test $rc = 0
 check "resumed copy identical" cmp -s "$T/src.img" "$T/resume.img"
 check "resume read only the second half's data" \
 	test "$(json_get "$T/j12" read_bytes)" -lt "$src_alloc"

@@ -14,7 +14,7 @@ DST=$(make_loop "$T/dst.img")
 note "src $SRC ($src_alloc bytes allocated), dst $DST"
 
 "$BLKCLONE" copy --json "$SRC" "$DST" >"$T/j1" 2>"$T/e1"
-check "loop to loop exits 0 ($(cat "$T/e1"))" test $? = 0
+rc=$?; check "loop to loop exits 0 ($(cat "$T/e1"))" test $rc = 0
 check "loop to loop identical" cmp -s "$SRC" "$DST"
 check "backing files identical" cmp -s "$T/src.img" "$T/dst.img"
 rb=$(json_get "$T/j1" read_bytes)
@@ -37,7 +37,7 @@ check "map of the loop device = backing allocation ($mapped)" test "$mapped" = "
 truncate -s 192M "$T/d4k.img"
 D4K=$(make_loop -b 4096 "$T/d4k.img")
 "$BLKCLONE" copy --verify "$T/src.img" "$D4K" >/dev/null 2>"$T/e3"
-check "file to 4096-byte loop exits 0 ($(cat "$T/e3"))" test $? = 0
+rc=$?; check "file to 4096-byte loop exits 0 ($(cat "$T/e3"))" test $rc = 0
 check "file to 4096-byte loop identical" cmp -s "$T/src.img" "$D4K"
 
 # loop (4096) -> new file
@@ -61,7 +61,7 @@ check "no-map copy is thin" test "$(alloc_bytes "$T/fromnomap.img")" -le "$src_a
 
 # zero: a whole device reads zeros afterwards, and stays thin.
 "$BLKCLONE" zero --json "$DST" >"$T/z" 2>"$T/ez"
-check "zero exits 0" test $? = 0
+rc=$?; check "zero exits 0" test $rc = 0
 check "zeroed device reads zeros" cmp -s -n $((192 << 20)) "$DST" /dev/zero
 check "zeroed backing file is thin" test "$(alloc_bytes "$T/dst.img")" -le 65536
 

@@ -25,7 +25,7 @@ no_secret() {	# no_secret WHAT FILE...
 
 # the right secret from the environment: a full copy works
 BLKCLONE_ISCSI_PASSWORD=$SECRET "$BLKCLONE" copy --json "$U/1" "$U/2" >"$T/j" 2>"$T/e"
-check "copy with CHAP secret from the environment exits 0 ($(cat "$T/e"))" test $? = 0
+rc=$?; check "copy with CHAP secret from the environment exits 0 ($(cat "$T/e"))" test $rc = 0
 check "copy over CHAP identical" cmp -s "$T/src.img" "$T/dst.img"
 no_secret "JSON and messages" "$T/j" "$T/e"
 
@@ -40,7 +40,7 @@ tr '\0' '\n' </proc/$pid/cmdline >"$T/cmdline"
 tr '\0' '\n' </proc/$pid/environ >"$T/environ"
 printf '%s\n' "$SECRET" >"$T/fifo"
 wait $pid
-check "probe with the secret through a fifo exits 0 ($(cat "$T/e2"))" test $? = 0
+rc=$?; check "probe with the secret through a fifo exits 0 ($(cat "$T/e2"))" test $rc = 0
 check "the command line was captured" grep -q probe "$T/cmdline"
 no_secret "/proc/PID/cmdline" "$T/cmdline"
 no_secret "/proc/PID/environ" "$T/environ"
@@ -49,7 +49,7 @@ no_secret "/proc/PID/environ" "$T/environ"
 printf '%s\n' "$SECRET" >"$T/secret"
 chmod 600 "$T/secret"
 BLKCLONE_ISCSI_PASSWORD_FILE=$T/secret "$BLKCLONE" probe --json "$U/1" >"$T/p" 2>"$T/e"
-check "probe with the secret from a file exits 0 ($(cat "$T/e"))" test $? = 0
+rc=$?; check "probe with the secret from a file exits 0 ($(cat "$T/e"))" test $rc = 0
 no_secret "probe output" "$T/p" "$T/e"
 
 # a wrong secret, and none at all

@@ -54,7 +54,7 @@ check "target gone: a resume LBA is printed" test -n "$lba"
 setup || exit 1
 U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 "$BLKCLONE" copy --resume-from="${lba:-0}" "$U/1" "$U/2" >/dev/null 2>"$T/e3"
-check "resume after the outage exits 0 ($(cat "$T/e3"))" test $? = 0
+rc=$?; check "resume after the outage exits 0 ($(cat "$T/e3"))" test $rc = 0
 check "resumed copy identical" cmp -s "$T/src.img" "$T/dst.img"
 
 finish

@@ -29,11 +29,11 @@ note "tgt on port $TGT_PORT; source allocation $src_alloc"
 
 # --- the scenario list the simulator is also checked against
 "$TOP_BUILDDIR/tests/sim/scsi-scenario" tgt "$U/9" "$TOP_SRCDIR/tests/scenarios/common.scn" >"$T/scn" 2>&1
-check "tgt answers the shared SCSI scenarios as written ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $? = 0
+rc=$?; check "tgt answers the shared SCSI scenarios as written ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $rc = 0
 
 # --- probe, cross-checked with libiscsi-bin in the same run
 "$BLKCLONE" probe --json "$U/1" >"$T/p1" 2>"$T/e"
-check "probe exits 0 ($(cat "$T/e"))" test $? = 0
+rc=$?; check "probe exits 0 ($(cat "$T/e"))" test $rc = 0
 rc16=$(iscsi-readcapacity16 "$U/1")
 check "block size agrees with iscsi-readcapacity16" \
 	test "$(jq '.volumes[0].logical_block_size' "$T/p1")" = "$(echo "$rc16" | sed -n 's/^LOGICAL BLOCK LENGTH IN BYTES:\([0-9]*\).*/\1/p')"
@@ -72,7 +72,7 @@ check "map: first data extent starts where SEEK_DATA says" \
 
 # --- LUN to LUN onto old data: identical, nothing old left, thin again
 "$BLKCLONE" copy --json "$U/1" "$U/2" >"$T/c12" 2>"$T/e"
-check "LUN to LUN exits 0 ($(cat "$T/e"))" test $? = 0
+rc=$?; check "LUN to LUN exits 0 ($(cat "$T/e"))" test $rc = 0
 check "LUN to LUN identical (backing files)" cmp -s "$T/src.img" "$T/old.img"
 check "destination as thin as the source" test "$(alloc_bytes "$T/old.img")" -le "$src_alloc"
 check "read only allocated data" test "$(jq .read_bytes "$T/c12")" -le "$src_alloc"

@@ -103,6 +103,6 @@ rc=$?
 check "the guest's /usr/sbin/blkclone runs ($(head -n1 "$T/ver"))" test $rc = 0
 if vm_exec 'test -x /usr/sbin/blkclone-san'; then
 	vm_exec '/usr/sbin/blkclone-san --version' >"$T/ver" 2>&1
-	check "the guest's /usr/sbin/blkclone-san (sanitizers) runs" test $? = 0
+	rc=$?; check "the guest's /usr/sbin/blkclone-san (sanitizers) runs" test $rc = 0
 fi
 finish

@@ -19,7 +19,7 @@ jqt() { jq -e "$@" >/dev/null; }
 # The scenario list the simulator's LIO personality is checked against
 # (tests/sim/test-scenarios-sim.sh): real LIO must answer it the same way.
 "$TOP_BUILDDIR/tests/sim/scsi-scenario" lio "$DST" "$TOP_SRCDIR/tests/scenarios/common.scn" >"$T/scn" 2>&1
-check "LIO answers the shared SCSI scenarios as the simulator does ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $? = 0
+rc=$?; check "LIO answers the shared SCSI scenarios as the simulator does ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $rc = 0
 
 # Source data, kept small: the emulated network does ~20 MiB/s.
 make_sparse "$T/src.img" 64 12 1024 5
@@ -37,7 +37,7 @@ read_back() {	# read_back URL FILE: the LU's first 64 MiB into FILE
 
 # --- probe: the evidence, and the plan's honesty about allocation
 "$BLKCLONE" probe --json "$S" "$DST" >"$T/probe.json" 2>"$T/err"
-check "probe of two LIO LUs exits 0" test $? = 0
+rc=$?; check "probe of two LIO LUs exits 0" test $rc = 0
 check "xcopy supported on LIO (3PC + RECEIVE COPY RESULTS 02/E4)" \
 	jqt '.volumes[0].capabilities.xcopy_lid1.state == "supported"' "$T/probe.json"
 check "copy domain is the target name" \
