@@ -71,6 +71,8 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 
 	memset(st, 0, sizeof(*st));
 	memset(fb, 0, sizeof(*fb));
+	src->cancel = o->cancel;
+	dst->cancel = o->cancel;
 	st->total_bytes = src->size;
 	st->resume_offset = start;
 	*used = plan->chosen;

@@ -11,6 +11,7 @@
 #ifndef BLKCLONE_VOLUME_H
 #define BLKCLONE_VOLUME_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -225,6 +226,9 @@ struct bc_volume {
 	unsigned io_threads;	/* threads that may call read/write at once;
 				 * 0 or 1: one at a time */
 	struct bc_caps caps;
+	/* set by the copy executor: a backend running a long operation in
+	 * the storage (an IMMED token copy) polls it and aborts the operation */
+	volatile sig_atomic_t *cancel;
 	void *priv;		/* backend state */
 };
 

@@ -361,3 +361,13 @@ int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
 	free(buf);
 	return rc;
 }
+
+int bc_lu_copy_abort(struct bc_lu *lu, uint32_t list_id, struct bc_error *e)
+{
+	uint8_t c16[16];
+	struct bc_scsi_cmd c;
+
+	bc_token_cdb_abort(c16, list_id);
+	cdb(&c, c16, 16, BC_SCSI_DIR_NONE, NULL, 0);
+	return run(lu, &c, "COPY OPERATION ABORT", 0, e);
+}

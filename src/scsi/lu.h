@@ -131,5 +131,6 @@ int bc_lu_write_using_token(struct bc_lu *lu, uint32_t list_id,
 			    struct bc_error *e);
 int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
 	       struct bc_error *e);
+int bc_lu_copy_abort(struct bc_lu *lu, uint32_t list_id, struct bc_error *e);
 
 #endif

@@ -130,7 +130,7 @@ int bc_token_build_populate(uint8_t *buf, size_t len, uint32_t inactivity_s,
 
 int bc_token_build_write(uint8_t *buf, size_t len, uint64_t rod_offset,
 			 const uint8_t *token, const struct bc_token_range *r,
-			 size_t n)
+			 size_t n, bool immed)
 {
 	size_t hdr = BC_TOKEN_HDR_LEN + BC_TOKEN_LEN + 8;	/* 536 */
 	size_t need = hdr + n * BC_TOKEN_RANGE_LEN;
@@ -141,7 +141,7 @@ int bc_token_build_write(uint8_t *buf, size_t len, uint64_t rod_offset,
 		return -ENOSPC;
 	memset(buf, 0, hdr);
 	put16(buf, (uint16_t)(need - 2));	/* WRITE USING TOKEN DATA LENGTH */
-	/* byte 2: DEL_TKN 0, IMMED 0 */
+	buf[2] = immed ? 0x01 : 0x00;		/* DEL_TKN 0, IMMED */
 	put64(buf + 8, rod_offset);		/* OFFSET INTO ROD, blocks */
 	memcpy(buf + 16, token, BC_TOKEN_LEN);
 	put16(buf + hdr - 2, (uint16_t)(n * BC_TOKEN_RANGE_LEN));
@@ -167,6 +167,14 @@ void bc_token_cdb_populate(uint8_t cdb[16], uint32_t list_id, uint32_t len)
 void bc_token_cdb_write(uint8_t cdb[16], uint32_t list_id, uint32_t len)
 {
 	cdb_83(cdb, 0x11, list_id, len);
+}
+
+void bc_token_cdb_abort(uint8_t cdb[16], uint32_t list_id)
+{
+	memset(cdb, 0, 16);
+	cdb[0] = 0x83;
+	cdb[1] = 0x1c;		/* COPY OPERATION ABORT */
+	put32(cdb + 2, list_id);
 }
 
 void bc_token_cdb_rrti(uint8_t cdb[16], uint32_t list_id, uint32_t alloc)

@@ -45,15 +45,17 @@ int bc_token_build_populate(uint8_t *buf, size_t len, uint32_t inactivity_s,
 			    const struct bc_token_range *r, size_t n);
 
 /* WRITE USING TOKEN parameter list: @token (512 bytes) at @rod_offset
- * blocks into the ROD, onto the ranges. */
+ * blocks into the ROD, onto the ranges; @immed: return at once, the
+ * outcome comes from RECEIVE ROD TOKEN INFORMATION. */
 int bc_token_build_write(uint8_t *buf, size_t len, uint64_t rod_offset,
 			 const uint8_t *token, const struct bc_token_range *r,
-			 size_t n);
+			 size_t n, bool immed);
 
 /* The 16-byte CDBs. */
 void bc_token_cdb_populate(uint8_t cdb[16], uint32_t list_id, uint32_t len);
 void bc_token_cdb_write(uint8_t cdb[16], uint32_t list_id, uint32_t len);
 void bc_token_cdb_rrti(uint8_t cdb[16], uint32_t list_id, uint32_t alloc);
+void bc_token_cdb_abort(uint8_t cdb[16], uint32_t list_id);
 
 /* RECEIVE ROD TOKEN INFORMATION reply. */
 struct bc_token_status {

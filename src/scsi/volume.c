@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backends.h"
@@ -540,6 +541,53 @@ static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
 	return 0;
 }
 
+/*
+ * Wait for WRITE USING TOKEN list @id: RECEIVE ROD TOKEN INFORMATION until
+ * the operation is no longer in progress, honouring the device's
+ * estimated status update delay; a cancel sends COPY OPERATION ABORT and
+ * takes the final count.  *ts holds the last status either way.
+ */
+static int token_wait(struct bc_volume *dst, uint32_t id, uint64_t lba,
+		      struct bc_token_status *ts, struct bc_error *e)
+{
+	struct scsi_priv *p = sp(dst);
+	bool aborted = false;
+
+	for (;;) {
+		int rc = bc_lu_rrti(&p->lu, id, ts, e);
+
+		if (rc < 0)
+			return rc;
+		if ((ts->copy_status & 0x70) != 0x10)	/* not in progress */
+			break;
+		if (!aborted && dst->cancel && *dst->cancel) {
+			struct bc_error ae = { 0 };
+
+			bc_lu_copy_abort(&p->lu, id, &ae);
+			aborted = true;
+			continue;	/* the final count */
+		}
+		{
+			uint32_t ms = ts->status_delay_ms;
+			struct timespec t;
+
+			ms = ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+			t.tv_sec = ms / 1000;
+			t.tv_nsec = (long)(ms % 1000) * 1000000L;
+			nanosleep(&t, NULL);
+		}
+	}
+	if (aborted || ts->copy_status == 0x60)
+		return bc_error_set_lba(e, -EINTR, dst->name, "WRITE USING TOKEN", lba,
+					dst->block_size, "aborted (COPY OPERATION ABORT) after %llu blocks",
+					(unsigned long long)ts->transfer_count);
+	if (ts->copy_status == 0x02)
+		return bc_error_set_lba(e, -ECANCELED, dst->name, "WRITE USING TOKEN", lba,
+					dst->block_size, "the copy failed after %llu blocks",
+					(unsigned long long)ts->transfer_count);
+	return 0;
+}
+
 /* An expired or invalidated token (INVALID TOKEN OPERATION, ASC 23h with
  * ASCQ 07h/08h/09h) is worth one new token; others are refusals. */
 static bool token_stale(const struct bc_error *e)
@@ -589,7 +637,10 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 			struct bc_token_range r = { d + off, (uint32_t)(rep - off) };
 			struct bc_token_status ts;
 			uint32_t id = next_list_id(sp(dst));
-			int l = bc_token_build_write(pl, pl_len, off, token, &r, 1);
+			/* IMMED where the operation can be aborted: a cancel
+			 * then stops the copy manager too */
+			bool immed = sp(dst)->tpc.copy_abort;
+			int l = bc_token_build_write(pl, pl_len, off, token, &r, 1, immed);
 
 			if (l < 0) {
 				rc = bc_error_set(e, l, dst->name, "WRITE USING TOKEN",
@@ -610,11 +661,24 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 						    token, &rep, e);
 				continue;
 			}
+			if (rc == -ECANCELED) {
+				/* COPY ABORTED: the list's status says how far
+				 * the destination got */
+				struct bc_error re = { 0 };
+
+				if (bc_lu_rrti(&sp(dst)->lu, id, &ts, &re) == 0 &&
+				    ts.transfer_count && ts.transfer_count <= rep - off)
+					*done_blocks = d + off + ts.transfer_count - dlba;
+			}
 			if (rc < 0)
 				break;
-			rc = bc_lu_rrti(&sp(dst)->lu, id, &ts, e);
-			if (rc < 0)
+			rc = token_wait(dst, id, d + off, &ts, e);
+			if (rc < 0) {
+				/* what the destination confirmed before it stopped */
+				if (ts.transfer_count && ts.transfer_count <= rep - off)
+					*done_blocks = d + off + ts.transfer_count - dlba;
 				break;
+			}
 			if (!ts.transfer_count || ts.transfer_count > rep - off) {
 				rc = bc_error_set_lba(e, -EIO, dst->name, "WRITE USING TOKEN",
 						      d + off, dst->block_size,

@@ -7,6 +7,9 @@
  * completed copy or a clean failure with the right offsets.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,16 +231,18 @@ static void test_token_aborted_part_way(void **state)
 	assert_int_equal(bc_sim_inject(f.sim, &flt), 0);
 	assert_int_equal(copy(&f, BC_OFFLOAD_REQUIRE, &st, &fb, &plan, &e), -ECANCELED);
 	assert_true(st.dest_modified);
-	/* the first extent (300 blocks) was done; the second failed at once */
-	assert_int_equal(st.resume_offset, 40000ull * BS);
+	/* the first extent (300 blocks) was done; the second stopped after
+	 * 1000 blocks, which RECEIVE ROD TOKEN INFORMATION reported */
+	assert_int_equal(st.offloaded_bytes, 1300ull * BS);
+	assert_int_equal(st.resume_offset, 41000ull * BS);
 	teardown_lus(&f);
 
 	setup_lus(&f, false, true, NULL);
 	assert_int_equal(bc_sim_inject(f.sim, &flt), 0);
 	assert_int_equal(copy(&f, BC_OFFLOAD_AUTO, &st, &fb, &plan, &e), 0);
 	assert_true(fb.happened);
-	assert_int_equal(st.offloaded_bytes, 300ull * BS);
-	assert_int_equal(st.read_bytes, (4096ull + 2000) * BS);
+	assert_int_equal(st.offloaded_bytes, 1300ull * BS);
+	assert_int_equal(st.read_bytes, (3096ull + 2000) * BS);
 	assert_true(same_medium(&f));
 	teardown_lus(&f);
 }
@@ -303,6 +308,50 @@ static void test_token_disconnect(void **state)
 	teardown_lus(&f);
 }
 
+static volatile sig_atomic_t cancel_flag;
+
+static void *cancel_soon(void *arg)
+{
+	struct timespec t = { 0, 100 * 1000000L };
+
+	(void)arg;
+	nanosleep(&t, NULL);
+	cancel_flag = 1;
+	return NULL;
+}
+
+/* SIGINT during an IMMED WRITE USING TOKEN that the array takes its time
+ * over: COPY OPERATION ABORT is sent, and the copy stops cleanly with
+ * nothing claimed. */
+static void test_token_cancel_aborts(void **state)
+{
+	struct bc_sim_token_limits tl = { .immed_polls = 100000, .status_delay_ms = 10 };
+	struct fx f;
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	const struct bc_caps *sc, *dc;
+	struct bc_copy_opts o = { .offload = BC_OFFLOAD_REQUIRE, .cancel = &cancel_flag };
+	enum bc_method used;
+	pthread_t th;
+
+	(void)state;
+	setup_lus(&f, false, true, &tl);
+	assert_int_equal(bc_volume_caps(f.src, &sc, &e), 0);
+	assert_int_equal(bc_volume_caps(f.dst, &dc, &e), 0);
+	bc_plan_make(sc, dc, BC_OFFLOAD_REQUIRE, false, false, &plan);
+	cancel_flag = 0;
+	assert_int_equal(pthread_create(&th, NULL, cancel_soon, NULL), 0);
+	assert_int_equal(bc_copy_run(f.src, f.dst, &plan, &o, &st, &used, &fb, &e), -EINTR);
+	pthread_join(th, NULL);
+	assert_int_equal(bc_sim_count(f.sim, 1, 0x83, 0x1c), 1);	/* COPY OPERATION ABORT */
+	assert_int_equal(st.offloaded_bytes, 0);
+	assert_int_equal(st.resume_offset, 0);
+	assert_non_null(strstr(e.detail, "COPY OPERATION ABORT"));
+	teardown_lus(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -313,6 +362,7 @@ int main(void)
 		cmocka_unit_test(test_token_aborted_part_way),
 		cmocka_unit_test(test_xcopy_progress_from_sense),
 		cmocka_unit_test(test_token_disconnect),
+		cmocka_unit_test(test_token_cancel_aborts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
