@@ -308,3 +308,31 @@ const char *bc_lu_status_text(const struct bc_status *st, char *buf, size_t len)
 	snprintf(buf, len, "%s: %s (%02x/%02x)", key, asc, st->asc, st->ascq);
 	return buf;
 }
+
+int bc_lu_parse_copy_params(const uint8_t *buf, size_t got,
+			    struct bc_xcopy_limits *o)
+{
+	size_t n;
+
+	memset(o, 0, sizeof(*o));
+	if (got < 44)
+		return -EBADMSG;
+	n = 4 + (size_t)((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
+			 (uint32_t)buf[2] << 8 | buf[3]);
+	if (n > got)
+		n = got;
+	o->max_cscd = (uint16_t)(buf[8] << 8 | buf[9]);
+	o->max_segments = (uint16_t)(buf[10] << 8 | buf[11]);
+	o->max_desc_list_len = (uint32_t)buf[12] << 24 | (uint32_t)buf[13] << 16 |
+			       (uint32_t)buf[14] << 8 | buf[15];
+	o->max_segment_len = (uint32_t)buf[16] << 24 | (uint32_t)buf[17] << 16 |
+			     (uint32_t)buf[18] << 8 | buf[19];
+	o->max_concurrent = (uint16_t)(buf[34] << 8 | buf[35]);
+	for (size_t i = 0; i < buf[43] && 44 + i < n; i++) {
+		if (buf[44 + i] == 0x02)
+			o->has_type_02 = true;
+		if (buf[44 + i] == 0xe4)
+			o->has_type_e4 = true;
+	}
+	return 0;
+}

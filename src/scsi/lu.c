@@ -266,7 +266,6 @@ int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
 {
 	uint8_t buf[512] = { 0 }, c16[16] = { 0x84, 0x03 };
 	struct bc_scsi_cmd c;
-	size_t got, n;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
@@ -275,28 +274,10 @@ int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
 	rc = run(lu, &c, "RECEIVE COPY RESULTS (operating parameters)", 0, e);
 	if (rc < 0)
 		return rc;
-	got = sizeof(buf) - c.resid;
-	if (got < 44)
+	if (bc_lu_parse_copy_params(buf, sizeof(buf) - c.resid, o) < 0)
 		return bc_error_set(e, -EBADMSG, lu->t->name,
 				    "RECEIVE COPY RESULTS (operating parameters)",
-				    "reply of %zu bytes is too short", got);
-	n = 4 + (size_t)((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 |
-			 (uint32_t)buf[2] << 8 | buf[3]);
-	if (n > got)
-		n = got;
-	o->max_cscd = (uint16_t)(buf[8] << 8 | buf[9]);
-	o->max_segments = (uint16_t)(buf[10] << 8 | buf[11]);
-	o->max_desc_list_len = (uint32_t)buf[12] << 24 | (uint32_t)buf[13] << 16 |
-			       (uint32_t)buf[14] << 8 | buf[15];
-	o->max_segment_len = (uint32_t)buf[16] << 24 | (uint32_t)buf[17] << 16 |
-			     (uint32_t)buf[18] << 8 | buf[19];
-	o->max_concurrent = (uint16_t)(buf[34] << 8 | buf[35]);
-	for (size_t i = 0; i < buf[43] && 44 + i < n; i++) {
-		if (buf[44 + i] == 0x02)
-			o->has_type_02 = true;
-		if (buf[44 + i] == 0xe4)
-			o->has_type_e4 = true;
-	}
+				    "reply of %zu bytes is too short", sizeof(buf) - c.resid);
 	return 0;
 }
 

@@ -79,6 +79,9 @@ bool bc_lu_vpd_lists(const uint8_t *p, size_t len, uint8_t page);
  */
 int bc_lu_parse_lba_status(const uint8_t *p, size_t len, uint64_t start,
 			   struct bc_lu_lba_status *out, size_t max, size_t *n);
+/* RECEIVE COPY RESULTS, operating parameters (SA 3). */
+int bc_lu_parse_copy_params(const uint8_t *p, size_t len,
+			    struct bc_xcopy_limits *o);
 /* Sense data (fixed or descriptor format) into @st; text into @buf. */
 void bc_lu_decode_sense(const uint8_t *sense, size_t len, uint8_t status,
 			struct bc_status *st);

@@ -10,8 +10,8 @@ CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
 
 IQN=iqn.2026-11.test.blkclone:faults
 make_sparse "$T/src.img" 1024 60 8192 31
-setup() {
-	tgt_start && tgt_target 1 "$IQN" && tgt_lun 1 1 "$T/src.img" &&
+setup() {	# setup [PORT]: a restart passes the port the copy uses
+	tgt_start "${1:-}" && tgt_target 1 "$IQN" && tgt_lun 1 1 "$T/src.img" &&
 	tgt_lun 1 2 "$T/dst.img"
 }
 # the copy runs long enough to be hit: the destination holds old data
@@ -24,9 +24,10 @@ U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 "$BLKCLONE" copy --verify "$U/1" "$U/2" >"$T/o1" 2>"$T/e1" &
 pid=$!
 sleep 0.3
+port=$TGT_PORT
 tgt_stop
 sleep 1
-setup || exit 1
+setup "$port" || exit 1
 wait $pid
 rc=$?
 check "copy across a tgtd restart exits 0 ($(cat "$T/e1"))" test $rc = 0

@@ -1,13 +1,18 @@
 # Sourced by tests and the demo: a private tgt target on 127.0.0.1.
-#   tgt_start            start tgtd on a free port (sets TGT_PORT, TGT_CTL)
+#   tgt_start [PORT]     start tgtd on PORT, or a free port (sets TGT_PORT, TGT_CTL)
 #   tgt_target TID IQN   create a target (bound to all initiators)
 #   tgt_lun TID LUN FILE [BLOCKSIZE] [thin|thick]
 #   tgt_stop             kill tgtd (it ignores SIGTERM while serving)
 # Several can run at once: each has its own control port and portal.
 
+# A free port in [FIRST, LAST], from a random place in the range: tests
+# run in parallel, and one restarting its tgtd must find its old port
+# still free a second later.
 tgt_free_port() {
-	local p
-	for p in $(seq "${1:-3290}" "${2:-3390}"); do
+	local first=${1:-3290} last=${2:-3390} span i p r=$RANDOM
+	span=$((last - first + 1))
+	for i in $(seq 0 $((span - 1))); do
+		p=$((first + (r + i) % span))
 		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
 	done
 	return 1
@@ -15,7 +20,13 @@ tgt_free_port() {
 
 tgt_start() {
 	command -v tgtd >/dev/null || { echo "tgtd not installed (apt-get install tgt)" >&2; return 1; }
-	TGT_PORT=$(tgt_free_port 3290 3390) || return 1
+	# a restart takes its old port back: another test's tgtd must not
+	# take it meanwhile, or a client's reconnect goes to the wrong one
+	if [ -n "${1:-}" ]; then
+		TGT_PORT=$1
+	else
+		TGT_PORT=$(tgt_free_port 3290 3390) || return 1
+	fi
 	TGT_CTL=$((TGT_PORT - 3200))	# a private control socket per instance
 	mkdir -p /var/run/tgtd
 	tgtd -f -C "$TGT_CTL" --iscsi portal=127.0.0.1:"$TGT_PORT" >"${TGT_LOG:-/dev/null}" 2>&1 &
