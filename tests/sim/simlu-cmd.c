@@ -348,6 +348,8 @@ void sim_cmd_get_lba_status(struct sim_ctx *c)
 	}
 	if (max > GLS_MAX_DESC)
 		max = GLS_MAX_DESC;
+	if (c->lu->cfg.gls_max_desc && max > c->lu->cfg.gls_max_desc)
+		max = c->lu->cfg.gls_max_desc;
 	buf = calloc(1, 8 + 16 * max);
 	if (!buf) {
 		store_failed(c);

@@ -105,6 +105,9 @@ struct bc_sim_lu_cfg {
 	bool lbprz;			/* unmapped blocks read as zeros ... */
 	uint8_t unmapped_fill;		/* ... else as this byte */
 	bool gls;			/* GET LBA STATUS */
+	/* GET LBA STATUS returns at most this many descriptors (0 = as many
+	 * as fit): short replies the initiator must continue from */
+	unsigned gls_max_desc;
 	bool rsoc;			/* REPORT SUPPORTED OPERATION CODES */
 	/* block limits (VPD 0xB0), 0 = no limit */
 	uint32_t max_transfer;		/* blocks per READ/WRITE */

@@ -308,6 +308,58 @@ static void test_token_disconnect(void **state)
 	teardown_lus(&f);
 }
 
+/* GET LBA STATUS answering one descriptor at a time: the host copy
+ * continues from each short reply, reads only the data, stays thin. */
+static void test_host_copy_short_gls_replies(void **state)
+{
+	struct fx f;
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	struct bc_sim_lu_cfg c;
+	struct bc_scsi_transport *t;
+
+	(void)state;
+	setup_lus(&f, false, false, NULL);
+	/* a third LU whose map comes one descriptor per reply */
+	bc_sim_lu_cfg_spc(&c, BLOCKS, BS, 3);
+	c.xcopy = BC_SIM_XCOPY_NONE;
+	c.token = false;
+	c.gls_max_desc = 1;
+	assert_int_equal(bc_sim_add_lu(f.sim, &c), 2);
+	{
+		uint8_t *buf = malloc((size_t)BLOCKS * BS);
+
+		assert_non_null(buf);
+		assert_int_equal(bc_sim_read(f.sim, 0, 0, BLOCKS, buf), 0);
+		for (uint64_t l = 0; l < BLOCKS; l++)
+			if (bc_sim_mapped(f.sim, 0, l))
+				assert_int_equal(bc_sim_write(f.sim, 2, l, 1, buf + l * BS), 0);
+		free(buf);
+	}
+	bc_volume_close(f.src);
+	assert_int_equal(bc_sim_open(f.sim, 2, &t), 0);
+	assert_int_equal(bc_scsi_volume_wrap(t, 0, &f.src, &e), 0);
+	assert_int_equal(copy(&f, BC_OFFLOAD_AUTO, &st, &fb, &plan, &e), 0);
+	assert_int_equal(plan.chosen, BC_METHOD_HOST);
+	assert_int_equal(st.read_bytes, f.src_mapped * BS);
+	assert_true(bc_sim_count(f.sim, 2, 0x9e, 0x12) >= 6);	/* one per extent */
+	assert_int_equal(bc_sim_mapped_blocks(f.sim, 1), f.src_mapped);
+	{
+		uint8_t *a = malloc((size_t)BLOCKS * BS), *b = malloc((size_t)BLOCKS * BS);
+
+		assert_non_null(a);
+		assert_non_null(b);
+		assert_int_equal(bc_sim_read(f.sim, 2, 0, BLOCKS, a), 0);
+		assert_int_equal(bc_sim_read(f.sim, 1, 0, BLOCKS, b), 0);
+		assert_memory_equal(a, b, (size_t)BLOCKS * BS);
+		free(a);
+		free(b);
+	}
+	teardown_lus(&f);
+}
+
 static volatile sig_atomic_t cancel_flag;
 
 static void *cancel_soon(void *arg)
@@ -363,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_xcopy_progress_from_sense),
 		cmocka_unit_test(test_token_disconnect),
 		cmocka_unit_test(test_token_cancel_aborts),
+		cmocka_unit_test(test_host_copy_short_gls_replies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
