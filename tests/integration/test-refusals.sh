@@ -94,4 +94,21 @@ expect_exit 2 "probe of a missing file" "$BLKCLONE" probe "$T/missing"
 expect_exit 2 "map with two addresses" "$BLKCLONE" map "$T/src.img" "$T/src.img"
 expect_exit 2 "zero of an unknown scheme" "$BLKCLONE" zero foo://bar
 
+# addresses and options an admin mistypes; a refused copy leaves no file
+expect_exit 2 "iSCSI URL without a LUN" "$BLKCLONE" copy "iscsi://127.0.0.1/iqn.2026-11.x:t" "$T/new1.img"
+expect_msg "missing IQN or LUN" "the message says what is missing"
+expect_exit 2 "iSCSI URL with a password in it" \
+	"$BLKCLONE" copy "iscsi://u:s3cr3tpw@127.0.0.1/iqn.2026-11.x:t/1" "$T/new2.img"
+expect_msg "BLKCLONE_ISCSI_PASSWORD" "the message says where a secret belongs"
+check "the secret is not echoed" sh -c "! grep -q s3cr3tpw '$T/err'"
+expect_exit 2 "malformed IPv6 portal" "$BLKCLONE" probe "iscsi://[::1/iqn.2026-11.x:t/1"
+expect_exit 2 "--resume-from beyond the end" "$BLKCLONE" copy --resume-from=999999999 "$T/src.img" "$T/new3.img"
+expect_msg "beyond the end of the source" "the message names the limit"
+expect_exit 2 "--resume-from with --offload=require" \
+	"$BLKCLONE" copy --resume-from=10 --offload=require "$T/src.img" "$T/new4.img"
+expect_exit 2 "--resume-from that is not a number" "$BLKCLONE" copy --resume-from=abc "$T/src.img" "$T/new5.img"
+expect_exit 2 "destination is a directory" "$BLKCLONE" copy "$T/src.img" "$T"
+check "no destination file was left by the refusals" \
+	sh -c "! ls '$T'/new[1-5].img 2>/dev/null | grep -q ."
+
 finish
