@@ -23,22 +23,10 @@
 /* One attribute of exactly this device (no fallback to the parent). */
 static int read_attr(const char *dir, const char *attr, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd;
+	char path[PATH_MAX + 64];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, attr);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		buf[--n] = '\0';
-	return 0;
+	return bc_sysfs_read_path(path, buf, len);
 }
 
 static int read_u64(const char *dir, const char *attr, uint64_t *out)

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +12,14 @@
 
 #include "sysfs.h"
 
-static int read_file(const char *path, char *buf, size_t len)
+int bc_sysfs_read_path(const char *path, char *buf, size_t len)
 {
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd;
+
+	if (!len)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -37,11 +42,11 @@ int bc_sysfs_read_str(dev_t rdev, const char *attr, char *buf, size_t len)
 		return -EINVAL;
 	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/%s", major(rdev),
 		 minor(rdev), attr);
-	rc = read_file(path, buf, len);
+	rc = bc_sysfs_read_path(path, buf, len);
 	if (rc == -ENOENT) {
 		snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/../%s",
 			 major(rdev), minor(rdev), attr);
-		rc = read_file(path, buf, len);
+		rc = bc_sysfs_read_path(path, buf, len);
 	}
 	return rc;
 }
@@ -77,5 +82,24 @@ int bc_sysfs_kname(dev_t rdev, char *buf, size_t len)
 	target[n] = '\0';
 	slash = strrchr(target, '/');
 	snprintf(buf, len, "%s", slash ? slash + 1 : target);
+	return 0;
+}
+
+int bc_sysfs_scsi_address(bool block, dev_t rdev, unsigned *h, unsigned *c,
+			  unsigned *t, uint64_t *lun)
+{
+	char link[64], real[PATH_MAX];
+	unsigned long long l;
+	const char *base;
+
+	snprintf(link, sizeof(link), "/sys/dev/%s/%u:%u/device",
+		 block ? "block" : "char", major(rdev), minor(rdev));
+	if (!realpath(link, real))
+		return -ENODEV;
+	base = strrchr(real, '/');
+	base = base ? base + 1 : real;
+	if (sscanf(base, "%u:%u:%u:%llu", h, c, t, &l) != 4)
+		return -ENODEV;
+	*lun = l;
 	return 0;
 }

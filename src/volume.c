@@ -5,15 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
-#include <limits.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <blkclone/volume.h>
 
 #include "address.h"
 #include "backends.h"
 #include "stack.h"
+#include "sysfs.h"
 
 const char *bc_method_name(enum bc_method m)
 {
@@ -60,17 +59,10 @@ void bc_feature_set(struct bc_feature *f, enum bc_support s, const char *fmt, ..
 /* Is the block device @rdev a SCSI disk (an LU with an H:C:T:L)? */
 static bool is_scsi_disk(dev_t rdev)
 {
-	char link[64], real[PATH_MAX];
 	unsigned h, c, t;
-	unsigned long l;
-	const char *base;
+	uint64_t l;
 
-	snprintf(link, sizeof(link), "/sys/dev/block/%u:%u/device",
-		 major(rdev), minor(rdev));
-	if (!realpath(link, real))
-		return false;
-	base = strrchr(real, '/');
-	return base && sscanf(base + 1, "%u:%u:%u:%lu", &h, &c, &t, &l) == 4;
+	return bc_sysfs_scsi_address(true, rdev, &h, &c, &t, &l) == 0;
 }
 
 /*

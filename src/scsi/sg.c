@@ -7,17 +7,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <scsi/sg_pt.h>
 
 #include "scsi/transport.h"
+#include "sysfs.h"
 
 #define DEFAULT_TIMEOUT_S 60
 
@@ -98,28 +97,6 @@ static const struct bc_scsi_transport_ops sg_ops = {
 	.close = sg_close,
 };
 
-/*
- * "H:C:T:L" of the SCSI device behind a block or sg node, from the
- * realpath of its sysfs "device" link (…/host0/target0:0:0/0:0:0:1).
- */
-static int scsi_address(const struct stat *st, unsigned *h, unsigned *c,
-			unsigned *tg, uint64_t *l)
-{
-	char link[PATH_MAX], real[PATH_MAX];
-	const char *base;
-
-	snprintf(link, sizeof(link), "/sys/dev/%s/%u:%u/device",
-		 S_ISBLK(st->st_mode) ? "block" : "char",
-		 major(st->st_rdev), minor(st->st_rdev));
-	if (!realpath(link, real))
-		return -ENODEV;
-	base = strrchr(real, '/');
-	base = base ? base + 1 : real;
-	if (sscanf(base, "%u:%u:%u:%lu", h, c, tg, l) != 4)
-		return -ENODEV;
-	return 0;
-}
-
 int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	       struct bc_error *e)
 {
@@ -136,7 +113,7 @@ int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
 		return bc_error_set(e, -ENOTBLK, path, "open",
 				    "not a block or SCSI generic device");
-	if (scsi_address(&st, &h, &c, &tg, &l) < 0)
+	if (bc_sysfs_scsi_address(S_ISBLK(st.st_mode), st.st_rdev, &h, &c, &tg, &l) < 0)
 		return bc_error_set(e, -ENODEV, path, "open",
 				    "not a SCSI device (no H:C:T:L in sysfs)");
 	/* read-only for the source: SG_IO reads need no write access, and

@@ -716,117 +716,11 @@ static const struct bc_volume_ops scsi_ops = {
 	.close = scsi_close,
 };
 
-int bc_scsi_volume_open(const char *addr, unsigned flags,
-			struct bc_volume **out, struct bc_error *e)
-{
-	struct bc_scsi_transport *t;
-	struct bc_volume *v;
-	struct scsi_priv *p;
-	int rc;
-
-	rc = bc_iscsi_connect(addr, &t, e);
-	if (rc < 0)
-		return rc;
-	v = bc_volume_alloc(&scsi_ops, t->name, sizeof(*p));
-	if (!v) {
-		bc_scsi_transport_close(t);
-		return bc_error_set(e, -ENOMEM, addr, "open", NULL);
-	}
-	p = v->priv;
-	p->lu.t = t;
-	p->lu.block_size = 512;
-	rc = bc_lu_read_capacity16(&p->lu, &p->cap, e);
-	if (rc < 0) {
-		bc_volume_close(v);
-		return rc;
-	}
-	p->lu.block_size = p->cap.block_size;
-	v->block_size = p->cap.block_size;
-	v->size = p->cap.blocks * p->cap.block_size;
-	v->writable = !!(flags & BC_OPEN_WRITE);
-	v->io_threads = 1;	/* one libiscsi context, one command at a time */
-	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
-	*out = v;
-	return 0;
-}
-
-int bc_scsi_sg_volume_open(const char *path, unsigned flags,
-			   const struct bc_stack *stack,
-			   struct bc_volume **out, struct bc_error *e)
-{
-	struct bc_scsi_transport *t;
-	struct bc_volume *data, *v;
-	struct scsi_priv *p;
-	uint64_t lu_bytes;
-	int rc;
-
-	/* the block device first: O_EXCL on a destination refuses a mounted
-	 * or claimed device before any SCSI command is sent */
-	static const struct bc_stack itself;	/* /dev/sgN: no block device */
-
-	if (!stack) {
-		data = NULL;
-		stack = &itself;
-	} else if ((rc = bc_blk_open(path, flags, &data, e)) < 0) {
-		return rc;
-	}
-	rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
-			!!(flags & BC_OPEN_WRITE), &t, e);
-	if (rc < 0) {
-		if (data)
-			bc_volume_close(data);
-		return rc;
-	}
-	v = bc_volume_alloc(&scsi_ops, path, sizeof(*p));
-	if (!v) {
-		bc_scsi_transport_close(t);
-		if (data)
-			bc_volume_close(data);
-		return bc_error_set(e, -ENOMEM, path, "open", NULL);
-	}
-	p = v->priv;
-	p->lu.t = t;
-	p->lu.block_size = 512;
-	p->data = data;
-	rc = bc_lu_read_capacity16(&p->lu, &p->cap, e);
-	if (rc < 0)
-		goto fail;
-	p->lu.block_size = p->cap.block_size;
-	lu_bytes = p->cap.blocks * p->cap.block_size;
-	if (!data) {
-		v->block_size = p->cap.block_size;
-		v->size = lu_bytes;
-		v->writable = !!(flags & BC_OPEN_WRITE);
-		v->io_threads = 1;
-		p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
-		*out = v;
-		return 0;
-	}
-	if (p->cap.block_size != data->block_size ||
-	    stack->offset % p->cap.block_size ||
-	    stack->offset + data->size > lu_bytes) {
-		rc = bc_error_set(e, -EINVAL, path, "open",
-				  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
-				  " bytes; window at %" PRIu64 ")",
-				  path, stack->bottom, p->cap.block_size, lu_bytes,
-				  stack->offset);
-		goto fail;
-	}
-	p->base_lba = stack->offset / p->cap.block_size;
-	if (stack->depth)
-		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
-	v->block_size = data->block_size;
-	v->size = data->size;
-	v->writable = data->writable;
-	v->io_threads = data->io_threads;
-	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
-	*out = v;
-	return 0;
-fail:
-	bc_volume_close(v);
-	return rc;
-}
-
+/*
+ * Every SCSI volume starts here: a volume over transport @t (owned from
+ * here on, also on failure), sized by READ CAPACITY(16), data through
+ * READ/WRITE(16) one command at a time until a caller says otherwise.
+ */
 int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
 			struct bc_volume **out, struct bc_error *e)
 {
@@ -851,8 +745,72 @@ int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
 	v->block_size = p->cap.block_size;
 	v->size = p->cap.blocks * p->cap.block_size;
 	v->writable = !!(flags & BC_OPEN_WRITE);
-	v->io_threads = 1;
+	v->io_threads = 1;	/* one transport, one command at a time */
 	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+	*out = v;
+	return 0;
+}
+
+int bc_scsi_volume_open(const char *addr, unsigned flags,
+			struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_scsi_transport *t;
+	int rc = bc_iscsi_connect(addr, &t, e);
+
+	return rc < 0 ? rc : bc_scsi_volume_wrap(t, flags, out, e);
+}
+
+int bc_scsi_sg_volume_open(const char *path, unsigned flags,
+			   const struct bc_stack *stack,
+			   struct bc_volume **out, struct bc_error *e)
+{
+	static const struct bc_stack itself;	/* /dev/sgN: no block device */
+	struct bc_scsi_transport *t;
+	struct bc_volume *data = NULL, *v;
+	struct scsi_priv *p;
+	uint64_t lu_bytes;
+	int rc;
+
+	/* the block device first: O_EXCL on a destination refuses a mounted
+	 * or claimed device before any SCSI command is sent */
+	if (!stack)
+		stack = &itself;
+	else if ((rc = bc_blk_open(path, flags, &data, e)) < 0)
+		return rc;
+	rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
+			!!(flags & BC_OPEN_WRITE), &t, e);
+	if (rc == 0)
+		rc = bc_scsi_volume_wrap(t, flags, &v, e);
+	if (rc < 0) {
+		if (data)
+			bc_volume_close(data);
+		return rc;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", path);
+	p = v->priv;
+	p->data = data;
+	if (!data) {
+		*out = v;
+		return 0;
+	}
+	lu_bytes = v->size;
+	if (p->cap.block_size != data->block_size ||
+	    stack->offset % p->cap.block_size ||
+	    stack->offset + data->size > lu_bytes) {
+		rc = bc_error_set(e, -EINVAL, path, "open",
+				  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
+				  " bytes; window at %" PRIu64 ")",
+				  path, stack->bottom, p->cap.block_size, lu_bytes,
+				  stack->offset);
+		bc_volume_close(v);
+		return rc;
+	}
+	p->base_lba = stack->offset / p->cap.block_size;
+	if (stack->depth)
+		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
+	v->size = data->size;
+	v->writable = data->writable;
+	v->io_threads = data->io_threads;
 	*out = v;
 	return 0;
 }

@@ -519,16 +519,8 @@ void sim_cmd_unmap(struct sim_ctx *c)
 	}
 	if (!plen)
 		return;				/* nothing to do, not an error */
-	if (plen < 8) {
-		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+	if (!(p = sim_param_list(c, plen, 8, &usable)))
 		return;
-	}
-	if (!(p = sim_data_out(c, plen)))
-		return;
-	/* the list's own lengths, clamped to what was sent */
-	usable = (size_t)sim_be16(p) + 2;
-	if (usable > plen)
-		usable = plen;
 	dlen = sim_be16(p + 2);
 	if (usable < 8 || dlen % 16 || 8 + dlen > usable) {
 		sim_bad_param(c, ASC_INVALID_PARAM_FIELD, usable < 8 ? 0 : 2);

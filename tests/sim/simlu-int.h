@@ -266,6 +266,14 @@ void sim_data_in(struct sim_ctx *c, const void *buf, size_t len, size_t alloc);
  * smaller or wrong-direction buffer; NULL with no error when @len is 0.
  */
 const uint8_t *sim_data_out(struct sim_ctx *c, size_t len);
+/*
+ * A parameter list of @plen bytes that must hold at least @min (else
+ * PARAMETER LIST LENGTH ERROR): its bytes, and in *usable how many of them
+ * its own 2-byte length field (+2) covers, clamped to @plen.  NULL when
+ * the command has already been answered.
+ */
+const uint8_t *sim_param_list(struct sim_ctx *c, uint32_t plen, size_t min,
+			      size_t *usable);
 
 /* --- shared by the handlers (simlu.c) ------------------------------------- */
 

@@ -93,6 +93,24 @@ const uint8_t *sim_data_out(struct sim_ctx *c, size_t len)
 	return cmd->data;
 }
 
+const uint8_t *sim_param_list(struct sim_ctx *c, uint32_t plen, size_t min,
+			      size_t *usable)
+{
+	const uint8_t *p;
+
+	if (plen < min) {
+		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+		return NULL;
+	}
+	if (!(p = sim_data_out(c, plen)))
+		return NULL;
+	/* the list's own length field, clamped to what was sent */
+	*usable = (size_t)sim_be16(p) + 2;
+	if (*usable > plen)
+		*usable = plen;
+	return p;
+}
+
 /* --- the command table ---------------------------------------------------- */
 
 enum { NEED_THIN = 1, NEED_GLS = 2, NEED_XCOPY = 4, NEED_XCOPY_SPC = 8,

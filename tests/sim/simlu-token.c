@@ -287,15 +287,8 @@ void sim_cmd_populate_token(struct sim_ctx *c)
 	const uint8_t *p;
 
 	sim_tok_limits(c->lu, &t);
-	if (plen < PT_HDR + RANGE_LEN) {
-		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+	if (!(p = sim_param_list(c, plen, PT_HDR + RANGE_LEN, &usable)))
 		return;
-	}
-	if (!(p = sim_data_out(c, plen)))
-		return;
-	usable = (size_t)sim_be16(p) + 2;
-	if (usable > plen)
-		usable = plen;
 	rdl = sim_be16(p + 14);
 	if (usable < PT_HDR || rdl % RANGE_LEN || !rdl || PT_HDR + rdl > usable) {
 		sim_bad_param(c, ASC_INVALID_PARAM_FIELD, usable < PT_HDR ? 0 : 14);
@@ -467,15 +460,8 @@ void sim_cmd_write_using_token(struct sim_ctx *c)
 	bool zero;
 
 	sim_tok_limits(c->lu, &t);
-	if (plen < WUT_HDR + RANGE_LEN) {
-		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_PARAM_LIST_LENGTH);
+	if (!(p = sim_param_list(c, plen, WUT_HDR + RANGE_LEN, &usable)))
 		return;
-	}
-	if (!(p = sim_data_out(c, plen)))
-		return;
-	usable = (size_t)sim_be16(p) + 2;
-	if (usable > plen)
-		usable = plen;
 	rdl = sim_be16(p + 534);
 	if (usable < WUT_HDR || rdl % RANGE_LEN || !rdl || WUT_HDR + rdl > usable) {
 		sim_bad_param(c, ASC_INVALID_PARAM_FIELD, usable < WUT_HDR ? 0 : 534);

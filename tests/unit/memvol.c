@@ -255,3 +255,19 @@ uint64_t memvol_allocated_bytes(struct bc_volume *v)
 		n += m->allocated[b];
 	return n * m->bs;
 }
+
+bool memvol_same(struct bc_volume *a, struct bc_volume *b, uint64_t len)
+{
+	uint8_t *x = malloc(len), *y = malloc(len);
+	struct bc_error e = { 0 };
+	bool same;
+
+	if (!x || !y)
+		abort();
+	if (a->ops->read(a, x, 0, len, &e) < 0 || b->ops->read(b, y, 0, len, &e) < 0)
+		abort();
+	same = memcmp(x, y, len) == 0;
+	free(x);
+	free(y);
+	return same;
+}

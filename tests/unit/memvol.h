@@ -41,5 +41,7 @@ void memvol_fill(struct bc_volume *v, uint64_t off, uint64_t len, unsigned seed)
 /* Fill the whole volume with garbage, all allocated (old data). */
 void memvol_garbage(struct bc_volume *v, unsigned seed);
 uint64_t memvol_allocated_bytes(struct bc_volume *v);
+/* Do the first @len bytes of two volumes read the same (through ->read)? */
+bool memvol_same(struct bc_volume *a, struct bc_volume *b, uint64_t len);
 
 #endif

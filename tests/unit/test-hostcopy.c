@@ -15,22 +15,6 @@
 
 #define MiB (1024 * 1024)
 
-static bool same_bytes(struct bc_volume *a, struct bc_volume *b, uint64_t len)
-{
-	uint8_t *x = malloc(len), *y = malloc(len);
-	struct bc_error e = { 0 };
-	bool same;
-
-	assert_non_null(x);
-	assert_non_null(y);
-	assert_int_equal(a->ops->read(a, x, 0, len, &e), 0);
-	assert_int_equal(b->ops->read(b, y, 0, len, &e), 0);
-	same = memcmp(x, y, len) == 0;
-	free(x);
-	free(y);
-	return same;
-}
-
 /* 8 MiB source, 512-byte blocks, three data extents. */
 static struct bc_volume *sparse_source(bool has_map)
 {
@@ -66,7 +50,7 @@ static void test_created_destination_skips_holes(void **state)
 
 	(void)state;
 	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	assert_int_equal(st.read_bytes, SRC_DATA);
 	assert_int_equal(st.written_bytes, SRC_DATA);
 	assert_int_equal(st.zeroed_bytes, 0);
@@ -89,7 +73,7 @@ static void test_old_data_is_zeroed_and_thinned(void **state)
 	(void)state;
 	memvol_garbage(d, 99);
 	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	assert_int_equal(st.zeroed_bytes, 8 * MiB - SRC_DATA);
 	assert_int_equal(st.skipped_bytes, 0);
 	/* holes between two extents in one map reply cost one command each */
@@ -112,7 +96,7 @@ static void test_destination_map_proves_zero(void **state)
 	/* old data only in the first 2 MiB; the rest is deallocated */
 	memvol_fill(d, 0, 2 * MiB, 5);
 	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	assert_int_equal(st.zeroed_bytes, 2 * MiB - 64 * 1024);
 	assert_int_equal(st.skipped_bytes, 8 * MiB - SRC_DATA - (2 * MiB - 64 * 1024));
 	bc_volume_close(s);
@@ -131,7 +115,7 @@ static void test_no_zero_op_writes_zeros(void **state)
 	memvol_garbage(d, 7);
 	memvol_of(d)->no_zero_op = true;
 	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	assert_int_equal(st.written_bytes, 8 * MiB);
 	assert_int_equal(st.zeroed_bytes, 0);
 	bc_volume_close(s);
@@ -148,7 +132,7 @@ static void test_no_map_zero_detection(void **state)
 
 	(void)state;
 	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	assert_int_equal(st.read_bytes, 8 * MiB);
 	/* detection works in 4 KiB pieces: the 2.5 KiB extent costs 4 KiB */
 	assert_int_equal(st.written_bytes, 64 * 1024 + 4096 + 1 * MiB);
@@ -185,7 +169,7 @@ static void test_write_failure_names_lba_and_resumes(void **state)
 	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
 	if (threads_of(state) == 1)
 		assert_int_equal(st.read_bytes, 5 * MiB);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	bc_volume_close(s);
 	bc_volume_close(d);
 }
@@ -220,7 +204,7 @@ static void test_mixed_block_sizes(void **state)
 	(void)state;
 	memvol_garbage(d, 3);
 	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	bc_volume_close(s);
 	bc_volume_close(d);
 }

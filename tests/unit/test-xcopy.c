@@ -173,22 +173,6 @@ static void test_segments_done(void **state)
 
 /* --- the walker and the executor over memvols ------------------------ */
 
-static bool same_bytes(struct bc_volume *a, struct bc_volume *b, uint64_t len)
-{
-	uint8_t *x = malloc(len), *y = malloc(len);
-	struct bc_error e = { 0 };
-	bool same;
-
-	assert_non_null(x);
-	assert_non_null(y);
-	assert_int_equal(a->ops->read(a, x, 0, len, &e), 0);
-	assert_int_equal(b->ops->read(b, y, 0, len, &e), 0);
-	same = memcmp(x, y, len) == 0;
-	free(x);
-	free(y);
-	return same;
-}
-
 static struct bc_volume *source(bool map)
 {
 	struct bc_volume *s = memvol_new("src", 8 * MiB, 512, map, true, false);
@@ -240,7 +224,7 @@ static void test_offload_sends_only_data(void **state)
 	assert_int_equal(st.written_bytes, 0);
 	assert_int_equal(st.zeroed_bytes, 8 * MiB - 64 * 1024 - 2 * MiB);
 	assert_int_equal(memvol_of(s)->read_bytes, 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	assert_false(fb.happened);
 	bc_volume_close(s);
 	bc_volume_close(d);
@@ -259,7 +243,7 @@ static void test_offload_without_map_copies_all(void **state)
 	assert_int_equal(run(s, d, BC_OFFLOAD_AUTO, &st, &fb, &used, &e), 0);
 	assert_int_equal(st.offloaded_bytes, 8 * MiB);
 	assert_int_equal(st.zeroed_bytes, 0);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	bc_volume_close(s);
 	bc_volume_close(d);
 }
@@ -307,7 +291,7 @@ static void test_auto_refused_falls_back(void **state)
 	assert_int_equal(used, BC_METHOD_HOST);
 	assert_int_equal(st.offloaded_bytes, 0);
 	assert_int_equal(st.read_bytes, 64 * 1024 + 2 * MiB);
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	bc_volume_close(s);
 	bc_volume_close(d);
 }
@@ -328,7 +312,7 @@ static void test_auto_partial_continues(void **state)
 	assert_true(fb.happened);
 	assert_int_equal(st.offloaded_bytes, 64 * 1024 + 1 * MiB);
 	assert_int_equal(st.read_bytes, 1 * MiB);	/* only the rest */
-	assert_true(same_bytes(s, d, 8 * MiB));
+	assert_true(memvol_same(s, d, 8 * MiB));
 	bc_volume_close(s);
 	bc_volume_close(d);
 }
