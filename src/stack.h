@@ -23,8 +23,9 @@ struct bc_stack {
 	uint64_t length;	/* bytes of the window */
 	unsigned depth;		/* 0: the device itself */
 	char layers[256];	/* "dm-0 (linear) > sdb1 (partition) > sdb" */
-	/* why the chain stops where it does, if not at a plain disk */
-	char why_stopped[160];
+	/* why the chain stops where it does, if not at a plain disk; room
+	 * for a kernel name (64) and a device-mapper reason (128) */
+	char why_stopped[200];
 };
 
 /*
