@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "scsi/lu.h"
+#include "scsi/rsoc.h"
+#include "scsi/unmap.h"
 #include "scsi/token.h"
 #include "scsi/xcopy.h"
 
@@ -214,42 +216,104 @@ int bc_lu_write16(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
 	return rw16(lu, 0x8a, lba, blocks, (void *)buf, e);
 }
 
-int bc_lu_write_same16_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
-			     struct bc_error *e)
+int bc_lu_write_same16(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
+		       bool unmap, struct bc_error *e)
 {
-	uint8_t c16[16] = { 0x93, 0x08 };
+	uint8_t c16[16] = { 0x93, unmap ? 0x08 : 0x00 };
+	const char *name = unmap ? "WRITE SAME(16) UNMAP" : "WRITE SAME(16)";
 	struct bc_scsi_cmd c;
-	void *zero = calloc(1, lu->block_size);
+	void *zero;
 	int rc;
 
-	if (!zero)
-		return bc_error_set(e, -ENOMEM, lu->t->name, "WRITE SAME(16)", NULL);
 	/* blocks == 0 means "to the end" on some targets: never send it */
-	if (!blocks) {
-		free(zero);
+	if (!blocks)
 		return 0;
-	}
+	zero = calloc(1, lu->block_size);
+	if (!zero)
+		return bc_error_set(e, -ENOMEM, lu->t->name, name, NULL);
 	put_be64(c16 + 2, lba);
 	put_be32(c16 + 10, blocks);
 	cdb(&c, c16, 16, BC_SCSI_DIR_OUT, zero, lu->block_size);
-	rc = run(lu, &c, "WRITE SAME(16) UNMAP", lba, e);
+	rc = run(lu, &c, name, lba, e);
 	free(zero);
 	return rc;
+}
+
+int bc_lu_write_same16_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
+			     struct bc_error *e)
+{
+	return bc_lu_write_same16(lu, lba, blocks, true, e);
 }
 
 int bc_lu_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
 		struct bc_error *e)
 {
-	uint8_t c10[10] = { 0x42 }, param[24] = { 0 };
+	struct bc_unmap_range r = { lba, blocks };
+	uint8_t param[BC_UNMAP_HDR_LEN + BC_UNMAP_DESC_LEN];
+	int l = bc_unmap_build_list(param, sizeof(param), &r, 1);
+
+	if (l < 0)
+		return bc_error_set(e, l, lu->t->name, "UNMAP", "parameter list");
+	return bc_lu_unmap_list(lu, param, (uint16_t)l, lba, e);
+}
+
+int bc_lu_unmap_list(struct bc_lu *lu, const uint8_t *param, uint16_t len,
+		     uint64_t lba, struct bc_error *e)
+{
+	uint8_t c10[10] = { 0x42 };
 	struct bc_scsi_cmd c;
 
-	put_be16(param, 22);		/* data length after this field */
-	put_be16(param + 2, 16);	/* one block descriptor */
-	put_be64(param + 8, lba);
-	put_be32(param + 16, blocks);
-	put_be16(c10 + 7, sizeof(param));
-	cdb(&c, c10, 10, BC_SCSI_DIR_OUT, param, sizeof(param));
+	put_be16(c10 + 7, len);
+	cdb(&c, c10, 10, BC_SCSI_DIR_OUT, (void *)param, len);
 	return run(lu, &c, "UNMAP", lba, e);
+}
+
+int bc_lu_rsoc_all(struct bc_lu *lu, bool rctd, struct bc_rsoc_cmd *out,
+		   size_t max, size_t *n, bool *truncated, struct bc_error *e)
+{
+	struct bc_rsoc_args a = { .option = BC_RSOC_ALL, .rctd = rctd,
+				  .alloc_len = 16384 };
+	const char *name = "REPORT SUPPORTED OPERATION CODES";
+	struct bc_scsi_cmd c;
+	uint8_t c12[BC_RSOC_CDB_LEN], *buf;
+	int rc;
+
+	*n = 0;
+	buf = calloc(1, a.alloc_len);
+	if (!buf)
+		return bc_error_set(e, -ENOMEM, lu->t->name, name, NULL);
+	bc_rsoc_build_cdb(c12, sizeof(c12), &a);
+	cdb(&c, c12, sizeof(c12), BC_SCSI_DIR_IN, buf, a.alloc_len);
+	rc = run(lu, &c, name, 0, e);
+	if (rc == 0) {
+		size_t got = a.alloc_len - (c.resid < a.alloc_len ? c.resid : a.alloc_len);
+
+		rc = bc_rsoc_parse_all(buf, got, out, max, n, truncated);
+		if (rc < 0)
+			bc_error_set(e, rc, lu->t->name, name,
+				     "malformed all-commands reply (%zu bytes)", got);
+	}
+	free(buf);
+	return rc;
+}
+
+int bc_lu_rsoc_one(struct bc_lu *lu, enum bc_rsoc_option option, uint8_t opcode,
+		   uint16_t sa, struct bc_rsoc_one *o, struct bc_error *e)
+{
+	struct bc_rsoc_args a = { .option = option, .opcode = opcode, .sa = sa,
+				  .alloc_len = 512 };
+	const char *name = "REPORT SUPPORTED OPERATION CODES";
+	struct bc_scsi_cmd c;
+	uint8_t c12[BC_RSOC_CDB_LEN], buf[512] = { 0 };
+	int rc;
+
+	if (option == BC_RSOC_ALL || bc_rsoc_build_cdb(c12, sizeof(c12), &a) < 0)
+		return bc_error_set(e, -EINVAL, lu->t->name, name, "not a one-command form");
+	cdb(&c, c12, sizeof(c12), BC_SCSI_DIR_IN, buf, sizeof(buf));
+	rc = run(lu, &c, name, 0, e);
+	if (rc == 0 && (rc = bc_rsoc_parse_one(buf, sizeof(buf) - c.resid, o)) < 0)
+		bc_error_set(e, rc, lu->t->name, name, "malformed one-command reply");
+	return rc;
 }
 
 int bc_lu_sync_cache16(struct bc_lu *lu, struct bc_error *e)

@@ -14,6 +14,7 @@
 
 #include <blkclone/volume.h>
 
+#include "scsi/rsoc.h"
 #include "scsi/transport.h"
 
 /* --- decoded responses ------------------------------------------------ */
@@ -107,11 +108,25 @@ int bc_lu_read16(struct bc_lu *lu, uint64_t lba, uint32_t blocks, void *buf,
 		 struct bc_error *e);
 int bc_lu_write16(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
 		  const void *buf, struct bc_error *e);
-/* WRITE SAME(16) of one zero block with UNMAP set. */
+/* WRITE SAME(16) of one zero block, with or without UNMAP. */
+int bc_lu_write_same16(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
+		       bool unmap, struct bc_error *e);
 int bc_lu_write_same16_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
 			     struct bc_error *e);
+/* UNMAP of one range; of a list from bc_unmap_build_list() (@lba, the
+ * first descriptor's, is for messages). */
 int bc_lu_unmap(struct bc_lu *lu, uint64_t lba, uint32_t blocks,
 		struct bc_error *e);
+int bc_lu_unmap_list(struct bc_lu *lu, const uint8_t *param, uint16_t len,
+		     uint64_t lba, struct bc_error *e);
+/*
+ * REPORT SUPPORTED OPERATION CODES (scsi/rsoc.h), all-commands form: at
+ * most @max descriptors.  A LU without it answers -EOPNOTSUPP.
+ */
+int bc_lu_rsoc_all(struct bc_lu *lu, bool rctd, struct bc_rsoc_cmd *out,
+		   size_t max, size_t *n, bool *truncated, struct bc_error *e);
+int bc_lu_rsoc_one(struct bc_lu *lu, enum bc_rsoc_option option, uint8_t opcode,
+		   uint16_t sa, struct bc_rsoc_one *o, struct bc_error *e);
 int bc_lu_sync_cache16(struct bc_lu *lu, struct bc_error *e);
 /* RECEIVE COPY RESULTS, operating parameters (SA 3), raw. */
 int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
