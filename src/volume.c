@@ -6,11 +6,15 @@
 #include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <blkclone/volume.h>
 
 #include "address.h"
 #include "backends.h"
+#include "iscsi/session.h"
+#include "lock.h"
 #include "stack.h"
 #include "sysfs.h"
 
@@ -90,6 +94,67 @@ static int open_block(const char *addr, unsigned flags, struct bc_volume **out,
 	return bc_blk_open(addr, flags, out, e);
 }
 
+/*
+ * An iSCSI LU has no kernel device to open exclusively, so a destination
+ * takes a host lock (src/lock.h) per name the LU goes by: its target name
+ * and LUN, whatever the portal, before logging in; then each designator
+ * that names it uniquely (the same LU behind another target name), before
+ * anything is written.  Readers take none: a probe or a copy from the LU
+ * is never refused.
+ */
+static int open_iscsi(const char *addr, const char *shown, unsigned flags,
+		      struct bc_volume **out, struct bc_error *e)
+{
+	char keys[BC_MAX_DESIGNATORS + 1][128], holder[400], when[40], why[256];
+	struct bc_lock *locks = NULL;
+	struct bc_iscsi_addr a;
+	const struct bc_caps *c = NULL;
+	size_t nkeys = 0;
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc;
+
+	if (!(flags & BC_OPEN_WRITE) ||
+	    bc_iscsi_parse_url(addr, &a, why, sizeof(why)) < 0)	/* it says why */
+		return bc_scsi_volume_open(addr, flags, out, e);
+	if (!localtime_r(&now, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm))
+		snprintf(when, sizeof(when), "?");
+	snprintf(holder, sizeof(holder), "pid %d writing %.300s since %s",
+		 (int)getpid(), shown, when);
+	if (bc_lock_key_iscsi(keys[0], sizeof(keys[0]), a.iqn, a.lun) < 0)
+		return bc_error_set(e, -ENAMETOOLONG, shown, "lock", "target name too long");
+	nkeys = 1;
+	rc = bc_lock_take(&locks, keys[0], shown, holder, e);
+	if (rc < 0)
+		return rc;
+	rc = bc_scsi_volume_open(addr, flags, out, e);
+	if (rc == 0)
+		rc = bc_volume_caps(*out, &c, e);
+	for (size_t i = 0; rc == 0 && i < c->id.n_designators; i++) {
+		char *k = keys[nkeys];
+		bool seen = false;
+
+		if (bc_lock_key_designator(k, sizeof(keys[0]), &c->id.designators[i]) < 0)
+			continue;
+		/* a second flock of one file conflicts with our own first */
+		for (size_t j = 0; j < nkeys; j++)
+			seen = seen || !strcmp(keys[j], k);
+		if (seen)
+			continue;
+		nkeys++;
+		rc = bc_lock_take(&locks, k, shown, holder, e);
+	}
+	if (rc < 0) {
+		bc_lock_release(locks);
+		bc_volume_close(*out);
+		*out = NULL;
+		return rc;
+	}
+	(*out)->lock = locks;
+	return 0;
+}
+
 int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 		   struct bc_error *e)
 {
@@ -115,7 +180,7 @@ int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 	case BC_ADDR_FILE:
 		return bc_file_open(addr, flags, out, e);
 	case BC_ADDR_ISCSI:
-		return bc_scsi_volume_open(addr, flags, out, e);
+		return open_iscsi(addr, shown, flags, out, e);
 	case BC_ADDR_SCSI:
 	case BC_ADDR_NVME:
 	case BC_ADDR_BLOCK:
@@ -132,6 +197,7 @@ void bc_volume_close(struct bc_volume *v)
 		return;
 	if (v->ops->close)
 		v->ops->close(v);
+	bc_lock_release(v->lock);	/* only once the LU is let go */
 	bc_volume_free(v);
 }
 

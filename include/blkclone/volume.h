@@ -229,6 +229,9 @@ struct bc_volume {
 	/* set by the copy executor: a backend running a long operation in
 	 * the storage (an IMMED token copy) polls it and aborts the operation */
 	volatile sig_atomic_t *cancel;
+	/* host locks held while the volume is open for writing (iSCSI LUs,
+	 * src/lock.h), released after the backend closed */
+	struct bc_lock *lock;
 	void *priv;		/* backend state */
 };
 

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Host-side volume locks (see lock.h).  flock, not fcntl locks: an flock
+ * belongs to the open file, so it dies with the process however it ends
+ * (no stale locks after a crash or SIGKILL), and two opens in one process
+ * conflict too.  Lock files are never removed: unlinking a lock file
+ * while another process waits on it would let two holders in at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+#define DEFAULT_LOCK_DIR "/run/lock/blkclone"
+
+struct bc_lock {
+	struct bc_lock *next;
+	int fd;
+};
+
+int bc_lock_key_iscsi(char *buf, size_t len, const char *iqn, unsigned lun)
+{
+	size_t n = strlen(iqn), k = 0;
+
+	/* "iscsi-" + name + "-lun" + 5 digits + NUL */
+	if (len < n + 16)
+		return -ENAMETOOLONG;
+	k = (size_t)snprintf(buf, len, "iscsi-");
+	for (size_t i = 0; i < n; i++) {
+		char c = iqn[i];
+
+		/* a target name never holds '/', but a file name must not */
+		buf[k++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') :
+			   c == '/' ? '_' : c;
+	}
+	k += (size_t)snprintf(buf + k, len - k, "-lun%u", lun);
+	return (int)k;
+}
+
+int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d)
+{
+	const char *kind;
+	size_t k;
+
+	if (d->association != 0 || !d->len || d->len > BC_DESIGNATOR_MAX)
+		return -ENOENT;
+	switch (d->type) {
+	case 2:
+		kind = "eui64";
+		break;
+	case 3:		/* NAA 2, 5, 6 are IEEE-assigned; 3 is local */
+		if (d->id[0] >> 4 != 2 && d->id[0] >> 4 != 5 && d->id[0] >> 4 != 6)
+			return -ENOENT;
+		kind = "naa";
+		break;
+	case 8:
+		kind = "name";
+		break;
+	case 0xa:
+		kind = "uuid";
+		break;
+	default:
+		return -ENOENT;
+	}
+	if (len < 3 + strlen(kind) + 1 + 2 * (size_t)d->len + 1)
+		return -ENAMETOOLONG;
+	k = (size_t)snprintf(buf, len, "lu-%s-", kind);
+	for (size_t i = 0; i < d->len; i++)
+		k += (size_t)snprintf(buf + k, len - k, "%02x", d->id[i]);
+	return (int)k;
+}
+
+static const char *lock_dir(void)
+{
+	const char *d = getenv("BLKCLONE_LOCK_DIR");
+
+	return d && *d ? d : DEFAULT_LOCK_DIR;
+}
+
+/* What the holder wrote about itself, on one line. */
+static void read_holder(int fd, char *buf, size_t len)
+{
+	ssize_t n = pread(fd, buf, len - 1, 0);
+
+	if (n <= 0) {
+		snprintf(buf, len, "it has not said who it is");
+		return;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	for (char *c = buf; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			*c = '?';
+}
+
+int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
+		 const char *holder, struct bc_error *e)
+{
+	const char *dir = lock_dir();
+	struct bc_lock *l;
+	char path[4096], who[200];
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/%s.lock", dir, key);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return bc_error_set(e, -ENAMETOOLONG, device, "lock", "lock file name too long");
+	/* world-writable and sticky as /run/lock itself: a user who may
+	 * reach the LU over iSCSI may lock it too */
+	if (mkdir(dir, 01777) == 0)
+		chmod(dir, 01777);
+	else if (errno != EEXIST)
+		return bc_error_set(e, -errno, device, "lock",
+				    "cannot make the lock directory %s (BLKCLONE_LOCK_DIR names another): %s",
+				    dir, strerror(errno));
+	/* never follow a link planted in a shared directory */
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == EACCES)	/* another user's file: flock needs no write */
+		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return bc_error_set(e, -errno, device, "lock", "cannot open %s: %s",
+				    path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+
+		if (err == EWOULDBLOCK) {
+			read_holder(fd, who, sizeof(who));
+			close(fd);
+			return bc_error_set(e, -EBUSY, device, "lock",
+					    "in use by another blkclone on this host (%s); lock %s",
+					    who, path);
+		}
+		close(fd);
+		return bc_error_set(e, -err, device, "lock", "flock %s: %s", path,
+				    strerror(err));
+	}
+	l = malloc(sizeof(*l));
+	if (!l) {
+		close(fd);
+		return bc_error_set(e, -ENOMEM, device, "lock", NULL);
+	}
+	/* best effort: a read-only open cannot say who holds it, and the
+	 * lock holds without the note */
+	n = snprintf(who, sizeof(who), "%s\n", holder);
+	if (ftruncate(fd, 0) < 0 ||
+	    pwrite(fd, who, n > 0 && (size_t)n < sizeof(who) ? (size_t)n : strlen(who), 0) < 0)
+		who[0] = '\0';
+	l->fd = fd;
+	l->next = *chain;
+	*chain = l;
+	return 0;
+}
+
+void bc_lock_release(struct bc_lock *chain)
+{
+	while (chain) {
+		struct bc_lock *next = chain->next;
+
+		close(chain->fd);	/* drops the flock */
+		free(chain);
+		chain = next;
+	}
+}

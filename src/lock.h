@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Host-side locks for volumes the kernel cannot hold exclusively (SCSI LUs
+ * reached over libiscsi): one lock file per name under
+ * $BLKCLONE_LOCK_DIR, else /run/lock/blkclone, held with flock(LOCK_EX)
+ * for as long as the volume is open for writing.  They keep two blkclone
+ * processes on one host from writing one LU at once; they do nothing
+ * against other hosts or other programs.
+ */
+#ifndef BC_LOCK_H
+#define BC_LOCK_H
+
+#include <stddef.h>
+
+#include <blkclone/error.h>
+#include <blkclone/volume.h>
+
+struct bc_lock;
+
+/*
+ * Pure: the lock name of LUN @lun of iSCSI target @iqn.  Target names are
+ * compared without case (RFC 3720 folds them to lower case) and the
+ * portal is left out, so every portal of a target gives the same name.
+ * Length written, or -ENAMETOOLONG.
+ */
+int bc_lock_key_iscsi(char *buf, size_t len, const char *iqn, unsigned lun);
+
+/*
+ * Pure: the lock name of an LU designator, or -ENOENT for one that does
+ * not name an LU uniquely (a target port or a target, NAA locally
+ * assigned, T10 vendor ID, vendor specific), or -ENAMETOOLONG.
+ */
+int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d);
+
+/*
+ * Take the lock @key without waiting and add it to the chain *@chain.
+ * @device names the volume in errors, @holder is written into the lock
+ * file for whoever finds it taken.  -EBUSY (with the holder's own words
+ * in @e) when another open file holds it; other -errno when the lock
+ * file cannot be made.
+ */
+int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
+		 const char *holder, struct bc_error *e);
+
+/* Release every lock of the chain (NULL is fine).  Lock files stay. */
+void bc_lock_release(struct bc_lock *chain);
+
+#endif
