@@ -90,6 +90,8 @@ int bc_rsoc_parse_all(const uint8_t *p, size_t len, struct bc_rsoc_cmd *out,
 			out[(*n)++] = c;
 		off += dlen;
 	}
+	if (truncated)
+		*truncated = cut;
 	return 0;
 partial:
 	/* a descriptor cut by the allocation length is expected; one that
