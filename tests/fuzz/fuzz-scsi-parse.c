@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "scsi/lu.h"
+#include "scsi/rsoc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -15,6 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bc_designator d[BC_MAX_DESIGNATORS];
 	struct bc_lu_lba_status s[32];
 	struct bc_status st;
+	struct bc_rsoc_cmd rc[64];
+	struct bc_rsoc_one one;
+	bool cut;
 	char text[256];
 	uint64_t start = size >= 8 ? (uint64_t)data[0] << 8 | data[1] : 0;
 	size_t n;
@@ -38,6 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			next += s[i].blocks;
 		}
 	}
+	if (bc_rsoc_parse_all(data, size, rc, 64, &n, &cut) == 0 && n > 64)
+		__builtin_trap();
+	if (bc_rsoc_parse_one(data, size, &one) == 0 &&
+	    (one.cdb_len > 260 || size < 4u + one.cdb_len))
+		__builtin_trap();
 	bc_lu_decode_sense(data, size, size ? data[0] : 2, &st);
 	bc_lu_status_text(&st, text, sizeof(text));
 	return 0;
