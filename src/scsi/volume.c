@@ -628,6 +628,7 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 	while (*done_blocks < blocks && rc == 0) {
 		uint64_t want = blocks - *done_blocks, rep = 0, off = 0;
 		uint64_t s = lba + *done_blocks, d = dlba + *done_blocks;
+		const uint64_t s0 = s;	/* where this token's window starts */
 		bool repopulated = false;
 
 		if (want > max)
@@ -650,15 +651,16 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 			rc = bc_lu_write_using_token(&sp(dst)->lu, id, pl, (uint32_t)l,
 						     d + off, e);
 			if (rc < 0 && token_stale(e) && !repopulated) {
-				/* once: a new token for what is left */
+				/* once: a new token for what is left of this
+				 * window, and not one block past it (*done_blocks
+				 * has moved on with the blocks already written) */
 				repopulated = true;
 				s += off;
 				d += off;
 				rep = 0;
 				off = 0;
 				bc_error_clear(e);
-				rc = token_populate(src, s, want - (s - lba - *done_blocks),
-						    token, &rep, e);
+				rc = token_populate(src, s, want - (s - s0), token, &rep, e);
 				continue;
 			}
 			if (rc == -ECANCELED) {

@@ -178,6 +178,51 @@ static void test_token_expired_once(void **state)
 	teardown_lus(&f);
 }
 
+/* The token goes stale after the destination took part of it: the new
+ * token covers exactly what is left of that extent, nothing beyond. */
+static void test_token_stale_after_short_transfer(void **state)
+{
+	struct bc_sim_token_limits tl = { .wut_max_blocks = 300 };
+	struct bc_sim_fault flt = { .kind = BC_SIM_FAULT_CHECK, .lu = 1,
+				    .opcode = 0x83, .sa = 0x11, .skip = 2,
+				    .key = 0x05, .asc = 0x23, .ascq = 0x08 };
+	struct fx f;
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+
+	(void)state;
+	setup_lus(&f, false, true, &tl);
+	assert_int_equal(bc_sim_inject(f.sim, &flt), 0);
+	assert_int_equal(copy(&f, BC_OFFLOAD_REQUIRE, &st, &fb, &plan, &e), 0);
+	assert_int_equal(bc_sim_faults_fired(f.sim), 1);
+	assert_int_equal(st.offloaded_bytes, f.src_mapped * BS);
+	assert_int_equal(POP(&f), 4);	/* one extra token */
+	assert_true(same_medium(&f));
+	assert_int_equal(bc_sim_mapped_blocks(f.sim, 1), f.src_mapped);
+	teardown_lus(&f);
+
+	/* the executor alone, on the 4096-block extent: exactly that range
+	 * is written, and the old data right after it is still there */
+	setup_lus(&f, false, true, &tl);
+	flt.skip = 1;
+	assert_int_equal(bc_sim_inject(f.sim, &flt), 0);
+	{
+		uint64_t done = 0;
+		uint8_t blk[BS];
+
+		assert_int_equal(f.src->ops->offload_copy(f.src, 40000ull * BS, f.dst,
+							  40000ull * BS, 4096ull * BS,
+							  BC_METHOD_TOKEN, &done, &e), 0);
+		assert_int_equal(done, 4096ull * BS);
+		assert_int_equal(bc_sim_read(f.sim, 1, 44096, 1, blk), 0);
+		assert_int_equal(blk[0], 0xee);
+		assert_int_equal(blk[BS - 1], 0xee);
+	}
+	teardown_lus(&f);
+}
+
 /* The destination rejects the token every time (another array's token):
  * require fails before writing anything; auto copies on the host. */
 static void test_token_refused(void **state)
@@ -410,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_token_sparse),
 		cmocka_unit_test(test_token_limits_and_short_transfers),
 		cmocka_unit_test(test_token_expired_once),
+		cmocka_unit_test(test_token_stale_after_short_transfer),
 		cmocka_unit_test(test_token_refused),
 		cmocka_unit_test(test_token_aborted_part_way),
 		cmocka_unit_test(test_xcopy_progress_from_sense),
