@@ -267,9 +267,10 @@ void bc_lu_decode_sense(const uint8_t *s, size_t len, uint8_t status,
 	case 0x6:	/* UNIT ATTENTION */
 		st->cat = BC_CAT_RETRY;
 		break;
-	case 0x2:	/* NOT READY, becoming ready */
-		st->cat = st->asc == 0x04 && st->ascq == 0x01 ? BC_CAT_RETRY
-							      : BC_CAT_OTHER;
+	case 0x2:	/* NOT READY: becoming ready, or an ALUA state
+			 * transition -- both pass; medium not present does not */
+		st->cat = st->asc == 0x04 && (st->ascq == 0x01 || st->ascq == 0x0a) ?
+			  BC_CAT_RETRY : BC_CAT_OTHER;
 		break;
 	case 0x5:	/* ILLEGAL REQUEST */
 		st->cat = st->asc == 0x21 ? BC_CAT_OUT_OF_RANGE :

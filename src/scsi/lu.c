@@ -38,7 +38,9 @@ static void pause_ms(long ms)
 /*
  * Run @cmd; on a device error fill @e with the command name, @lba and the
  * decoded sense.  UNIT ATTENTION is retried at once (every new I_T nexus
- * gets one, LIO's 3F/0E among them); BUSY and TASK SET FULL after a pause.
+ * gets one, LIO's 3F/0E among them); BUSY, TASK SET FULL and NOT READY
+ * (becoming ready, ALUA transition) after growing pauses, about 2.5 s in
+ * all, then reported.
  */
 static int run(struct bc_lu *lu, struct bc_scsi_cmd *cmd, const char *name,
 	       uint64_t lba, struct bc_error *e)
@@ -66,13 +68,20 @@ static int run(struct bc_lu *lu, struct bc_scsi_cmd *cmd, const char *name,
 		if (st.cat == BC_CAT_OK)
 			return 0;
 		if (st.cat == BC_CAT_RETRY && attempt < RETRIES) {
-			if (cmd->status != BC_SAM_CHECK_CONDITION)
+			/* a UNIT ATTENTION is gone once reported; BUSY, TASK
+			 * SET FULL and NOT READY (becoming ready) need time */
+			if (cmd->status != BC_SAM_CHECK_CONDITION || st.sense_key != 0x6)
 				pause_ms(20L << (attempt < 5 ? attempt : 5));
 			continue;
 		}
 		break;
 	}
 	bc_lu_status_text(&st, text, sizeof(text));
+	if (st.cat == BC_CAT_RETRY) {	/* say it was waited for */
+		size_t n = strlen(text);
+
+		snprintf(text + n, sizeof(text) - n, ", still after %d retries", RETRIES);
+	}
 	rc = st.cat == BC_CAT_NOT_SUPPORTED ? -EOPNOTSUPP :
 	     st.cat == BC_CAT_OUT_OF_RANGE ? -ERANGE :
 	     st.cat == BC_CAT_PROTECT ? -EROFS :
