@@ -1,7 +1,8 @@
 #!/bin/bash
 # Every test, from a fresh Debian 12 machine: install what is missing,
-# build twice (plain, and with ASan+UBSan), run `make check` in both, and
-# `make distcheck` once.  Needs root (apt-get, loop devices, tgt).
+# build twice (plain, and with ASan+UBSan), run `make check` in both, the
+# integration tests once more under valgrind memcheck (a third build,
+# plain -O1 -g), and `make distcheck` once.  Needs root (apt-get, loop devices, tgt).
 # Prints one closing line: "tests: N passed, N failed[, N skipped]".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,10 +29,10 @@ compile() {	# compile DIR CONFIGURE-ARGS...
 	mkdir -p "$dir"
 	(cd "$dir" && ../configure -q --enable-werror "$@" && make -s -j"$jobs") || status=1
 }
-check_build() {	# check_build DIR
-	local dir=$1
-	echo "=== make check in $dir ==="
-	(cd "$dir" && make -s -j"$jobs" check) || status=1
+check_build() {	# check_build DIR [MAKE-ARGS...]
+	local dir=$1; shift
+	echo "=== make check in $dir $* ==="
+	(cd "$dir" && make -s -j"$jobs" check "$@") || status=1
 	tally "$dir"
 	if [ -f "$dir/test-suite.log" ] && grep -q '^# FAIL: *[1-9]\|^# ERROR: *[1-9]' "$dir/test-suite.log"; then
 		cat "$dir/test-suite.log"
@@ -40,6 +41,7 @@ check_build() {	# check_build DIR
 
 compile build
 compile build-san --enable-sanitizers
+compile build-vg CFLAGS="-O1 -g"
 
 # One test VM (LIO, QEMU NVMe) for every VM test of both builds, with both
 # binaries inside.  If it cannot boot, those tests SKIP with the reason.
@@ -66,6 +68,20 @@ unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 tests/vm/vm.sh stop
 [ $vm_up = 1 ] && echo "test VM: up for $(( $(date +%s) - vm_t0 )) s (boot and both builds' tests)"
 unset BLKCLONE_VM_DIR
+
+# valgrind memcheck: every blkclone the integration tests run goes through
+# tests/tools/valgrind-wrap.sh; an error (a definite leak counts) fails
+# the test that ran it, and the logs are counted again here.  After the
+# VM is stopped: memcheck wants both cores.
+vg_t0=$(date +%s)
+export BLKCLONE_WRAPPER=$top/tests/tools/valgrind-wrap.sh BLKCLONE_VG_LOGDIR=$top/build-vg/valgrind-logs
+rm -rf "$BLKCLONE_VG_LOGDIR"
+check_build build-vg TESTS="$(grep -o 'tests/integration/test-[a-z0-9-]*\.sh' tests/integration/integration.am | sort -u | tr '\n' ' ')"
+vg_runs=$(find "$BLKCLONE_VG_LOGDIR" -name '*.log' 2>/dev/null | wc -l)
+vg_bad=$({ grep -l 'ERROR SUMMARY: [1-9]' "$BLKCLONE_VG_LOGDIR"/*.log 2>/dev/null || true; } | wc -l)
+echo "valgrind memcheck: $vg_runs blkclone runs, $vg_bad with errors, $(( $(date +%s) - vg_t0 )) s (logs in $BLKCLONE_VG_LOGDIR)"
+[ "$vg_bad" = 0 ] || { total_fail=$((total_fail + 1)); status=1; }
+unset BLKCLONE_WRAPPER BLKCLONE_VG_LOGDIR
 
 # Fuzzing, bounded: every parser of device data and user input.
 echo "=== fuzz (${FUZZ_SECONDS:=20}s per target) ==="

@@ -109,9 +109,9 @@ expect_exit 2 "--resume-from not a number" "$BLKCLONE" copy --resume-from=12x "$
 
 # 13. SIGINT stops a copy, names where, and the named LBA resumes it.
 make_sparse "$T/big-src.img" 2048 200 4096 5
-"$BLKCLONE" copy "$T/big-src.img" "$T/int.img" >/dev/null 2>"$T/e13" &
+"$BLKCLONE" copy --progress "$T/big-src.img" "$T/int.img" >/dev/null 2>"$T/e13" &
 pid=$!
-sleep 0.3
+wait_for "$T/e13" '/100%'	# at work (under valgrind it starts late)
 kill -INT $pid 2>/dev/null
 wait $pid
 rc=$?

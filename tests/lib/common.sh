@@ -19,6 +19,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Under tests/tools/valgrind-wrap.sh every blkclone leaves a memcheck log
+# named after the test; an earlier run's go first.
+if [ -n "${BLKCLONE_VG_LOGDIR:-}" ]; then
+	BLKCLONE_VG_TEST=$(basename "$0" .sh); export BLKCLONE_VG_TEST
+	rm -f "$BLKCLONE_VG_LOGDIR/$BLKCLONE_VG_TEST".*.log
+fi
+
 note() { printf '# %s\n' "$*"; }
 pass() { PASSES=$((PASSES + 1)); printf 'ok - %s\n' "$*"; }
 fail() { FAILS=$((FAILS + 1)); printf 'not ok - %s\n' "$*"; }
@@ -84,7 +91,37 @@ expect_msg() {
 	else fail "$2: stderr '$(cat "$T/err")' does not match /$1/"; fi
 }
 
+# wait_for FILE REGEX [SECONDS]: until FILE has a line matching REGEX
+# (60 s at most).  A test that interrupts a running blkclone waits for
+# it to be at work rather than a fixed time: under valgrind
+# (tests/tools/valgrind-wrap.sh) it starts seconds later.
+wait_for() {
+	local i
+	for i in $(seq $((${3:-60} * 20))); do
+		grep -Eq -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# Under valgrind: each log with errors fails the test and is printed;
+# no log at all means blkclone did not run under the wrapper.
+vg_check() {
+	local f n=0
+	[ -n "${BLKCLONE_VG_LOGDIR:-}" ] || return 0
+	for f in "$BLKCLONE_VG_LOGDIR/$BLKCLONE_VG_TEST".*.log; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		if grep -q 'ERROR SUMMARY: [1-9]' "$f"; then
+			fail "memcheck errors in: $(sed -n 's/^==[0-9]*== Command: //p' "$f") ($f)"
+			sed 's/^/# /' "$f"
+		fi
+	done
+	check "memcheck watched $n blkclone runs" test "$n" -gt 0
+}
+
 finish() {
+	vg_check
 	echo "# $PASSES passed, $FAILS failed"
 	[ "$FAILS" = 0 ]
 }
