@@ -5,6 +5,13 @@
 #   tgt_stop             kill tgtd (it ignores SIGTERM while serving)
 # Several can run at once: each has its own control port and portal.
 
+# tgt derives every LU designator from the target id and LUN, so LUs of
+# two tgtd instances look like one LU to blkclone's host lock (src/lock.h):
+# tests that run side by side keep their locks apart.
+if [ -n "${T:-}" ] && [ -z "${BLKCLONE_LOCK_DIR:-}" ]; then
+	export BLKCLONE_LOCK_DIR="$T/locks"
+fi
+
 # A free port in [FIRST, LAST], from a random place in the range: tests
 # run in parallel, and one restarting its tgtd must find its old port
 # still free a second later.
