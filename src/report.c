@@ -109,6 +109,35 @@ static size_t cap_rows(const struct bc_caps *c, struct cap_row *r)
 	return n;
 }
 
+/* 0 and FFFFFFFFh: no limit reported. */
+static void count_text(char *b, size_t len, uint32_t v, const char *what)
+{
+	if (!v || v == UINT32_MAX)
+		snprintf(b, len, "%s unlimited", what);
+	else
+		snprintf(b, len, "max %u %s", v, what);
+}
+
+static void unmap_limits_text(const struct bc_unmap_limits *u, char *b,
+			      size_t len)
+{
+	char cnt[32], desc[32], gran[80];
+
+	count_text(cnt, sizeof(cnt), u->max_lba_count, "blocks");
+	count_text(desc, sizeof(desc), u->max_descriptors, "descriptors");
+	if (u->granularity <= 1)
+		snprintf(gran, sizeof(gran), "granularity %s",
+			 u->granularity ? "1 block" : "not reported");
+	else if (u->ugavalid)
+		snprintf(gran, sizeof(gran), "granularity %u blocks aligned at LBA %u",
+			 u->granularity, u->alignment % u->granularity);
+	else
+		snprintf(gran, sizeof(gran),
+			 "granularity %u blocks, alignment not reported (UGAVALID=0)",
+			 u->granularity);
+	snprintf(b, len, "%s, %s per UNMAP; %s", cnt, desc, gran);
+}
+
 static void limits_text(const struct bc_caps *c, const char *key, char *b,
 			size_t len)
 {
@@ -128,12 +157,8 @@ static void limits_text(const struct bc_caps *c, const char *key, char *b,
 	else if (!strcmp(key, "write_same_unmap") && c->write_same.state == BC_SUP_YES &&
 		 c->max_write_same)
 		snprintf(b, len, "max %" PRIu64 " blocks", c->max_write_same);
-	else if (!strcmp(key, "unmap") && c->unmap.state == BC_SUP_YES &&
-		 (c->unmap_lim.max_lba_count || c->unmap_lim.granularity))
-		snprintf(b, len, "max %u blocks, %u descriptors, granularity %u%s",
-			 c->unmap_lim.max_lba_count,
-			 c->unmap_lim.max_descriptors, c->unmap_lim.granularity,
-			 c->unmap_lim.ugavalid ? " (aligned)" : "");
+	else if (!strcmp(key, "unmap") && c->unmap.state == BC_SUP_YES)
+		unmap_limits_text(&c->unmap_lim, b, len);
 }
 
 void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c)
@@ -171,8 +196,23 @@ void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c)
 	if (c->physical_block_size)
 		fprintf(f, "  physical:     %u-byte blocks\n",
 			c->physical_block_size);
-	fprintf(f, "  provisioning: %s%s\n\n", prov_name(c->provisioning),
+	fprintf(f, "  provisioning: %s%s\n", prov_name(c->provisioning),
 		c->read_only ? ", read-only" : "");
+	if (c->opcodes.state == BC_SUP_YES) {
+		const struct bc_opcode_report *o = &c->opcodes;
+
+		fprintf(f, "  RSOC:         %s\n"
+			   "                EXTENDED COPY %s, POPULATE TOKEN %s, WRITE USING TOKEN %s,\n"
+			   "                WRITE SAME(16) %s, UNMAP %s, GET LBA STATUS %s\n",
+			o->reason, o->extended_copy ? "yes" : "no",
+			o->populate_token ? "yes" : "no",
+			o->write_using_token ? "yes" : "no",
+			o->write_same16 ? "yes" : "no", o->unmap ? "yes" : "no",
+			o->get_lba_status ? "yes" : "no");
+	} else if (c->opcodes.state == BC_SUP_NO) {
+		fprintf(f, "  RSOC:         %s\n", c->opcodes.reason);
+	}
+	fputc('\n', f);
 
 	tb = scols_new_table();
 	if (!tb)
@@ -182,7 +222,7 @@ void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c)
 	scols_table_new_column(tb, "WHY / LIMITS", 0.6, SCOLS_FL_WRAP);
 	for (size_t i = 0; i < n; i++) {
 		struct libscols_line *ln = scols_table_new_line(tb, NULL);
-		char lim[160], why[400];
+		char lim[256], why[480];
 
 		if (!ln)
 			break;
@@ -207,11 +247,24 @@ static void feature_json(struct bc_json *j, const char *key,
 	bc_json_close_object(j);
 }
 
+/* A field of reported_opcodes: null unless the LU answered with a list. */
+static void opcode_json(struct bc_json *j, const struct bc_opcode_report *o,
+			const char *key, uint64_t v, bool number)
+{
+	if (o->state != BC_SUP_YES)
+		bc_json_null(j, key);
+	else if (number)
+		bc_json_u64(j, key, v);
+	else
+		bc_json_bool(j, key, v);
+}
+
 void bc_report_caps_json(struct bc_json *j, const char *addr,
 			 const struct bc_caps *c)
 {
 	struct cap_row rows[12];
 	size_t n = cap_rows(c, rows);
+	const struct bc_opcode_report *o = &c->opcodes;
 
 	bc_json_open_object(j, NULL);
 	bc_json_string(j, "address", addr);
@@ -281,6 +334,21 @@ void bc_report_caps_json(struct bc_json *j, const char *addr,
 	bc_json_bool(j, "alignment_valid", c->unmap_lim.ugavalid);
 	bc_json_close_object(j);
 	bc_json_u64(j, "max_write_same_blocks", c->max_write_same);
+	bc_json_close_object(j);
+	/* evidence only; the listed flags are null where no list came back */
+	bc_json_open_object(j, "reported_opcodes");
+	bc_json_string(j, "state", bc_support_name(o->state));
+	bc_json_string(j, "reason", o->reason[0] ? o->reason : "not asked");
+	opcode_json(j, o, "commands", o->commands, true);
+	opcode_json(j, o, "truncated", o->truncated, false);
+	opcode_json(j, o, "extended_copy", o->extended_copy, false);
+	opcode_json(j, o, "populate_token", o->populate_token, false);
+	opcode_json(j, o, "write_using_token", o->write_using_token, false);
+	opcode_json(j, o, "receive_rod_token_information", o->receive_rod_token_info, false);
+	opcode_json(j, o, "receive_copy_operating_parameters", o->receive_copy_params, false);
+	opcode_json(j, o, "write_same_16", o->write_same16, false);
+	opcode_json(j, o, "unmap", o->unmap, false);
+	opcode_json(j, o, "get_lba_status", o->get_lba_status, false);
 	bc_json_close_object(j);
 	bc_json_close_object(j);
 }

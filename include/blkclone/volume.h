@@ -115,6 +115,26 @@ struct bc_unmap_limits {
 	bool ugavalid;
 };
 
+/*
+ * What REPORT SUPPORTED OPERATION CODES (all-commands form) listed: extra
+ * evidence beside INQUIRY and the VPD pages, never the only evidence (tgt's
+ * one-command form misreports, LIO lacks the command).  SCSI LUs only.
+ */
+struct bc_opcode_report {
+	enum bc_support state;		/* YES: the LU answered with a list */
+	char reason[160];
+	uint32_t commands;		/* descriptors in the list */
+	bool truncated;			/* cut by our allocation length */
+	bool extended_copy;		/* 83h/00h */
+	bool populate_token;		/* 83h/10h */
+	bool write_using_token;		/* 83h/11h */
+	bool receive_rod_token_info;	/* 84h/07h */
+	bool receive_copy_params;	/* 84h/03h */
+	bool write_same16;		/* 93h */
+	bool unmap;			/* 42h */
+	bool get_lba_status;		/* 9Eh/12h */
+};
+
 struct bc_caps {
 	struct bc_identity id;
 	uint64_t size;			/* bytes */
@@ -143,6 +163,8 @@ struct bc_caps {
 	enum bc_map_source map_source;
 	struct bc_feature zero_init;	/* deallocated blocks read as zero */
 	enum bc_provisioning provisioning;
+
+	struct bc_opcode_report opcodes;	/* SCSI: RSOC, evidence only */
 };
 
 enum bc_extent_state {

@@ -18,7 +18,9 @@
 #include "backends.h"
 #include "iscsi/session.h"
 #include "scsi/lu.h"
+#include "scsi/rsoc.h"
 #include "scsi/token.h"
+#include "scsi/unmap.h"
 #include "scsi/xcopy.h"
 #include "stack.h"
 
@@ -37,6 +39,11 @@ struct scsi_priv {
 	struct bc_lu_provisioning lbp;
 	bool gls;		/* GET LBA STATUS works */
 	bool ws_unmap;		/* WRITE SAME(16)+UNMAP usable */
+	/* UNMAP makes zeros (LBPU, LBPRZ): whole granules unmapped, the
+	 * partial ones written (scsi/unmap.h) */
+	bool unmap_zeroes;
+	struct bc_unmap_geom ugeom;
+	bool ws_plain_bad;	/* WRITE SAME(16) without UNMAP refused */
 	uint32_t max_xfer_blocks;
 	struct bc_tpc_info tpc;	/* VPD 0x8F */
 	uint32_t list_seq;	/* token copy list identifiers */
@@ -78,6 +85,78 @@ static void probe_xcopy(struct bc_volume *v, const struct bc_lu_inquiry *inq,
 	else
 		bc_feature_set(&c->xcopy, BC_SUP_YES,
 		     "3PC set; RECEIVE COPY RESULTS lists descriptors 0x02 and 0xE4");
+}
+
+#define RSOC_MAX 512
+
+/* Listed with service action @sa, or (for SA 0) without any. */
+static bool rsoc_has(const struct bc_rsoc_cmd *l, size_t n, uint8_t op, int sa)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i].opcode == op &&
+		    (sa < 0 || (l[i].servactv ? l[i].sa == sa : sa == 0)))
+			return true;
+	return false;
+}
+
+/* REPORT SUPPORTED OPERATION CODES, all-commands form (the one-command
+ * form is wrong on tgt): what it lists, as evidence. */
+static void probe_rsoc(struct scsi_priv *p, struct bc_caps *c)
+{
+	struct bc_opcode_report *r = &c->opcodes;
+	struct bc_rsoc_cmd *l = calloc(RSOC_MAX, sizeof(*l));
+	struct bc_error e = { 0 };
+	size_t n = 0;
+	char m[256];
+
+	memset(r, 0, sizeof(*r));
+	if (!l) {
+		snprintf(r->reason, sizeof(r->reason), "out of memory");
+		return;
+	}
+	if (bc_lu_rsoc_all(&p->lu, false, l, RSOC_MAX, &n, &r->truncated, &e) < 0) {
+		r->state = BC_SUP_NO;
+		snprintf(r->reason, sizeof(r->reason), "%.150s",
+			 e.err == -EOPNOTSUPP ? "not implemented (ILLEGAL REQUEST)" :
+			 e.detail[0] ? e.detail : bc_error_format(&e, m, sizeof(m)));
+		free(l);
+		return;
+	}
+	r->state = BC_SUP_YES;
+	r->commands = (uint32_t)n;
+	snprintf(r->reason, sizeof(r->reason),
+		 "all-commands form lists %zu commands%s; evidence only", n,
+		 r->truncated ? " (list cut short)" : "");
+	r->extended_copy = rsoc_has(l, n, 0x83, 0x00);
+	r->populate_token = rsoc_has(l, n, 0x83, 0x10);
+	r->write_using_token = rsoc_has(l, n, 0x83, 0x11);
+	r->receive_rod_token_info = rsoc_has(l, n, 0x84, 0x07);
+	r->receive_copy_params = rsoc_has(l, n, 0x84, 0x03);
+	r->write_same16 = rsoc_has(l, n, 0x93, -1);
+	r->unmap = rsoc_has(l, n, 0x42, -1);
+	r->get_lba_status = rsoc_has(l, n, 0x9e, 0x12);
+	free(l);
+}
+
+/*
+ * Add what RSOC said to a capability's reason: agreement, or the
+ * disagreement and that the other evidence decided ("RSOC lists 0x83 but
+ * INQUIRY 3PC=0: not used").
+ */
+static void rsoc_note(struct bc_feature *f, const struct bc_opcode_report *r,
+		      bool listed, const char *cmd, const char *why_not)
+{
+	size_t l = strlen(f->reason);
+
+	if (r->state != BC_SUP_YES || l + 1 >= sizeof(f->reason))
+		return;
+	if (f->state == BC_SUP_YES)
+		snprintf(f->reason + l, sizeof(f->reason) - l, listed ?
+			 "; RSOC lists %s too" :
+			 "; RSOC does not list %s (used: the evidence above decides)", cmd);
+	else if (listed)
+		snprintf(f->reason + l, sizeof(f->reason) - l,
+			 "; RSOC lists %s but %s: not used", cmd, why_not);
 }
 
 static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
@@ -193,9 +272,27 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		bc_feature_set(&c->write_same, BC_SUP_NO, "%s",
 		     !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPWS=0");
 	c->max_write_same = p->bl.max_write_same;
-	bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
-	     p->ws_unmap ? "WRITE SAME(16)+UNMAP, else written zeros" :
-			   "written zeros");
+	/* UNMAP reads zero afterwards only where LBPRZ says so, and only for
+	 * whole granules: the partial ones are written */
+	p->unmap_zeroes = p->cap.lbpme && p->lbp.valid && p->lbp.lbpu &&
+			  c->zero_init.state == BC_SUP_YES;
+	p->ugeom = (struct bc_unmap_geom){
+		.granularity = p->bl.opt_unmap_granularity,
+		.alignment = p->bl.unmap_alignment,
+		.ugavalid = p->bl.ugavalid,
+		.max_lba_count = p->bl.max_unmap_lba_count,
+		.max_descriptors = p->bl.max_unmap_descriptors,
+	};
+	if (p->ws_unmap)
+		bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
+		     p->unmap_zeroes ?
+		     "WRITE SAME(16)+UNMAP; else UNMAP of whole granules (LBPRZ=1), partial ones written; else written zeros" :
+		     "WRITE SAME(16)+UNMAP, else written zeros");
+	else
+		bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
+		     p->unmap_zeroes ?
+		     "UNMAP of whole granules (LBPRZ=1), partial granules written with WRITE SAME(16) or WRITE(16)" :
+		     "written zeros");
 	if (p->cap.lbpme && p->lbp.valid && p->lbp.lbpu)
 		bc_feature_set(&c->unmap, BC_SUP_YES, "UNMAP (VPD 0xB2 LBPU=1)");
 	else
@@ -227,6 +324,20 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		bc_feature_set(&c->extent_map, BC_SUP_NO,
 		     "LBPME=0: no GET LBA STATUS; zero detection on the data read");
 	}
+
+	probe_rsoc(p, c);
+	rsoc_note(&c->xcopy, &c->opcodes, c->opcodes.extended_copy, "0x83",
+		  inq.tpc ? "the copy manager is unusable" : "INQUIRY 3PC=0");
+	rsoc_note(&c->token, &c->opcodes,
+		  c->opcodes.populate_token && c->opcodes.write_using_token,
+		  "POPULATE TOKEN/WRITE USING TOKEN",
+		  b8f ? "VPD 0x8F does not confirm" : "VPD 0x8F is absent");
+	rsoc_note(&c->write_same, &c->opcodes, c->opcodes.write_same16, "0x93",
+		  !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPWS=0");
+	rsoc_note(&c->unmap, &c->opcodes, c->opcodes.unmap, "0x42",
+		  !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPU=0");
+	rsoc_note(&c->extent_map, &c->opcodes, c->opcodes.get_lba_status,
+		  "GET LBA STATUS", "the command failed");
 	rc = 0;
 out:
 	free(buf);
@@ -311,9 +422,103 @@ static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
 }
 
 /*
+ * Write zeros over [lba, +blocks) of the LU: WRITE SAME(16) without UNMAP
+ * (one block on the wire), else WRITE(16) of a zero buffer.  For the
+ * partial granules at the edges of an UNMAP, so they are short.
+ */
+static int zero_blocks(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
+		       struct bc_error *e)
+{
+	uint64_t step = p->bl.max_write_same ? p->bl.max_write_same : 65536;
+	uint32_t bs = p->lu.block_size, chunk;
+	void *z;
+	int rc;
+
+	if (step > UINT32_MAX)
+		step = UINT32_MAX;
+	while (blocks && !p->ws_plain_bad) {
+		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
+
+		rc = bc_lu_write_same16(&p->lu, lba, n, false, e);
+		if (rc == -EOPNOTSUPP) {
+			p->ws_plain_bad = true;		/* WRITE(16) from here on */
+			bc_error_clear(e);
+			break;
+		}
+		if (rc < 0)
+			return rc;
+		lba += n;
+		blocks -= n;
+	}
+	if (!blocks)
+		return 0;
+	chunk = blocks < p->max_xfer_blocks ? (uint32_t)blocks : p->max_xfer_blocks;
+	z = calloc(chunk, bs);
+	if (!z)
+		return bc_error_set(e, -ENOMEM, p->lu.t->name, "WRITE(16)", NULL);
+	for (rc = 0; blocks && !rc;) {
+		uint32_t n = blocks > chunk ? chunk : (uint32_t)blocks;
+
+		rc = bc_lu_write16(&p->lu, lba, n, z, e);
+		lba += n;
+		blocks -= n;
+	}
+	free(z);
+	return rc;
+}
+
+/*
+ * Zero [lba, +blocks) on an LU where unmapped blocks read zero: UNMAP of
+ * whole granules, cut to the LU's limits, and the partial granules at the
+ * edges written (scsi/unmap.h).  -EOPNOTSUPP if the LU refuses UNMAP: the
+ * engine then writes zeros over all of it, which is right whatever part
+ * was done.
+ */
+static int zero_by_unmap(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
+			 struct bc_error *e)
+{
+	uint8_t list[BC_UNMAP_HDR_LEN + BC_UNMAP_STEP_DESC * BC_UNMAP_DESC_LEN];
+	int rc;
+
+	while (blocks) {
+		struct bc_unmap_step s;
+
+		rc = bc_unmap_plan_step(lba, blocks, &p->ugeom, &s);
+		if (rc < 0 || !s.consumed)
+			return bc_error_set_lba(e, -EINVAL, p->lu.t->name, "UNMAP", lba,
+						p->lu.block_size, "range outside the LU");
+		if (s.n_desc) {
+			int l = bc_unmap_build_list(list, sizeof(list), s.desc, s.n_desc);
+
+			if (l < 0)
+				return bc_error_set(e, l, p->lu.t->name, "UNMAP",
+						    "parameter list");
+			rc = bc_lu_unmap_list(&p->lu, list, (uint16_t)l, s.desc[0].lba, e);
+			if (rc == -EOPNOTSUPP) {
+				p->unmap_zeroes = false;
+				return rc;
+			}
+			if (rc < 0)
+				return rc;
+		}
+		/* after the UNMAP: with UGAVALID=0 the edges overlap it */
+		if (s.head_blocks &&
+		    (rc = zero_blocks(p, s.head_lba, s.head_blocks, e)) < 0)
+			return rc;
+		if (s.tail_blocks &&
+		    (rc = zero_blocks(p, s.tail_lba, s.tail_blocks, e)) < 0)
+			return rc;
+		lba += s.consumed;
+		blocks -= s.consumed;
+	}
+	return 0;
+}
+
+/*
  * Make a range read zero.  WRITE SAME(16)+UNMAP of a zero block reads
  * zero afterwards whatever the target does; it is bounded by the reported
- * maximum WRITE SAME length (and 32 bits of blocks).
+ * maximum WRITE SAME length (and 32 bits of blocks).  Without it, on an
+ * LBPRZ LU, UNMAP by whole granules with the partial ones written.
  */
 static int scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		     unsigned flags, struct bc_error *e)
@@ -324,45 +529,62 @@ static int scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 	uint64_t step = p->bl.max_write_same ? p->bl.max_write_same : 65536;
 	int rc = 0;
 
-	if (!p->ws_unmap || !(flags & BC_ZERO_MAY_UNMAP))
+	if (!(flags & BC_ZERO_MAY_UNMAP) || (!p->ws_unmap && !p->unmap_zeroes))
 		return -EOPNOTSUPP;	/* the engine writes zeros */
 	if (step > UINT32_MAX)
 		step = UINT32_MAX;
-	while (blocks) {
+	while (blocks && p->ws_unmap) {
 		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
 
 		rc = bc_lu_write_same16_unmap(&p->lu, lba, n, e);
 		if (rc == -EOPNOTSUPP && lba == first) {
 			p->ws_unmap = false;	/* not really supported */
-			return rc;
+			if (!p->unmap_zeroes)
+				return rc;
+			bc_error_clear(e);
+			rc = 0;
+			break;
 		}
 		if (rc < 0)
 			break;
 		lba += n;
 		blocks -= n;
 	}
+	if (!rc && blocks)
+		rc = zero_by_unmap(p, lba, blocks, e);
 	/* the LU changed behind the block device's page cache */
-	if (p->data && lba != first)
+	if (p->data)
 		bc_blk_invalidate(p->data);
 	return rc;
 }
 
+/*
+ * Deallocate a range (no promise of zeros): UNMAP cut to the LU's LBA-count
+ * and descriptor limits.  Partial granules are left to the LU.
+ */
 static int scsi_discard(struct bc_volume *v, uint64_t off, uint64_t len,
 			struct bc_error *e)
 {
 	struct scsi_priv *p = sp(v);
+	struct bc_unmap_geom g = p->ugeom;
+	uint8_t list[BC_UNMAP_HDR_LEN + BC_UNMAP_STEP_DESC * BC_UNMAP_DESC_LEN];
 	uint64_t lba = off / v->block_size + p->base_lba;
 	uint64_t blocks = len / v->block_size;
-	uint64_t step = p->bl.max_unmap_lba_count ? p->bl.max_unmap_lba_count :
-						    UINT32_MAX;
 	int rc = 0;
 
+	g.granularity = 1;	/* every block asked for; the LU drops partials */
 	while (blocks && rc == 0) {
-		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
+		struct bc_unmap_step s;
+		int l;
 
-		rc = bc_lu_unmap(&p->lu, lba, n, e);
-		lba += n;
-		blocks -= n;
+		if (bc_unmap_plan_step(lba, blocks, &g, &s) < 0 || !s.n_desc)
+			return bc_error_set_lba(e, -EINVAL, v->name, "UNMAP", lba,
+						v->block_size, "range outside the LU");
+		l = bc_unmap_build_list(list, sizeof(list), s.desc, s.n_desc);
+		rc = l < 0 ? bc_error_set(e, l, v->name, "UNMAP", "parameter list") :
+		     bc_lu_unmap_list(&p->lu, list, (uint16_t)l, lba, e);
+		lba += s.consumed;
+		blocks -= s.consumed;
 	}
 	if (p->data)
 		bc_blk_invalidate(p->data);

@@ -26,7 +26,7 @@ same "failed copy keys" "$(keys "$T/fail.json" .)" \
 "$BLKCLONE" probe --json "$T/s.img" "$T/d.img" >"$T/probe.json"
 same "probe keys" "$(keys "$T/probe.json" .)" "schema volumes plan"
 same "volume keys" "$(keys "$T/probe.json" '.volumes[0]')" \
-	"address backend location copy_domain lu_location lu_offset stack vendor product revision serial designators size_bytes logical_block_size physical_block_size optimal_transfer_bytes maximum_transfer_bytes read_only provisioning map_source sparse_copy_volume capabilities limits"
+	"address backend location copy_domain lu_location lu_offset stack vendor product revision serial designators size_bytes logical_block_size physical_block_size optimal_transfer_bytes maximum_transfer_bytes read_only provisioning map_source sparse_copy_volume capabilities limits reported_opcodes"
 same "capability keys" "$(keys "$T/probe.json" '.volumes[0].capabilities')" \
 	"xcopy_lid1 token_copy nvme_copy reflink write_same_unmap zeroout unmap extent_map zero_init"
 same "capability fields" "$(keys "$T/probe.json" '.volumes[0].capabilities.zero_init')" "state reason"
@@ -39,6 +39,10 @@ same "token limit keys" "$(keys "$T/probe.json" '.volumes[0].limits.token_copy')
 same "nvme limit keys" "$(keys "$T/probe.json" '.volumes[0].limits.nvme_copy')" "mssrl mcl msrc"
 same "unmap limit keys" "$(keys "$T/probe.json" '.volumes[0].limits.unmap')" \
 	"max_lba_count max_descriptors granularity alignment alignment_valid"
+same "reported_opcodes keys" "$(keys "$T/probe.json" '.volumes[0].reported_opcodes')" \
+	"state reason commands truncated extended_copy populate_token write_using_token receive_rod_token_information receive_copy_operating_parameters write_same_16 unmap get_lba_status"
+check "a file's reported_opcodes are null" \
+	test "$(jq -c '.volumes[0].reported_opcodes | [.state, .commands, .unmap]' "$T/probe.json")" = '["unknown",null,null]'
 check "capability states are from the documented set" \
 	test -z "$(jq -r '.volumes[].capabilities[].state' "$T/probe.json" | grep -vE '^(supported|unsupported|unknown)$')"
 
@@ -53,7 +57,7 @@ same "zero keys" "$(keys "$T/zero.json" .)" "schema address status error size_by
 
 # every documented table row appears in the document (the doc and this
 # test stay one list)
-for k in resume_offset sparse_copy_volume map_source alignment_valid anchored_bytes zeroed_bytes; do
+for k in resume_offset sparse_copy_volume map_source alignment_valid anchored_bytes zeroed_bytes reported_opcodes receive_copy_operating_parameters; do
 	check "doc lists $k" grep -q "$k" "$TOP_SRCDIR/doc/json-schema.md"
 done
 finish
