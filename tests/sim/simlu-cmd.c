@@ -148,7 +148,8 @@ static size_t vpd_provisioning(const struct sim_lu *lu, uint8_t *p)
 {
 	if (lu->cfg.thin) {
 		/* LBPU, LBPWS, LBPWS10, LBPRZ 001b when unmapped reads zero */
-		p[5] = (uint8_t)(0xe0 | (lu->cfg.lbprz ? 0x04 : 0));
+		p[5] = (uint8_t)((lu->cfg.no_lbpws ? 0x80 : 0xe0) |
+				 (lu->cfg.lbprz ? 0x04 : 0));
 		p[6] = 0x02;		/* thin */
 	}
 	return 8;
@@ -466,8 +467,9 @@ void sim_cmd_write_same(struct sim_ctx *c)
 	uint8_t *zero = NULL;
 	int rc;
 
-	/* ANCHOR, PBDATA, LBDATA: not implemented */
-	if (flags & 0x16 || (ndob && cfg->ws_refuse_ndob)) {
+	/* ANCHOR, PBDATA, LBDATA: not implemented; UNMAP without LBPWS */
+	if (flags & 0x16 || (ndob && cfg->ws_refuse_ndob) ||
+	    (unmap && cfg->no_lbpws)) {
 		sim_bad_cdb(c, 1);
 		return;
 	}

@@ -118,6 +118,9 @@ struct bc_sim_lu_cfg {
 	/* UNMAP releases only whole granules (granularity + alignment); the
 	 * partial ones at either end keep their old data, as SBC allows */
 	bool unmap_granules_only;
+	/* VPD 0xB2 LBPWS=0 and LBPWS10=0: WRITE SAME with UNMAP is refused
+	 * (ILLEGAL REQUEST, invalid field in CDB), UNMAP still works */
+	bool no_lbpws;
 	uint64_t max_write_same;
 	bool ws_refuse_zero_len;	/* WRITE SAME of 0 blocks is refused, not
 					 * "to the end of the LU" (LIO) */
