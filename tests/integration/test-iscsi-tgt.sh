@@ -47,6 +47,20 @@ check "vendor agrees with iscsi-inq" \
 check "extent map is GET LBA STATUS" test "$(jq -r '.volumes[0].map_source' "$T/p1")" = get_lba_status
 check "tgt has no EXTENDED COPY (3PC=0)" \
 	test "$(jq -r '.volumes[0].capabilities.xcopy_lid1.state' "$T/p1")" = unsupported
+# REPORT SUPPORTED OPERATION CODES: evidence, cross-checked with the reply
+# captured from this tgt version (fixtures/scsi/tgt/rsoc-all.hex)
+fix_n=$(( $(grep -v '^#' "$TOP_SRCDIR/fixtures/scsi/tgt/rsoc-all.hex" | head -n 1 | awk '{print "0x" $3 $4}') / 8 ))
+check "RSOC answered with $fix_n commands, as captured" \
+	test "$(jq -c '.volumes[0].reported_opcodes | [.state, .commands]' "$T/p1")" = "[\"supported\",$fix_n]"
+check "RSOC lists UNMAP, WRITE SAME(16), GET LBA STATUS; not EXTENDED COPY or token copy" \
+	test "$(jq -c '.volumes[0].reported_opcodes | [.unmap, .write_same_16, .get_lba_status, .extended_copy, .populate_token]' "$T/p1")" = '[true,true,true,false,false]'
+check "UNMAP reason notes RSOC's agreement" \
+	sh -c "jq -e '.volumes[0].capabilities.unmap.reason | test(\"RSOC lists 0x42 too\")' '$T/p1' >/dev/null"
+check "UNMAP limits: none reported by tgt (FFFFFFFFh), granularity 0" \
+	test "$(jq -c '.volumes[0].limits.unmap | [.max_lba_count, .max_descriptors, .granularity]' "$T/p1")" = '[4294967295,4294967295,0]'
+"$BLKCLONE" probe "$U/1" >"$T/p1.txt" 2>/dev/null
+check "probe text shows RSOC and the UNMAP limits" \
+	sh -c "grep -q 'RSOC: *all-commands form lists $fix_n commands' '$T/p1.txt' && grep -q 'blocks unlimited, descriptors unlimited per UNMAP; granularity not reported' '$T/p1.txt'"
 check "Cinder sparse_copy_volume true on a thin LBPRZ LUN" \
 	test "$(jq '.volumes[0].sparse_copy_volume' "$T/p1")" = true
 check "location names portal, IQN and LUN" \
