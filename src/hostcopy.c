@@ -18,7 +18,7 @@
 
 #define DEFAULT_CHUNK (1u << 20)
 #define MAP_BATCH 64
-#define MAX_WORKERS 8
+#define MAX_WORKERS 16
 #define NO_OFFSET UINT64_MAX
 
 struct chunk {

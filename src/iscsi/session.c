@@ -5,18 +5,27 @@
  * the file named by BLKCLONE_ISCSI_PASSWORD_FILE, never from the command
  * line, and never appears in a message.
  *
- * This first version runs one command at a time (libiscsi's synchronous
- * calls); the asynchronous submit/poll form comes with the pipelined
- * host copy.
+ * Many commands in flight on one session.  A libiscsi context is not
+ * thread-safe, so one service thread owns the socket (poll, then
+ * iscsi_service) and callers only queue PDUs under the session lock:
+ * ->execute from several threads at once (the copy engine's workers), or
+ * ->submit/->poll from one.  The target sees a queue as deep as its
+ * callers make it, within the CmdSN window that libiscsi honours.
+ *
+ * A dropped connection makes libiscsi cancel every queued task.  The
+ * service thread then logs in again, a bounded number of times, and sends
+ * those commands again on the new session (block commands are
+ * idempotent); if the target does not come back, every command, queued or
+ * new, fails with the reason.
  */
-#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,15 +39,51 @@
 #define DEFAULT_INITIATOR "iqn.2026-11.invalid.blkclone:initiator"
 #define COMMAND_TIMEOUT_S 60
 #define RECONNECT_TRIES 6
+/* Commands one session keeps in flight: enough to cover a loopback or LAN
+ * round trip at 1 MiB per command, small next to tgt's and LIO's queue. */
+#define QUEUE_DEPTH 16
+#define MAX_QUEUE_DEPTH 16	/* the host copy runs at most 16 workers */
+/* A command that kills the session every time it is sent is not sent a
+ * fourth time. */
+#define MAX_SENDS 3
+/* The service thread wakes at least this often: libiscsi looks for timed
+ * out commands and answers the target's NOP-Ins from iscsi_service. */
+#define SERVICE_TICK_MS 250
+
+/* One command on its way through the session. */
+struct iscsi_req {
+	struct bc_scsi_transport *t;
+	struct bc_scsi_cmd *cmd;
+	struct scsi_task *task;		/* NULL while waiting to be resent */
+	struct iscsi_data out;
+	struct iscsi_req *prev, *next;	/* on the active or completed list */
+	struct bc_error *e;		/* where a delivery failure is told */
+	struct bc_error own;		/* ... for ->submit */
+	pthread_cond_t done_cond;	/* for ->execute */
+	unsigned gen;			/* session it was sent on */
+	unsigned sends;
+	int rc;
+	bool done;
+	bool async;
+};
 
 struct iscsi_priv {
 	struct iscsi_context *ctx;
 	int lun;
-	/* A libiscsi context is not thread-safe, and the copy engine may
-	 * call a volume from its producer and a worker at once: one command
-	 * at a time per session. */
-	pthread_mutex_t lock;
-	bool logged_in;
+	pthread_mutex_t lock;		/* everything below, and ctx */
+	pthread_cond_t cond;		/* an asynchronous command completed */
+	pthread_t thread;
+	bool thread_started;
+	int wake_fd;			/* eventfd: new PDUs to send, or stop */
+	bool polling;			/* the service thread is in poll() */
+	bool stop;
+	bool broken;			/* the session dropped: log in again */
+	bool dead;			/* ... and that failed: fail everything */
+	char dead_why[256];
+	unsigned gen;			/* bumped on every new session */
+	unsigned inflight;
+	struct iscsi_req *active;	/* sent, not completed */
+	struct iscsi_req *completed, *completed_tail;	/* for ->poll */
 	/* what a new login needs, kept for reconnecting */
 	char initiator[224];
 	char iqn[224];
@@ -46,135 +91,6 @@ struct iscsi_priv {
 	char user[128];
 	char secret[256];
 };
-
-static bool valid_name_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '.' || c == '-' || c == ':' ||
-	       c == '_';
-}
-
-int bc_iscsi_parse_url(const char *url, struct bc_iscsi_addr *a,
-		       char *why, size_t whylen)
-{
-	const char *p, *slash, *at, *host, *lunp;
-	char *end;
-	unsigned long lun;
-	size_t hlen;
-
-	memset(a, 0, sizeof(*a));
-	a->port = 3260;
-	if (strncasecmp(url, "iscsi://", 8)) {
-		snprintf(why, whylen, "not an iscsi:// URL");
-		return -EINVAL;
-	}
-	p = url + 8;
-	slash = strchr(p, '/');
-	if (!slash) {
-		snprintf(why, whylen, "missing /IQN/LUN after the portal");
-		return -EINVAL;
-	}
-	at = memchr(p, '@', (size_t)(slash - p));
-	host = p;
-	if (at) {
-		size_t ulen = (size_t)(at - p);
-
-		if (memchr(p, ':', ulen) || memchr(p, '%', ulen)) {
-			snprintf(why, whylen,
-				 "a password in the URL is refused: set BLKCLONE_ISCSI_PASSWORD or BLKCLONE_ISCSI_PASSWORD_FILE");
-			return -EINVAL;
-		}
-		if (!ulen || ulen >= sizeof(a->user)) {
-			snprintf(why, whylen, "bad user name");
-			return -EINVAL;
-		}
-		memcpy(a->user, p, ulen);
-		host = at + 1;
-	}
-	hlen = (size_t)(slash - host);
-	if (hlen && host[0] == '[') {		/* [IPv6]:port */
-		const char *close = memchr(host, ']', hlen);
-
-		if (!close || close == host + 1) {
-			snprintf(why, whylen, "bad IPv6 portal");
-			return -EINVAL;
-		}
-		if ((size_t)(close - host + 1) >= sizeof(a->host)) {
-			snprintf(why, whylen, "host name too long");
-			return -EINVAL;
-		}
-		memcpy(a->host, host, (size_t)(close - host + 1));
-		host = close + 1;
-		hlen = (size_t)(slash - host);
-		if (hlen && host[0] != ':') {
-			snprintf(why, whylen, "junk after the IPv6 address");
-			return -EINVAL;
-		}
-	} else {
-		const char *colon = memchr(host, ':', hlen);
-		size_t n = colon ? (size_t)(colon - host) : hlen;
-
-		if (!n || n >= sizeof(a->host)) {
-			snprintf(why, whylen, "missing or too long host name");
-			return -EINVAL;
-		}
-		for (size_t i = 0; i < n; i++)
-			if (!isalnum((unsigned char)host[i]) && host[i] != '.' &&
-			    host[i] != '-') {
-				snprintf(why, whylen, "bad character in host name");
-				return -EINVAL;
-			}
-		memcpy(a->host, host, n);
-		host += n;
-		hlen -= n;
-	}
-	if (hlen) {			/* ":port" */
-		unsigned long port;
-
-		if (hlen < 2 || host[0] != ':' || !isdigit((unsigned char)host[1])) {
-			snprintf(why, whylen, "bad port");
-			return -EINVAL;
-		}
-		errno = 0;
-		port = strtoul(host + 1, &end, 10);
-		if (errno || end != slash || !port || port > 65535) {
-			snprintf(why, whylen, "bad port");
-			return -EINVAL;
-		}
-		a->port = (unsigned)port;
-	}
-	lunp = strrchr(slash + 1, '/');
-	if (!lunp || lunp == slash + 1) {
-		snprintf(why, whylen, "missing IQN or LUN (iscsi://host[:port]/IQN/LUN)");
-		return -EINVAL;
-	}
-	if ((size_t)(lunp - slash - 1) >= sizeof(a->iqn)) {
-		snprintf(why, whylen, "target name too long");
-		return -EINVAL;
-	}
-	memcpy(a->iqn, slash + 1, (size_t)(lunp - slash - 1));
-	if (strncmp(a->iqn, "iqn.", 4) && strncmp(a->iqn, "eui.", 4) &&
-	    strncmp(a->iqn, "naa.", 4)) {
-		snprintf(why, whylen, "target name must start with iqn., eui. or naa.");
-		return -EINVAL;
-	}
-	for (const char *c = a->iqn; *c; c++)
-		if (!valid_name_char(*c)) {
-			snprintf(why, whylen, "bad character in target name");
-			return -EINVAL;
-		}
-	if (!isdigit((unsigned char)lunp[1])) {
-		snprintf(why, whylen, "LUN must be a decimal number");
-		return -EINVAL;
-	}
-	errno = 0;
-	lun = strtoul(lunp + 1, &end, 10);
-	if (errno || *end || lun > 16383) {
-		snprintf(why, whylen, "LUN must be a number from 0 to 16383");
-		return -EINVAL;
-	}
-	a->lun = (unsigned)lun;
-	return 0;
-}
 
 /* The secret for CHAP, from the environment or a file; never argv. */
 static int load_secret(char *buf, size_t len, char *why, size_t whylen)
@@ -209,16 +125,9 @@ static int load_secret(char *buf, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
-static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
-			     struct bc_scsi_cmd *cmd, int dir, struct bc_error *e);
-
-/*
- * The session is gone: log in again, a few times with growing pauses
- * (about 15 s in all).  Block commands are idempotent, so the caller then
- * sends the lost command once more.
- */
 /* A fresh context and a full login with the parameters kept in @p. */
-static int login(struct iscsi_priv *p, char *msg, size_t len)
+static int login(const struct iscsi_priv *p, struct iscsi_context **out,
+		 char *msg, size_t len)
 {
 	struct iscsi_context *ctx = iscsi_create_context(p->initiator);
 
@@ -244,21 +153,24 @@ static int login(struct iscsi_priv *p, char *msg, size_t len)
 		return strstr(msg, "uthentication") || strstr(msg, "CHAP") ?
 		       -EACCES : -ECONNREFUSED;
 	}
-	if (p->ctx)
-		iscsi_destroy_context(p->ctx);
-	p->ctx = ctx;
-	p->logged_in = true;
+	*out = ctx;
 	return 0;
 }
 
-static int reconnect(struct iscsi_priv *p, char *msg, size_t len)
+/*
+ * The session is gone: log in again, a few times with growing pauses
+ * (about 30 s in all), so a target that restarts is waited for and one
+ * that is gone for good is reported in bounded time.
+ */
+static int reconnect(const struct iscsi_priv *p, struct iscsi_context **out,
+		     char *msg, size_t len)
 {
 	int rc = -ECONNRESET;
 
 	for (int attempt = 0; attempt < RECONNECT_TRIES; attempt++) {
 		struct timespec ts = { 1L << (attempt < 3 ? attempt : 3), 0 };
 
-		rc = login(p, msg, len);
+		rc = login(p, out, msg, len);
 		if (rc == 0 || rc == -EACCES)
 			return rc;
 		nanosleep(&ts, NULL);
@@ -266,68 +178,83 @@ static int reconnect(struct iscsi_priv *p, char *msg, size_t len)
 	return rc;
 }
 
-static int iscsi_exec(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
-		      struct bc_error *e)
+/* BLKCLONE_ISCSI_QUEUE_DEPTH (1-16) overrides the default, for links
+ * where a deeper or a shallower queue does better. */
+static unsigned queue_depth(void)
 {
-	struct iscsi_priv *p = t->priv;
-	int dir = cmd->dir == BC_SCSI_DIR_IN ? SCSI_XFER_READ :
-		  cmd->dir == BC_SCSI_DIR_OUT ? SCSI_XFER_WRITE : SCSI_XFER_NONE;
+	const char *v = getenv("BLKCLONE_ISCSI_QUEUE_DEPTH");
+	char *end;
+	unsigned long n;
 
-	int rc;
-
-	pthread_mutex_lock(&p->lock);
-	rc = iscsi_exec_locked(t, p, cmd, dir, e);
-	if (rc == -EPIPE) {
-		char why[256];
-
-		if (reconnect(p, why, sizeof(why)) == 0) {
-			rc = iscsi_exec_locked(t, p, cmd, dir, e);
-		} else {
-			rc = -ECONNRESET;
-			bc_error_set(e, rc, t->name, "iSCSI",
-				     "connection lost, and %d attempts to log in again failed: %s",
-				     RECONNECT_TRIES, why);
-		}
-		if (rc == -EPIPE)
-			rc = -ECONNRESET;
-	}
-	pthread_mutex_unlock(&p->lock);
-	return rc;
+	if (!v || !*v)
+		return QUEUE_DEPTH;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 1 || n > MAX_QUEUE_DEPTH)
+		return QUEUE_DEPTH;
+	return (unsigned)n;
 }
 
-static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
-			     struct bc_scsi_cmd *cmd, int dir, struct bc_error *e)
+static void list_add(struct iscsi_req **head, struct iscsi_req *r)
 {
-	struct scsi_task *task;
-	struct iscsi_data out = { 0 };
+	r->prev = NULL;
+	r->next = *head;
+	if (*head)
+		(*head)->prev = r;
+	*head = r;
+}
 
-	task = scsi_create_task(cmd->cdb_len, cmd->cdb, dir, (int)cmd->data_len);
-	if (!task)
-		return bc_error_set(e, -ENOMEM, t->name, "iSCSI", NULL);
-	if (cmd->dir == BC_SCSI_DIR_OUT) {
-		out.data = cmd->data;
-		out.size = cmd->data_len;
-	}
-	if (!iscsi_scsi_command_sync(p->ctx, p->lun, task,
-				     cmd->dir == BC_SCSI_DIR_OUT ? &out : NULL)) {
-		/* no status came back: the connection is the likely cause */
-		bc_error_set(e, -EPIPE, t->name, "iSCSI", "%s",
-			     iscsi_get_error(p->ctx));
-		scsi_free_scsi_task(task);
-		return -EPIPE;
-	}
-	if (task->status == SCSI_STATUS_CANCELLED ||
-	    task->status == SCSI_STATUS_ERROR ||
-	    task->status == SCSI_STATUS_TIMEOUT) {
-		int err = task->status == SCSI_STATUS_TIMEOUT ? -ETIMEDOUT : -EPIPE;
+static void list_del(struct iscsi_req **head, struct iscsi_req *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		*head = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->prev = r->next = NULL;
+}
 
-		bc_error_set(e, err, t->name, "iSCSI", "%s",
-			     task->status == SCSI_STATUS_TIMEOUT ? "command timed out" :
-			     iscsi_get_error(p->ctx));
-		scsi_free_scsi_task(task);
-		return err;
+static void wake_service(struct iscsi_priv *p)
+{
+	uint64_t one = 1;
+
+	if (p->polling && write(p->wake_fd, &one, sizeof(one)) == sizeof(one))
+		p->polling = false;	/* one wake-up is enough */
+}
+
+/* Lock held: the command is over, one way or the other. */
+static void finish(struct iscsi_priv *p, struct iscsi_req *r, int rc)
+{
+	list_del(&p->active, r);
+	p->inflight--;
+	if (r->task) {
+		scsi_free_scsi_task(r->task);
+		r->task = NULL;
 	}
+	r->rc = rc;
+	r->done = true;
+	if (r->async) {
+		r->next = NULL;
+		if (p->completed_tail)
+			p->completed_tail->next = r;
+		else
+			p->completed = r;
+		p->completed_tail = r;
+		pthread_cond_broadcast(&p->cond);
+	} else {
+		pthread_cond_signal(&r->done_cond);
+	}
+}
+
+/* What the LU answered, into the caller's command (lock held). */
+static void take_result(struct iscsi_req *r, struct scsi_task *task)
+{
+	struct bc_scsi_cmd *cmd = r->cmd;
+
 	cmd->status = (uint8_t)task->status;
+	cmd->sense_len = 0;
+	cmd->resid = 0;
 	if (task->status == SCSI_STATUS_CHECK_CONDITION) {
 		/* libiscsi keeps the sense segment (2-byte length first) in
 		 * datain; fall back to what it parsed if that is absent. */
@@ -350,29 +277,328 @@ static int iscsi_exec_locked(struct bc_scsi_transport *t, struct iscsi_priv *p,
 			cmd->sense[13] = (uint8_t)task->sense.ascq;
 			cmd->sense_len = 18;
 		}
-	} else if (cmd->dir == BC_SCSI_DIR_IN) {
-		size_t n = task->datain.size > 0 ? (size_t)task->datain.size : 0;
-
-		if (n > cmd->data_len)
-			n = cmd->data_len;
-		if (n)
-			memcpy(cmd->data, task->datain.data, n);
-		cmd->resid = cmd->data_len - n;
+	} else if (cmd->dir == BC_SCSI_DIR_IN && task->residual_status ==
+		   SCSI_RESIDUAL_UNDERFLOW) {
+		/* the data went straight into the caller's buffer */
+		cmd->resid = task->residual < cmd->data_len ? task->residual :
+							     cmd->data_len;
 	}
-	scsi_free_scsi_task(task);
+}
+
+/* libiscsi's completion, from inside iscsi_service (lock held). */
+static void task_done(struct iscsi_context *ctx, int status,
+		      void *command_data, void *private_data)
+{
+	struct iscsi_req *r = private_data;
+	struct iscsi_priv *p = r->t->priv;
+
+	(void)ctx;
+	(void)command_data;
+	if (r->gen != p->gen || r->done)
+		return;		/* a cancelled session's echo: already requeued */
+	switch (status) {
+	case SCSI_STATUS_CANCELLED:
+	case SCSI_STATUS_ERROR:
+		/* no status came back: the session is gone (or broke the
+		 * protocol, which ends it too); resend on a new one */
+		p->broken = true;
+		return;
+	case SCSI_STATUS_TIMEOUT:
+		finish(p, r, bc_error_set(r->e, -ETIMEDOUT, r->t->name, "iSCSI",
+					  "no answer in %d s", COMMAND_TIMEOUT_S));
+		return;
+	default:
+		take_result(r, r->task);
+		finish(p, r, 0);
+	}
+}
+
+/* Lock held: put @r on the wire of the current session. */
+static void send_req(struct iscsi_priv *p, struct iscsi_req *r)
+{
+	struct bc_scsi_cmd *cmd = r->cmd;
+	int dir = cmd->dir == BC_SCSI_DIR_IN ? SCSI_XFER_READ :
+		  cmd->dir == BC_SCSI_DIR_OUT ? SCSI_XFER_WRITE : SCSI_XFER_NONE;
+
+	r->gen = p->gen;
+	r->sends++;
+	r->task = scsi_create_task(cmd->cdb_len, cmd->cdb, dir, (int)cmd->data_len);
+	if (!r->task) {
+		finish(p, r, bc_error_set(r->e, -ENOMEM, r->t->name, "iSCSI", NULL));
+		return;
+	}
+	/* data-in lands in the caller's buffer, not in a copy of libiscsi's */
+	if (cmd->dir == BC_SCSI_DIR_IN && cmd->data_len &&
+	    scsi_task_add_data_in_buffer(r->task, (int)cmd->data_len, cmd->data)) {
+		finish(p, r, bc_error_set(r->e, -ENOMEM, r->t->name, "iSCSI", NULL));
+		return;
+	}
+	if (cmd->dir == BC_SCSI_DIR_OUT) {
+		r->out.data = cmd->data;
+		r->out.size = cmd->data_len;
+	}
+	if (iscsi_scsi_command_async(p->ctx, p->lun, r->task, task_done,
+				     cmd->dir == BC_SCSI_DIR_OUT ? &r->out : NULL, r))
+		p->broken = true;	/* not logged in any more */
+	wake_service(p);
+}
+
+/* Lock held: a new command (or -errno with @r->e filled). */
+static int queue_req(struct iscsi_priv *p, struct iscsi_req *r)
+{
+	if (p->dead)
+		return bc_error_set(r->e, -ECONNRESET, r->t->name, "iSCSI",
+				    "connection lost, and %d attempts to log in again failed: %s",
+				    RECONNECT_TRIES, p->dead_why);
+	if (p->stop)
+		return bc_error_set(r->e, -ESHUTDOWN, r->t->name, "iSCSI",
+				    "session is closing");
+	list_add(&p->active, r);
+	p->inflight++;
+	send_req(p, r);
 	return 0;
+}
+
+/*
+ * Service thread, lock held: the session dropped.  Drop the old context
+ * (its tasks' callbacks see an old generation and do nothing), log in
+ * again, and send every command still open once more.
+ */
+static void recover(struct bc_scsi_transport *t, struct iscsi_priv *p)
+{
+	struct iscsi_context *fresh = NULL;
+	struct iscsi_req *r, *next;
+	char why[256];
+	int rc;
+
+	p->broken = false;
+	p->gen++;
+	if (p->ctx) {
+		snprintf(why, sizeof(why), "%s", iscsi_get_error(p->ctx));
+		iscsi_destroy_context(p->ctx);
+		p->ctx = NULL;
+	}
+	for (r = p->active; r; r = r->next)
+		if (r->task) {
+			scsi_free_scsi_task(r->task);
+			r->task = NULL;
+		}
+	rc = reconnect(p, &fresh, why, sizeof(why));
+	if (rc < 0) {
+		p->dead = true;
+		snprintf(p->dead_why, sizeof(p->dead_why), "%s", why);
+		for (r = p->active; r; r = next) {
+			next = r->next;
+			finish(p, r, bc_error_set(r->e, -ECONNRESET, t->name, "iSCSI",
+				   "connection lost, and %d attempts to log in again failed: %s",
+				   RECONNECT_TRIES, why));
+		}
+		return;
+	}
+	p->ctx = fresh;
+	for (r = p->active; r; r = next) {
+		next = r->next;
+		if (r->sends >= MAX_SENDS)
+			finish(p, r, bc_error_set(r->e, -ECONNRESET, t->name, "iSCSI",
+				   "connection lost %u times while this command was out",
+				   r->sends));
+		else
+			send_req(p, r);
+	}
+}
+
+static void *service_main(void *arg)
+{
+	struct bc_scsi_transport *t = arg;
+	struct iscsi_priv *p = t->priv;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct pollfd pfd[2];
+		uint64_t v;
+
+		if (p->broken && !p->dead) {
+			recover(t, p);
+			continue;
+		}
+		pfd[0].fd = p->ctx && !p->dead ? iscsi_get_fd(p->ctx) : -1;
+		pfd[0].events = pfd[0].fd >= 0 ? (short)iscsi_which_events(p->ctx) : 0;
+		pfd[0].revents = 0;
+		pfd[1].fd = p->wake_fd;
+		pfd[1].events = POLLIN;
+		pfd[1].revents = 0;
+		p->polling = true;
+		pthread_mutex_unlock(&p->lock);
+		if (poll(pfd, 2, SERVICE_TICK_MS) < 0)
+			pfd[0].revents = pfd[1].revents = 0;
+		pthread_mutex_lock(&p->lock);
+		p->polling = false;
+		if (pfd[1].revents & POLLIN)
+			(void)!read(p->wake_fd, &v, sizeof(v));
+		if (p->stop || p->dead || !p->ctx)
+			continue;
+		/* with no events this still runs libiscsi's timeout scan */
+		if (iscsi_service(p->ctx, pfd[0].revents) < 0)
+			p->broken = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static int start_service(struct bc_scsi_transport *t, char *why, size_t len)
+{
+	struct iscsi_priv *p = t->priv;
+	int rc;
+
+	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->wake_fd < 0) {
+		snprintf(why, len, "eventfd: %s", strerror(errno));
+		return -errno;
+	}
+	rc = pthread_create(&p->thread, NULL, service_main, t);
+	if (rc) {
+		snprintf(why, len, "cannot start the session's thread: %s", strerror(rc));
+		return -rc;
+	}
+	p->thread_started = true;
+	return 0;
+}
+
+/* Several threads may be in here at once, each with one command out. */
+static int iscsi_exec(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
+		      struct bc_error *e)
+{
+	struct iscsi_priv *p = t->priv;
+	struct iscsi_req r = { .t = t, .cmd = cmd, .e = e };
+	int rc;
+
+	pthread_cond_init(&r.done_cond, NULL);
+	pthread_mutex_lock(&p->lock);
+	rc = queue_req(p, &r);
+	if (rc == 0) {
+		while (!r.done)
+			pthread_cond_wait(&r.done_cond, &p->lock);
+		rc = r.rc;
+	}
+	pthread_mutex_unlock(&p->lock);
+	pthread_cond_destroy(&r.done_cond);
+	return rc;
+}
+
+static int iscsi_submit(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
+			struct bc_error *e)
+{
+	struct iscsi_priv *p = t->priv;
+	struct iscsi_req *r;
+	int rc;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return bc_error_set(e, -ENOMEM, t->name, "iSCSI", NULL);
+	r->t = t;
+	r->cmd = cmd;
+	r->e = &r->own;
+	r->async = true;
+	pthread_mutex_lock(&p->lock);
+	if (p->inflight >= t->max_queue)
+		rc = -EAGAIN;
+	else
+		rc = queue_req(p, r);
+	pthread_mutex_unlock(&p->lock);
+	if (rc < 0) {
+		if (rc != -EAGAIN)
+			*e = r->own;
+		free(r);
+	}
+	return rc;
+}
+
+static int iscsi_poll(struct bc_scsi_transport *t, int timeout_ms,
+		      struct bc_error *e)
+{
+	struct iscsi_priv *p = t->priv;
+	struct iscsi_req *list, *r;
+	struct timespec until;
+	int n = 0;
+
+	(void)e;
+	clock_gettime(CLOCK_REALTIME, &until);
+	if (timeout_ms > 0) {
+		until.tv_sec += timeout_ms / 1000;
+		until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+	}
+	pthread_mutex_lock(&p->lock);
+	while (!p->completed && p->inflight && timeout_ms != 0) {
+		if (timeout_ms < 0)
+			pthread_cond_wait(&p->cond, &p->lock);
+		else if (pthread_cond_timedwait(&p->cond, &p->lock, &until) == ETIMEDOUT)
+			break;
+	}
+	list = p->completed;
+	p->completed = p->completed_tail = NULL;
+	pthread_mutex_unlock(&p->lock);
+	/* callbacks run here, in the caller's thread, without the lock */
+	while ((r = list)) {
+		list = r->next;
+		if (r->cmd->done)
+			r->cmd->done(r->cmd, r->rc, r->rc ? &r->own : NULL,
+				     r->cmd->done_arg);
+		free(r);
+		n++;
+	}
+	return n;
+}
+
+static unsigned iscsi_inflight(struct bc_scsi_transport *t)
+{
+	struct iscsi_priv *p = t->priv;
+	unsigned n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->inflight;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 static void iscsi_close(struct bc_scsi_transport *t)
 {
 	struct iscsi_priv *p = t->priv;
+	struct iscsi_req *r;
 
+	if (p && p->thread_started) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		p->polling = true;
+		wake_service(p);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->thread, NULL);
+	}
 	if (p && p->ctx) {
-		if (p->logged_in)
+		p->gen++;	/* callbacks from here on are for nobody */
+		if (!p->dead && !p->broken)
 			iscsi_logout_sync(p->ctx);
 		iscsi_destroy_context(p->ctx);
 	}
 	if (p) {
+		/* submitted and never polled for: the caller gave up on them */
+		while ((r = p->active)) {
+			list_del(&p->active, r);
+			if (r->task)
+				scsi_free_scsi_task(r->task);
+			if (r->async)
+				free(r);
+		}
+		while ((r = p->completed)) {
+			p->completed = r->next;
+			free(r);
+		}
+		if (p->wake_fd >= 0)
+			close(p->wake_fd);
+		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
 		explicit_bzero(p->secret, sizeof(p->secret));
 	}
@@ -383,6 +609,9 @@ static void iscsi_close(struct bc_scsi_transport *t)
 static const struct bc_scsi_transport_ops iscsi_ops = {
 	.name = "iscsi",
 	.execute = iscsi_exec,
+	.submit = iscsi_submit,
+	.poll = iscsi_poll,
+	.inflight = iscsi_inflight,
 	.close = iscsi_close,
 };
 
@@ -414,8 +643,10 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	t->ops = &iscsi_ops;
 	t->priv = p;
 	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->wake_fd = -1;
 	t->lun = a.lun;
-	t->max_queue = 1;
+	t->max_queue = queue_depth();
 	snprintf(t->name, sizeof(t->name), "iscsi://%.127s%s%.64s:%u/%.110s/%u",
 		 a.user, a.user[0] ? "@" : "", a.host, a.port, a.iqn, a.lun);
 	snprintf(t->target_id, sizeof(t->target_id), "iscsi:%.64s:%u/%.180s",
@@ -440,13 +671,14 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 			return rc;
 		}
 	}
-	rc = login(p, why, sizeof(why));
+	rc = login(p, &p->ctx, why, sizeof(why));
+	if (rc == 0)
+		rc = start_service(t, why, sizeof(why));
 	if (rc < 0) {
 		bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
 		iscsi_close(t);
 		return rc;
 	}
-	p->logged_in = true;
 	*out = t;
 	return 0;
 }

@@ -44,8 +44,9 @@ struct bc_scsi_cmd {
 	uint8_t sense[BC_SENSE_MAX];
 	size_t sense_len;
 	size_t resid;		/* bytes of data-in not transferred */
-	/* for completions */
-	void (*done)(struct bc_scsi_cmd *cmd, int rc, void *arg);
+	/* for ->submit: runs from inside ->poll(); @e says why when rc < 0 */
+	void (*done)(struct bc_scsi_cmd *cmd, int rc, const struct bc_error *e,
+		     void *arg);
 	void *done_arg;
 };
 
@@ -57,14 +58,15 @@ struct bc_scsi_transport_ops {
 	 * Run one command synchronously.  Returns 0 when the LU answered
 	 * (look at cmd->status, sense, resid), or -errno when the command
 	 * could not be delivered (connection lost, timeout, ioctl failed);
-	 * then @e says why.
+	 * then @e says why.  Thread-safe: with max_queue > 1 several threads
+	 * may each have a command out at once.
 	 */
 	int (*execute)(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		       struct bc_error *e);
 	/*
-	 * Queue a command; cmd->done(cmd, rc, cmd->done_arg) runs from
+	 * Queue a command; cmd->done(cmd, rc, e, cmd->done_arg) runs from
 	 * inside ->poll() when it completes, rc as for ->execute.  Returns
-	 * -EAGAIN when the queue is full.  NULL if the transport has no
+	 * -EAGAIN when max_queue commands are already out.  NULL if the transport has no
 	 * asynchronous form (bc_scsi_submit then runs it synchronously).
 	 */
 	int (*submit)(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,

@@ -979,9 +979,17 @@ int bc_scsi_volume_open(const char *addr, unsigned flags,
 			struct bc_volume **out, struct bc_error *e)
 {
 	struct bc_scsi_transport *t;
+	unsigned depth;
 	int rc = bc_iscsi_connect(addr, &t, e);
 
-	return rc < 0 ? rc : bc_scsi_volume_wrap(t, flags, out, e);
+	if (rc < 0)
+		return rc;
+	depth = t->max_queue;
+	rc = bc_scsi_volume_wrap(t, flags, out, e);
+	/* the session pipelines commands: one engine thread per slot */
+	if (rc == 0 && depth > 1)
+		(*out)->io_threads = depth;
+	return rc;
 }
 
 int bc_scsi_sg_volume_open(const char *path, unsigned flags,

@@ -525,7 +525,7 @@ static int sim_poll(struct bc_scsi_transport *t, int timeout_ms, struct bc_error
 		if (rc && e)
 			*e = ce;
 		if (q[i]->done)
-			q[i]->done(q[i], rc, q[i]->done_arg);
+			q[i]->done(q[i], rc, rc ? &ce : NULL, q[i]->done_arg);
 	}
 	return (int)n;
 }

@@ -1359,11 +1359,13 @@ static void test_fault_args(void **state)
 
 /* --- transport ------------------------------------------------------------ */
 
-static void done_cb(struct bc_scsi_cmd *cmd, int rc, void *arg)
+static void done_cb(struct bc_scsi_cmd *cmd, int rc, const struct bc_error *e,
+		    void *arg)
 {
 	int *n = arg;
 
 	(void)cmd;
+	(void)e;
 	if (rc == 0)
 		(*n)++;
 }
