@@ -38,7 +38,7 @@ int bc_cli_exit_for_refusal(int err)
 	switch (err) {
 	case -ENOENT: case -EINVAL: case -EBUSY: case -EACCES: case -EPERM:
 	case -EROFS: case -ENOSPC: case -ENOTBLK: case -ENODEV:
-	case -EPROTONOSUPPORT: case -EISDIR: case -EXDEV:
+	case -EPROTONOSUPPORT: case -EISDIR: case -EXDEV: case -ENOLCK:
 		return BC_EXIT_REFUSED;
 	}
 	return BC_EXIT_FAILED;

@@ -114,8 +114,8 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 	 * reach the LU over iSCSI may lock it too */
 	if (mkdir(dir, 01777) == 0)
 		chmod(dir, 01777);
-	else if (errno != EEXIST)
-		return bc_error_set(e, -errno, device, "lock",
+	else if (errno != EEXIST)	/* -ENOLCK: refused, nothing written */
+		return bc_error_set(e, -ENOLCK, device, "lock",
 				    "cannot make the lock directory %s (BLKCLONE_LOCK_DIR names another): %s",
 				    dir, strerror(errno));
 	/* never follow a link planted in a shared directory */
@@ -123,7 +123,7 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 	if (fd < 0 && errno == EACCES)	/* another user's file: flock needs no write */
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return bc_error_set(e, -errno, device, "lock", "cannot open %s: %s",
+		return bc_error_set(e, -ENOLCK, device, "lock", "cannot open %s: %s",
 				    path, strerror(errno));
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno;
@@ -136,7 +136,7 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 					    who, path);
 		}
 		close(fd);
-		return bc_error_set(e, -err, device, "lock", "flock %s: %s", path,
+		return bc_error_set(e, -ENOLCK, device, "lock", "flock %s: %s", path,
 				    strerror(err));
 	}
 	l = malloc(sizeof(*l));

@@ -36,8 +36,8 @@ int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d)
  * Take the lock @key without waiting and add it to the chain *@chain.
  * @device names the volume in errors, @holder is written into the lock
  * file for whoever finds it taken.  -EBUSY (with the holder's own words
- * in @e) when another open file holds it; other -errno when the lock
- * file cannot be made.
+ * in @e) when another open file holds it; -ENOLCK when the lock cannot
+ * be taken at all (the reason in @e).  Either way nothing was written.
  */
 int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 		 const char *holder, struct bc_error *e);

@@ -1,0 +1,88 @@
+#!/bin/bash
+# The host lock on iSCSI destinations (src/lock.c): while one copy writes
+# a LUN, a second copy or zero onto it exits 2 naming the holder -- through
+# the same URL, through another portal address (localhost), and through
+# another target name exporting the same LU (same designator) -- and
+# writes nothing; the first copy still ends byte-identical; a copy onto
+# another LUN runs at the same time; a killed holder leaves no lock behind.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tgt-target.sh"
+need_root
+command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
+CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
+
+IQN=iqn.2026-11.test.blkclone:lock
+IQN2=iqn.2026-11.test.blkclone:lock-other-target
+make_sparse "$T/src.img" 512 60 8192 23
+make_sparse "$T/src3.img" 64 10 1024 5
+# old data everywhere: the first copy zeroes every hole, so it runs a while
+dd if=/dev/urandom of="$T/dst.img" bs=1M count=512 status=none
+truncate -s 64M "$T/dst3.img"
+tgt_start && tgt_target 1 "$IQN" && tgt_lun 1 1 "$T/src.img" &&
+	tgt_lun 1 2 "$T/dst.img" && tgt_lun 1 3 "$T/dst3.img" && tgt_lun 1 4 "$T/src3.img" &&
+	tgt_target 2 "$IQN2" && tgt_lun 2 1 "$T/dst.img" || exit 1
+# one LU behind two target names: tgt's designators come from scsi_id
+for tl in "1 2" "2 1"; do
+	set -- $tl
+	tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid "$1" \
+		--lun "$2" --params scsi_id=b1c10e0d5 || exit 1
+done
+U=iscsi://127.0.0.1:$TGT_PORT/$IQN
+check "the lock directory is the test's own" test "$BLKCLONE_LOCK_DIR" = "$T/locks"
+
+"$BLKCLONE" copy --verify "$U/1" "$U/2" >"$T/o1" 2>"$T/e1" &
+holder=$!
+# wait until it holds the lock (its note is in a lock file), at most 10 s
+for i in $(seq 100); do
+	grep -qs "pid $holder writing" "$T"/locks/*.lock && break
+	sleep 0.1
+done
+check "the holder wrote who it is into the lock file" \
+	grep -q "pid $holder writing $U/2 since " "$T/locks/iscsi-$IQN-lun2.lock"
+
+refused() {	# WHAT ADDR [zero]: exit 2 and the holder named
+	local what=$1 addr=$2
+	if [ "${3:-}" = zero ]; then
+		expect_exit 2 "$what" "$BLKCLONE" zero "$addr"
+	else
+		expect_exit 2 "$what" "$BLKCLONE" copy "$U/4" "$addr"
+	fi
+	expect_msg "in use by another blkclone on this host \(pid $holder writing .*/2 since " \
+		"$what: the message names the holder"
+}
+refused "second copy, same URL" "$U/2"
+refused "second copy, portal localhost" "iscsi://localhost:$TGT_PORT/$IQN/2"
+refused "second copy, another target name for the same LU" \
+	"iscsi://127.0.0.1:$TGT_PORT/$IQN2/1"
+expect_msg "lock .*/lu-naa-[0-9a-f]+\.lock" "another target name: caught by the LU designator"
+refused "zero of the LU being written" "$U/2" zero
+check "the first copy was still running meanwhile" kill -0 $holder
+
+# another LUN at the same time: no interference
+"$BLKCLONE" copy "$U/4" "$U/3" >/dev/null 2>"$T/e3"
+rc=$?
+check "copy onto another LUN meanwhile exits 0 ($(head -c 200 "$T/e3"))" test $rc = 0
+check "copy onto another LUN identical" cmp -s "$T/src3.img" "$T/dst3.img"
+
+wait $holder
+rc=$?
+check "the first copy exits 0 ($(head -c 300 "$T/e1"))" test $rc = 0
+check "the first copy is byte-identical" cmp -s "$T/src.img" "$T/dst.img"
+
+# the lock goes with its holder, even one killed with SIGKILL
+dd if=/dev/urandom of="$T/dst.img" bs=1M count=16 conv=notrunc status=none
+"$BLKCLONE" copy "$U/1" "$U/2" >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -9 $pid
+wait $pid 2>/dev/null
+expect_exit 0 "after the holder was killed, a copy onto the LUN runs" \
+	"$BLKCLONE" copy "$U/1" "$U/2"
+check "and ends identical" cmp -s "$T/src.img" "$T/dst.img"
+
+# an unusable lock directory refuses the copy rather than copy unlocked
+touch "$T/notadir"
+BLKCLONE_LOCK_DIR=$T/notadir/locks expect_exit 2 "lock directory unusable: refused" \
+	"$BLKCLONE" copy "$U/4" "$U/3"
+expect_msg "cannot make the lock directory" "lock directory unusable: says why"
+finish
