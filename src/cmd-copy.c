@@ -10,6 +10,7 @@
 
 #include "address.h"
 #include "cli.h"
+#include "cli-parse.h"
 #include "refusals.h"
 
 static volatile sig_atomic_t interrupted;
@@ -150,21 +151,6 @@ static void report_text(const char *src, const char *dst, enum bc_method used,
 enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_PROGRESS, OPT_JSON,
        OPT_RESUME };
 
-static int parse_lba(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!*s || *s == '-')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 int bc_cmd_copy(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -195,13 +181,7 @@ int bc_cmd_copy(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_OFFLOAD:
-			if (!strcmp(optarg, "auto"))
-				o.offload = BC_OFFLOAD_AUTO;
-			else if (!strcmp(optarg, "require"))
-				o.offload = BC_OFFLOAD_REQUIRE;
-			else if (!strcmp(optarg, "never"))
-				o.offload = BC_OFFLOAD_NEVER;
-			else {
+			if (bc_cli_parse_offload(optarg, &o.offload) < 0) {
 				bc_cli_msg("--offload must be auto, require or never, not '%s'",
 					   optarg);
 				return BC_EXIT_REFUSED;
@@ -212,7 +192,7 @@ int bc_cmd_copy(int argc, char **argv)
 		case OPT_PROGRESS: want_progress = true; break;
 		case OPT_JSON: json = true; break;
 		case OPT_RESUME:
-			if (parse_lba(optarg, &resume_lba) < 0) {
+			if (bc_cli_parse_lba(optarg, &resume_lba) < 0) {
 				bc_cli_msg("--resume-from takes an LBA (a decimal block number), not '%s'",
 					   optarg);
 				return BC_EXIT_REFUSED;

@@ -5,6 +5,7 @@
 
 #include "address.h"
 #include "cli.h"
+#include "cli-parse.h"
 #include "refusals.h"
 
 static void probe_usage(FILE *f)
@@ -44,11 +45,9 @@ int bc_cmd_probe(int argc, char **argv)
 		switch (c) {
 		case OPT_JSON: json = true; break;
 		case OPT_OFFLOAD:
-			if (!strcmp(optarg, "auto")) policy = BC_OFFLOAD_AUTO;
-			else if (!strcmp(optarg, "require")) policy = BC_OFFLOAD_REQUIRE;
-			else if (!strcmp(optarg, "never")) policy = BC_OFFLOAD_NEVER;
-			else {
-				bc_cli_msg("--offload must be auto, require or never");
+			if (bc_cli_parse_offload(optarg, &policy) < 0) {
+				bc_cli_msg("--offload must be auto, require or never, not '%s'",
+					   optarg);
 				return BC_EXIT_REFUSED;
 			}
 			break;

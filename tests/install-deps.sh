@@ -7,7 +7,7 @@ PKGS="build-essential autoconf automake pkg-config
       libsmartcols-dev liburing-dev
       tgt libiscsi-bin sg3-utils util-linux e2fsprogs
       qemu-utils qemu-block-extra ddpt nvme-cli
-      clang valgrind time bc
+      clang valgrind xxd time bc
       debhelper fakeroot lintian jq xfsprogs"
 case "${1:-}" in
   --vm) PKGS="$PKGS qemu-system-x86 busybox-static kmod cpio zstd xz-utils dmsetup" ;;

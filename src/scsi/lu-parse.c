@@ -80,6 +80,26 @@ static size_t vpd_len(const uint8_t *p, size_t len, uint8_t page)
 	return n < len ? n : len;
 }
 
+int bc_lu_parse_unit_serial(const uint8_t *p, size_t len, char *out, size_t olen)
+{
+	size_t n = vpd_len(p, len, 0x80), i = 4, k = 0;
+
+	if (!olen)
+		return -EINVAL;
+	out[0] = '\0';
+	if (n <= 4)
+		return n ? -ENODATA : -EBADMSG;
+	while (i < n && p[i] == ' ')	/* right-aligned */
+		i++;
+	/* LIO pads with NUL; trailing spaces are padding too */
+	for (; i < n && p[i] && k + 1 < olen; i++)
+		out[k++] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
+	while (k && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+	return 0;
+}
+
 int bc_lu_parse_block_limits(const uint8_t *p, size_t len, struct bc_lu_block_limits *o)
 {
 	size_t n = vpd_len(p, len, 0xb0);

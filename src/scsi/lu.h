@@ -71,6 +71,9 @@ int bc_lu_parse_provisioning(const uint8_t *p, size_t len, struct bc_lu_provisio
 /* VPD 0x83: all designators, at most @max; *n = how many. */
 int bc_lu_parse_designators(const uint8_t *p, size_t len,
 			    struct bc_designator *out, size_t max, size_t *n);
+/* VPD 0x80: the unit serial number, printable ASCII with the blanks and
+ * NULs that pad it removed, cut to fit @olen.  -ENODATA if empty. */
+int bc_lu_parse_unit_serial(const uint8_t *p, size_t len, char *out, size_t olen);
 /* VPD 0x00: is @page listed? */
 bool bc_lu_vpd_lists(const uint8_t *p, size_t len, uint8_t page);
 /*

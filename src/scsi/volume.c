@@ -197,19 +197,8 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	b2 = !have00 || bc_lu_vpd_lists(buf, got, 0xb2);
 	b8f = have00 && bc_lu_vpd_lists(buf, got, 0x8f);
 	if ((!have00 || bc_lu_vpd_lists(buf, got, 0x80)) &&
-	    bc_lu_vpd(&p->lu, 0x80, buf, 4096, &got, NULL) == 0 && got > 4) {
-		size_t n = got - 4, k = 0, i = 4;
-
-		while (i < 4 + n && buf[i] == ' ')	/* right-aligned */
-			i++;
-		/* LIO pads with NUL; trailing spaces are padding too */
-		for (; i < 4 + n && buf[i] && k + 1 < sizeof(c->id.serial); i++)
-			c->id.serial[k++] = buf[i] >= 0x20 && buf[i] < 0x7f ?
-					    (char)buf[i] : '?';
-		while (k && c->id.serial[k - 1] == ' ')
-			k--;
-		c->id.serial[k] = '\0';
-	}
+	    bc_lu_vpd(&p->lu, 0x80, buf, 4096, &got, NULL) == 0)
+		bc_lu_parse_unit_serial(buf, got, c->id.serial, sizeof(c->id.serial));
 	if (bc_lu_vpd(&p->lu, 0x83, buf, 4096, &got, NULL) == 0)
 		bc_lu_parse_designators(buf, got, c->id.designators,
 					BC_MAX_DESIGNATORS, &c->id.n_designators);

@@ -1,6 +1,10 @@
-/* libFuzzer: every SCSI response parser in src/scsi/lu-parse.c. */
+/* libFuzzer: every SCSI response parser in src/scsi/lu-parse.c and
+ * src/scsi/rsoc.c: INQUIRY, VPD 0x00/0x80/0x83/0xB0/0xB2, READ
+ * CAPACITY(16), GET LBA STATUS, REPORT SUPPORTED OPERATION CODES, sense
+ * (fixed and descriptor). */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "scsi/lu.h"
 #include "scsi/rsoc.h"
@@ -19,7 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bc_rsoc_cmd rc[64];
 	struct bc_rsoc_one one;
 	bool cut;
-	char text[256];
+	char text[256], serial[64];
+	size_t slen = size % sizeof(serial) + 1;	/* short outputs too */
 	uint64_t start = size >= 8 ? (uint64_t)data[0] << 8 | data[1] : 0;
 	size_t n;
 
@@ -33,6 +38,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    n > BC_MAX_DESIGNATORS)
 		__builtin_trap();
 	bc_lu_vpd_lists(data, size, 0xb2);
+	if (bc_lu_parse_unit_serial(data, size, serial, slen) == 0) {
+		if (strlen(serial) >= slen)
+			__builtin_trap();
+		for (const char *c = serial; *c; c++)
+			if (*c < 0x20 || *c >= 0x7f)
+				__builtin_trap();
+	}
 	if (bc_lu_parse_lba_status(data, size, start, s, 32, &n) == 0) {
 		uint64_t next = start;
 

@@ -1,8 +1,8 @@
 #!/bin/bash
 # Build every tests/fuzz/fuzz-*.c with clang's libFuzzer + ASan + UBSan
 # against the library sources, and run each for a bounded time with seeds
-# from fixtures/.  FUZZ_SECONDS (default 20) per target; exit non-zero on
-# any crash.  Usage: tests/fuzz/run.sh [BUILD_DIR]
+# from fixtures/ (see make_seeds).  FUZZ_SECONDS (default 20) per target,
+# one target at a time; exit non-zero on any crash.  Usage: tests/fuzz/run.sh [BUILD_DIR]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$top/build-fuzz}
@@ -28,22 +28,44 @@ if [ -f "$top/tests/fuzz/targets.list" ]; then
 		[ -n "$name" ] && [ "${name#\#}" = "$name" ] && SRCS[$name]=$srcs
 	done <"$top/tests/fuzz/targets.list"
 fi
+# Seeds: fixtures/fuzz/NAME/* as they are, and the captured replies that
+# tests/fuzz/seeds.list names for NAME (*.hex, '#' comments, converted
+# to bytes).
+make_seeds() {	# make_seeds NAME DIR
+	local f n=0 name paths
+	if [ -d "$top/fixtures/fuzz/$1" ]; then
+		cp "$top/fixtures/fuzz/$1"/* "$2"/ 2>/dev/null || true
+	fi
+	[ -f "$top/tests/fuzz/seeds.list" ] || return 0
+	while read -r name paths; do
+		[ "$name" = "$1" ] || continue
+		# shellcheck disable=SC2086
+		for f in $(cd "$top" && find $paths -name '*.hex' | sort); do
+			n=$((n + 1))
+			sed 's/#.*//' "$top/$f" | xxd -r -p >"$2/hex-$n-$(basename "$f" .hex)"
+		done
+	done <"$top/tests/fuzz/seeds.list"
+}
 status=0
-for t in "${!SRCS[@]}"; do
+total=0
+for t in $(printf '%s\n' "${!SRCS[@]}" | sort); do
 	files=""
 	for s in ${SRCS[$t]}; do files="$files $top/$s"; done
 	# shellcheck disable=SC2086
 	clang $CFLAGS -o "$out/$t" "$top/tests/fuzz/$t.c" $files $(pkg-config --libs libnvme libiscsi) -lsgutils2 ||
 		{ status=1; continue; }
 	corpus="$out/corpus-$t"; mkdir -p "$corpus"
-	seeds="$top/fixtures/fuzz/$t"
-	[ -d "$seeds" ] || seeds=""
-	echo "=== $t: ${secs}s"
-	if "$out/$t" -max_total_time="$secs" -print_final_stats=1 "$corpus" $seeds \
+	seeds="$out/seeds-$t"; rm -rf "$seeds"; mkdir -p "$seeds"
+	make_seeds "$t" "$seeds"
+	echo "=== $t: ${secs}s, $(find "$seeds" -type f | wc -l) seeds"
+	if "$out/$t" -max_total_time="$secs" -print_final_stats=1 "$corpus" "$seeds" \
 		>"$out/$t.log" 2>&1; then
-		grep -E 'stat::number_of_executed_units' "$out/$t.log" | sed "s/^/$t: /"
+		n=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/$t.log")
+		echo "$t: ${n:-0} executions"
+		total=$((total + ${n:-0}))
 	else
 		tail -n 40 "$out/$t.log"; status=1
 	fi
 done
+echo "fuzz: $total executions in total"
 exit $status

@@ -202,6 +202,41 @@ static void test_sense(void **state)
 	assert_int_equal(st.asc, 0);
 }
 
+/* VPD 0x80: tgt right-aligns with blanks, LIO pads with NULs; the page
+ * length field bounds the serial, not the buffer */
+static void test_unit_serial(void **state)
+{
+	static const struct {
+		const char *what;
+		uint8_t page[16];
+		size_t len, olen;
+		int rc;
+		const char *want;
+	} t[] = {
+		{ "tgt", { 0, 0x80, 0, 8, ' ', ' ', 'b', 'e', 'a', 'f', '1', '1' }, 12, 64, 0, "beaf11" },
+		{ "LIO, NUL padded", { 0, 0x80, 0, 6, 'a', 'b', 'c', 0, 0, 0 }, 10, 64, 0, "abc" },
+		{ "trailing blanks", { 0, 0x80, 0, 4, 'x', 'y', ' ', ' ' }, 8, 64, 0, "xy" },
+		{ "non-printable", { 0, 0x80, 0, 3, 'a', 0x07, 0xff }, 7, 64, 0, "a??" },
+		{ "page length beyond the buffer", { 0, 0x80, 0, 200, 'q', 'r' }, 6, 64, 0, "qr" },
+		{ "page length shorter than the buffer", { 0, 0x80, 0, 1, 'q', 'r', 's' }, 7, 64, 0, "q" },
+		{ "cut to the output", { 0, 0x80, 0, 6, '1', '2', '3', '4', '5', '6' }, 10, 4, 0, "123" },
+		{ "empty serial", { 0, 0x80, 0, 0 }, 4, 64, -ENODATA, "" },
+		{ "wrong page", { 0, 0x83, 0, 2, 'a', 'b' }, 6, 64, -EBADMSG, "" },
+		{ "too short", { 0, 0x80, 0 }, 3, 64, -EBADMSG, "" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char out[64];
+
+		memset(out, 'Z', sizeof(out));
+		if (bc_lu_parse_unit_serial(t[i].page, t[i].len, out, t[i].olen) != t[i].rc ||
+		    strcmp(out, t[i].want))
+			fail_msg("%s: got '%s'", t[i].what, out);
+	}
+	assert_int_equal(bc_lu_parse_unit_serial(t[0].page, 12, (char[1]){ 'Z' }, 0), -EINVAL);
+}
+
 static void test_vpd_list(void **state)
 {
 	uint8_t b[] = { 0, 0, 0, 6, 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
@@ -223,6 +258,7 @@ int main(void)
 		cmocka_unit_test(test_lba_status),
 		cmocka_unit_test(test_sense),
 		cmocka_unit_test(test_vpd_list),
+		cmocka_unit_test(test_unit_serial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

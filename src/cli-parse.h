@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Option values an admin types, parsed without side effects (no
+ * messages, no globals) so they can be tested and fuzzed apart from
+ * getopt: 0 with the value in @out, or -EINVAL and @out untouched.
+ */
+#ifndef BC_CLI_PARSE_H
+#define BC_CLI_PARSE_H
+
+#include <stdint.h>
+
+#include <blkclone/copy.h>
+
+/* --offload=auto|require|never, exactly (no abbreviations, no case folding) */
+int bc_cli_parse_offload(const char *s, enum bc_offload_policy *out);
+
+/* An LBA: decimal digits only (no sign, spaces, 0x or suffix), at most
+ * 2^64 - 1. */
+int bc_cli_parse_lba(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,83 @@
+/* Option values an admin types: --offload and --resume-from. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "cli-parse.h"
+
+static void test_offload(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		enum bc_offload_policy want;
+	} t[] = {
+		{ "auto", 0, BC_OFFLOAD_AUTO },
+		{ "require", 0, BC_OFFLOAD_REQUIRE },
+		{ "never", 0, BC_OFFLOAD_NEVER },
+		{ "", -EINVAL, 0 },
+		{ "Auto", -EINVAL, 0 },
+		{ "req", -EINVAL, 0 },
+		{ "never ", -EINVAL, 0 },
+		{ " auto", -EINVAL, 0 },
+		{ "requireX", -EINVAL, 0 },
+		{ "maybe", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		enum bc_offload_policy p = (enum bc_offload_policy)77;
+
+		assert_int_equal(bc_cli_parse_offload(t[i].s, &p), t[i].rc);
+		assert_int_equal(p, t[i].rc ? 77 : (int)t[i].want);
+	}
+	assert_int_equal(bc_cli_parse_offload(NULL, &(enum bc_offload_policy){ 0 }), -EINVAL);
+}
+
+static void test_lba(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t want;
+	} t[] = {
+		{ "0", 0, 0 },
+		{ "10", 0, 10 },
+		{ "007", 0, 7 },
+		{ "18446744073709551615", 0, 18446744073709551615ULL },
+		{ "18446744073709551616", -EINVAL, 0 },	/* 2^64 */
+		{ "99999999999999999999", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },
+		{ "-1", -EINVAL, 0 },
+		{ " -5", -EINVAL, 0 },	/* strtoull made this 2^64 - 5 */
+		{ "+5", -EINVAL, 0 },
+		{ " 5", -EINVAL, 0 },
+		{ "5 ", -EINVAL, 0 },
+		{ "12x", -EINVAL, 0 },
+		{ "0x10", -EINVAL, 0 },
+		{ "1e3", -EINVAL, 0 },
+		{ "abc", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t v = 4242;
+
+		assert_int_equal(bc_cli_parse_lba(t[i].s, &v), t[i].rc);
+		assert_true(v == (t[i].rc ? 4242 : t[i].want));
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_offload),
+		cmocka_unit_test(test_lba),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
