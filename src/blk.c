@@ -86,6 +86,18 @@ static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "%s", "not an NVMe namespace");
 	bc_feature_set(&c->reflink, BC_SUP_NO, "%s", "not a file");
 	if (p->backing_fd >= 0) {
+		struct stat bst;
+
+		/* The backing file is the "LU" beneath: a clone between two
+		 * loop devices over one file, or between the file and a loop
+		 * device over it, must not overlap (bc_copy_check).  Same
+		 * form as the file backend's location. */
+		if (fstat(p->backing_fd, &bst) == 0) {
+			snprintf(c->id.lu_location, sizeof(c->id.lu_location),
+				 "file:%u:%u:%" PRIu64, major(bst.st_dev),
+				 minor(bst.st_dev), (uint64_t)bst.st_ino);
+			c->id.lu_offset = p->backing_offset;
+		}
 		c->map_source = BC_MAP_BACKING_FILE;
 		bc_feature_set(&c->extent_map, BC_SUP_YES,
 			    "SEEK_DATA/SEEK_HOLE on the loop device's backing file %s",

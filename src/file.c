@@ -68,6 +68,11 @@ static int file_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.location, sizeof(c->id.location),
 		 "file:%u:%u:%" PRIu64, major(p->dev), minor(p->dev),
 		 (uint64_t)p->ino);
+	/* a file is its own "LU" (whole, from byte 0): loop devices over
+	 * it name it the same way, so overlaps with them are refused */
+	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%s",
+		 c->id.location);
+	c->id.lu_offset = 0;
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain),
 		 "fs:%u:%u", major(p->dev), minor(p->dev));
 	c->size = v->size;
