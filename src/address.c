@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Address classification (see address.h). */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -104,6 +106,26 @@ static int sysfs_is_partition(dev_t rdev)
 	return access(p, F_OK) == 0;
 }
 
+/* Is the directory @path would be created in /dev (or below it)?  A
+ * mistyped device name (/dev/sdx) must not become a file in devtmpfs. */
+static int in_dev_dir(const char *path)
+{
+	char dir[PATH_MAX], real[PATH_MAX], *slash;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return 0;
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (!realpath(dir, real))
+		return 0;
+	return !strcmp(real, "/dev") || !strncmp(real, "/dev/", 5);
+}
+
 enum bc_addr_kind bc_addr_resolve(const char *path, int may_create, int *err,
 				  char *why, size_t whylen)
 {
@@ -113,8 +135,14 @@ enum bc_addr_kind bc_addr_resolve(const char *path, int may_create, int *err,
 	*err = 0;
 	if (stat(path, &st) < 0) {
 		*err = -errno;
-		if (errno == ENOENT && may_create)
-			return BC_ADDR_FILE;
+		if (errno == ENOENT && may_create) {
+			if (!in_dev_dir(path))
+				return BC_ADDR_FILE;
+			*err = -ENODEV;
+			snprintf(why, whylen,
+				 "no such device (blkclone creates image files, never files under /dev)");
+			return BC_ADDR_INVALID;
+		}
 		snprintf(why, whylen, "%s", strerror(errno));
 		return BC_ADDR_INVALID;
 	}

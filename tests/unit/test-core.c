@@ -91,6 +91,13 @@ static void test_address_resolve(void **state)
 	assert_int_equal(err, -ENOENT);
 	assert_int_equal(bc_addr_resolve("/nonexistent-file-here", 1, &err, why, sizeof(why)),
 			 BC_ADDR_FILE);
+	/* a mistyped device name is not created as a file in /dev */
+	assert_int_equal(bc_addr_resolve("/dev/blkclone-no-such-disk", 1, &err, why, sizeof(why)),
+			 BC_ADDR_INVALID);
+	assert_int_equal(err, -ENODEV);
+	assert_non_null(strstr(why, "never files under /dev"));
+	assert_int_equal(bc_addr_resolve("/dev/../tmp/blkclone-no-such-file", 1, &err, why, sizeof(why)),
+			 BC_ADDR_FILE);
 	assert_int_equal(bc_addr_resolve("/", 0, &err, why, sizeof(why)), BC_ADDR_INVALID);
 	assert_int_equal(bc_addr_resolve("/dev/null", 0, &err, why, sizeof(why)),
 			 BC_ADDR_INVALID);
