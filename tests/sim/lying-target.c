@@ -1,0 +1,111 @@
+/*
+ * A target that lies about its limits, for the bad-input table
+ * (doc/bad-inputs.md): no real target here can.  The simulated copy
+ * manager reports EXTENDED COPY (3PC, RECEIVE COPY OPERATING PARAMETERS
+ * with 8 segments per list, types 02 and E4) and then refuses every list
+ * with ILLEGAL REQUEST, INVALID FIELD IN PARAMETER LIST (05/26/00):
+ *
+ *   lying-target require|auto
+ *
+ * Prints one line, "exit N: MESSAGE", with the exit code blkclone copy
+ * gives for the outcome (as src/cmd-copy.c decides it), and exits 1 if
+ * the destination does not hold what it must: the source after a fallback
+ * (auto), its old data after a refusal (require).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <blkclone/copy.h>
+
+#include "backends.h"
+#include "simlu.h"
+
+#define BLOCKS 8192u
+#define BS 512u
+
+static int fill(struct bc_sim *sim, unsigned lu, uint8_t seed)
+{
+	static uint8_t buf[1024 * BS];
+
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7 + seed);
+	for (uint64_t l = 0; l < BLOCKS; l += 1024)
+		if (bc_sim_write(sim, lu, l, 1024, buf) < 0)
+			return -1;
+	return 0;
+}
+
+static int same(struct bc_sim *sim, unsigned a, unsigned b)
+{
+	uint8_t *x = malloc((size_t)BLOCKS * BS), *y = malloc((size_t)BLOCKS * BS);
+	int r = x && y && bc_sim_read(sim, a, 0, BLOCKS, x) == 0 &&
+		bc_sim_read(sim, b, 0, BLOCKS, y) == 0 &&
+		!memcmp(x, y, (size_t)BLOCKS * BS);
+
+	free(x);
+	free(y);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	struct bc_sim *sim = bc_sim_new();
+	struct bc_sim_lu_cfg c;
+	struct bc_scsi_transport *t;
+	struct bc_volume *src = NULL, *dst = NULL;
+	const struct bc_caps *sc, *dc;
+	struct bc_copy_stats st = { 0 };
+	struct bc_fallback fb = { 0 };
+	struct bc_error e = { 0 };
+	struct bc_plan plan;
+	struct bc_copy_opts o = { 0 };
+	enum bc_method used;
+	char msg[1024];
+	int rc, ex, ok;
+
+	if (argc != 2 || (strcmp(argv[1], "require") && strcmp(argv[1], "auto"))) {
+		fprintf(stderr, "usage: lying-target require|auto\n");
+		return 2;
+	}
+	o.offload = strcmp(argv[1], "require") ? BC_OFFLOAD_AUTO : BC_OFFLOAD_REQUIRE;
+	if (!sim)
+		return 1;
+	for (unsigned n = 0; n < 3; n++) {	/* LU 2 keeps the old data */
+		bc_sim_lu_cfg_spc(&c, BLOCKS, BS, n + 1);
+		c.xcopy = BC_SIM_XCOPY_SPC;
+		if (bc_sim_add_lu(sim, &c) != (int)n || fill(sim, n, n ? 0xee : 3) < 0)
+			return 1;
+	}
+	/* the lie: every EXTENDED COPY (0x83 SA 0) refused */
+	if (bc_sim_inject(sim, &(struct bc_sim_fault){
+			.kind = BC_SIM_FAULT_CHECK, .lu = BC_SIM_ANY, .opcode = 0x83,
+			.sa = 0, .count = 100000, .key = 0x05, .asc = 0x26, .ascq = 0x00 }) < 0)
+		return 1;
+	if (bc_sim_open(sim, 0, &t) < 0 || bc_scsi_volume_wrap(t, 0, &src, &e) < 0 ||
+	    bc_sim_open(sim, 1, &t) < 0 ||
+	    bc_scsi_volume_wrap(t, BC_OPEN_WRITE, &dst, &e) < 0 ||
+	    bc_volume_caps(src, &sc, &e) < 0 || bc_volume_caps(dst, &dc, &e) < 0)
+		return 1;
+	bc_plan_make(sc, dc, o.offload, false, false, &plan);
+	rc = bc_copy_run(src, dst, &plan, &o, &st, &used, &fb, &e);
+	if (rc < 0) {
+		bool untouched = !st.dest_modified && !st.offloaded_bytes &&
+				 !st.written_bytes && !st.zeroed_bytes;
+
+		ex = o.offload == BC_OFFLOAD_REQUIRE && untouched ? 3 : 1;
+		bc_error_format(&e, msg, sizeof(msg));
+		ok = untouched && same(sim, 1, 2);
+	} else {
+		ex = 0;
+		snprintf(msg, sizeof(msg), "%s (fell back: %s)", bc_method_name(used),
+			 fb.happened ? fb.reason : "no");
+		ok = same(sim, 0, 1);
+	}
+	printf("exit %d: %s\n", ex, msg);
+	bc_volume_close(src);
+	bc_volume_close(dst);
+	bc_sim_free(sim);
+	return ok ? 0 : 1;
+}
