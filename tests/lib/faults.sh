@@ -71,6 +71,10 @@ fault_judge() {
 	if ! grep -Eq 'Not Ready|Medium not present|connection lost|timed out|BUSY|TASK SET FULL' "$err"; then
 		FAULT_WHY="status not decoded: $(head -c 300 "$err")"; return
 	fi
+	if grep -q "the copy ran to its end and --verify then failed" "$err"; then
+		FAULT_OUTCOME=verify-failed	# judged on the bytes once healed
+		return
+	fi
 	lba=$(sed -n 's/.*--resume-from=\([0-9]*\).*/\1/p' "$err")
 	if [ -z "$lba" ]; then FAULT_WHY="no --resume-from: $(head -c 300 "$err")"; return; fi
 	if ! cmp -s -n $((lba * 512)) "$T/fsrc.img" "$T/fdst.img"; then
@@ -83,6 +87,14 @@ fault_judge() {
 # after a clean failure and the fault healed: --resume-from must finish
 fault_resume() {
 	local rc
+	if [ "$FAULT_OUTCOME" = verify-failed ]; then
+		if cmp -s "$T/fsrc.img" "$T/fdst.img"; then
+			FAULT_OUTCOME=clean FAULT_WHY="(in --verify) $(head -n 1 "$T/frun.err")"
+		else
+			FAULT_OUTCOME=bad FAULT_WHY="verify failed and the copy differs"
+		fi
+		return 0
+	fi
 	[ "$FAULT_OUTCOME" = failed ] || return 0
 	timeout 300 "$BLKCLONE" copy --resume-from="$FAULT_LBA" "$FAULT_URL/1" "$FAULT_URL/2" \
 		>/dev/null 2>"$T/fres.err"
