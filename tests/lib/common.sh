@@ -24,6 +24,8 @@ trap cleanup EXIT
 if [ -n "${BLKCLONE_VG_LOGDIR:-}" ]; then
 	BLKCLONE_VG_TEST=$(basename "$0" .sh); export BLKCLONE_VG_TEST
 	rm -f "$BLKCLONE_VG_LOGDIR/$BLKCLONE_VG_TEST".*.log
+	# writable for runs as another user (test-refusals.sh's as-nobody)
+	mkdir -p "$BLKCLONE_VG_LOGDIR" && chmod 1777 "$BLKCLONE_VG_LOGDIR"
 fi
 
 note() { printf '# %s\n' "$*"; }
