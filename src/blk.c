@@ -304,7 +304,11 @@ int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 	p->rdev = st.st_rdev;
 	bc_sysfs_kname(st.st_rdev, p->kname, sizeof(p->kname));
 	p->backing_fd = -1;
-	if (!strncmp(p->kname, "loop", 4)) {
+	/* only the whole loop device: LOOP_GET_STATUS64 on a partition
+	 * (loop0p1) answers for the whole device, and its backing file's
+	 * holes would be read at the wrong offset */
+	if (!strncmp(p->kname, "loop", 4) && p->kname[4] &&
+	    strspn(p->kname + 4, "0123456789") == strlen(p->kname + 4)) {
 		open_loop_backing(p);
 		if (p->backing_fd >= 0)
 			v->ops = &blk_loop_ops;
