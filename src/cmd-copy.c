@@ -314,10 +314,10 @@ fail:
 			   "; the destination is incomplete: continue with --resume-from=%" PRIu64,
 			   st.resume_offset, st.total_bytes,
 			   st.resume_offset / (src ? src->block_size : 512));
-	else if (ex == BC_EXIT_FAILED && o.verify && st.total_bytes &&
+	else if (ex == BC_EXIT_FAILED && st.total_bytes &&
 		 st.resume_offset >= st.total_bytes)
-		/* a read-back error must not read as a half-done copy */
-		bc_cli_msg("the copy ran to its end and --verify then failed: nothing to resume; verify again, or copy again if the data differ");
+		/* a failed flush or read-back must not read as a half-done copy */
+		bc_cli_msg("every block was written before this failure (in the final flush or --verify): nothing to resume; copy again with --verify to be sure of the data");
 	/* A file we created and never wrote is not left behind. */
 	if (dst && dst->created && !st.written_bytes && !st.offloaded_bytes &&
 	    !st.zeroed_bytes)

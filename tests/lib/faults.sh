@@ -71,7 +71,7 @@ fault_judge() {
 	if ! grep -Eq 'Not Ready|Medium not present|connection lost|timed out|BUSY|TASK SET FULL' "$err"; then
 		FAULT_WHY="status not decoded: $(head -c 300 "$err")"; return
 	fi
-	if grep -q "the copy ran to its end and --verify then failed" "$err"; then
+	if grep -q "every block was written before this failure" "$err"; then
 		FAULT_OUTCOME=verify-failed	# judged on the bytes once healed
 		return
 	fi
@@ -89,7 +89,7 @@ fault_resume() {
 	local rc
 	if [ "$FAULT_OUTCOME" = verify-failed ]; then
 		if cmp -s "$T/fsrc.img" "$T/fdst.img"; then
-			FAULT_OUTCOME=clean FAULT_WHY="(in --verify) $(head -n 1 "$T/frun.err")"
+			FAULT_OUTCOME=clean FAULT_WHY="(after the last block) $(head -n 1 "$T/frun.err")"
 		else
 			FAULT_OUTCOME=bad FAULT_WHY="verify failed and the copy differs"
 		fi
