@@ -157,8 +157,12 @@ fault_run() {
 	if [ "$case" = refusals ]; then fault_refusals; return; fi
 	# hit somewhere in the first half of a copy of about 2-3 s
 	delay=${FAULT_DELAY:-$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.2 + (r % 100) / 100 }')}
-	timeout 300 "$BLKCLONE" copy --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/frun.err" &
+	timeout 300 "$BLKCLONE" copy --progress --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/frun.err" &
 	pid=$!
+	# the delay counts from the copy's first progress line: under
+	# valgrind (tests/tools/valgrind-wrap.sh) blkclone is still probing
+	# 0.3 s after it starts
+	wait_for "$T/frun.err" '/100%' 60 || true
 	sleep "$delay"
 	case $case in
 	restart)
@@ -178,6 +182,7 @@ fault_run() {
 	esac
 	wait $pid
 	rc=$?
+	sed -i '/\/100%)$/d' "$T/frun.err"	# progress lines: not what is judged
 	fault_judge $rc "$T/frun.err"
 	# heal, then resume if it failed
 	case $case in
