@@ -14,8 +14,10 @@
 #   dst-offline destination LUN "removable=1,online=0": READ/WRITE/WRITE
 #               SAME answer NOT READY, MEDIUM NOT PRESENT (3A/00)
 #   src-offline the same on the source LUN
-#   tgt-offline target state "offline" for 3 s: tgt holds the commands
-#               and runs them once the state is "ready" again
+#   tgt-offline target state "offline" for 3 s: a command that arrives
+#               meanwhile is dropped unanswered (target_cmd_queue's -EBUSY
+#               is ignored by tgt's iSCSI layer) and times out after 60 s;
+#               one command at a time got through, several in flight may not
 #   tgt-offline-long  the same for 90 s: past libiscsi's 60 s command
 #               timeout and blkclone's bounded re-login
 #   refusals    exit 2/3 cases (a destination smaller than the source,
