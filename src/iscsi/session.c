@@ -37,7 +37,12 @@
 #include "scsi/transport.h"
 
 #define DEFAULT_INITIATOR "iqn.2026-11.invalid.blkclone:initiator"
-#define COMMAND_TIMEOUT_S 60
+/* A command with no answer in this long (unless it asks for longer):
+ * the session is taken for dead, and the command is sent again on a new
+ * one.  A target that drops commands while it is offline (tgt does) also
+ * stalls every later CmdSN, so waiting longer would not help. */
+#define COMMAND_TIMEOUT_S 30
+#define MAX_TIMEOUT_S 3600
 #define RECONNECT_TRIES 6
 /* Commands one session keeps in flight: enough to cover a loopback or LAN
  * round trip at 1 MiB per command, small next to tgt's and LIO's queue. */
@@ -65,6 +70,7 @@ struct iscsi_req {
 	int rc;
 	bool done;
 	bool async;
+	bool timed_out;			/* its last send got no answer */
 };
 
 struct iscsi_priv {
@@ -81,6 +87,7 @@ struct iscsi_priv {
 	bool dead;			/* ... and that failed: fail everything */
 	char dead_why[256];
 	unsigned gen;			/* bumped on every new session */
+	unsigned timeout_s;		/* default command timeout */
 	unsigned inflight;
 	struct iscsi_req *active;	/* sent, not completed */
 	struct iscsi_req *completed, *completed_tail;	/* for ->poll */
@@ -125,6 +132,23 @@ static int load_secret(char *buf, size_t len, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * libiscsi's text for a failed TCP connect is a chain of its own internals
+ * ("iscsi_service failed with : iscsi_service_reconnect_if_loggedin. Can
+ * not reconnect right now.") that has lost the socket's error: say what
+ * happened in our words (the caller adds the errno's text).  Other texts
+ * (the target's login response, CHAP) are kept, on one line.
+ */
+static void login_error(const char *text, const char *portal, char *msg,
+			size_t len)
+{
+	if (strstr(text, "Can not reconnect right now"))
+		snprintf(msg, len, "cannot connect to %.200s", portal);
+	else
+		snprintf(msg, len, "%s", text);
+	msg[strcspn(msg, "\n")] = '\0';
+}
+
 /* A fresh context and a full login with the parameters kept in @p. */
 static int login(const struct iscsi_priv *p, struct iscsi_context **out,
 		 char *msg, size_t len)
@@ -138,7 +162,7 @@ static int login(const struct iscsi_priv *p, struct iscsi_context **out,
 	iscsi_set_targetname(ctx, p->iqn);
 	iscsi_set_session_type(ctx, ISCSI_SESSION_NORMAL);
 	iscsi_set_header_digest(ctx, ISCSI_HEADER_DIGEST_NONE_CRC32C);
-	iscsi_set_timeout(ctx, COMMAND_TIMEOUT_S);
+	iscsi_set_timeout(ctx, (int)p->timeout_s);
 	/* libiscsi's own reconnect retries forever (a killed target leaves
 	 * the process spinning): we log in again ourselves, a bounded
 	 * number of times, and report the lost command otherwise. */
@@ -147,8 +171,7 @@ static int login(const struct iscsi_priv *p, struct iscsi_context **out,
 		iscsi_set_initiator_username_pwd(ctx, p->user, p->secret);
 	if (iscsi_full_connect_sync(ctx, p->portal, p->lun) != 0) {
 		/* libiscsi's text never holds the secret; keep one line */
-		snprintf(msg, len, "%s", iscsi_get_error(ctx));
-		msg[strcspn(msg, "\n")] = '\0';
+		login_error(iscsi_get_error(ctx), p->portal, msg, len);
 		iscsi_destroy_context(ctx);
 		return strstr(msg, "uthentication") || strstr(msg, "CHAP") ?
 		       -EACCES : -ECONNREFUSED;
@@ -159,8 +182,8 @@ static int login(const struct iscsi_priv *p, struct iscsi_context **out,
 
 /*
  * The session is gone: log in again, a few times with growing pauses
- * (about 30 s in all), so a target that restarts is waited for and one
- * that is gone for good is reported in bounded time.
+ * (1+2+4+8+8+8 s, about 31 s in all), so a target that restarts is waited
+ * for and one that is gone for good is reported in bounded time.
  */
 static int reconnect(const struct iscsi_priv *p, struct iscsi_context **out,
 		     char *msg, size_t len)
@@ -176,6 +199,23 @@ static int reconnect(const struct iscsi_priv *p, struct iscsi_context **out,
 		nanosleep(&ts, NULL);
 	}
 	return rc;
+}
+
+/* BLKCLONE_ISCSI_TIMEOUT (seconds, 1-3600) overrides the default command
+ * timeout, for links or arrays slower than usual (or tests in a hurry). */
+static unsigned default_timeout(void)
+{
+	const char *v = getenv("BLKCLONE_ISCSI_TIMEOUT");
+	char *end;
+	unsigned long n;
+
+	if (!v || !*v)
+		return COMMAND_TIMEOUT_S;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 1 || n > MAX_TIMEOUT_S)
+		return COMMAND_TIMEOUT_S;
+	return (unsigned)n;
 }
 
 /* BLKCLONE_ISCSI_QUEUE_DEPTH (1-16) overrides the default, for links
@@ -304,13 +344,22 @@ static void task_done(struct iscsi_context *ctx, int status,
 		p->broken = true;
 		return;
 	case SCSI_STATUS_TIMEOUT:
-		finish(p, r, bc_error_set(r->e, -ETIMEDOUT, r->t->name, "iSCSI",
-					  "no answer in %d s", COMMAND_TIMEOUT_S));
+		/* the target lost it, and maybe everything after it: a new
+		 * session and a second chance for every open command */
+		r->timed_out = true;
+		p->broken = true;
 		return;
 	default:
 		take_result(r, r->task);
 		finish(p, r, 0);
 	}
+}
+
+static unsigned cmd_timeout(const struct iscsi_priv *p, const struct bc_scsi_cmd *cmd)
+{
+	unsigned s = cmd->timeout_ms ? (cmd->timeout_ms + 999) / 1000 : p->timeout_s;
+
+	return s > MAX_TIMEOUT_S ? MAX_TIMEOUT_S : s;
 }
 
 /* Lock held: put @r on the wire of the current session. */
@@ -337,6 +386,9 @@ static void send_req(struct iscsi_priv *p, struct iscsi_req *r)
 		r->out.data = cmd->data;
 		r->out.size = cmd->data_len;
 	}
+	/* libiscsi stamps each PDU with the context's timeout as it queues it */
+	iscsi_set_timeout(p->ctx, (int)cmd_timeout(p, cmd));
+	r->timed_out = false;
 	if (iscsi_scsi_command_async(p->ctx, p->lun, r->task, task_done,
 				     cmd->dir == BC_SCSI_DIR_OUT ? &r->out : NULL, r))
 		p->broken = true;	/* not logged in any more */
@@ -348,7 +400,7 @@ static int queue_req(struct iscsi_priv *p, struct iscsi_req *r)
 {
 	if (p->dead)
 		return bc_error_set(r->e, -ECONNRESET, r->t->name, "iSCSI",
-				    "connection lost, and %d attempts to log in again failed: %s",
+				    "connection lost, and %d attempts to log in again failed (last: %s)",
 				    RECONNECT_TRIES, p->dead_why);
 	if (p->stop)
 		return bc_error_set(r->e, -ESHUTDOWN, r->t->name, "iSCSI",
@@ -389,21 +441,31 @@ static void recover(struct bc_scsi_transport *t, struct iscsi_priv *p)
 		snprintf(p->dead_why, sizeof(p->dead_why), "%s", why);
 		for (r = p->active; r; r = next) {
 			next = r->next;
-			finish(p, r, bc_error_set(r->e, -ECONNRESET, t->name, "iSCSI",
-				   "connection lost, and %d attempts to log in again failed: %s",
-				   RECONNECT_TRIES, why));
+			if (r->timed_out)
+				bc_error_set(r->e, -ETIMEDOUT, t->name, "iSCSI",
+					     "no answer in %u s; the session was dropped, and %d attempts to log in again failed (last: %s)",
+					     cmd_timeout(p, r->cmd), RECONNECT_TRIES, why);
+			else
+				bc_error_set(r->e, -ECONNRESET, t->name, "iSCSI",
+					     "connection lost, and %d attempts to log in again failed (last: %s)",
+					     RECONNECT_TRIES, why);
+			finish(p, r, r->e->err);
 		}
 		return;
 	}
 	p->ctx = fresh;
 	for (r = p->active; r; r = next) {
 		next = r->next;
-		if (r->sends >= MAX_SENDS)
+		if (r->sends < MAX_SENDS)
+			send_req(p, r);
+		else if (r->timed_out)
+			finish(p, r, bc_error_set(r->e, -ETIMEDOUT, t->name, "iSCSI",
+				   "no answer in %u s, %u times, each on a new session",
+				   cmd_timeout(p, r->cmd), r->sends));
+		else
 			finish(p, r, bc_error_set(r->e, -ECONNRESET, t->name, "iSCSI",
 				   "connection lost %u times while this command was out",
 				   r->sends));
-		else
-			send_req(p, r);
 	}
 }
 
@@ -647,6 +709,7 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	p->wake_fd = -1;
 	t->lun = a.lun;
 	t->max_queue = queue_depth();
+	p->timeout_s = default_timeout();
 	snprintf(t->name, sizeof(t->name), "iscsi://%.127s%s%.64s:%u/%.110s/%u",
 		 a.user, a.user[0] ? "@" : "", a.host, a.port, a.iqn, a.lun);
 	snprintf(t->target_id, sizeof(t->target_id), "iscsi:%.64s:%u/%.180s",
