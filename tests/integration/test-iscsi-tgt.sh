@@ -31,6 +31,10 @@ note "tgt on port $TGT_PORT; source allocation $src_alloc"
 "$TOP_BUILDDIR/tests/sim/scsi-scenario" tgt "$U/9" "$TOP_SRCDIR/tests/scenarios/common.scn" >"$T/scn" 2>&1
 rc=$?; check "tgt answers the shared SCSI scenarios as written ($(grep -c '^ok' "$T/scn") ok; $(grep '^not ok' "$T/scn" | head -n 3 | tr '\n' ' '))" test $rc = 0
 
+# --- the session's queue: many commands out at once, async and threaded
+"$TOP_BUILDDIR/tests/tools/iscsi-queue" "$U/1" >"$T/q" 2>&1
+rc=$?; note "$(grep "^#" "$T/q")"; check "iSCSI queue: submit/poll and threaded execute ($(grep -c '^ok' "$T/q") ok; $(grep '^not ok' "$T/q" | tr '\n' ' '))" test $rc = 0
+
 # --- probe, cross-checked with libiscsi-bin in the same run
 "$BLKCLONE" probe --json "$U/1" >"$T/p1" 2>"$T/e"
 rc=$?; check "probe exits 0 ($(cat "$T/e"))" test $rc = 0
