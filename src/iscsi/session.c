@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,7 +474,14 @@ static void *service_main(void *arg)
 {
 	struct bc_scsi_transport *t = arg;
 	struct iscsi_priv *p = t->priv;
+	sigset_t pipe;
 
+	/* libiscsi sends data-out with writev, which raises SIGPIPE on a
+	 * socket the target closed: here that is a lost session to recover
+	 * from, so this thread keeps the signal blocked and sees EPIPE */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		struct pollfd pfd[2];

@@ -114,6 +114,8 @@ int main(int argc, char **argv)
 	check("the submitted commands are out at once (more than one in flight)",
 	      t->ops->inflight(t) > 1);
 	read16(&cmd[q], 5, async_buf[q]);
+	cmd[q].done = done_cb;
+	cmd[q].done_arg = &completed;
 	rc = t->ops->submit(t, &cmd[q], &e);
 	check("one more than max_queue: -EAGAIN or accepted after completions",
 	      rc == -EAGAIN || (rc == 0 && t->ops->inflight(t) <= q));
