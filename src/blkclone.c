@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* blkclone: clone block volumes as cheaply as the storage allows. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +64,12 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* libiscsi writes to its socket with writev(), not send() with
+	 * MSG_NOSIGNAL: a target that drops the connection (tgt set offline)
+	 * raised SIGPIPE and killed a copy that should reconnect or fail
+	 * naming the LBA.  A lost peer is an EPIPE to handle, never a
+	 * signal. */
+	signal(SIGPIPE, SIG_IGN);
 	if (argc < 2) {
 		usage(stderr);
 		return BC_EXIT_REFUSED;
