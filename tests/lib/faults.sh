@@ -139,9 +139,9 @@ fault_refusals() {
 	fault_untouched "offload=require" $? 3 || return
 	# a zero of LUN 2 while a copy writes it: refused by the host lock
 	# before it writes, and the copy still ends identical
-	timeout 120 "$BLKCLONE" copy --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/fhold.err" &
+	timeout 120 "$BLKCLONE" copy --progress --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/fhold.err" &
 	pid=$!
-	sleep 0.3
+	wait_for "$T/fhold.err" '/100%' 60 || true	# holds the lock (valgrind: late)
 	timeout 120 "$BLKCLONE" zero "$FAULT_URL/2" >/dev/null 2>"$T/frun.err"
 	rc=$?
 	wait $pid
