@@ -26,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -685,6 +688,32 @@ static const struct bc_scsi_transport_ops iscsi_ops = {
 	.close = iscsi_close,
 };
 
+/*
+ * The LU's location names the portal by the address we are connected to,
+ * not by the name typed: iscsi://localhost/... and iscsi://127.0.0.1/...
+ * are one LU, and a copy of it onto itself must be refused as such.
+ */
+static void name_by_peer(struct bc_scsi_transport *t, const struct iscsi_priv *p,
+			 unsigned port, const char *iqn)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	int fd = iscsi_get_fd(p->ctx);
+
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return;
+	if (ss.ss_family == AF_INET &&
+	    inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host)))
+		snprintf(t->target_id, sizeof(t->target_id), "iscsi:%s:%u/%.180s",
+			 host, port, iqn);
+	else if (ss.ss_family == AF_INET6 &&
+		 inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+			   sizeof(host)))
+		snprintf(t->target_id, sizeof(t->target_id), "iscsi:[%s]:%u/%.180s",
+			 host, port, iqn);
+}
+
 int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 		     struct bc_error *e)
 {
@@ -743,8 +772,10 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 		}
 	}
 	rc = login(p, &p->ctx, why, sizeof(why));
-	if (rc == 0)
+	if (rc == 0) {
+		name_by_peer(t, p, a.port, a.iqn);
 		rc = start_service(t, why, sizeof(why));
+	}
 	if (rc < 0) {
 		bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
 		iscsi_close(t);
