@@ -205,38 +205,35 @@ static int reconnect(const struct iscsi_priv *p, struct iscsi_context **out,
 	return rc;
 }
 
-/* BLKCLONE_ISCSI_TIMEOUT (seconds, 1-3600) overrides the default command
- * timeout, for links or arrays slower than usual (or tests in a hurry). */
-static unsigned default_timeout(void)
+/* A number from the environment in [lo, hi], else @dflt. */
+static unsigned env_number(const char *name, unsigned long lo,
+			   unsigned long hi, unsigned dflt)
 {
-	const char *v = getenv("BLKCLONE_ISCSI_TIMEOUT");
+	const char *v = getenv(name);
 	char *end;
 	unsigned long n;
 
 	if (!v || !*v)
-		return COMMAND_TIMEOUT_S;
+		return dflt;
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (errno || *end || n < 1 || n > MAX_TIMEOUT_S)
-		return COMMAND_TIMEOUT_S;
+	if (errno || *end || n < lo || n > hi)
+		return dflt;
 	return (unsigned)n;
 }
 
-/* BLKCLONE_ISCSI_QUEUE_DEPTH (1-16) overrides the default, for links
- * where a deeper or a shallower queue does better. */
+/* BLKCLONE_ISCSI_TIMEOUT (seconds) overrides the default command timeout,
+ * for links or arrays slower than usual (or tests in a hurry);
+ * BLKCLONE_ISCSI_QUEUE_DEPTH the commands in flight, for links where a
+ * deeper or a shallower queue does better. */
+static unsigned default_timeout(void)
+{
+	return env_number("BLKCLONE_ISCSI_TIMEOUT", 1, MAX_TIMEOUT_S, COMMAND_TIMEOUT_S);
+}
+
 static unsigned queue_depth(void)
 {
-	const char *v = getenv("BLKCLONE_ISCSI_QUEUE_DEPTH");
-	char *end;
-	unsigned long n;
-
-	if (!v || !*v)
-		return QUEUE_DEPTH;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end || n < 1 || n > MAX_QUEUE_DEPTH)
-		return QUEUE_DEPTH;
-	return (unsigned)n;
+	return env_number("BLKCLONE_ISCSI_QUEUE_DEPTH", 1, MAX_QUEUE_DEPTH, QUEUE_DEPTH);
 }
 
 static void list_add(struct iscsi_req **head, struct iscsi_req *r)
