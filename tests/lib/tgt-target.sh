@@ -68,8 +68,10 @@ tgt_lun() {
 
 tgt_stop() {
 	[ -n "${TGT_PID:-}" ] || return 0
-	kill -9 "$TGT_PID" 2>/dev/null
-	wait "$TGT_PID" 2>/dev/null
+	kill -9 "$TGT_PID" 2>/dev/null || true
+	# wait says 137 (killed, as meant): under set -e, in an EXIT trap,
+	# that was the demo's exit status
+	wait "$TGT_PID" 2>/dev/null || true
 	TGT_PID=
 }
 
