@@ -427,7 +427,6 @@ static void recover(struct bc_scsi_transport *t, struct iscsi_priv *p)
 	p->broken = false;
 	p->gen++;
 	if (p->ctx) {
-		snprintf(why, sizeof(why), "%s", iscsi_get_error(p->ctx));
 		iscsi_destroy_context(p->ctx);
 		p->ctx = NULL;
 	}
