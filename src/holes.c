@@ -22,7 +22,6 @@ void bc_dest_holes_init(struct bc_dest_holes *h, struct bc_volume *dst,
 	h->map_proves = dst->ops->map && dc->extent_map.state == BC_SUP_YES &&
 			dc->zero_init.state == BC_SUP_YES;
 	h->st = st;
-	h->known_zero_off = h->known_zero_end = 0;
 }
 
 static int write_zeros(const struct bc_dest_holes *h, uint64_t off,
@@ -64,13 +63,7 @@ static int zero_range(const struct bc_dest_holes *h, uint64_t off,
 	return rc;
 }
 
-/*
- * Ask the destination's map about [off, end) and what follows it: one
- * GET LBA STATUS on a fresh thin LU answers for the whole LU, so the holes
- * after this one need no command at all (each one costs a round trip
- * behind the data commands queued at the target, under the engine lock).
- */
-int bc_dest_settle(struct bc_dest_holes *h, uint64_t off, uint64_t len,
+int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 		   struct bc_error *e)
 {
 	struct bc_extent ext[MAP_BATCH];
@@ -84,13 +77,9 @@ int bc_dest_settle(struct bc_dest_holes *h, uint64_t off, uint64_t len,
 	}
 	if (!h->map_proves)
 		return zero_range(h, off, len, e);
-	if (off >= h->known_zero_off && end <= h->known_zero_end) {
-		h->st->skipped_bytes += len;
-		return 0;
-	}
 	while (off < end) {
 		size_t n = 0;
-		int rc = h->dst->ops->map(h->dst, off, h->dst->size - off, ext,
+		int rc = h->dst->ops->map(h->dst, off, end - off, ext,
 					  MAP_BATCH, &n, e);
 
 		if (rc < 0)
@@ -102,11 +91,6 @@ int bc_dest_settle(struct bc_dest_holes *h, uint64_t off, uint64_t len,
 
 			if (ext[i].offset != off || !l)
 				return zero_range(h, off, end - off, e);
-			if (ext[i].state == BC_EXTENT_DEALLOCATED &&
-			    ext[i].offset + l > end) {
-				h->known_zero_off = ext[i].offset;
-				h->known_zero_end = ext[i].offset + l;
-			}
 			if (l > end - off)
 				l = end - off;
 			if (ext[i].state == BC_EXTENT_DEALLOCATED)

@@ -19,11 +19,6 @@ struct bc_dest_holes {
 				 * --dest-zeroed) */
 	bool map_proves;	/* dst map + zero_init: deallocated reads zero */
 	struct bc_copy_stats *st;	/* skipped/zeroed/written bytes */
-	/* Bytes the destination's map last said are deallocated (so read
-	 * zero), beyond the range that was asked about.  Still true later:
-	 * a copy writes each byte once, data and holes never overlap, and
-	 * the destination is ours alone (opened exclusively or locked). */
-	uint64_t known_zero_off, known_zero_end;
 };
 
 /* Set map_proves from the destination's capabilities. */
@@ -32,7 +27,7 @@ void bc_dest_holes_init(struct bc_dest_holes *h, struct bc_volume *dst,
 			struct bc_copy_stats *st);
 
 /* Make [off, off+len) of the destination read zero, or prove it does. */
-int bc_dest_settle(struct bc_dest_holes *h, uint64_t off, uint64_t len,
+int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 		   struct bc_error *e);
 
 #endif
