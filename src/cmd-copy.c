@@ -79,6 +79,15 @@ static void report_json(const char *src, const char *dst, int rc,
 	bc_json_u64(&j, "skipped_bytes", st->skipped_bytes);
 	bc_json_u64(&j, "resume_offset", st->resume_offset);
 	bc_json_double(&j, "seconds", st->seconds);
+	if (st->chunk_bytes) {
+		bc_json_open_object(&j, "host_io");
+		bc_json_u64(&j, "chunk_bytes", st->chunk_bytes);
+		bc_json_u64(&j, "workers", st->workers);
+		bc_json_u64(&j, "flushes", st->flushes);
+		bc_json_close_object(&j);
+	} else {
+		bc_json_null(&j, "host_io");
+	}
 	bc_json_bool(&j, "verified", verified);
 	if (fb->happened) {
 		bc_json_open_object(&j, "fallback");

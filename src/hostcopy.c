@@ -17,6 +17,22 @@
 #include "zerodetect.h"
 
 #define DEFAULT_CHUNK (1u << 20)
+/* Bounds on a device's optimal transfer length as the I/O size: an odd
+ * report must not make tiny commands or a huge buffer pool. */
+#define MIN_CHUNK (64u << 10)
+#define MAX_CHUNK (8u << 20)
+/* The buffer pool, all workers together: keeps RSS bounded whatever the
+ * volumes report and however many workers run. */
+#define POOL_BYTES (32u << 20)
+/*
+ * Ask the destination to make its writes durable every WRITE_BEHIND bytes
+ * written, from the worker that crossed the mark while the others go on:
+ * the cache the destination holds stays bounded, its write-back overlaps
+ * the copy instead of all following it in the final SYNCHRONIZE CACHE or
+ * fsync, and a destination that cannot write is found out early.  Against
+ * tgt the scattered 4 GiB case went from 1.34 to 1.14 s (median of 5).
+ */
+#define WRITE_BEHIND (128ull << 20)
 #define MAP_BATCH 64
 #define MAX_WORKERS 16
 #define NO_OFFSET UINT64_MAX
@@ -34,6 +50,7 @@ struct worker {
 	void *buf;
 	struct bc_error err;
 	uint64_t inflight;	/* chunk being copied, or NO_OFFSET */
+	uint64_t settling;	/* hole being settled, or NO_OFFSET */
 };
 
 struct engine {
@@ -58,9 +75,17 @@ struct engine {
 	int failed;		/* first error, 0 if none */
 	uint64_t fail_off;	/* lowest offset any failure left undone */
 	uint64_t produced;	/* the producer's position */
+	uint64_t unflushed;	/* bytes written since the last flush */
+	uint64_t write_behind;	/* flush every this many bytes written */
+	/* Everything below this offset is on the destination's stable
+	 * storage: written before a flush that succeeded.  A failed flush
+	 * may have lost any write after that, so the copy resumes here. */
+	uint64_t durable;
 	/* a destination range waiting to be made zero, merged so that runs
 	 * of holes cost one command */
 	uint64_t hole_off, hole_len;
+	uint64_t producer_settling;	/* as worker.settling */
+	pthread_mutex_t settle_lock;	/* one settle_unlocked at a time */
 	unsigned n_workers;
 	struct worker workers[MAX_WORKERS];
 };
@@ -86,6 +111,11 @@ static uint64_t watermark(struct engine *g)
 			w = g->workers[i].inflight;
 	if (g->hole_len && g->hole_off < w)
 		w = g->hole_off;
+	if (g->producer_settling < w)
+		w = g->producer_settling;
+	for (unsigned i = 0; i < g->n_workers; i++)
+		if (g->workers[i].settling < w)
+			w = g->workers[i].settling;
 	if (g->failed && g->fail_off < w)
 		w = g->fail_off;
 	return w;
@@ -120,52 +150,105 @@ static void record_failure(struct engine *g, int rc, uint64_t off,
 }
 
 /*
- * A range of the destination must read zero (holes.c decides how).  Lock
- * held: zeroing commands are few and cheap next to data, and this keeps
- * the merge state simple.
+ * A range of the destination must read zero (holes.c decides how).  Called
+ * with the engine lock held and returns with it held, but drops it while
+ * the destination is asked or zeroed: a map query or WRITE SAME is a round
+ * trip behind the data queued on the destination (176 of them took 0.25 s
+ * of a 1.2 s copy against tgt), and the workers must go on meanwhile.
+ * Settling is serialised by settle_lock (the volume's map and zero paths
+ * are not promised thread-safe with each other), and *slot holds the
+ * range's offset until it is done, so the watermark stays below it.
  */
-static int settle_hole(struct engine *g, uint64_t off, uint64_t len,
-		       struct bc_error *e)
+static int settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
+			   uint64_t *slot, struct bc_error *e)
 {
-	return bc_dest_settle(&g->holes, off, len, e);
-}
+	struct bc_copy_stats delta = { 0 };
+	struct bc_dest_holes h = g->holes;
+	int rc;
 
-static int flush_hole(struct engine *g, struct bc_error *e)
-{
-	int rc = settle_hole(g, g->hole_off, g->hole_len, e);
-
-	if (rc == 0)
-		g->hole_len = 0;
+	if (!len)
+		return 0;
+	h.st = &delta;
+	*slot = off;
+	pthread_mutex_unlock(&g->lock);
+	pthread_mutex_lock(&g->settle_lock);
+	rc = bc_dest_settle(&h, off, len, e);
+	pthread_mutex_unlock(&g->settle_lock);
+	pthread_mutex_lock(&g->lock);
+	*slot = NO_OFFSET;
+	g->st->skipped_bytes += delta.skipped_bytes;
+	g->st->zeroed_bytes += delta.zeroed_bytes;
+	g->st->written_bytes += delta.written_bytes;
 	return rc;
 }
 
-/* Lock held. */
+/*
+ * Lock held.  Merge a hole into the pending one; a pending hole that does
+ * not touch it is settled first (see settle_unlocked).  On failure *fail
+ * is the lowest offset left undone.
+ */
 static int add_hole(struct engine *g, uint64_t off, uint64_t len,
-		    struct bc_error *e)
+		    uint64_t *slot, uint64_t *fail, struct bc_error *e)
 {
-	if (g->hole_len && g->hole_off + g->hole_len == off) {
+	uint64_t po = g->hole_off, pl = g->hole_len;
+
+	if (pl && po + pl == off) {
 		g->hole_len += len;
 		return 0;
 	}
-	if (g->hole_len) {
-		int rc = flush_hole(g, e);
-
-		if (rc < 0)
-			return rc;
-	}
 	g->hole_off = off;
 	g->hole_len = len;
-	return 0;
+	*fail = po;
+	return settle_unlocked(g, po, pl, slot, e);
 }
 
-/* Copy one chunk through the worker's buffer, splitting out zero runs. */
-static int copy_chunk(struct worker *w, uint64_t off, size_t n)
+/*
+ * Count a write, and be the worker that flushes when write_behind bytes
+ * have gone out since the last flush (see WRITE_BEHIND).  On a failed
+ * flush *fail is the last durable offset: what was written since may be
+ * lost.
+ */
+static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
+{
+	struct engine *g = w->g;
+	uint64_t mark = 0;
+	bool flush = false;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	g->st->written_bytes += n;
+	g->unflushed += n;
+	if (g->unflushed >= g->write_behind && g->dst->ops->flush) {
+		g->unflushed = 0;
+		g->st->flushes++;
+		/* every byte below the watermark was written before this */
+		mark = watermark(g);
+		flush = true;
+	}
+	pthread_mutex_unlock(&g->lock);
+	if (!flush)
+		return 0;
+	rc = g->dst->ops->flush(g->dst, &w->err);
+	pthread_mutex_lock(&g->lock);
+	if (rc == 0 && mark > g->durable)
+		g->durable = mark;
+	if (rc < 0)
+		*fail = g->durable;
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+/* Copy one chunk through the worker's buffer, splitting out zero runs.
+ * On failure *fail is the lowest offset the failure left undone. */
+static int copy_chunk(struct worker *w, uint64_t off, size_t n,
+		      uint64_t *fail)
 {
 	struct engine *g = w->g;
 	void *buf = w->buf;
 	size_t i = 0;
 	int rc;
 
+	*fail = off;
 	rc = g->src->ops->read(g->src, buf, off, n, &w->err);
 	if (rc < 0)
 		return rc;
@@ -187,16 +270,23 @@ static int copy_chunk(struct worker *w, uint64_t off, size_t n)
 			run += piece;
 		}
 		if (zero) {
+			uint64_t hfail;
+
 			pthread_mutex_lock(&g->lock);
-			rc = add_hole(g, off + i, run, &w->err);
+			rc = add_hole(g, off + i, run, &w->settling, &hfail,
+				      &w->err);
 			pthread_mutex_unlock(&g->lock);
+			if (rc < 0 && hfail < *fail)
+				*fail = hfail;
 		} else {
 			rc = g->dst->ops->write(g->dst, (char *)buf + i,
 						off + i, run, &w->err);
 			if (!rc) {
-				pthread_mutex_lock(&g->lock);
-				g->st->written_bytes += run;
-				pthread_mutex_unlock(&g->lock);
+				uint64_t ffail = NO_OFFSET;
+
+				rc = account_write(w, run, &ffail);
+				if (rc < 0 && ffail < *fail)
+					*fail = ffail;
 			}
 		}
 		if (rc < 0)
@@ -214,6 +304,7 @@ static void *worker_main(void *arg)
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
 		struct chunk c;
+		uint64_t fail;
 		int rc;
 
 		while (!g->q_len && !g->producing_done && !g->failed)
@@ -227,16 +318,17 @@ static void *worker_main(void *arg)
 		pthread_cond_signal(&g->not_full);
 		pthread_mutex_unlock(&g->lock);
 
+		fail = c.off;
 		if (g->o->cancel && *g->o->cancel)
 			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
 					  NULL);
 		else
-			rc = copy_chunk(w, c.off, (size_t)c.len);
+			rc = copy_chunk(w, c.off, (size_t)c.len, &fail);
 
 		pthread_mutex_lock(&g->lock);
 		w->inflight = NO_OFFSET;
 		if (rc < 0) {
-			record_failure(g, rc, c.off, &w->err);
+			record_failure(g, rc, fail, &w->err);
 			break;
 		}
 		progress(g, false);
@@ -279,11 +371,13 @@ static int produce_hole(struct engine *g, uint64_t off, uint64_t len)
 	pthread_mutex_lock(&g->lock);
 	rc = g->failed;
 	if (!rc) {
-		rc = add_hole(g, off, len, &e);
+		uint64_t fail;
+
+		/* produced first: the pending hole now holds the watermark */
+		g->produced = off + len;
+		rc = add_hole(g, off, len, &g->producer_settling, &fail, &e);
 		if (rc < 0)
-			record_failure(g, rc, g->hole_off, &e);
-		else
-			g->produced = off + len;
+			record_failure(g, rc, fail, &e);
 		progress(g, false);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -378,13 +472,40 @@ static int next_extents(struct engine *g, uint64_t pos, uint64_t end,
 	return 0;
 }
 
-static uint32_t pick_chunk(uint32_t want, uint32_t align)
+static uint32_t min_nonzero(uint32_t a, uint32_t b)
 {
-	uint32_t c = want ? want : DEFAULT_CHUNK;
+	return !a ? b : !b ? a : a < b ? a : b;
+}
 
-	if (c < align)
-		c = align;
-	return c / align * align;
+/*
+ * The I/O size: the caller's, else the larger optimal transfer length the
+ * two volumes report (VPD B0, the kernel's io_opt) within [MIN_CHUNK,
+ * MAX_CHUNK], else DEFAULT_CHUNK; never above either's maximum transfer
+ * (a longer one would only be split again) nor its share of the buffer
+ * pool; a whole number of zero-detection granules.
+ */
+static uint32_t pick_chunk(uint32_t want, const struct bc_caps *sc,
+			   const struct bc_caps *dc, unsigned workers,
+			   uint32_t gran)
+{
+	uint32_t c = want, opt = sc->opt_transfer > dc->opt_transfer ?
+				 sc->opt_transfer : dc->opt_transfer;
+	uint32_t max = min_nonzero(sc->max_transfer, dc->max_transfer);
+
+	if (!c) {
+		c = opt ? opt : DEFAULT_CHUNK;
+		if (c < MIN_CHUNK)
+			c = MIN_CHUNK;
+		if (c > MAX_CHUNK)
+			c = MAX_CHUNK;
+		if (max && c > max)
+			c = max;
+	}
+	if (c > POOL_BYTES / workers)
+		c = POOL_BYTES / workers;
+	if (c < gran)
+		c = gran;
+	return c / gran * gran;
 }
 
 static unsigned pick_workers(const struct bc_volume *src,
@@ -423,15 +544,18 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 	g->align = src->block_size > dst->block_size ? src->block_size :
 						       dst->block_size;
 	g->zgran = g->align > 4096 ? g->align : 4096;
-	g->chunk = pick_chunk(o->chunk, g->zgran);
 	clock_gettime(CLOCK_MONOTONIC, &g->t0);
 	g->last_progress = g->t0;
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->settle_lock, NULL);
+	g->producer_settling = NO_OFFSET;
 	pthread_cond_init(&g->not_empty, NULL);
 	pthread_cond_init(&g->not_full, NULL);
 
 	pos = o->start / g->align * g->align;
 	g->produced = pos;
+	g->durable = pos;
+	g->write_behind = o->write_behind ? o->write_behind : WRITE_BEHIND;
 	st->total_bytes = end;
 	st->resume_offset = pos;
 	/* What other writers left in the page cache must reach the device
@@ -440,11 +564,15 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		goto out_free;
 
 	g->n_workers = pick_workers(src, dst);
+	g->chunk = pick_chunk(o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
+	st->chunk_bytes = g->chunk;
+	st->workers = g->n_workers;
 	for (unsigned i = 0; i < g->n_workers; i++) {
 		struct worker *w = &g->workers[i];
 
 		w->g = g;
 		w->inflight = NO_OFFSET;
+		w->settling = NO_OFFSET;
 		if (posix_memalign(&w->buf, 4096, g->chunk)) {
 			rc = bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
 			goto out_join;
@@ -513,12 +641,19 @@ out_join:
 	if (!rc) {
 		struct bc_error he = { 0 };
 
-		rc = flush_hole(g, &he);
+		uint64_t ho = g->hole_off, hl = g->hole_len;
+
+		pthread_mutex_lock(&g->lock);
+		g->hole_len = 0;
+		rc = settle_unlocked(g, ho, hl, &g->producer_settling, &he);
 		if (rc < 0)
-			record_failure(g, rc, g->hole_off, &he);
+			record_failure(g, rc, ho, &he);
+		pthread_mutex_unlock(&g->lock);
 	}
-	if (!rc && dst->ops->flush)
-		rc = dst->ops->flush(dst, e);
+	if (!rc && dst->ops->flush && (rc = dst->ops->flush(dst, e)) < 0) {
+		g->failed = rc;
+		g->fail_off = g->durable;	/* the writes since may be lost */
+	}
 	st->resume_offset = rc < 0 ? watermark(g) : end;
 	progress(g, true);
 	for (unsigned i = 0; i < g->n_workers; i++)
@@ -526,6 +661,7 @@ out_join:
 out_free:
 	pthread_cond_destroy(&g->not_full);
 	pthread_cond_destroy(&g->not_empty);
+	pthread_mutex_destroy(&g->settle_lock);
 	pthread_mutex_destroy(&g->lock);
 	free(g);
 	return rc;

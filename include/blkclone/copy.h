@@ -31,6 +31,10 @@ struct bc_copy_stats {
 	uint64_t skipped_bytes;		/* holes left alone: proven zero */
 	uint64_t done_bytes;		/* progress: source bytes dealt with */
 	uint64_t resume_offset;		/* on failure: first byte not copied */
+	/* the host copy's I/O shape (0 when no host copy ran) */
+	uint32_t chunk_bytes;		/* bytes per read */
+	uint32_t workers;		/* reads and writes in flight at most */
+	uint32_t flushes;		/* destination flushes before the last */
 	/* a command that may have written the destination was sent (a
 	 * failed copy command can leave part of its range written) */
 	bool dest_modified;
@@ -48,6 +52,9 @@ struct bc_copy_opts {
 	bool verify;		/* read both back and compare */
 	uint64_t start;		/* byte offset to start from (resume) */
 	uint32_t chunk;		/* host I/O size in bytes, 0 = default */
+	/* host copy: flush the destination every this many bytes written,
+	 * 0 = default (128 MiB) */
+	uint64_t write_behind;
 	bc_progress_fn progress;
 	void *progress_arg;
 	volatile sig_atomic_t *cancel;	/* set non-zero to stop early */

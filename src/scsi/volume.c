@@ -159,6 +159,15 @@ static void rsoc_note(struct bc_feature *f, const struct bc_opcode_report *r,
 			 "; RSOC lists %s but %s: not used", cmd, why_not);
 }
 
+/* A block limit in bytes: the LU's numbers are untrusted and 32 bits, so
+ * a large one must not wrap to a small size. */
+static uint32_t blocks_to_bytes32(uint32_t blocks, uint32_t block_size)
+{
+	uint64_t b = (uint64_t)blocks * block_size;
+
+	return b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
+}
+
 static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		      struct bc_error *e)
 {
@@ -213,8 +222,8 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	c->block_size = v->block_size;
 	c->physical_block_size = v->block_size << p->cap.lbppbe;
 	c->lowest_aligned_lba = p->cap.lowest_aligned;
-	c->max_transfer = p->bl.max_transfer * v->block_size;
-	c->opt_transfer = p->bl.opt_transfer * v->block_size;
+	c->max_transfer = blocks_to_bytes32(p->bl.max_transfer, v->block_size);
+	c->opt_transfer = blocks_to_bytes32(p->bl.opt_transfer, v->block_size);
 	c->provisioning = !p->lbp.valid ? (p->cap.lbpme ? BC_PROV_THIN : BC_PROV_UNKNOWN) :
 			  p->lbp.type == 2 ? BC_PROV_THIN :
 			  p->lbp.type == 1 ? BC_PROV_RESOURCE : BC_PROV_FULL;

@@ -34,6 +34,10 @@ rc=$?; check "tgt answers the shared SCSI scenarios as written ($(grep -c '^ok' 
 # --- the session's queue: many commands out at once, async and threaded
 "$TOP_BUILDDIR/tests/tools/iscsi-queue" "$U/1" >"$T/q" 2>&1
 rc=$?; note "$(grep "^#" "$T/q")"; check "iSCSI queue: submit/poll and threaded execute ($(grep -c '^ok' "$T/q") ok; $(grep '^not ok' "$T/q" | tr '\n' ' '))" test $rc = 0
+check "the default queue depth is 4" grep -q '^# [0-9]* completed, 4 queued' "$T/q"
+BLKCLONE_ISCSI_QUEUE_DEPTH=16 "$TOP_BUILDDIR/tests/tools/iscsi-queue" "$U/1" >"$T/q" 2>&1
+rc=$?; note "$(grep "^#" "$T/q")"; check "iSCSI queue at the deepest setting, 16 ($(grep -c '^ok' "$T/q") ok; $(grep '^not ok' "$T/q" | tr '\n' ' '))" \
+	sh -c "test $rc = 0 && grep -q '^# [0-9]* completed, 16 queued' '$T/q'"
 
 # --- probe, cross-checked with libiscsi-bin in the same run
 "$BLKCLONE" probe --json "$U/1" >"$T/p1" 2>"$T/e"
@@ -96,10 +100,20 @@ check "destination as thin as the source" test "$(alloc_bytes "$T/old.img")" -le
 check "read only allocated data" test "$(jq .read_bytes "$T/c12")" -le "$src_alloc"
 check "holes zeroed in the array (WRITE SAME+UNMAP), not written" \
 	test "$(jq .written_bytes "$T/c12")" -le "$src_alloc"
+check "tgt reports no optimal transfer length: 1 MiB reads, 4 in flight (the default depth)" \
+	test "$(jq -c '[.host_io.chunk_bytes, .host_io.workers]' "$T/c12")" = "[1048576,4]"
 
 # --- onto a thick LUN, and LUN <-> file
 "$BLKCLONE" copy --verify "$U/1" "$U/3" >/dev/null 2>"$T/e"
 check "LUN to thick LUN identical ($(cat "$T/e"))" cmp -s "$T/src.img" "$T/thick.img"
+# write-behind: 200 MiB of data written, one SYNCHRONIZE CACHE on the way
+dd if=/dev/urandom of="$T/full.img" bs=1M count=200 status=none
+"$BLKCLONE" copy --json "$T/full.img" "$U/3" >"$T/cf" 2>"$T/e"
+rc=$?; check "200 MiB file onto the thick LUN ($(cat "$T/e"))" \
+	sh -c "test $rc = 0 && cmp -s -n 200M '$T/full.img' '$T/thick.img'"
+check "one flush after the first 128 MiB written, then the last" \
+	test "$(jq -c '[.written_bytes, .host_io.flushes]' "$T/cf")" = "[$((200 << 20)),1]"
+rm -f "$T/full.img"
 "$BLKCLONE" copy "$U/1" "$T/tofile.img" >/dev/null 2>&1
 check "LUN to new file identical" cmp -s "$T/src.img" "$T/tofile.img"
 check "file from LUN thin" test "$(alloc_bytes "$T/tofile.img")" -le "$src_alloc"

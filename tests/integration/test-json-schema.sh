@@ -14,14 +14,19 @@ same() {	# same WHAT GOT WANT
 make_sparse "$T/s.img" 16 4 256 1
 "$BLKCLONE" copy --json "$T/s.img" "$T/d.img" >"$T/copy.json"
 same "copy keys" "$(keys "$T/copy.json" .)" \
-	"schema source destination status error method size_bytes offloaded_bytes read_bytes written_bytes zeroed_bytes skipped_bytes resume_offset seconds verified fallback plan"
+	"schema source destination status error method size_bytes offloaded_bytes read_bytes written_bytes zeroed_bytes skipped_bytes resume_offset seconds host_io verified fallback plan"
 same "plan keys" "$(keys "$T/copy.json" .plan)" "method steps destination_proven_zero holes note"
 same "plan step keys" "$(keys "$T/copy.json" '.plan.steps[0]')" "method usable reason"
 check "copy schema is 1" test "$(jq .schema "$T/copy.json")" = 1
+check "a host copy reports its I/O" test "$(jq -r .method "$T/copy.json")" = host
+same "host_io keys" "$(keys "$T/copy.json" .host_io)" "chunk_bytes workers flushes"
+check "host_io: 1 MiB reads, file volumes' 4 workers, no flush before the last" \
+	test "$(jq -c '[.host_io.chunk_bytes, .host_io.workers, .host_io.flushes]' "$T/copy.json")" = "[1048576,4,0]"
 
 "$BLKCLONE" copy --json --offload=require "$T/s.img" "$T/d.img" >"$T/fail.json" 2>/dev/null
 same "failed copy keys" "$(keys "$T/fail.json" .)" \
-	"schema source destination status error method size_bytes offloaded_bytes read_bytes written_bytes zeroed_bytes skipped_bytes resume_offset seconds verified fallback plan"
+	"schema source destination status error method size_bytes offloaded_bytes read_bytes written_bytes zeroed_bytes skipped_bytes resume_offset seconds host_io verified fallback plan"
+check "no host copy ran: host_io is null" test "$(jq -c .host_io "$T/fail.json")" = null
 
 "$BLKCLONE" probe --json "$T/s.img" "$T/d.img" >"$T/probe.json"
 same "probe keys" "$(keys "$T/probe.json" .)" "schema volumes plan"

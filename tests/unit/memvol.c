@@ -67,8 +67,10 @@ static int mv_write_locked(struct bc_volume *v, const void *buf, uint64_t off,
 		return bc_error_set_lba(e, -EIO, v->name, "WRITE(16)", off / m->bs,
 					m->bs, "injected");
 	memcpy(m->data + off, buf, len);
-	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++)
+	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++) {
 		m->allocated[b] = true;
+		m->dirty[b] = true;
+	}
 	m->written_bytes += len;
 	return 0;
 }
@@ -109,9 +111,31 @@ static int mv_zero_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 		return -EOPNOTSUPP;
 	m->zeros++;
 	memset(m->data + off, 0, len);
-	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++)
+	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++) {
 		m->allocated[b] = !(flags & BC_ZERO_MAY_UNMAP) || !m->zero_init;
+		m->dirty[b] = true;
+	}
 	m->zeroed_bytes += len;
+	return 0;
+}
+
+static int mv_flush_locked(struct bc_volume *v, struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+	bool lose = m->fail_flush_at && ++m->flushes == m->fail_flush_at;
+
+	if (!m->fail_flush_at)
+		m->flushes++;
+	for (uint64_t b = 0; b < m->nblocks; b++) {
+		if (lose && m->volatile_cache && m->dirty[b]) {
+			memset(m->data + b * m->bs, 0xee, m->bs);
+			m->allocated[b] = true;
+		}
+		m->dirty[b] = false;
+	}
+	if (lose)
+		return bc_error_set(e, -EIO, v->name, "SYNCHRONIZE CACHE(10)",
+				    "MEDIUM ERROR: write error (injected)");
 	return 0;
 }
 
@@ -179,6 +203,7 @@ LOCKED(mv_map, (struct bc_volume *v, uint64_t off, uint64_t len,
 		struct bc_error *e), (v, off, len, out, max, n, e))
 LOCKED(mv_zero, (struct bc_volume *v, uint64_t off, uint64_t len,
 		 unsigned flags, struct bc_error *e), (v, off, len, flags, e))
+LOCKED(mv_flush, (struct bc_volume *v, struct bc_error *e), (v, e))
 LOCKED(mv_offload, (struct bc_volume *src, uint64_t soff, struct bc_volume *dst,
 		    uint64_t doff, uint64_t len, enum bc_method method,
 		    uint64_t *done, struct bc_error *e),
@@ -190,17 +215,19 @@ static void mv_close(struct bc_volume *v)
 
 	free(m->data);
 	free(m->allocated);
+	free(m->dirty);
 }
 
 static const struct bc_volume_ops mv_ops = {
 	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
 	.map = mv_map, .zero = mv_zero, .offload_copy = mv_offload,
-	.close = mv_close,
+	.flush = mv_flush, .close = mv_close,
 };
 
 static const struct bc_volume_ops mv_ops_nomap = {
 	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
-	.zero = mv_zero, .offload_copy = mv_offload, .close = mv_close,
+	.zero = mv_zero, .offload_copy = mv_offload, .flush = mv_flush,
+	.close = mv_close,
 };
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
@@ -224,9 +251,10 @@ struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
 	m->zero_init = zero_init;
 	m->data = calloc(1, size);
 	m->allocated = calloc(m->nblocks, sizeof(bool));
+	m->dirty = calloc(m->nblocks, sizeof(bool));
 	snprintf(m->location, sizeof(m->location), "mem:%s", name);
 	snprintf(m->domain, sizeof(m->domain), "mem");
-	if (!m->data || !m->allocated)
+	if (!m->data || !m->allocated || !m->dirty)
 		abort();
 	return v;
 }

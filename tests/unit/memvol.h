@@ -20,6 +20,12 @@ struct memvol {
 	uint64_t read_bytes, written_bytes, zeroed_bytes;
 	/* faults: fail the Nth write/read (1-based), 0 = never */
 	unsigned fail_write_at, fail_read_at;
+	/* a volatile write cache: writes and zeros reach stable storage at
+	 * the next flush; the fail_flush_at-th flush (1-based) fails and
+	 * loses them (their blocks then read 0xEE) */
+	bool volatile_cache;
+	unsigned flushes, fail_flush_at;
+	bool *dirty;		/* per block: written since the last flush */
 	/* zero op unsupported: the engine must write zeros itself */
 	bool no_zero_op;
 	char location[64];

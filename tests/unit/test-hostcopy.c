@@ -250,6 +250,88 @@ static void test_verify(void **state)
 	bc_volume_close(d);
 }
 
+/* Write-behind: one flush of the destination per write_behind bytes
+ * written, then the final one; the count is reported. */
+static void test_write_behind_flushes(void **state)
+{
+	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
+	struct bc_volume *d = with_threads(memvol_new("dst", 8 * MiB, 512, true, true, true), state);
+	struct bc_copy_opts o = { .write_behind = 2 * MiB };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	memvol_fill(s, 0, 8 * MiB, 5);
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_int_equal(st.chunk_bytes, 1 * MiB);
+	assert_int_equal(st.workers, threads_of(state));
+	assert_int_equal(st.flushes, 4);
+	assert_int_equal(memvol_of(d)->flushes, 4 + 1);
+	assert_true(memvol_same(s, d, 8 * MiB));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+/*
+ * A flush that fails may lose every write since the last good one: the
+ * copy fails naming SYNCHRONIZE CACHE, and resume_offset is no later than
+ * the first lost byte, so resuming from it gives a complete copy.
+ * @fail_at: which flush fails; @wb: write_behind (0 = default).
+ */
+static void lost_flush(void **state, unsigned fail_at, uint64_t wb,
+		       uint64_t want_resume)
+{
+	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
+	struct bc_volume *d = with_threads(memvol_new("dst", 8 * MiB, 512, true, true, true), state);
+	struct bc_copy_opts o = { .write_behind = wb };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	struct memvol *m = memvol_of(d);
+	uint64_t first_lost = UINT64_MAX;
+
+	memvol_fill(s, 0, 8 * MiB, 6);
+	m->volatile_cache = true;
+	m->fail_flush_at = fail_at;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), -EIO);
+	assert_string_equal(e.op, "SYNCHRONIZE CACHE(10)");
+	assert_string_equal(e.device, "dst");
+	for (uint64_t b = 0; b < m->nblocks && first_lost == UINT64_MAX; b++)
+		if (m->data[b * 512] == 0xee && m->data[b * 512 + 1] == 0xee)
+			first_lost = b * 512;
+	assert_true(first_lost != UINT64_MAX);	/* the fault did lose data */
+	assert_true(st.resume_offset <= first_lost);
+	if (threads_of(state) == 1 && want_resume != UINT64_MAX)
+		assert_int_equal(st.resume_offset, want_resume);
+
+	m->fail_flush_at = 0;
+	o.start = st.resume_offset;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_true(memvol_same(s, d, 8 * MiB));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+/* The third of the flushes every MiB fails: the second one made all
+ * before the chunk it followed durable (1 MiB), the rest may be lost. */
+static void test_failed_write_behind_flush(void **state)
+{
+	lost_flush(state, 3, 1 * MiB, 1 * MiB);
+}
+
+/* Flushes after 3 and 6 MiB, then the final one fails: it loses the last
+ * 2 MiB, and the copy resumes from before the chunk the second followed. */
+static void test_failed_final_flush_after_write_behind(void **state)
+{
+	lost_flush(state, 3, 3 * MiB, 5 * MiB);
+}
+
+/* Without write-behind (8 MiB < 128 MiB) a failed final flush leaves
+ * nothing known durable: resume from the start, not from the end. */
+static void test_failed_final_flush_resumes_from_start(void **state)
+{
+	lost_flush(state, 1, 0, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,11 +345,18 @@ int main(void)
 		cmocka_unit_test(test_mixed_block_sizes),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_write_behind_flushes),
+		cmocka_unit_test(test_failed_write_behind_flush),
+		cmocka_unit_test(test_failed_final_flush_after_write_behind),
+		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
 		/* the same with four I/O threads */
 		cmocka_unit_test_prestate(test_created_destination_skips_holes, (void *)4),
 		cmocka_unit_test_prestate(test_old_data_is_zeroed_and_thinned, (void *)4),
 		cmocka_unit_test_prestate(test_write_failure_names_lba_and_resumes, (void *)4),
 		cmocka_unit_test_prestate(test_mixed_block_sizes, (void *)4),
+		cmocka_unit_test_prestate(test_write_behind_flushes, (void *)4),
+		cmocka_unit_test_prestate(test_failed_write_behind_flush, (void *)4),
+		cmocka_unit_test_prestate(test_failed_final_flush_after_write_behind, (void *)4),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
