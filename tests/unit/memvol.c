@@ -24,6 +24,8 @@ static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	snprintf(c->id.location, sizeof(c->id.location), "%s", m->location);
 	c->size = v->size;
 	c->block_size = m->bs;
+	c->opt_transfer = m->opt_transfer;
+	c->max_transfer = m->max_transfer;
 	c->extent_map.state = m->has_map ? BC_SUP_YES : BC_SUP_NO;
 	c->zero_init.state = m->zero_init ? BC_SUP_YES : BC_SUP_UNKNOWN;
 	c->zeroout.state = m->no_zero_op ? BC_SUP_NO : BC_SUP_YES;

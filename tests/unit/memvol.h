@@ -28,6 +28,7 @@ struct memvol {
 	bool *dirty;		/* per block: written since the last flush */
 	/* zero op unsupported: the engine must write zeros itself */
 	bool no_zero_op;
+	uint32_t opt_transfer, max_transfer;	/* bytes, as probe reports */
 	char location[64];
 	/* a copy manager: offload_copy between memvols of one domain */
 	bool offload;

@@ -332,6 +332,50 @@ static void test_failed_final_flush_resumes_from_start(void **state)
 	lost_flush(state, 1, 0, 0);
 }
 
+/* The I/O size follows the optimal transfer length the volumes report,
+ * within bounds, under either's maximum and the buffer pool's share. */
+static void test_chunk_from_block_limits(void **state)
+{
+	static const struct {
+		uint32_t s_opt, d_opt, s_max, d_max;
+		unsigned threads;
+		uint32_t want;
+	} t[] = {
+		{ 0, 0, 0, 0, 1, 1 << 20 },			/* nothing said: 1 MiB */
+		{ 4 << 20, 0, 0, 0, 1, 4 << 20 },		/* the source's optimum */
+		{ 64 << 10, 2 << 20, 0, 0, 1, 2 << 20 },	/* the larger one */
+		{ 4 << 20, 0, 0, 0, 16, 2 << 20 },		/* 32 MiB pool / 16 */
+		{ 16 << 10, 0, 0, 0, 1, 64 << 10 },		/* at least 64 KiB */
+		{ 100u << 20, 0, 0, 0, 1, 8 << 20 },		/* at most 8 MiB */
+		{ 0, 0, 0, 256 << 10, 1, 256 << 10 },		/* the maximum rules */
+		{ 4 << 20, 0, 512 << 10, 1 << 20, 1, 512 << 10 },
+		{ (3 << 20) + 512, 0, 0, 0, 1, 3 << 20 },	/* whole 4 KiB granules */
+		{ UINT32_MAX, UINT32_MAX, UINT32_MAX, 0, 4, 8 << 20 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct bc_volume *s = memvol_new("src", 8 * MiB, 512, true, true, false);
+		struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+		struct bc_copy_opts o = { 0 };
+		struct bc_copy_stats st = { 0 };
+		struct bc_error e = { 0 };
+
+		memvol_fill(s, 0, 8 * MiB, 7);
+		memvol_of(s)->opt_transfer = t[i].s_opt;
+		memvol_of(d)->opt_transfer = t[i].d_opt;
+		memvol_of(s)->max_transfer = t[i].s_max;
+		memvol_of(d)->max_transfer = t[i].d_max;
+		s->io_threads = d->io_threads = t[i].threads;
+		assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+		if (st.chunk_bytes != t[i].want)
+			fail_msg("row %zu: chunk %u, want %u", i, st.chunk_bytes, t[i].want);
+		assert_true(memvol_same(s, d, 8 * MiB));
+		bc_volume_close(s);
+		bc_volume_close(d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_write_behind_flushes),
+		cmocka_unit_test(test_chunk_from_block_limits),
 		cmocka_unit_test(test_failed_write_behind_flush),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
