@@ -297,7 +297,11 @@ static void lost_flush(void **state, unsigned fail_at, uint64_t wb,
 	for (uint64_t b = 0; b < m->nblocks && first_lost == UINT64_MAX; b++)
 		if (m->data[b * 512] == 0xee && m->data[b * 512 + 1] == 0xee)
 			first_lost = b * 512;
-	assert_true(first_lost != UINT64_MAX);	/* the fault did lose data */
+	/* one thread: the fault did lose data.  With several, the other
+	 * workers' writes may all land before a write-behind flush runs,
+	 * and the failing flush then has nothing left to lose. */
+	if (threads_of(state) == 1)
+		assert_true(first_lost != UINT64_MAX);
 	assert_true(st.resume_offset <= first_lost);
 	if (threads_of(state) == 1 && want_resume != UINT64_MAX)
 		assert_int_equal(st.resume_offset, want_resume);
