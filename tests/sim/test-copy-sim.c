@@ -449,6 +449,39 @@ static void test_token_cancel_aborts(void **state)
 	teardown_lus(&f);
 }
 
+/* VPD B0's lengths are untrusted 32-bit block counts: in bytes they must
+ * saturate, not wrap (1 Mi blocks of 4096 bytes is 2^32, which wrapped to
+ * "not reported" and a 4 GiB LU limit read as none); a LIO-like limit of
+ * 8192 blocks is 4 MiB, above the host copy's 1 MiB default. */
+static void test_block_limits_in_bytes(void **state)
+{
+	static const struct { uint32_t bs, max_blocks, want; } t[] = {
+		{ 4096, 1u << 20, UINT32_MAX },
+		{ 4096, UINT32_MAX, UINT32_MAX },
+		{ 512, 8192, 4u << 20 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct bc_sim *sim = bc_sim_new();
+		struct bc_sim_lu_cfg c;
+		struct bc_scsi_transport *tr;
+		struct bc_volume *v;
+		const struct bc_caps *caps;
+		struct bc_error e = { 0 };
+
+		bc_sim_lu_cfg_spc(&c, 2048, t[i].bs, 1);
+		c.max_transfer = t[i].max_blocks;
+		assert_int_equal(bc_sim_add_lu(sim, &c), 0);
+		assert_int_equal(bc_sim_open(sim, 0, &tr), 0);
+		assert_int_equal(bc_scsi_volume_wrap(tr, 0, &v, &e), 0);
+		assert_int_equal(bc_volume_caps(v, &caps, &e), 0);
+		assert_int_equal(caps->max_transfer, t[i].want);
+		bc_volume_close(v);
+		bc_sim_free(sim);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -462,6 +495,7 @@ int main(void)
 		cmocka_unit_test(test_token_disconnect),
 		cmocka_unit_test(test_token_cancel_aborts),
 		cmocka_unit_test(test_host_copy_short_gls_replies),
+		cmocka_unit_test(test_block_limits_in_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,10 +108,12 @@ static int mv_zero_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 {
 	struct memvol *m = memvol_of(v);
 
-	(void)e;
 	if (m->no_zero_op)
 		return -EOPNOTSUPP;
 	m->zeros++;
+	if (m->fail_zero_at && m->zeros == m->fail_zero_at)
+		return bc_error_set_lba(e, -EIO, v->name, "WRITE SAME(16)", off / m->bs,
+					m->bs, "injected");
 	memset(m->data + off, 0, len);
 	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++) {
 		m->allocated[b] = !(flags & BC_ZERO_MAY_UNMAP) || !m->zero_init;

@@ -19,7 +19,7 @@ struct memvol {
 	unsigned reads, writes, zeros, maps;
 	uint64_t read_bytes, written_bytes, zeroed_bytes;
 	/* faults: fail the Nth write/read (1-based), 0 = never */
-	unsigned fail_write_at, fail_read_at;
+	unsigned fail_write_at, fail_read_at, fail_zero_at;
 	/* a volatile write cache: writes and zeros reach stable storage at
 	 * the next flush; the fail_flush_at-th flush (1-based) fails and
 	 * loses them (their blocks then read 0xEE) */

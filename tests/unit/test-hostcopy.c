@@ -380,6 +380,45 @@ static void test_chunk_from_block_limits(void **state)
 	}
 }
 
+/*
+ * A zeroing command fails while holes are settled outside the engine lock
+ * (by the producer and by workers finding zero runs in data): everything
+ * below resume_offset is already right, and resuming from it completes
+ * the copy.
+ */
+static void test_failed_zeroing_resumes_below_the_hole(void **state)
+{
+	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
+	struct bc_volume *d = with_threads(memvol_new("dst", 8 * MiB, 512, true, true, true), state);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	static const char zeros[64 * 1024];
+
+	/* 128 KiB of data every 512 KiB, each with 64 KiB of mapped zeros */
+	for (uint64_t off = 0; off < 8 * MiB; off += 512 * 1024) {
+		memvol_fill(s, off, 128 * 1024, 8);
+		assert_int_equal(s->ops->write(s, zeros, off + 32 * 1024,
+					       sizeof(zeros), &e), 0);
+	}
+	memvol_garbage(d, 98);
+	memvol_of(d)->fail_zero_at = 9;
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), -EIO);
+	assert_string_equal(e.op, "WRITE SAME(16)");
+	assert_true(e.has_lba);
+	assert_true(st.resume_offset <= e.lba * 512);
+	if (st.resume_offset)
+		assert_true(memvol_same(s, d, st.resume_offset));
+
+	memvol_of(d)->fail_zero_at = 0;
+	o.start = st.resume_offset;
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(memvol_same(s, d, 8 * MiB));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_write_behind_flushes),
 		cmocka_unit_test(test_chunk_from_block_limits),
+		cmocka_unit_test(test_failed_zeroing_resumes_below_the_hole),
 		cmocka_unit_test(test_failed_write_behind_flush),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
@@ -404,6 +444,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_write_failure_names_lba_and_resumes, (void *)4),
 		cmocka_unit_test_prestate(test_mixed_block_sizes, (void *)4),
 		cmocka_unit_test_prestate(test_write_behind_flushes, (void *)4),
+		cmocka_unit_test_prestate(test_failed_zeroing_resumes_below_the_hole, (void *)4),
 		cmocka_unit_test_prestate(test_failed_write_behind_flush, (void *)4),
 		cmocka_unit_test_prestate(test_failed_final_flush_after_write_behind, (void *)4),
 	};
