@@ -641,9 +641,11 @@ out_join:
 	if (!rc) {
 		struct bc_error he = { 0 };
 
-		uint64_t ho = g->hole_off, hl = g->hole_len;
+		uint64_t ho, hl;
 
 		pthread_mutex_lock(&g->lock);
+		ho = g->hole_off;
+		hl = g->hole_len;
 		g->hole_len = 0;
 		rc = settle_unlocked(g, ho, hl, &g->producer_settling, &he);
 		if (rc < 0)
