@@ -16,6 +16,7 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/lib/common.sh"
 . "$top/tests/lib/tgt-target.sh"
+. "$top/tests/lib/gate.sh"
 . "$top/tests/lib/faults.sh"
 need_root
 N=${1:-6}
@@ -43,6 +44,8 @@ one() {	# CASE RUNS
 	rows+=("$1")
 	for i in $(seq "$2"); do
 		t0=$SECONDS
+		# the fault strikes at a random point: 5-95% of the destination
+		FAULT_AT=$(( (FAULT_MB << 20) / 100 * (5 + RANDOM % 91) ))
 		fault_run "$1"
 		tally "$1" "$FAULT_OUTCOME"
 		echo "$1 run $i ($((SECONDS - t0)) s): $FAULT_OUTCOME ${FAULT_WHY:0:400}" >&2

@@ -8,12 +8,12 @@
 # refusals (exit 2/3) leave the destination's bytes as they were.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/gate.sh"
 . "$(dirname "$0")/../lib/faults.sh"
 need_root
 command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
 CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
 faults_init 256 || exit 1
-FAULT_DELAY=0.3		# early in the copy, so the fault cannot miss it
 
 expect_case() {	# CASE OUTCOME-REGEX
 	local t0=$SECONDS
@@ -25,8 +25,9 @@ expect_case dst-offline clean
 check "dst-offline: the message names the destination and decodes the sense" \
 	grep -q "/$FAULT_IQN/2: [A-Z].* at LBA .*Not Ready.*Medium not present (3a/00)" "$T/frun.err"
 expect_case src-offline clean
-# the fault lands in the copy's READ(16), or, when the copy already wrote
-# every block, in --verify's GET LBA STATUS or READ(16) of the source
+# the copy is held at its destination's middle when the source goes
+# offline: the next source command fails (a READ(16), or GET LBA STATUS
+# where the copy asks the source's map in pieces)
 check "src-offline: the message names the source's READ(16) or GET LBA STATUS and decodes the sense" \
 	grep -Eq "/$FAULT_IQN/1: (READ\(16\)|GET LBA STATUS) at LBA .*Not Ready.*\(3a/00\)" "$T/frun.err"
 # tgt drops what arrives while it is offline: with one command in flight

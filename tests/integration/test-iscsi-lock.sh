@@ -7,6 +7,7 @@
 # another LUN runs at the same time; a killed holder leaves no lock behind.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/gate.sh"
 need_root
 command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
 CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
@@ -15,12 +16,16 @@ IQN=iqn.2026-11.test.blkclone:lock
 IQN2=iqn.2026-11.test.blkclone:lock-other-target
 make_sparse "$T/src.img" 512 60 8192 23
 make_sparse "$T/src3.img" 64 10 1024 5
-# old data everywhere: the first copy zeroes every hole, so it runs a while
+# old data everywhere: the first copy writes every block of it
 dd if=/dev/urandom of="$T/dst.img" bs=1M count=512 status=none
 truncate -s 64M "$T/dst3.img"
-tgt_start && tgt_target 1 "$IQN" && tgt_lun 1 1 "$T/src.img" &&
-	tgt_lun 1 2 "$T/dst.img" && tgt_lun 1 3 "$T/dst3.img" && tgt_lun 1 4 "$T/src3.img" &&
-	tgt_target 2 "$IQN2" && tgt_lun 2 1 "$T/dst.img" || exit 1
+# LUNs 1 and 2 through the gate: the holder's reads of the source are held
+# while the others try, so it holds its lock whatever the machine's speed
+# (reads, not writes: tests/lib/faults.sh says why)
+gate_mount || exit 1
+tgt_start && tgt_target 1 "$IQN" && tgt_lun 1 1 "$GATE_MNT/src.img" &&
+	tgt_lun 1 2 "$GATE_MNT/dst.img" && tgt_lun 1 3 "$T/dst3.img" && tgt_lun 1 4 "$T/src3.img" &&
+	tgt_target 2 "$IQN2" && tgt_lun 2 1 "$GATE_MNT/dst.img" || exit 1
 # one LU behind two target names: tgt's designators come from scsi_id
 for tl in "1 2" "2 1"; do
 	set -- $tl
@@ -28,15 +33,11 @@ for tl in "1 2" "2 1"; do
 		--lun "$2" --params scsi_id=b1c10e0d5 || exit 1
 done
 U=iscsi://127.0.0.1:$TGT_PORT/$IQN
-check "the lock directory is the test's own" test "$BLKCLONE_LOCK_DIR" = "$T/locks"
 
+gate_arm src.img read 0
 "$BLKCLONE" copy --verify "$U/1" "$U/2" >"$T/o1" 2>"$T/e1" &
 holder=$!
-# wait until it holds the lock (its note is in a lock file), at most 10 s
-for i in $(seq 100); do
-	grep -qs "pid $holder writing" "$T"/locks/*.lock && break
-	sleep 0.1
-done
+gate_wait_held 300 $holder || exit 1	# copying: the lock is taken before
 check "the holder wrote who it is into the lock file" \
 	grep -q "pid $holder writing $U/2 since " "$T/locks/iscsi-$IQN-lun2.lock"
 
@@ -63,7 +64,9 @@ check "the first copy was still running meanwhile" kill -0 $holder
 rc=$?
 check "copy onto another LUN meanwhile exits 0 ($(head -c 200 "$T/e3"))" test $rc = 0
 check "copy onto another LUN identical" cmp -s "$T/src3.img" "$T/dst3.img"
+check "the holder was held at its first read all along" test "$(gate_held)" -gt 0
 
+gate_open
 wait $holder
 rc=$?
 check "the first copy exits 0 ($(head -c 300 "$T/e1"))" test $rc = 0
@@ -71,11 +74,14 @@ check "the first copy is byte-identical" cmp -s "$T/src.img" "$T/dst.img"
 
 # the lock goes with its holder, even one killed with SIGKILL
 dd if=/dev/urandom of="$T/dst.img" bs=1M count=16 conv=notrunc status=none
-"$BLKCLONE" copy "$U/1" "$U/2" >/dev/null 2>&1 &
+gate_arm src.img read 0
+"$BLKCLONE" copy "$U/1" "$U/2" >/dev/null 2>"$T/e9" &
 pid=$!
-sleep 0.5
+gate_wait_held 300 $pid || exit 1
+check "the copy to be killed holds the lock" grep -qs "pid $pid writing" "$T/locks/iscsi-$IQN-lun2.lock"
 kill -9 $pid
 wait $pid 2>/dev/null
+gate_open
 expect_exit 0 "after the holder was killed, a copy onto the LUN runs" \
 	"$BLKCLONE" copy "$U/1" "$U/2"
 check "and ends identical" cmp -s "$T/src.img" "$T/dst.img"

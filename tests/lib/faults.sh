@@ -3,10 +3,18 @@
 # judged the same way by tests/integration/test-iscsi-fault-cases.sh (one
 # run each) and bench/fault-table.sh (many).
 #
-#   faults_init SIZE_MB     source, destination and a small LUN on a new tgtd
+#   faults_init SIZE_MB     source, destination and a small LUN on a new
+#                           tgtd, backed by files under a gatefs mount
+#                           (tests/lib/gate.sh)
 #   fault_run CASE          one run; sets FAULT_OUTCOME (completed | clean |
-#                           refused | bad) and FAULT_WHY.  The fault comes
-#                           0.2-1.2 s into the copy, or $FAULT_DELAY s.
+#                           refused | bad) and FAULT_WHY.  The fault strikes
+#                           while the copy's reads past byte $FAULT_AT of
+#                           the source (default: half of it) are held, so
+#                           it always lands mid-copy, never after the end,
+#                           whatever the machine's speed.
+# The gate holds reads, not writes: the kernel holds a FUSE file's inode
+# lock through a direct write, and tgtd's main thread, which answers
+# GET LBA STATUS with lseek(SEEK_DATA) on that file, would wait for it.
 #
 # Cases (what tgt 1.0.x does, from its usr/sbc.c, usr/target.c):
 #   restart     tgtd killed (SIGKILL) and restarted on its port 1 s later
@@ -31,8 +39,8 @@ FAULT_IQN=iqn.2026-11.test.blkclone:faultcases
 
 faults_lun_setup() {	# [PORT]
 	tgt_start "${1:-}" && tgt_target 1 "$FAULT_IQN" &&
-	tgt_lun 1 1 "$T/fsrc.img" && tgt_lun 1 2 "$T/fdst.img" &&
-	tgt_lun 1 3 "$T/fsmall.img" || return 1
+	tgt_lun 1 1 "$GATE_MNT/fsrc.img" && tgt_lun 1 2 "$GATE_MNT/fdst.img" &&
+	tgt_lun 1 3 "$GATE_MNT/fsmall.img" || return 1
 	FAULT_URL=iscsi://127.0.0.1:$TGT_PORT/$FAULT_IQN
 }
 
@@ -40,11 +48,14 @@ faults_init() {
 	local mb=${1:-256}
 	FAULT_MB=$mb
 	make_sparse "$T/fsrc.img" "$mb" 40 4096 11
+	# data in the last MiB: a read past any gate offset comes
+	dd if=/dev/urandom of="$T/fsrc.img" bs=1M seek=$((mb - 1)) count=1 \
+		conv=notrunc status=none
 	# old data everywhere on the destination: every hole costs a WRITE SAME
 	dd if=/dev/urandom of="$T/fold.img" bs=1M count="$mb" status=none
 	cp "$T/fold.img" "$T/fdst.img"
 	truncate -s $((mb / 2))M "$T/fsmall.img"
-	faults_lun_setup
+	gate_mount && faults_lun_setup
 }
 
 fadm() { tgtadm -C "$TGT_CTL" --lld iscsi "$@"; }
@@ -139,11 +150,18 @@ fault_refusals() {
 	fault_untouched "offload=require" $? 3 || return
 	# a zero of LUN 2 while a copy writes it: refused by the host lock
 	# before it writes, and the copy still ends identical
-	timeout 120 "$BLKCLONE" copy --progress --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/fhold.err" &
+	# (the holder's reads are held at the gate: it holds its lock)
+	gate_arm fsrc.img read "$(fault_at)"
+	timeout 300 "$BLKCLONE" copy --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/fhold.err" &
 	pid=$!
-	wait_for "$T/fhold.err" '/100%' 60 || true	# holds the lock (valgrind: late)
+	if ! gate_wait_held 300 "$pid"; then
+		gate_open; wait $pid
+		FAULT_OUTCOME=bad FAULT_WHY="harness: the holder never reached the gate: $(head -c 300 "$T/fhold.err")"
+		return
+	fi
 	timeout 120 "$BLKCLONE" zero "$FAULT_URL/2" >/dev/null 2>"$T/frun.err"
 	rc=$?
+	gate_open
 	wait $pid
 	if [ "$rc" != 2 ] || ! grep -q "in use by another blkclone" "$T/frun.err"; then
 		FAULT_OUTCOME=bad FAULT_WHY="locked: zero exit $rc: $(head -c 300 "$T/frun.err")"
@@ -152,39 +170,47 @@ fault_refusals() {
 	fi
 }
 
+# where the gate holds the copy: $FAULT_AT bytes into the source
+fault_at() {
+	echo "${FAULT_AT:-$((FAULT_MB << 19))}"
+}
+
 fault_run() {
-	local case=$1 rc pid port delay
+	local case=$1 rc pid port
 	FAULT_OUTCOME=bad FAULT_WHY= FAULT_LBA=
 	cp "$T/fold.img" "$T/fdst.img"
 	if [ "$case" = refusals ]; then fault_refusals; return; fi
-	# hit somewhere in the first half of a copy of about 2-3 s
-	delay=${FAULT_DELAY:-$(awk -v r="$RANDOM" 'BEGIN { printf "%.2f", 0.2 + (r % 100) / 100 }')}
-	timeout 300 "$BLKCLONE" copy --progress --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/frun.err" &
+	# the source's reads past fault_at (there is data in its last MiB)
+	# are held until the fault is in place
+	gate_arm fsrc.img read "$(fault_at)"
+	timeout 300 "$BLKCLONE" copy --verify "$FAULT_URL/1" "$FAULT_URL/2" >/dev/null 2>"$T/frun.err" &
 	pid=$!
-	# the delay counts from the copy's first progress line: under
-	# valgrind (tests/tools/valgrind-wrap.sh) blkclone is still probing
-	# 0.3 s after it starts
-	wait_for "$T/frun.err" '/100%' 60 || true
-	sleep "$delay"
+	if ! gate_wait_held 300 "$pid"; then
+		gate_open; wait $pid
+		FAULT_WHY="harness: the copy never reached the gate (exit $?): $(head -c 300 "$T/frun.err")"
+		return 1
+	fi
 	case $case in
-	restart)
-		port=$TGT_PORT; tgt_stop; sleep 1; faults_lun_setup "$port" ;;
+	restart)	# tgtd killed with commands in flight, back 1 s later
+		port=$TGT_PORT; tgt_stop; gate_open; sleep 1; faults_lun_setup "$port" ;;
 	kill)
-		port=$TGT_PORT; tgt_stop ;;
+		port=$TGT_PORT; tgt_stop; gate_open ;;
 	dst-offline|src-offline)
 		local lun=2; [ "$case" = src-offline ] && lun=1
 		fadm --op update --mode logicalunit --tid 1 --lun $lun \
-			--params removable=1,online=0 ;;
-	tgt-offline)
-		fadm --op update --mode target --tid 1 -n state -v offline; sleep 3
+			--params removable=1,online=0
+		gate_open ;;
+	tgt-offline)	# offline for 3 s with the copy's commands in flight
+		fadm --op update --mode target --tid 1 -n state -v offline
+		gate_open; sleep 3
 		fadm --op update --mode target --tid 1 -n state -v ready ;;
 	tgt-offline-long)
-		fadm --op update --mode target --tid 1 -n state -v offline ;;
-	*) echo "unknown fault case $case" >&2; kill $pid; wait $pid; return 1 ;;
+		fadm --op update --mode target --tid 1 -n state -v offline
+		gate_open ;;
+	*) echo "unknown fault case $case" >&2; gate_open; kill $pid; wait $pid; return 1 ;;
 	esac
 	wait $pid
 	rc=$?
-	sed -i '/\/100%)$/d' "$T/frun.err"	# progress lines: not what is judged
 	fault_judge $rc "$T/frun.err"
 	# heal, then resume if it failed
 	case $case in
