@@ -38,22 +38,21 @@ check "holes were zeroed, not skipped" test "$(json_get "$T/j2" zeroed_bytes)" -
 # 3. A destination larger than the source: the tail is left alone.
 truncate -s 300M "$T/big.img"
 printf 'TAILDATA' | dd of="$T/big.img" bs=1 seek=$((290 << 20)) conv=notrunc status=none
-"$BLKCLONE" copy "$T/src.img" "$T/big.img" >/dev/null 2>&1
-rc=$?; check "copy into a larger file exits 0" test $rc = 0
+bcrun 0 /dev/null "$T/err" copy "$T/src.img" "$T/big.img"
 check "first 256 MiB identical" cmp -s -n $((256 << 20)) "$T/src.img" "$T/big.img"
 check "beyond the source size untouched" \
 	test "$(dd if="$T/big.img" bs=1 skip=$((290 << 20)) count=8 status=none)" = TAILDATA
 
 # 4. --dest-zeroed on a sparse destination skips all holes.
 truncate -s 256M "$T/zeroed.img"
-"$BLKCLONE" copy --json --dest-zeroed "$T/src.img" "$T/zeroed.img" >"$T/j4" 2>/dev/null
+bcrun 0 "$T/j4" "$T/err" copy --json --dest-zeroed "$T/src.img" "$T/zeroed.img"
 check "dest-zeroed copy identical" cmp -s "$T/src.img" "$T/zeroed.img"
 check "dest-zeroed: nothing zeroed" test "$(json_get "$T/j4" zeroed_bytes)" = 0
 
 # 5. An existing sparse destination without --dest-zeroed: the holes are
 #    proven zero by the destination's own map, so they are skipped too.
 truncate -s 256M "$T/sparse-dst.img"
-"$BLKCLONE" copy --json "$T/src.img" "$T/sparse-dst.img" >"$T/j5" 2>/dev/null
+bcrun 0 "$T/j5" "$T/err" copy --json "$T/src.img" "$T/sparse-dst.img"
 check "sparse destination identical" cmp -s "$T/src.img" "$T/sparse-dst.img"
 check "sparse destination: holes proven by its map, nothing zeroed" \
 	test "$(json_get "$T/j5" zeroed_bytes)" = 0
@@ -61,14 +60,14 @@ check "sparse destination: holes proven by its map, nothing zeroed" \
 # 6. Zero-filled data in the source is not written: the copy is thinner.
 dd if=/dev/zero of="$T/zeros.img" bs=1M count=16 status=none
 printf 'x' | dd of="$T/zeros.img" bs=1 seek=$((8 << 20)) conv=notrunc status=none
-"$BLKCLONE" copy --json "$T/zeros.img" "$T/zeros-copy.img" >"$T/j6" 2>/dev/null
+bcrun 0 "$T/j6" "$T/err" copy --json "$T/zeros.img" "$T/zeros-copy.img"
 check "zero-filled source copied identically" cmp -s "$T/zeros.img" "$T/zeros-copy.img"
 check "only the non-zero block written" test "$(json_get "$T/j6" written_bytes)" = 4096
 check "zero-filled source becomes thin" test "$(alloc_bytes "$T/zeros-copy.img")" -le 8192
 
 # 7. A size that is not a multiple of 512 copies file to file.
 head -c 1000 /dev/urandom >"$T/odd.img"
-"$BLKCLONE" copy "$T/odd.img" "$T/odd-copy.img" >/dev/null 2>&1
+bcrun 0 /dev/null "$T/err" copy "$T/odd.img" "$T/odd-copy.img"
 check "1000-byte file copied" cmp -s "$T/odd.img" "$T/odd-copy.img"
 
 # 8. --verify and progress lines in the form Proxmox parses.
@@ -79,11 +78,11 @@ check "progress ends at 100%" grep -q '(100.00/100%)' "$T/e8"
 check "text report says verified" grep -q verified "$T/o8"
 
 # 9. Without --progress a copy prints only the result.
-"$BLKCLONE" copy "$T/src.img" "$T/quiet.img" >"$T/o9" 2>"$T/e9"
+bcrun 0 "$T/o9" "$T/e9" copy "$T/src.img" "$T/quiet.img"
 check "no progress without --progress" test ! -s "$T/e9"
 
 # 10. map agrees with SEEK_DATA: mapped bytes = what the file holds.
-"$BLKCLONE" map --json "$T/src.img" >"$T/m" 2>/dev/null
+bcrun 0 "$T/m" "$T/err" map --json "$T/src.img"
 mapped=$(sed -n 's/.*"mapped_bytes": \([0-9]*\).*/\1/p' "$T/m")
 check "map: mapped bytes ($mapped) equal the allocation ($src_alloc)" test "$mapped" = "$src_alloc"
 

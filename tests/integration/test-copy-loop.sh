@@ -24,12 +24,12 @@ check "destination thinned to the source's allocation" \
 	test "$(alloc_bytes "$T/dst.img")" -le "$src_alloc"
 
 # probe: a loop device maps through its backing file.
-"$BLKCLONE" probe --json "$SRC" >"$T/p" 2>/dev/null
+bcrun 0 "$T/p" "$T/err" probe --json "$SRC"
 check "probe: map source is the backing file" grep -q '"map_source": "backing_file"' "$T/p"
 check "probe: block backend" grep -q '"backend": "block"' "$T/p"
 
 # map equals the backing file's allocation
-"$BLKCLONE" map --json "$SRC" >"$T/m" 2>/dev/null
+bcrun 0 "$T/m" "$T/err" map --json "$SRC"
 mapped=$(sed -n 's/.*"mapped_bytes": \([0-9]*\).*/\1/p' "$T/m")
 check "map of the loop device = backing allocation ($mapped)" test "$mapped" = "$src_alloc"
 
@@ -41,7 +41,7 @@ rc=$?; check "file to 4096-byte loop exits 0 ($(cat "$T/e3"))" test $rc = 0
 check "file to 4096-byte loop identical" cmp -s "$T/src.img" "$D4K"
 
 # loop (4096) -> new file
-"$BLKCLONE" copy "$D4K" "$T/back.img" >/dev/null 2>&1
+bcrun 0 /dev/null "$T/err" copy "$D4K" "$T/back.img"
 check "4096-byte loop to file identical" cmp -s "$T/src.img" "$T/back.img"
 check "file from loop is thin" test "$(alloc_bytes "$T/back.img")" -le "$src_alloc"
 
@@ -50,9 +50,9 @@ check "file from loop is thin" test "$(alloc_bytes "$T/back.img")" -le "$src_all
 cp --sparse=always "$T/src.img" "$T/nomap.img"
 NOMAP=$(make_loop "$T/nomap.img")
 rm "$T/nomap.img"
-"$BLKCLONE" probe --json "$NOMAP" >"$T/p2" 2>/dev/null
+bcrun 0 "$T/p2" "$T/err" probe --json "$NOMAP"
 check "deleted backing file: no map" grep -q '"map_source": "none"' "$T/p2"
-"$BLKCLONE" copy --json "$NOMAP" "$T/fromnomap.img" >"$T/j4" 2>/dev/null
+bcrun 0 "$T/j4" "$T/err" copy --json "$NOMAP" "$T/fromnomap.img"
 check "no-map device copied identically" cmp -s "$T/src.img" "$T/fromnomap.img"
 check "no-map device: read everything" test "$(json_get "$T/j4" read_bytes)" = $((192 << 20))
 check "no-map device: wrote only non-zero data" \

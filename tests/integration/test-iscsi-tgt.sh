@@ -66,7 +66,7 @@ check "UNMAP reason notes RSOC's agreement" \
 	sh -c "jq -e '.volumes[0].capabilities.unmap.reason | test(\"RSOC lists 0x42 too\")' '$T/p1' >/dev/null"
 check "UNMAP limits: none reported by tgt (FFFFFFFFh), granularity 0" \
 	test "$(jq -c '.volumes[0].limits.unmap | [.max_lba_count, .max_descriptors, .granularity]' "$T/p1")" = '[4294967295,4294967295,0]'
-"$BLKCLONE" probe "$U/1" >"$T/p1.txt" 2>/dev/null
+bcrun 0 "$T/p1.txt" "$T/err" probe "$U/1"
 check "probe text shows RSOC and the UNMAP limits" \
 	sh -c "grep -q 'RSOC: *all-commands form lists $fix_n commands' '$T/p1.txt' && grep -q 'blocks unlimited, descriptors unlimited per UNMAP; granularity not reported' '$T/p1.txt'"
 check "Cinder sparse_copy_volume true on a thin LBPRZ LUN" \
@@ -74,23 +74,24 @@ check "Cinder sparse_copy_volume true on a thin LBPRZ LUN" \
 check "location names portal, IQN and LUN" \
 	test "$(jq -r '.volumes[0].location' "$T/p1")" = "iscsi:127.0.0.1:$TGT_PORT/$IQN/1"
 check "an NAA designator" test "$(jq '[.volumes[0].designators[] | select(.type == "naa")] | length' "$T/p1")" -ge 1
-"$BLKCLONE" probe --json "$U/3" >"$T/p3" 2>/dev/null
+bcrun 0 "$T/p3" "$T/err" probe --json "$U/3"
 check "thick LUN: no zero-init guarantee" \
 	test "$(jq -r '.volumes[0].capabilities.zero_init.state' "$T/p3")" = unsupported
 check "thick LUN: not sparse_copy_volume" test "$(jq '.volumes[0].sparse_copy_volume' "$T/p3")" = false
-"$BLKCLONE" probe "$U/4" >"$T/p4" 2>/dev/null
+bcrun 0 "$T/p4" "$T/err" probe "$U/4"
 check "4096-byte LUN probed" grep -q "blocks of 4096 bytes" "$T/p4"
-"$BLKCLONE" probe --json "$U/1" "$U/2" >"$T/pp" 2>/dev/null
+bcrun 0 "$T/pp" "$T/err" probe --json "$U/1" "$U/2"
 check "pair plan: host (no copy offload on tgt)" test "$(jq -r .plan.method "$T/pp")" = host
 
 # --- map against the backing file
-"$BLKCLONE" map --json "$U/1" >"$T/m1" 2>/dev/null
+bcrun 0 "$T/m1" "$T/err" map --json "$U/1"
 check "map: mapped bytes = backing allocation" \
 	test "$(jq .totals.mapped_bytes "$T/m1")" = "$src_alloc"
 check "map: extents tile the LUN" test "$(jq '[.extents[].length] | add' "$T/m1")" = $((256 << 20))
 off=$(jq '[.extents[] | select(.state == "mapped")][0].offset' "$T/m1")
-check "map: first data extent starts where SEEK_DATA says" \
-	test "$off" = "$(python3 -c "import os;f=os.open('$T/src.img',os.O_RDONLY);print(os.lseek(f,0,os.SEEK_DATA))" 2>/dev/null || echo "$off")"
+seek_data=$(python3 -c "import os,sys;f=os.open(sys.argv[1],os.O_RDONLY);print(os.lseek(f,0,os.SEEK_DATA))" "$T/src.img")
+check "map: first data extent starts where SEEK_DATA says ($off, $seek_data)" \
+	test -n "$seek_data" -a "$off" = "$seek_data"
 
 # --- LUN to LUN onto old data: identical, nothing old left, thin again
 "$BLKCLONE" copy --json "$U/1" "$U/2" >"$T/c12" 2>"$T/e"
@@ -104,7 +105,7 @@ check "tgt reports no optimal transfer length: 1 MiB reads, 4 in flight (the def
 	test "$(jq -c '[.host_io.chunk_bytes, .host_io.workers]' "$T/c12")" = "[1048576,4]"
 
 # --- onto a thick LUN, and LUN <-> file
-"$BLKCLONE" copy --verify "$U/1" "$U/3" >/dev/null 2>"$T/e"
+bcrun 0 /dev/null "$T/e" copy --verify "$U/1" "$U/3"
 check "LUN to thick LUN identical ($(cat "$T/e"))" cmp -s "$T/src.img" "$T/thick.img"
 # write-behind: 200 MiB of data written, one SYNCHRONIZE CACHE on the way
 dd if=/dev/urandom of="$T/full.img" bs=1M count=200 status=none
@@ -114,10 +115,10 @@ rc=$?; check "200 MiB file onto the thick LUN ($(cat "$T/e"))" \
 check "one flush after the first 128 MiB written, then the last" \
 	test "$(jq -c '[.written_bytes, .host_io.flushes]' "$T/cf")" = "[$((200 << 20)),1]"
 rm -f "$T/full.img"
-"$BLKCLONE" copy "$U/1" "$T/tofile.img" >/dev/null 2>&1
+bcrun 0 /dev/null "$T/err" copy "$U/1" "$T/tofile.img"
 check "LUN to new file identical" cmp -s "$T/src.img" "$T/tofile.img"
 check "file from LUN thin" test "$(alloc_bytes "$T/tofile.img")" -le "$src_alloc"
-"$BLKCLONE" copy --verify "$T/tofile.img" "$U/4" >/dev/null 2>"$T/e"
+bcrun 0 /dev/null "$T/e" copy --verify "$T/tofile.img" "$U/4"
 check "file to 4096-byte LUN identical ($(cat "$T/e"))" cmp -s "$T/src.img" "$T/b4k.img"
 
 # --- refusals, with the destination untouched
@@ -130,7 +131,8 @@ check "small LUN untouched" test "$(md5sum <"$T/small.img")" = "$before"
 expect_exit 2 "password in the URL" "$BLKCLONE" probe "iscsi://u:secret@127.0.0.1:$TGT_PORT/$IQN/1"
 expect_msg "BLKCLONE_ISCSI_PASSWORD" "password refusal says where secrets go"
 check "the secret is not echoed" sh -c "! grep -q secret '$T/err'"
-"$BLKCLONE" copy --json "iscsi://u:secret@127.0.0.1:$TGT_PORT/$IQN/1" "$T/never.img" >"$T/j" 2>&1
+bcrun 2 "$T/j" "$T/j.err" copy --json "iscsi://u:secret@127.0.0.1:$TGT_PORT/$IQN/1" "$T/never.img"
+cat "$T/j.err" >>"$T/j"
 check "the secret is not in the JSON or messages" sh -c "! grep -q secret '$T/j'"
 expect_exit 2 "bad LUN number" "$BLKCLONE" probe "$U/x"
 expect_exit 1 "nothing listening" "$BLKCLONE" probe "iscsi://127.0.0.1:1/$IQN/1"
@@ -144,7 +146,7 @@ for i in $(seq 0 47); do
 done
 tgt_lun 1 6 "$T/huge.img"
 t0=$(date +%s.%N)
-"$BLKCLONE" map --json "$U/6" >"$T/m6" 2>/dev/null
+bcrun 0 "$T/m6" "$T/err" map --json "$U/6"
 t1=$(date +%s.%N)
 note "map of a 256 GiB thin LUN: $(echo "$t1 - $t0" | bc) s, $(jq '.extents | length' "$T/m6") extents"
 check "256 GiB map: 96 MiB mapped" test "$(jq .totals.mapped_bytes "$T/m6")" = $((96 << 20))

@@ -170,7 +170,7 @@ check "read-only files untouched" test "$(alloc_bytes "$ROFILE")" = 0 -a "$(allo
 [ -n "${LUNDST:-}" ] && check "refused LUN untouched" test "$(md5sum <"$T/lundst.img")" = "$lundst_sum"
 check "no destination file was left by the refusals" test ! -e "$NEW"
 check "nothing created under /dev" test ! -e /dev/blkclone-no-such-disk
-"$BLKCLONE" copy "iscsi://u:s3cr3tpw@127.0.0.1/iqn.2026-11.x:t/1" "$NEW" >"$T/out" 2>"$T/err"
+bcrun 2 "$T/out" "$T/err" copy "iscsi://u:s3cr3tpw@127.0.0.1/iqn.2026-11.x:t/1" "$NEW"
 check "a password typed into an URL is not echoed" sh -c "! grep -q s3cr3tpw '$T/err' '$T/out'"
 
 # --- usage that is not bad input ----------------------------------------
@@ -179,7 +179,7 @@ expect_exit 0 "--help" "$BLKCLONE" --help
 expect_exit 0 "copy --help" "$BLKCLONE" copy --help
 
 # --json on a refusal still prints one object with the error.
-"$BLKCLONE" copy --json --offload=require "$SRC" "$VICTIM" >"$T/j" 2>/dev/null
+bcrun 3 "$T/j" "$T/err" copy --json --offload=require "$SRC" "$VICTIM"
 check "json refusal: status failed" grep -q '"status": "failed"' "$T/j"
 check "json refusal: error text" grep -q '"error": ".*offload required' "$T/j"
 

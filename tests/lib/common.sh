@@ -1,6 +1,8 @@
 # Sourced by integration tests: assertions and scratch space.
 # Tests run under automake's harness: exit 0 pass, 77 skip, other = fail.
-set -u
+# pipefail: "dd ... | sha256sum" of an unreadable device must not hash
+# the empty input and call two unreadable devices equal.
+set -u -o pipefail
 
 BLKCLONE=${BLKCLONE:-$(cd "$(dirname "$0")/../.." && pwd)/build/blkclone}
 TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -85,6 +87,18 @@ expect_exit() {
 	rc=$?
 	if [ "$rc" = "$want" ]; then pass "$what (exit $rc)"
 	else fail "$what: exit $rc, wanted $want; stderr: $(cat "$T/err")"; fi
+}
+
+# bcrun WANT OUT ERR ARGS...: run blkclone ARGS with stdout into OUT and
+# stderr into ERR, and check that it exits WANT (a sanitizer report or a
+# memcheck error changes the exit code, so it is never invisible)
+bcrun() {
+	local want=$1 out=$2 err=$3 rc
+	shift 3
+	"$BLKCLONE" "$@" >"$out" 2>"$err"
+	rc=$?
+	if [ "$rc" = "$want" ]; then pass "blkclone $1 ${2:-} ... exits $rc"
+	else fail "blkclone $*: exit $rc, wanted $want; stderr: $(head -c 600 "$err")"; fi
 }
 
 # expect_msg REGEX "what": the last command's stderr matches

@@ -20,7 +20,7 @@ tgt_free_port() {
 	span=$((last - first + 1))
 	for i in $(seq 0 $((span - 1))); do
 		p=$((first + (r + i) % span))
-		ss -Hltn "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+		[ -n "$(ss -Hltn "sport = :$p" 2>/dev/null)" ] || { echo "$p"; return 0; }
 	done
 	return 1
 }
@@ -41,7 +41,7 @@ tgt_start() {
 	local i
 	for i in $(seq 100); do
 		if tgtadm -C "$TGT_CTL" --lld iscsi --op show --mode target >/dev/null 2>&1 &&
-		   ss -Hltn "sport = :$TGT_PORT" | grep -q .; then
+		   [ -n "$(ss -Hltn "sport = :$TGT_PORT")" ]; then
 			return 0
 		fi
 		kill -0 "$TGT_PID" 2>/dev/null || { echo "tgtd exited" >&2; return 1; }

@@ -9,5 +9,5 @@ vm_require
 vm_lock
 bc=/usr/sbin/blkclone
 grep -qa __asan_report "$BLKCLONE" && bc=/usr/sbin/blkclone-san
-vm_exec "test -x $bc" || { echo "SKIP: $bc is not in the VM's initramfs"; exit 77; }
+vm_exec "test -x $bc" || vm_missing "$bc is not in the VM's initramfs, or the VM does not answer"
 vm_exec "BC=$bc ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 sh /guest/test-$name.sh"

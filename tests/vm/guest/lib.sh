@@ -5,9 +5,21 @@ pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "not ok - $*"; }
 check() { what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 lu() { awk -v n="$1" '$1 == n { print $2 }' /run/vm-luns; }
-# the bytes a device holds, read around the page cache
-sum() { dd if="$1" bs=1M iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
-sum_n() { dd if="$1" bs=1M count="$2" iflag=direct 2>/dev/null | md5sum | cut -d' ' -f1; }
+set -o pipefail
+# the bytes a device holds, read around the page cache; a read that fails
+# gives a value no other call gives, so two unreadable devices never
+# compare equal
+sum() { sum_range "$1" 0 ""; }
+sum_n() { sum_range "$1" 0 "$2"; }
+# sum_range DEV SKIP_MIB [COUNT_MIB]: sha256 of that range of DEV
+sum_range() {
+	_s=$(dd if="$1" bs=1M skip="$2" ${3:+count=$3} iflag=direct 2>/dev/null | sha256sum) &&
+		echo "${_s%% *}" || echo "unreadable:$1:$2:${3:-}:$$:$(cat /proc/sys/kernel/random/uuid)"
+}
+# outside DEV START_MIB LEN_MIB: the bytes of DEV before and after a window
+# (a destination LV or partition), to check that a clone into the window
+# left its neighbours alone
+outside() { echo "$(sum_n "$1" "$2")+$(sum_range "$1" $(($2 + $3)))"; }
 has() { grep -q "$1" "$2"; }
 expect_exit() {	# expect_exit CODE WHAT CMD...: stdout in /tmp/out, stderr in /tmp/err
 	want=$1 what=$2; shift 2

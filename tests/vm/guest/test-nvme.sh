@@ -29,6 +29,10 @@ echo "0 65536 linear $N1 30000" | dmsetup create bc_n3 &&
 echo "0 65536 linear $N2 2048" | dmsetup create bc_m1 &&
 dmsetup mknodes
 check "LVs made on both namespaces" test -b /dev/mapper/bc_m1
+dd if=/dev/urandom of=/dev/mapper/bc_n2 bs=1M count=32 oflag=direct 2>/dev/null	# old data
+dd if=/dev/urandom of=/dev/mapper/bc_m1 bs=1M count=32 oflag=direct 2>/dev/null
+# around the destination windows: bc_n2 (N1 from 64 MiB), bc_m1 (N2 from 1 MiB)
+n1_around=$(outside $N1 64 32) n2_around=$(outside $N2 1 32)
 dd if=/dev/urandom of=/dev/mapper/bc_n1 bs=1M count=32 2>/dev/null	# buffered: must be flushed
 exec 5</dev/mapper/bc_n2	# stale pages cached and kept (see test-sgio.sh)
 cat /dev/mapper/bc_n2 >/dev/null
@@ -39,6 +43,7 @@ check "offloaded 32 MiB" has '"offloaded_bytes": 33554432' /tmp/out
 check "no data through the host" sh -c 'grep -q "\"read_bytes\": 0," /tmp/out && grep -q "\"written_bytes\": 0," /tmp/out'
 check "byte-equal (O_DIRECT)" test "$(sum /dev/mapper/bc_n1)" = "$(sum /dev/mapper/bc_n2)"
 check "byte-equal through the page cache too" cmp -s /dev/mapper/bc_n1 /dev/mapper/bc_n2
+check "the namespace around the destination LV is untouched" test "$(outside $N1 64 32)" = "$n1_around"
 exec 5<&-
 expect_exit 2 "overlapping LVs refused" "$BC" copy /dev/mapper/bc_n1 /dev/mapper/bc_n3
 check "the refusal says they overlap" has "overlap" /tmp/err
@@ -50,6 +55,7 @@ expect_exit 0 "LV on another namespace under auto (host copy)" \
 	"$BC" copy --json /dev/mapper/bc_n1 /dev/mapper/bc_m1
 check "that copy went through the host" has '"method": "host",' /tmp/out
 check "and is byte-equal" test "$(sum /dev/mapper/bc_n1)" = "$(sum /dev/mapper/bc_m1)"
+check "the other namespace around the destination LV is untouched" test "$(outside $N2 1 32)" = "$n2_around"
 dmsetup remove_all
 
 # --- a 4096-byte-block namespace: LBAs, ranges and offsets in its blocks
@@ -57,20 +63,25 @@ N3=/dev/nvme0n3 N4=/dev/nvme0n4
 echo "0 32768 linear $N3 2048" | dmsetup create bc_k1 &&
 echo "0 32768 linear $N3 67584" | dmsetup create bc_k2 && dmsetup mknodes
 dd if=/dev/urandom of=/dev/mapper/bc_k1 bs=1M count=16 oflag=direct 2>/dev/null
+dd if=/dev/urandom of=/dev/mapper/bc_k2 bs=1M count=16 oflag=direct 2>/dev/null
+n3_around=$(outside $N3 33 16)	# bc_k2: from 33 MiB
 expect_exit 0 "LV to LV on a 4096-byte namespace, --offload=require" \
 	"$BC" copy --offload=require --json /dev/mapper/bc_k1 /dev/mapper/bc_k2
 check "4096: offloaded 16 MiB" has '"offloaded_bytes": 16777216' /tmp/out
 check "4096: byte-equal" test "$(sum /dev/mapper/bc_k1)" = "$(sum /dev/mapper/bc_k2)"
+check "4096: the namespace around the destination LV is untouched" test "$(outside $N3 33 16)" = "$n3_around"
 
 # --- a namespace whose copy limits are zero: every Copy would fail
 echo "0 32768 linear $N4 2048" | dmsetup create bc_z1 &&
 echo "0 32768 linear $N4 67584" | dmsetup create bc_z2 && dmsetup mknodes
 dd if=/dev/urandom of=/dev/mapper/bc_z1 bs=1M count=16 oflag=direct 2>/dev/null
+n4_around=$(outside $N4 33 16)	# bc_z2: from 33 MiB
 expect_exit 3 "zero copy limits under --offload=require" \
 	"$BC" copy --offload=require /dev/mapper/bc_z1 /dev/mapper/bc_z2
 check "the reason names the limits" has "Copy limits are zero" /tmp/err
 expect_exit 0 "zero copy limits under auto (host copy)" \
 	"$BC" copy --json /dev/mapper/bc_z1 /dev/mapper/bc_z2
 check "and that copy is byte-equal" test "$(sum /dev/mapper/bc_z1)" = "$(sum /dev/mapper/bc_z2)"
+check "zero limits: the namespace around the destination LV is untouched" test "$(outside $N4 33 16)" = "$n4_around"
 dmsetup remove_all
 finish

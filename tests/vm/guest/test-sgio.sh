@@ -37,7 +37,11 @@ echo "0 65536 linear $B 4096" | dmsetup create bc_lv4 &&
 dmsetup mknodes
 check "four dm-linear LVs made" test -b /dev/mapper/bc_lv4
 dd if=/dev/urandom of=/dev/mapper/bc_lv1 bs=1M count=32 oflag=direct 2>/dev/null
-head_before=$(sum_n "$A" 1)	# the LU's first MiB lies outside every LV
+dd if=/dev/urandom of=/dev/mapper/bc_lv2 bs=1M count=32 oflag=direct 2>/dev/null	# old data
+dd if=/dev/urandom of=/dev/mapper/bc_lv4 bs=1M count=32 oflag=direct 2>/dev/null
+# what lies around the destination windows (bc_lv2: A from 64 MiB,
+# bc_lv4: B from 2 MiB, 32 MiB each), before, between and after them
+a_around=$(outside "$A" 64 32) b_around=$(outside "$B" 2 32)
 "$BC" probe /dev/mapper/bc_lv1 /dev/mapper/bc_lv2 >/tmp/probe 2>&1
 check "probe resolves the LV to its LU" has "stacked on:   dm-[0-9]* (linear) > ${A#/dev/}" /tmp/probe
 expect_exit 0 "LV to LV on one LU, --offload=require" \
@@ -45,10 +49,11 @@ expect_exit 0 "LV to LV on one LU, --offload=require" \
 check "LV clone offloaded 32 MiB" has '"offloaded_bytes": 33554432' /tmp/out
 check "LV clone read nothing through the host" has '"read_bytes": 0,' /tmp/out
 check "LV clone is byte-equal" test "$(sum /dev/mapper/bc_lv1)" = "$(sum /dev/mapper/bc_lv2)"
-check "the LU outside the LVs is untouched" test "$(sum_n "$A" 1)" = "$head_before"
+check "LU A around the destination LV is untouched" test "$(outside "$A" 64 32)" = "$a_around"
 expect_exit 0 "LV to LV across two LUs of one target" \
 	"$BC" copy --offload=require --json /dev/mapper/bc_lv1 /dev/mapper/bc_lv4
 check "cross-LU LV clone is byte-equal" test "$(sum /dev/mapper/bc_lv1)" = "$(sum /dev/mapper/bc_lv4)"
+check "LU B around the destination LV is untouched" test "$(outside "$B" 2 32)" = "$b_around"
 expect_exit 2 "overlapping LVs on one LU are refused" \
 	"$BC" copy /dev/mapper/bc_lv1 /dev/mapper/bc_lv3
 check "the refusal says they overlap" has "overlap" /tmp/err
@@ -68,10 +73,14 @@ printf '\125\252' | dd of="$T" bs=1 seek=510 conv=notrunc 2>/dev/null
 sync; blockdev --rereadpt "$T"
 check "two partitions on $T" test -b "${T}1" -a -b "${T}2"
 dd if=/dev/urandom of="${T}1" bs=1M count=16 oflag=direct 2>/dev/null
+dd if=/dev/urandom of="${T}2" bs=1M count=16 oflag=direct 2>/dev/null	# old data
+dd if=/dev/urandom of="$T" bs=1M seek=36 count=28 oflag=direct 2>/dev/null	# after it
+t_around=$(outside "$T" 20 16)	# T2: from 20 MiB, 16 MiB
 expect_exit 0 "partition to partition, --offload=require" \
 	"$BC" copy --offload=require --json "${T}1" "${T}2"
 check "partition clone offloaded 16 MiB" has '"offloaded_bytes": 16777216' /tmp/out
 check "partition clone is byte-equal" test "$(sum "${T}1")" = "$(sum "${T}2")"
+check "the LU around the destination partition is untouched" test "$(outside "$T" 20 16)" = "$t_around"
 check "the partition table survived" test "$(dd if="$T" bs=1 skip=510 count=2 2>/dev/null | od -An -tx1 | tr -d ' ')" = 55aa
 
 # --- block sizes differ: no EXTENDED COPY; auto copies on the host
