@@ -144,13 +144,22 @@ static size_t vpd_characteristics(uint8_t *p)
 	return 64;
 }
 
+/* VPD 0xB2's 3-bit LBPRZ field. */
+static uint8_t lbprz_field(const struct bc_sim_lu_cfg *cfg)
+{
+	if (cfg->vpd_lbprz_set)
+		return cfg->vpd_lbprz & 0x7;
+	return cfg->lbprz ? 1 : 0;
+}
+
 static size_t vpd_provisioning(const struct sim_lu *lu, uint8_t *p)
 {
 	if (lu->cfg.thin) {
-		/* LBPU, LBPWS, LBPWS10, LBPRZ 001b when unmapped reads zero */
+		/* LBPU, LBPWS, LBPWS10, LBPRZ, ANC_SUP */
 		p[5] = (uint8_t)((lu->cfg.no_lbpws ? 0x80 : 0xe0) |
-				 (lu->cfg.lbprz ? 0x04 : 0));
-		p[6] = 0x02;		/* thin */
+				 lbprz_field(&lu->cfg) << 2 |
+				 (lu->cfg.resource ? 0x02 : 0));
+		p[6] = lu->cfg.resource ? 0x01 : 0x02;	/* resource / thin */
 	}
 	return 8;
 }
@@ -327,8 +336,11 @@ void sim_cmd_read_capacity16(struct sim_ctx *c)
 
 	sim_put64(buf, c->lu->cfg.blocks - 1);
 	sim_put32(buf + 8, c->lu->cfg.block_size);
+	/* SBC-4: LBPRZ is one exactly when the VPD field is xx1b */
 	if (c->lu->cfg.thin)
-		buf[14] = (uint8_t)(0x80 | (c->lu->cfg.lbprz ? 0x40 : 0));
+		buf[14] = (uint8_t)(0x80 |
+			  (((lbprz_field(&c->lu->cfg) & 1) ^ c->lu->cfg.rc16_lbprz_flip) ?
+			   0x40 : 0));
 	sim_data_in(c, buf, sizeof(buf), sim_be32(c->cdb + 10));
 }
 
@@ -359,15 +371,15 @@ void sim_cmd_get_lba_status(struct sim_ctx *c)
 	while (n < max && lba < blocks) {
 		uint8_t *d = buf + 8 + 16 * n++;
 		uint64_t run = blocks - lba;
-		bool mapped = true;
+		enum sim_blk_state st = SIM_BLK_MAPPED;
 
 		if (run > 0xffffffffu)
 			run = 0xffffffffu;
 		if (c->lu->cfg.thin)
-			run = sim_store_run(&c->lu->store, lba, run, &mapped);
+			run = sim_store_run(&c->lu->store, lba, run, &st);
 		sim_put64(d, lba);
 		sim_put32(d + 8, (uint32_t)run);
-		d[12] = mapped ? 0 : 1;		/* mapped / deallocated */
+		d[12] = (uint8_t)st;	/* mapped / deallocated / anchored */
 		lba += run;
 	}
 	sim_put32(buf, (uint32_t)(4 + 16 * n));
@@ -508,14 +520,43 @@ void sim_cmd_write_same(struct sim_ctx *c)
 	free(zero);
 }
 
+/*
+ * One unmap operation over [lba, lba + n): every granule released, except
+ * every unmap_keep_every-th one, which keeps its data.  Granules are
+ * numbered from the alignment (the part below it is granule 0).
+ */
+static int unmap_granules(struct sim_lu *lu, uint64_t lba, uint64_t n, bool anchor)
+{
+	const struct bc_sim_lu_cfg *cfg = &lu->cfg;
+	uint64_t g = cfg->unmap_granularity > 1 ? cfg->unmap_granularity : 1;
+	uint64_t a = cfg->unmap_alignment % g, end = lba + n;
+	int rc = 0;
+
+	if (!cfg->unmap_keep_every)
+		return sim_lu_release(lu, lba, n, anchor);
+	for (uint64_t l = lba; l < end && !rc;) {
+		uint64_t gi = l < a ? 0 : (l - a) / g + 1;
+		uint64_t gend = l < a ? a : a + (gi * g);
+
+		if (gend > end)
+			gend = end;
+		if (gi % cfg->unmap_keep_every)
+			rc = sim_lu_release(lu, l, gend - l, anchor);
+		l = gend;
+	}
+	return rc;
+}
+
 void sim_cmd_unmap(struct sim_ctx *c)
 {
 	const struct bc_sim_lu_cfg *cfg = &c->lu->cfg;
 	size_t plen = sim_be16(c->cdb + 7), usable, dlen, nd;
 	uint64_t total = 0;
 	const uint8_t *p;
+	bool anchor = c->cdb[1] & 0x01;
+	int rc = 0;
 
-	if (c->cdb[1] & 0x01) {			/* ANCHOR */
+	if (anchor && !cfg->resource) {		/* ANCHOR without ANC_SUP */
 		sim_bad_cdb(c, 1);
 		return;
 	}
@@ -546,7 +587,7 @@ void sim_cmd_unmap(struct sim_ctx *c)
 		sim_bad_param(c, ASC_INVALID_PARAM_FIELD, 8);
 		return;
 	}
-	for (size_t i = 0; i < nd; i++) {
+	for (size_t i = 0; i < nd && !rc; i++) {
 		const uint8_t *d = p + 8 + 16 * i;
 		uint64_t lba = sim_be64(d), cnt = sim_be32(d + 8);
 
@@ -559,11 +600,13 @@ void sim_cmd_unmap(struct sim_ctx *c)
 			uint64_t end = lba + cnt < a ? 0 : a + (lba + cnt - a) / g * g;
 
 			if (end > first)
-				sim_store_unmap(&c->lu->store, first, end - first);
-		} else {
-			sim_store_unmap(&c->lu->store, lba, cnt);
+				rc = unmap_granules(c->lu, first, end - first, anchor);
+		} else if (cnt) {
+			rc = unmap_granules(c->lu, lba, cnt, anchor);
 		}
 	}
+	if (rc < 0)
+		store_failed(c);
 }
 
 void sim_cmd_sync_cache(struct sim_ctx *c)

@@ -101,8 +101,8 @@ static inline void sim_put64(uint8_t *p, uint64_t v)
 
 /*
  * The medium is cut into chunks of 64 KiB (or one block, if larger), each
- * allocated on first write and freed when its last block is unmapped, so
- * a 1 GiB LU holding 10 MiB costs about 10 MiB.  Chunks live in an open
+ * allocated on first write (or anchor) and freed when its last block is
+ * deallocated, so a 1 GiB LU holding 10 MiB costs about 10 MiB.  Chunks live in an open
  * addressing hash table keyed by chunk index.
  */
 #define SIM_CHUNK_BYTES 65536u
@@ -110,7 +110,15 @@ static inline void sim_put64(uint8_t *p, uint64_t v)
 struct sim_chunk {
 	uint64_t idx;
 	uint64_t map[2];	/* mapped blocks, at most 128 per chunk */
+	uint64_t anch[2];	/* anchored blocks (never mapped ones) */
 	uint8_t data[];
+};
+
+/* A block's provisioning state, numbered as GET LBA STATUS reports it. */
+enum sim_blk_state {
+	SIM_BLK_MAPPED = 0,
+	SIM_BLK_DEALLOCATED = 1,
+	SIM_BLK_ANCHORED = 2,
 };
 
 struct sim_store {
@@ -128,12 +136,16 @@ void sim_store_read(const struct sim_store *st, uint64_t lba, uint64_t n,
 		    uint8_t *out, uint8_t fill);
 int sim_store_write(struct sim_store *st, uint64_t lba, uint64_t n,
 		    const uint8_t *in);
+/* Deallocate blocks (mapped or anchored). */
 void sim_store_unmap(struct sim_store *st, uint64_t lba, uint64_t n);
+/* Anchor blocks: unmapped, their data gone, reported anchored.  -ENOMEM. */
+int sim_store_anchor(struct sim_store *st, uint64_t lba, uint64_t n);
 bool sim_store_mapped(const struct sim_store *st, uint64_t lba);
-/* Length (<= @max) of the run of blocks from @lba whose mapped state is
- * *mapped (set to the state of @lba). */
+enum sim_blk_state sim_store_state(const struct sim_store *st, uint64_t lba);
+/* Length (<= @max) of the run of blocks from @lba in the state *state
+ * (set to the state of @lba). */
 uint64_t sim_store_run(const struct sim_store *st, uint64_t lba, uint64_t max,
-		       bool *mapped);
+		       enum sim_blk_state *state);
 
 /* --- LUs, nexus state, the sim -------------------------------------------- */
 
@@ -284,8 +296,11 @@ void sim_lu_read(struct sim_lu *lu, uint64_t lba, uint64_t n, uint8_t *out);
 /* Write blocks; invalidates ROD tokens over them.  -ENOMEM. */
 int sim_lu_write(struct bc_sim *sim, struct sim_lu *lu, uint64_t lba,
 		 uint64_t n, const uint8_t *in);
-/* Make blocks read as zeros: deallocate if thin (and LBPRZ or a zero
- * fill), else write zeros.  Invalidates ROD tokens.  -ENOMEM. */
+/* An unmap operation: anchor (with @anchor or on a resource provisioned
+ * LU) or deallocate.  Tokens are the caller's business.  -ENOMEM. */
+int sim_lu_release(struct sim_lu *lu, uint64_t lba, uint64_t n, bool anchor);
+/* Make blocks read as zeros: unmap if thin (and LBPRZ or a zero fill),
+ * else write zeros.  Invalidates ROD tokens.  -ENOMEM. */
 int sim_lu_zero(struct bc_sim *sim, struct sim_lu *lu, uint64_t lba, uint64_t n);
 /*
  * Copy blocks between LUs (possibly the same one, overlapping) the way

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The sparse medium of a simulated LU (see simlu-int.h): 64 KiB chunks in
- * an open addressing hash table with linear probing, a bitmap of mapped
- * blocks per chunk.  A chunk is freed when its last block is unmapped, so
- * memory follows what is allocated, not the LU's size.
+ * an open addressing hash table with linear probing, bitmaps of mapped and
+ * of anchored blocks per chunk.  A chunk is freed when its last block is
+ * deallocated, so memory follows what is allocated, not the LU's size.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -117,6 +117,24 @@ static bool bit(const struct sim_chunk *ch, uint32_t b)
 	return ch->map[b / 64] >> (b % 64) & 1;
 }
 
+static bool anch_bit(const struct sim_chunk *ch, uint32_t b)
+{
+	return ch->anch[b / 64] >> (b % 64) & 1;
+}
+
+static enum sim_blk_state state_of(const struct sim_chunk *ch, uint32_t b)
+{
+	if (!ch)
+		return SIM_BLK_DEALLOCATED;
+	return bit(ch, b) ? SIM_BLK_MAPPED :
+	       anch_bit(ch, b) ? SIM_BLK_ANCHORED : SIM_BLK_DEALLOCATED;
+}
+
+static bool chunk_empty(const struct sim_chunk *ch)
+{
+	return !ch->map[0] && !ch->map[1] && !ch->anch[0] && !ch->anch[1];
+}
+
 void sim_store_read(const struct sim_store *st, uint64_t lba, uint64_t n,
 		    uint8_t *out, uint8_t fill)
 {
@@ -154,6 +172,7 @@ int sim_store_write(struct sim_store *st, uint64_t lba, uint64_t n,
 			k = n;
 		memcpy(ch->data + (size_t)b * st->bs, in, (size_t)k * st->bs);
 		for (uint64_t i = 0; i < k; i++, b++) {
+			ch->anch[b / 64] &= ~(1ull << (b % 64));
 			if (!bit(ch, b)) {
 				ch->map[b / 64] |= 1ull << (b % 64);
 				st->mapped++;
@@ -178,12 +197,13 @@ void sim_store_unmap(struct sim_store *st, uint64_t lba, uint64_t n)
 			k = n;
 		if (ch) {
 			for (uint64_t i = 0; i < k; i++, b++) {
+				ch->anch[b / 64] &= ~(1ull << (b % 64));
 				if (bit(ch, b)) {
 					ch->map[b / 64] &= ~(1ull << (b % 64));
 					st->mapped--;
 				}
 			}
-			if (!ch->map[0] && !ch->map[1])
+			if (chunk_empty(ch))
 				drop(st, ch);
 		}
 		lba += k;
@@ -191,11 +211,43 @@ void sim_store_unmap(struct sim_store *st, uint64_t lba, uint64_t n)
 	}
 }
 
+int sim_store_anchor(struct sim_store *st, uint64_t lba, uint64_t n)
+{
+	while (n) {
+		uint64_t idx = lba / st->chunk_blocks;
+		uint32_t b = (uint32_t)(lba % st->chunk_blocks);
+		uint64_t k = st->chunk_blocks - b;
+		struct sim_chunk *ch = get(st, idx);
+
+		if (!ch)
+			return -ENOMEM;
+		if (k > n)
+			k = n;
+		memset(ch->data + (size_t)b * st->bs, 0, (size_t)k * st->bs);
+		for (uint64_t i = 0; i < k; i++, b++) {
+			ch->anch[b / 64] |= 1ull << (b % 64);
+			if (bit(ch, b)) {
+				ch->map[b / 64] &= ~(1ull << (b % 64));
+				st->mapped--;
+			}
+		}
+		lba += k;
+		n -= k;
+	}
+	return 0;
+}
+
 bool sim_store_mapped(const struct sim_store *st, uint64_t lba)
 {
 	const struct sim_chunk *ch = find(st, lba / st->chunk_blocks);
 
 	return ch && bit(ch, (uint32_t)(lba % st->chunk_blocks));
+}
+
+enum sim_blk_state sim_store_state(const struct sim_store *st, uint64_t lba)
+{
+	return state_of(find(st, lba / st->chunk_blocks),
+			(uint32_t)(lba % st->chunk_blocks));
 }
 
 /* Smallest chunk index >= @idx that is present, or UINT64_MAX. */
@@ -210,11 +262,11 @@ static uint64_t next_present(const struct sim_store *st, uint64_t idx)
 }
 
 uint64_t sim_store_run(const struct sim_store *st, uint64_t lba, uint64_t max,
-		       bool *mapped)
+		       enum sim_blk_state *state)
 {
 	uint64_t n = 0;
 
-	*mapped = sim_store_mapped(st, lba);
+	*state = sim_store_state(st, lba);
 	while (n < max) {
 		uint64_t cur = lba + n, idx = cur / st->chunk_blocks;
 		uint32_t b = (uint32_t)(cur % st->chunk_blocks);
@@ -223,7 +275,7 @@ uint64_t sim_store_run(const struct sim_store *st, uint64_t lba, uint64_t max,
 		if (!ch) {
 			uint64_t next, gap;
 
-			if (*mapped)
+			if (*state != SIM_BLK_DEALLOCATED)
 				break;
 			/* skip the absent chunks in one step: huge sparse
 			 * LUs must not cost a probe per chunk */
@@ -234,7 +286,7 @@ uint64_t sim_store_run(const struct sim_store *st, uint64_t lba, uint64_t max,
 			continue;
 		}
 		for (; b < st->chunk_blocks && n < max; b++, n++)
-			if (bit(ch, b) != *mapped)
+			if (state_of(ch, b) != *state)
 				return n;
 	}
 	return n;

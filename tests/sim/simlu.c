@@ -223,16 +223,22 @@ static bool unmap_reads_zero(const struct sim_lu *lu)
 	return lu->cfg.thin && (lu->cfg.lbprz || !lu->cfg.unmapped_fill);
 }
 
+int sim_lu_release(struct sim_lu *lu, uint64_t lba, uint64_t n, bool anchor)
+{
+	if (anchor || lu->cfg.resource)
+		return sim_store_anchor(&lu->store, lba, n);
+	sim_store_unmap(&lu->store, lba, n);
+	return 0;
+}
+
 int sim_lu_zero(struct bc_sim *sim, struct sim_lu *lu, uint64_t lba, uint64_t n)
 {
 	uint8_t *zero;
 	int rc = 0;
 
 	sim_tokens_written(sim, lu->index, lba, n);
-	if (unmap_reads_zero(lu)) {
-		sim_store_unmap(&lu->store, lba, n);
-		return 0;
-	}
+	if (unmap_reads_zero(lu))
+		return sim_lu_release(lu, lba, n, false);
 	zero = calloc(1, SIM_CHUNK_BYTES > lu->cfg.block_size ?
 			 SIM_CHUNK_BYTES : lu->cfg.block_size);
 	if (!zero)
@@ -279,10 +285,10 @@ int sim_lu_copy(struct bc_sim *sim, struct sim_lu *src, uint64_t slba,
 		sim_lu_read(src, s, k, buf);
 		memset(map, 1, (size_t)k);
 		for (uint64_t j = 0; sparse && j < k;) {
-			bool mapped;
-			uint64_t run = sim_store_run(&src->store, s + j, k - j, &mapped);
+			enum sim_blk_state st;
+			uint64_t run = sim_store_run(&src->store, s + j, k - j, &st);
 
-			memset(map + j, mapped, (size_t)run);
+			memset(map + j, st == SIM_BLK_MAPPED, (size_t)run);
 			j += run;
 		}
 		for (uint64_t j = 0; j < k && !rc;) {
@@ -356,6 +362,34 @@ bool bc_sim_mapped(struct bc_sim *sim, unsigned lu, uint64_t lba)
 		m = !l->cfg.thin || sim_store_mapped(&l->store, lba);
 	pthread_mutex_unlock(&sim->lock);
 	return m;
+}
+
+int bc_sim_anchor(struct bc_sim *sim, unsigned lu, uint64_t lba, uint32_t blocks)
+{
+	struct sim_lu *l;
+	int rc = -EINVAL;
+
+	pthread_mutex_lock(&sim->lock);
+	l = lu_range(sim, lu, lba, blocks);
+	if (l && l->cfg.thin) {
+		sim_tokens_written(sim, l->index, lba, blocks);
+		rc = sim_store_anchor(&l->store, lba, blocks);
+	}
+	pthread_mutex_unlock(&sim->lock);
+	return rc;
+}
+
+bool bc_sim_anchored(struct bc_sim *sim, unsigned lu, uint64_t lba)
+{
+	struct sim_lu *l;
+	bool a = false;
+
+	pthread_mutex_lock(&sim->lock);
+	l = lu_range(sim, lu, lba, 1);
+	if (l)
+		a = l->cfg.thin && sim_store_state(&l->store, lba) == SIM_BLK_ANCHORED;
+	pthread_mutex_unlock(&sim->lock);
+	return a;
 }
 
 uint64_t bc_sim_mapped_blocks(struct bc_sim *sim, unsigned lu)

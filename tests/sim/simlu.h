@@ -32,6 +32,10 @@
  * or 24/00 (unknown service action).  Sense is fixed format, with the
  * SKSV field pointer on ILLEGAL REQUEST where the sim knows the field.
  * Copy operations with a list identifier are held per nexus (transport).
+ * Blocks of a thin LU are mapped, deallocated or anchored; which of them
+ * read zero, what READ CAPACITY(16) and VPD 0xB2 claim about it, and what
+ * an UNMAP really releases are each configured (see bc_sim_lu_cfg), so
+ * every provisioning behaviour SBC-4 allows can be had.
  */
 #ifndef BC_TEST_SIMLU_H
 #define BC_TEST_SIMLU_H
@@ -104,6 +108,32 @@ struct bc_sim_lu_cfg {
 	bool thin;			/* LBPME; UNMAP and WRITE SAME+UNMAP deallocate */
 	bool lbprz;			/* unmapped blocks read as zeros ... */
 	uint8_t unmapped_fill;		/* ... else as this byte */
+	/*
+	 * What VPD 0xB2's 3-bit LBPRZ field says when vpd_lbprz_set (SBC-4:
+	 * 000b vendor specific, xx1b zeros, 010b the provisioning
+	 * initialization pattern); else 001b with lbprz, 000b without.  What
+	 * unmapped blocks read still follows lbprz and unmapped_fill, so
+	 * 010b with a fill is the pattern, and 011b with lbprz zeros.
+	 */
+	bool vpd_lbprz_set;
+	uint8_t vpd_lbprz;
+	/* READ CAPACITY(16)'s LBPRZ bit is the opposite of bit 0 of the VPD
+	 * field (SBC-4 wants them equal): the two disagree */
+	bool rc16_lbprz_flip;
+	/*
+	 * UNMAP leaves every Nth granule it would release as it was, mapped
+	 * with its data (1: all of them, an UNMAP that unmaps nothing; 0:
+	 * none).  SBC-4 4.7.3.4.2: one UNMAP may result in zero unmap
+	 * operations.  WRITE SAME with UNMAP still reads zero afterwards.
+	 */
+	unsigned unmap_keep_every;
+	/*
+	 * Resource provisioned (VPD 0xB2 provisioning type 001b, ANC_SUP):
+	 * unmap operations anchor LBAs instead of deallocating them, and GET
+	 * LBA STATUS reports them anchored (2).  UNMAP's ANCHOR bit works.
+	 * Anchored blocks read as deallocated ones do (zeros or the fill).
+	 */
+	bool resource;
 	bool gls;			/* GET LBA STATUS */
 	/* GET LBA STATUS returns at most this many descriptors (0 = as many
 	 * as fit): short replies the initiator must continue from */
@@ -183,6 +213,10 @@ int bc_sim_write(struct bc_sim *sim, unsigned lu, uint64_t lba, uint32_t blocks,
 		 const void *buf);
 /* Is @lba mapped (allocated)?  Always true on a fully provisioned LU. */
 bool bc_sim_mapped(struct bc_sim *sim, unsigned lu, uint64_t lba);
+/* Anchor blocks of a thin LU (their data is gone; GET LBA STATUS says
+ * anchored); -EINVAL outside the LU or on a fully provisioned one. */
+int bc_sim_anchor(struct bc_sim *sim, unsigned lu, uint64_t lba, uint32_t blocks);
+bool bc_sim_anchored(struct bc_sim *sim, unsigned lu, uint64_t lba);
 /* Blocks mapped on a thin LU; bytes of memory its data takes. */
 uint64_t bc_sim_mapped_blocks(struct bc_sim *sim, unsigned lu);
 uint64_t bc_sim_memory(struct bc_sim *sim, unsigned lu);

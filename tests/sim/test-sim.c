@@ -579,6 +579,131 @@ static void test_unmap_lists(void **state)
 	fx_close(&f);
 }
 
+/*
+ * Provisioning personalities SBC-4 allows: what READ CAPACITY(16) and VPD
+ * 0xB2 say, and what an UNMAP of [0, 64) (granules of 8) leaves, as GET
+ * LBA STATUS reports it and as the blocks read.
+ */
+static void test_provisioning_personalities(void **state)
+{
+	static const struct {
+		const char *name;
+		bool lbprz, vpd_set, flip, resource;
+		uint8_t vpd, fill;
+		unsigned keep;
+		/* expected */
+		uint8_t lbprz_field, type;
+		bool rc16_lbprz, anc_sup;
+		uint8_t status[3];	/* of [0, 8), [8, 16), [16, 24) */
+		uint8_t reads;		/* block 16 after the UNMAP, 0 or fill */
+		bool keeps_data;	/* block 8 still holds the data */
+	} rows[] = {
+		{ "LBPRZ 001b", true, false, false, false, 0, 0, 0,
+		  1, 2, true, false, { 1, 1, 1 }, 0x00, false },
+		{ "LBPRZ 000b, fill", false, false, false, false, 0, 0xa5, 0,
+		  0, 2, false, false, { 1, 1, 1 }, 0xa5, false },
+		{ "LBPRZ 010b, pattern", false, true, false, false, 2, 0x5a, 0,
+		  2, 2, false, false, { 1, 1, 1 }, 0x5a, false },
+		{ "LBPRZ 011b", true, true, false, false, 3, 0, 0,
+		  3, 2, true, false, { 1, 1, 1 }, 0x00, false },
+		{ "010b, READ CAPACITY(16) says 1", false, true, true, false, 2, 0x5a, 0,
+		  2, 2, true, false, { 1, 1, 1 }, 0x5a, false },
+		{ "001b, READ CAPACITY(16) says 0", true, false, true, false, 0, 0, 0,
+		  1, 2, false, false, { 1, 1, 1 }, 0x00, false },
+		{ "UNMAP keeps every granule", true, false, false, false, 0, 0, 1,
+		  1, 2, true, false, { 0, 0, 0 }, 0xff, true },
+		{ "UNMAP keeps every 2nd granule", true, false, false, false, 0, 0, 2,
+		  1, 2, true, false, { 1, 0, 1 }, 0x00, true },
+		{ "resource provisioned: anchored", true, false, false, true, 0, 0, 0,
+		  1, 1, true, true, { 2, 2, 2 }, 0x00, false },
+	};
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+		struct bc_sim_lu_cfg cfg;
+		struct bc_lu_capacity cap;
+		struct bc_lu_provisioning pv;
+		struct bc_lu_lba_status st[8];
+		struct bc_error e;
+		struct fx f;
+		uint8_t buf[64], b8[BS], want[BS];
+		size_t got, n;
+
+		print_message("%s\n", rows[r].name);
+		memset(&f, 0, sizeof(f));
+		f.sim = bc_sim_new();
+		bc_sim_lu_cfg_spc(&cfg, NBLK, BS, 1);
+		cfg.lbprz = rows[r].lbprz;
+		cfg.unmapped_fill = rows[r].fill;
+		cfg.vpd_lbprz_set = rows[r].vpd_set;
+		cfg.vpd_lbprz = rows[r].vpd;
+		cfg.rc16_lbprz_flip = rows[r].flip;
+		cfg.unmap_keep_every = rows[r].keep;
+		cfg.resource = rows[r].resource;
+		cfg.unmap_granularity = 8;
+		assert_int_equal(bc_sim_add_lu(f.sim, &cfg), 0);
+		assert_int_equal(bc_sim_open(f.sim, 0, &f.t[0]), 0);
+		f.lu[0] = (struct bc_lu){ f.t[0], BS };
+		f.n = 1;
+		assert_int_equal(bc_lu_read_capacity16(&f.lu[0], &cap, &e), 0);
+		assert_true(cap.lbpme);
+		assert_int_equal(cap.lbprz, rows[r].rc16_lbprz);
+		assert_int_equal(bc_lu_vpd(&f.lu[0], 0xb2, buf, sizeof(buf), &got, &e), 0);
+		assert_int_equal(bc_lu_parse_provisioning(buf, got, &pv), 0);
+		assert_int_equal(pv.lbprz, rows[r].lbprz_field);
+		assert_int_equal(pv.type, rows[r].type);
+		assert_int_equal(pv.anc_sup, rows[r].anc_sup);
+		write_pattern(&f.lu[0], 0, 64, 9);
+		assert_int_equal(bc_sim_read(f.sim, 0, 8, 1, want), 0);
+		assert_int_equal(bc_lu_unmap(&f.lu[0], 0, 64, &e), 0);
+		assert_int_equal(bc_lu_get_lba_status(&f.lu[0], 0, st, 8, &n, &e), 0);
+		for (unsigned k = 0; k < 3; k++) {
+			size_t i = 0;
+			uint64_t at = 8 * k;
+
+			while (i < n && st[i].lba + st[i].blocks <= at)
+				i++;
+			assert_true(i < n);
+			assert_int_equal(st[i].status, rows[r].status[k]);
+		}
+		assert_int_equal(bc_sim_read(f.sim, 0, 8, 1, b8), 0);
+		if (rows[r].keeps_data)
+			assert_memory_equal(b8, want, BS);
+		else
+			assert_memory_not_equal(b8, want, BS);
+		if (rows[r].reads != 0xff)
+			assert_true(reads_byte(f.sim, 0, 16, 1, rows[r].reads));
+		assert_int_equal(bc_sim_anchored(f.sim, 0, 16), rows[r].status[2] == 2);
+		/* the ANCHOR bit needs ANC_SUP */
+		{
+			uint8_t um[10] = { 0x42, 0x01 }, pl[24] = { 0 };
+			struct bc_scsi_cmd c;
+
+			put16(um + 7, 24);
+			put16(pl, 22);
+			put16(pl + 2, 16);
+			put64(pl + 8, 100);
+			put32(pl + 16, 4);
+			assert_int_equal(raw(f.t[0], &c, um, 10, BC_SCSI_DIR_OUT, pl, 24), 0);
+			if (rows[r].anc_sup) {
+				assert_int_equal(c.status, 0);
+				assert_true(bc_sim_anchored(f.sim, 0, 101));
+			} else {
+				assert_int_equal(c.status, BC_SAM_CHECK_CONDITION);
+				assert_int_equal(ASC(c), 0x2400);
+			}
+		}
+		/* a write ends the anchored state */
+		assert_int_equal(bc_sim_anchor(f.sim, 0, 200, 2), 0);
+		assert_true(bc_sim_anchored(f.sim, 0, 201));
+		write_pattern(&f.lu[0], 201, 1, 3);
+		assert_false(bc_sim_anchored(f.sim, 0, 201));
+		assert_true(bc_sim_mapped(f.sim, 0, 201));
+		assert_true(bc_sim_anchored(f.sim, 0, 200));
+		fx_close(&f);
+	}
+}
+
 static void test_unmap_granules(void **state)
 {
 	struct bc_sim *sim = bc_sim_new();
@@ -1528,6 +1653,7 @@ int main(void)
 		cmocka_unit_test(test_lio_provisioning),
 		cmocka_unit_test(test_unmap_lists),
 		cmocka_unit_test(test_unmap_granules),
+		cmocka_unit_test(test_provisioning_personalities),
 		cmocka_unit_test(test_rsoc_and_opcodes),
 		cmocka_unit_test(test_xcopy_spc),
 		cmocka_unit_test(test_xcopy_sparse),
