@@ -140,6 +140,47 @@ int bc_lu_parse_provisioning(const uint8_t *p, size_t len, struct bc_lu_provisio
 	return 0;
 }
 
+bool bc_lu_unmapped_reads_zero(const struct bc_lu_capacity *cap,
+			       const struct bc_lu_provisioning *lbp,
+			       char *why, size_t len)
+{
+	static const char *const bits[8] = {
+		"000b", "001b", "010b", "011b", "100b", "101b", "110b", "111b"
+	};
+	uint8_t f = lbp->lbprz & 0x7;
+	bool rz = f & 1;
+
+	if (!cap->lbpme) {
+		snprintf(why, len, "READ CAPACITY(16): LBPME=0, no logical block provisioning");
+		return false;
+	}
+	if (!lbp->valid) {
+		snprintf(why, len, cap->lbprz ?
+			 "READ CAPACITY(16) LBPRZ=1 (no VPD 0xB2): unmapped blocks read as zeros" :
+			 "READ CAPACITY(16) LBPRZ=0 (no VPD 0xB2): unmapped blocks may hold anything");
+		return cap->lbprz;
+	}
+	if (rz != cap->lbprz) {
+		snprintf(why, len,
+			 "VPD 0xB2 LBPRZ %s but READ CAPACITY(16) LBPRZ=%d: they disagree, "
+			 "unmapped blocks are not relied on to read zeros",
+			 bits[f], cap->lbprz ? 1 : 0);
+		return false;
+	}
+	if (rz)
+		snprintf(why, len, "VPD 0xB2 LBPRZ %s, READ CAPACITY(16) LBPRZ=1: "
+			 "unmapped blocks read as zeros", bits[f]);
+	else if (f == 0)
+		snprintf(why, len, "VPD 0xB2 LBPRZ 000b: unmapped blocks read vendor-specific data");
+	else if (f == 2)
+		snprintf(why, len, "VPD 0xB2 LBPRZ 010b: unmapped blocks read the "
+			 "provisioning initialization pattern");
+	else
+		snprintf(why, len, "VPD 0xB2 LBPRZ %s (reserved): unmapped blocks are "
+			 "not relied on to read zeros", bits[f]);
+	return rz;
+}
+
 int bc_lu_parse_designators(const uint8_t *p, size_t len,
 			    struct bc_designator *out, size_t max, size_t *n)
 {

@@ -50,7 +50,7 @@ struct bc_lu_block_limits {	/* VPD 0xB0 */
 struct bc_lu_provisioning {	/* VPD 0xB2 */
 	bool valid;
 	bool lbpu, lbpws, lbpws10;
-	uint8_t lbprz;		/* 3 bits; 001b = zeros */
+	uint8_t lbprz;		/* 3 bits; xx1b zeros, 010b pattern */
 	bool anc_sup, dp;
 	uint8_t type;		/* 0 full, 1 resource, 2 thin */
 };
@@ -68,6 +68,17 @@ int bc_lu_parse_inquiry(const uint8_t *p, size_t len, struct bc_lu_inquiry *o);
 int bc_lu_parse_capacity16(const uint8_t *p, size_t len, struct bc_lu_capacity *o);
 int bc_lu_parse_block_limits(const uint8_t *p, size_t len, struct bc_lu_block_limits *o);
 int bc_lu_parse_provisioning(const uint8_t *p, size_t len, struct bc_lu_provisioning *o);
+/*
+ * Do unmapped (deallocated or anchored) blocks read zero?  SBC-4: VPD
+ * 0xB2's 3-bit LBPRZ field xx1b means zeros, 010b the provisioning
+ * initialization pattern, 000b vendor specific; READ CAPACITY(16)'s LBPRZ
+ * bit is bit 0 of that field.  Where the two disagree the answer is the
+ * conservative one (no); without VPD 0xB2 (@lbp->valid false) the READ
+ * CAPACITY(16) bit alone decides.  @why gets the reason.
+ */
+bool bc_lu_unmapped_reads_zero(const struct bc_lu_capacity *cap,
+			       const struct bc_lu_provisioning *lbp,
+			       char *why, size_t len);
 /* VPD 0x83: all designators, at most @max; *n = how many. */
 int bc_lu_parse_designators(const uint8_t *p, size_t len,
 			    struct bc_designator *out, size_t max, size_t *n);

@@ -253,14 +253,12 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
 	bc_feature_set(&c->reflink, BC_SUP_NO, "not a file");
 
-	if (!p->cap.lbpme)
-		bc_feature_set(&c->zero_init, BC_SUP_NO,
-		     "READ CAPACITY(16): LBPME=0, no logical block provisioning");
-	else if (p->cap.lbprz || (p->lbp.valid && p->lbp.lbprz == 1))
-		bc_feature_set(&c->zero_init, BC_SUP_YES,
-		     "LBPRZ=1: unmapped blocks read as zeros");
-	else
-		bc_feature_set(&c->zero_init, BC_SUP_NO, "LBPRZ=0: unmapped blocks may hold anything");
+	{
+		char why[sizeof(c->zero_init.reason)];
+		bool rz = bc_lu_unmapped_reads_zero(&p->cap, &p->lbp, why, sizeof(why));
+
+		bc_feature_set(&c->zero_init, rz ? BC_SUP_YES : BC_SUP_NO, "%s", why);
+	}
 
 	p->ws_unmap = p->cap.lbpme && (!p->lbp.valid || p->lbp.lbpws);
 	if (p->ws_unmap)

@@ -104,6 +104,61 @@ static void test_provisioning(void **state)
 	assert_int_equal(bc_lu_parse_provisioning(b, 7, &o), -ENODATA);
 }
 
+/*
+ * Do unmapped blocks read zero?  READ CAPACITY(16) byte 14 and VPD 0xB2
+ * byte 5 as a LU returns them.  SBC-4: the LBPRZ field is xx1b for zeros,
+ * 010b for the provisioning initialization pattern, 000b vendor specific;
+ * the READ CAPACITY(16) bit is bit 0 of it.  Where they disagree: not
+ * zeros.
+ */
+static void test_unmapped_reads_zero(void **state)
+{
+	static const struct {
+		uint8_t rc16_14;	/* LBPME 80h, LBPRZ 40h */
+		bool has_b2;
+		uint8_t b2_5;		/* LBPRZ field in bits 4..2 */
+		bool zero;
+		const char *why;
+	} rows[] = {
+		{ 0xc0, true, 0x04, true, "VPD 0xB2 LBPRZ 001b, READ CAPACITY(16) LBPRZ=1: unmapped blocks read as zeros" },
+		{ 0xc0, true, 0x0c, true, "VPD 0xB2 LBPRZ 011b, READ CAPACITY(16) LBPRZ=1: unmapped blocks read as zeros" },
+		{ 0xc0, true, 0x14, true, "VPD 0xB2 LBPRZ 101b, READ CAPACITY(16) LBPRZ=1: unmapped blocks read as zeros" },
+		{ 0xc0, true, 0x1c, true, "VPD 0xB2 LBPRZ 111b, READ CAPACITY(16) LBPRZ=1: unmapped blocks read as zeros" },
+		{ 0xc0, true, 0xe4, true, "VPD 0xB2 LBPRZ 001b, READ CAPACITY(16) LBPRZ=1: unmapped blocks read as zeros" },
+		{ 0x80, true, 0x00, false, "VPD 0xB2 LBPRZ 000b: unmapped blocks read vendor-specific data" },
+		{ 0x80, true, 0x08, false, "VPD 0xB2 LBPRZ 010b: unmapped blocks read the provisioning initialization pattern" },
+		{ 0xc0, true, 0x08, false, "VPD 0xB2 LBPRZ 010b but READ CAPACITY(16) LBPRZ=1: they disagree, unmapped blocks are not relied on to read zeros" },
+		{ 0x80, true, 0x04, false, "VPD 0xB2 LBPRZ 001b but READ CAPACITY(16) LBPRZ=0: they disagree, unmapped blocks are not relied on to read zeros" },
+		{ 0x80, true, 0x10, false, "VPD 0xB2 LBPRZ 100b (reserved): unmapped blocks are not relied on to read zeros" },
+		{ 0xc0, true, 0x18, false, "VPD 0xB2 LBPRZ 110b but READ CAPACITY(16) LBPRZ=1: they disagree, unmapped blocks are not relied on to read zeros" },
+		{ 0xc0, false, 0, true, "READ CAPACITY(16) LBPRZ=1 (no VPD 0xB2): unmapped blocks read as zeros" },
+		{ 0x80, false, 0, false, "READ CAPACITY(16) LBPRZ=0 (no VPD 0xB2): unmapped blocks may hold anything" },
+		{ 0x40, true, 0x04, false, "READ CAPACITY(16): LBPME=0, no logical block provisioning" },
+		{ 0x00, false, 0, false, "READ CAPACITY(16): LBPME=0, no logical block provisioning" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint8_t rc[32] = { 0, 0, 0, 0, 0, 0, 0x0f, 0xff, 0, 0, 0x02, 0x00 };
+		uint8_t b2[8] = { 0, 0xb2, 0, 4, 0, 0, 0x02, 0 };
+		struct bc_lu_capacity cap;
+		struct bc_lu_provisioning lbp;
+		char why[200];
+
+		rc[14] = rows[i].rc16_14;
+		b2[5] = rows[i].b2_5;
+		assert_int_equal(bc_lu_parse_capacity16(rc, sizeof(rc), &cap), 0);
+		if (rows[i].has_b2)
+			assert_int_equal(bc_lu_parse_provisioning(b2, sizeof(b2), &lbp), 0);
+		else
+			memset(&lbp, 0, sizeof(lbp));
+		print_message("row %zu: %s\n", i, rows[i].why);
+		assert_int_equal(bc_lu_unmapped_reads_zero(&cap, &lbp, why, sizeof(why)),
+				 rows[i].zero);
+		assert_string_equal(why, rows[i].why);
+	}
+}
+
 static void test_designators(void **state)
 {
 	/* tgt: NAA-3 (8 bytes) and NAA-6 (16 bytes), then a T10 id */
@@ -254,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_capacity16),
 		cmocka_unit_test(test_block_limits),
 		cmocka_unit_test(test_provisioning),
+		cmocka_unit_test(test_unmapped_reads_zero),
 		cmocka_unit_test(test_designators),
 		cmocka_unit_test(test_lba_status),
 		cmocka_unit_test(test_sense),
