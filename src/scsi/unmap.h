@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Zeroing a range with UNMAP on a LU whose unmapped blocks read zero
- * (LBPRZ): SBC lets a device ignore the part of an UNMAP that covers only
- * part of a granule (VPD 0xB0 OPTIMAL UNMAP GRANULARITY, from UNMAP
+ * (LBPRZ xx1b): SBC lets a device ignore the part of an UNMAP that covers
+ * only part of a granule (VPD 0xB0 OPTIMAL UNMAP GRANULARITY, from UNMAP
  * GRANULARITY ALIGNMENT), so such blocks may keep their old data.  Only
  * whole granules are unmapped; the partial ones at the edges are zeroed
- * explicitly.  Pure: planning and the parameter list, no I/O.
+ * explicitly.  An UNMAP may also unmap nothing at all (SBC-4 4.7.3.4.2):
+ * the caller proves the whole granules with GET LBA STATUS afterwards and
+ * writes whatever is not deallocated.  Pure: planning and the parameter
+ * list, no I/O.
  */
 #ifndef BC_SCSI_UNMAP_H
 #define BC_SCSI_UNMAP_H

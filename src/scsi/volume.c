@@ -39,8 +39,9 @@ struct scsi_priv {
 	struct bc_lu_provisioning lbp;
 	bool gls;		/* GET LBA STATUS works */
 	bool ws_unmap;		/* WRITE SAME(16)+UNMAP usable */
-	/* UNMAP makes zeros (LBPU, LBPRZ): whole granules unmapped, the
-	 * partial ones written (scsi/unmap.h) */
+	/* UNMAP may make zeros (LBPU, LBPRZ xx1b, GET LBA STATUS): whole
+	 * granules unmapped, the partial ones written (scsi/unmap.h), and
+	 * what GET LBA STATUS then shows mapped or anchored written too */
 	bool unmap_zeroes;
 	struct bc_unmap_geom ugeom;
 	bool ws_plain_bad;	/* WRITE SAME(16) without UNMAP refused */
@@ -268,10 +269,6 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		bc_feature_set(&c->write_same, BC_SUP_NO, "%s",
 		     !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPWS=0");
 	c->max_write_same = p->bl.max_write_same;
-	/* UNMAP reads zero afterwards only where LBPRZ says so, and only for
-	 * whole granules: the partial ones are written */
-	p->unmap_zeroes = p->cap.lbpme && p->lbp.valid && p->lbp.lbpu &&
-			  c->zero_init.state == BC_SUP_YES;
 	p->ugeom = (struct bc_unmap_geom){
 		.granularity = p->bl.opt_unmap_granularity,
 		.alignment = p->bl.unmap_alignment,
@@ -279,16 +276,6 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		.max_lba_count = p->bl.max_unmap_lba_count,
 		.max_descriptors = p->bl.max_unmap_descriptors,
 	};
-	if (p->ws_unmap)
-		bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
-		     p->unmap_zeroes ?
-		     "WRITE SAME(16)+UNMAP; else UNMAP of whole granules (LBPRZ=1), partial ones written; else written zeros" :
-		     "WRITE SAME(16)+UNMAP, else written zeros");
-	else
-		bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
-		     p->unmap_zeroes ?
-		     "UNMAP of whole granules (LBPRZ=1), partial granules written with WRITE SAME(16) or WRITE(16)" :
-		     "written zeros");
 	if (p->cap.lbpme && p->lbp.valid && p->lbp.lbpu)
 		bc_feature_set(&c->unmap, BC_SUP_YES, "UNMAP (VPD 0xB2 LBPU=1)");
 	else
@@ -320,6 +307,25 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		bc_feature_set(&c->extent_map, BC_SUP_NO,
 		     "LBPME=0: no GET LBA STATUS; zero detection on the data read");
 	}
+
+	/*
+	 * UNMAP need not unmap anything (SBC-4 4.7.3.4.2), so it makes zeros
+	 * only where GET LBA STATUS shows the blocks deallocated afterwards
+	 * on a LU whose deallocated blocks read zero; the rest is written.
+	 * Without GET LBA STATUS it never counts as zeroing.
+	 */
+	p->unmap_zeroes = p->cap.lbpme && p->lbp.valid && p->lbp.lbpu && p->gls &&
+			  c->zero_init.state == BC_SUP_YES;
+	if (p->ws_unmap)
+		bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
+		     p->unmap_zeroes ?
+		     "WRITE SAME(16)+UNMAP; else UNMAP of whole granules, kept only where GET LBA STATUS then shows them deallocated (LBPRZ xx1b), the rest written; else written zeros" :
+		     "WRITE SAME(16)+UNMAP, else written zeros");
+	else
+		bc_feature_set(&c->zeroout, BC_SUP_YES, "%s",
+		     p->unmap_zeroes ?
+		     "UNMAP of whole granules, kept only where GET LBA STATUS then shows them deallocated (LBPRZ xx1b); partial granules and blocks left mapped or anchored written with WRITE SAME(16) or WRITE(16)" :
+		     "written zeros");
 
 	probe_rsoc(p, c);
 	rsoc_note(&c->xcopy, &c->opcodes, c->opcodes.extended_copy, "0x83",
@@ -464,11 +470,53 @@ static int zero_blocks(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 }
 
 /*
- * Zero [lba, +blocks) on an LU where unmapped blocks read zero: UNMAP of
- * whole granules, cut to the LU's limits, and the partial granules at the
- * edges written (scsi/unmap.h).  -EOPNOTSUPP if the LU refuses UNMAP: the
- * engine then writes zeros over all of it, which is right whatever part
- * was done.
+ * What an UNMAP of [lba, +blocks) did, as GET LBA STATUS reports it: an
+ * UNMAP may unmap nothing at all (SBC-4 4.7.3.4.2), so blocks count as
+ * zero only where they are reported deallocated (on a LU whose
+ * deallocated blocks read zero, checked at probe).  Every block still
+ * mapped or anchored, or that a malformed reply leaves unaccounted for,
+ * is written with zeros.
+ */
+static int unmap_prove(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
+		       struct bc_error *e)
+{
+	struct bc_lu_lba_status st[64];
+	uint64_t end = lba + blocks;
+
+	while (lba < end) {
+		size_t n = 0;
+		int rc = bc_lu_get_lba_status(&p->lu, lba, st, 64, &n, e);
+
+		if (rc == -EBADMSG || (rc == 0 && !n)) {
+			/* nothing to go by: written */
+			bc_error_clear(e);
+			return zero_blocks(p, lba, end - lba, e);
+		}
+		if (rc == -EOPNOTSUPP) {
+			p->unmap_zeroes = false;
+			return rc;
+		}
+		if (rc < 0)
+			return rc;
+		/* the descriptors start at @lba and are contiguous */
+		for (size_t i = 0; i < n && lba < end; i++) {
+			uint64_t k = st[i].blocks < end - lba ? st[i].blocks : end - lba;
+
+			if (st[i].status != 1 && (rc = zero_blocks(p, lba, k, e)) < 0)
+				return rc;
+			lba += k;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Zero [lba, +blocks) on an LU where deallocated blocks read zero: UNMAP
+ * of whole granules, cut to the LU's limits, the partial granules at the
+ * edges written (scsi/unmap.h), and whatever GET LBA STATUS does not show
+ * deallocated afterwards written too.  -EOPNOTSUPP if the LU refuses UNMAP
+ * or GET LBA STATUS: the engine then writes zeros over all of it, which is
+ * right whatever part was done.
  */
 static int zero_by_unmap(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 			 struct bc_error *e)
@@ -504,6 +552,19 @@ static int zero_by_unmap(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 		if (s.tail_blocks &&
 		    (rc = zero_blocks(p, s.tail_lba, s.tail_blocks, e)) < 0)
 			return rc;
+		if (s.n_desc) {
+			/* the descriptors are contiguous; the edges written
+			 * above need no proof */
+			uint64_t a = s.desc[0].lba;
+			uint64_t b = s.desc[s.n_desc - 1].lba + s.desc[s.n_desc - 1].blocks;
+
+			if (s.head_blocks && a < s.head_lba + s.head_blocks)
+				a = s.head_lba + s.head_blocks;
+			if (s.tail_blocks && b > s.tail_lba)
+				b = s.tail_lba;
+			if (a < b && (rc = unmap_prove(p, a, b - a, e)) < 0)
+				return rc;
+		}
 		lba += s.consumed;
 		blocks -= s.consumed;
 	}
@@ -512,9 +573,11 @@ static int zero_by_unmap(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 
 /*
  * Make a range read zero.  WRITE SAME(16)+UNMAP of a zero block reads
- * zero afterwards whatever the target does; it is bounded by the reported
- * maximum WRITE SAME length (and 32 bits of blocks).  Without it, on an
- * LBPRZ LU, UNMAP by whole granules with the partial ones written.
+ * zero afterwards whatever the target does (SBC-4 4.7.3.4.4: it may not
+ * unmap where that would change what is read); it is bounded by the
+ * reported maximum WRITE SAME length (and 32 bits of blocks).  Without it,
+ * on an LBPRZ xx1b LU with GET LBA STATUS, UNMAP by whole granules, proven
+ * afterwards, with everything not proven written.
  */
 static int scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		     unsigned flags, struct bc_error *e)

@@ -6,6 +6,11 @@
  * volume must unmap whole granules and write the partial ones.  Checked on
  * the medium: every block of the range reads zero, blocks outside keep
  * their data, whole granules are deallocated; and the commands sent.
+ *
+ * Then destinations SBC-4 allows that do not read zero where they look
+ * unmapped -- LBPRZ 000b and 010b, READ CAPACITY(16) disagreeing with VPD
+ * 0xB2, anchored blocks, UNMAP that keeps granules or does nothing -- onto
+ * which the source's holes must end up zero and are never skipped.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -123,7 +128,10 @@ static void test_probe_shows_granules(void **state)
 	assert_true(f.caps->unmap_lim.ugavalid);
 	assert_int_equal(f.caps->unmap_lim.max_lba_count, 64);
 	assert_int_equal(f.caps->unmap_lim.max_descriptors, 2);
-	assert_non_null(strstr(f.caps->zeroout.reason, "UNMAP of whole granules"));
+	assert_string_equal(f.caps->zeroout.reason,
+			    "UNMAP of whole granules, kept only where GET LBA STATUS then shows them "
+			    "deallocated (LBPRZ xx1b); partial granules and blocks left mapped or "
+			    "anchored written with WRITE SAME(16) or WRITE(16)");
 	/* RSOC lists WRITE SAME(16), but LBPWS=0 decides */
 	assert_int_equal(f.caps->opcodes.state, BC_SUP_YES);
 	assert_true(f.caps->opcodes.write_same16);
@@ -249,6 +257,31 @@ static void test_zero_unmap_refused(void **state)
 	teardown(&f);
 }
 
+/* GET LBA STATUS refused after the UNMAP: nothing proves it, so
+ * -EOPNOTSUPP (the engine writes zeros over the range) and UNMAP is not
+ * used for zeroing again. */
+static void test_zero_gls_refused_after_unmap(void **state)
+{
+	struct bc_sim_fault gls = { .kind = BC_SIM_FAULT_CHECK, .lu = 0, .opcode = 0x9e,
+				    .sa = 0x12, .count = 100, .key = 0x5,
+				    .asc = 0x20, .ascq = 0x00 };
+	struct bc_error e = { 0 };
+	struct fx f;
+
+	(void)state;
+	setup(&f, 2, 0, 0);
+	assert_int_equal(bc_sim_inject(f.sim, &gls), 0);
+	assert_int_equal(f.v->ops->zero(f.v, 5 * BS, 1000 * BS, BC_ZERO_MAY_UNMAP, &e),
+			 -EOPNOTSUPP);
+	assert_int_equal(bc_sim_count(f.sim, 0, 0x42, BC_SIM_ANY), 1);
+	assert_int_equal(bc_sim_count(f.sim, 0, 0x9e, 0x12), 1);
+	bc_error_clear(&e);
+	assert_int_equal(f.v->ops->zero(f.v, 5 * BS, 1000 * BS, BC_ZERO_MAY_UNMAP, &e),
+			 -EOPNOTSUPP);
+	assert_int_equal(bc_sim_count(f.sim, 0, 0x42, BC_SIM_ANY), 1);
+	teardown(&f);
+}
+
 /*
  * The whole host copy onto such a LU holding old data: the source's holes
  * end up zero on the destination (none of the old data left), whole
@@ -292,6 +325,241 @@ static void test_copy_onto_old_data(void **state)
 	free(b);
 }
 
+/* --- destinations whose unmapped blocks need not read zero -------------- */
+
+/*
+ * Personalities SBC-4 allows for a destination, and what blkclone must do
+ * with the source's holes on each: every hole ends up reading zero (the
+ * sim's own medium is the oracle), and a hole is skipped only where the
+ * destination's GET LBA STATUS shows deallocated blocks on a LU whose
+ * LBPRZ field is xx1b and whose READ CAPACITY(16) agrees.  Nothing else
+ * proves zeros: not LBPRZ 000b/010b, not anchored blocks, not an UNMAP.
+ */
+struct dest_row {
+	const char *name;
+	bool lbprz;		/* unmapped blocks read zero ... */
+	uint8_t fill;		/* ... else this */
+	bool vpd_set;		/* VPD 0xB2 LBPRZ field = vpd */
+	uint8_t vpd;
+	bool rc16_flip;		/* READ CAPACITY(16) disagrees */
+	bool no_lbpws;		/* no WRITE SAME(16) with UNMAP */
+	bool no_gls;		/* no GET LBA STATUS */
+	unsigned keep;		/* UNMAP keeps every Nth granule */
+	bool resource;		/* unmap operations anchor */
+	uint64_t skipped;	/* expected skipped_bytes */
+	unsigned long unmaps;	/* UNMAP commands expected: 0, or 1 = some */
+};
+
+static const struct dest_row dest_rows[] = {
+	{ "LBPRZ 001b with GET LBA STATUS (skips deallocated)", true, 0, false, 0,
+	  false, false, false, 0, false, 2048 * BS, 0 },
+	{ "LBPRZ 001b, UNMAP only", true, 0, false, 0,
+	  false, true, false, 0, false, 2048 * BS, 1 },
+	{ "LBPRZ 000b, unmapped blocks read A5h", false, 0xa5, false, 0,
+	  false, false, false, 0, false, 0, 0 },
+	{ "LBPRZ 000b, UNMAP only", false, 0xa5, false, 0,
+	  false, true, false, 0, false, 0, 0 },
+	{ "LBPRZ 010b, provisioning initialization pattern 5Ah", false, 0x5a, true, 2,
+	  false, false, false, 0, false, 0, 0 },
+	{ "LBPRZ 010b, UNMAP only", false, 0x5a, true, 2,
+	  false, true, false, 0, false, 0, 0 },
+	{ "LBPRZ 010b but READ CAPACITY(16) LBPRZ=1", false, 0x5a, true, 2,
+	  true, false, false, 0, false, 0, 0 },
+	{ "LBPRZ 001b but READ CAPACITY(16) LBPRZ=0", true, 0, false, 0,
+	  true, false, false, 0, false, 0, 0 },
+	{ "LBPRZ 011b (xx1b: zeros)", true, 0, true, 3,
+	  false, false, false, 0, false, 2048 * BS, 0 },
+	{ "UNMAP keeps every granule", true, 0, false, 0,
+	  false, true, false, 1, false, 2048 * BS, 1 },
+	{ "UNMAP keeps every 2nd granule", true, 0, false, 0,
+	  false, true, false, 2, false, 2048 * BS, 1 },
+	{ "UNMAP keeps every granule, no GET LBA STATUS", true, 0, false, 0,
+	  false, true, true, 1, false, 0, 0 },
+	{ "resource provisioned: UNMAP anchors", true, 0, false, 0,
+	  false, true, false, 0, true, 0, 1 },
+	{ "resource provisioned, LBPRZ 000b", false, 0xa5, false, 0,
+	  false, false, false, 0, true, 0, 0 },
+};
+
+/*
+ * The destination: old data in [0, 2048) and [6144, 8192), [2048, 4096)
+ * never written (deallocated, or anchored on a resource provisioned LU),
+ * [4096, 6144) anchored.  The source: data at [101, 401) and [5003, 5303),
+ * holes elsewhere.  Index 0 is the destination, 1 the source.
+ */
+static void dest_setup(struct fx *f, const struct dest_row *r, struct bc_volume **src)
+{
+	struct bc_sim_lu_cfg c;
+	struct bc_scsi_transport *t;
+	struct bc_error e = { 0 };
+	uint8_t *buf = malloc(2048 * BS);
+
+	assert_non_null(buf);
+	f->sim = bc_sim_new();
+	bc_sim_lu_cfg_spc(&c, BLOCKS, BS, 1);
+	c.lbprz = r->lbprz;
+	c.unmapped_fill = r->fill;
+	c.vpd_lbprz_set = r->vpd_set;
+	c.vpd_lbprz = r->vpd;
+	c.rc16_lbprz_flip = r->rc16_flip;
+	c.no_lbpws = r->no_lbpws;
+	c.gls = !r->no_gls;
+	c.unmap_keep_every = r->keep;
+	c.resource = r->resource;
+	c.unmap_granularity = 8;
+	c.unmap_alignment = 2;
+	c.unmap_granules_only = true;
+	assert_int_equal(bc_sim_add_lu(f->sim, &c), 0);
+	bc_sim_lu_cfg_spc(&c, BLOCKS, BS, 2);
+	assert_int_equal(bc_sim_add_lu(f->sim, &c), 1);
+	if (r->resource)
+		assert_int_equal(bc_sim_anchor(f->sim, 0, 0, BLOCKS), 0);
+	memset(buf, OLD, 2048 * BS);
+	assert_int_equal(bc_sim_write(f->sim, 0, 0, 2048, buf), 0);
+	assert_int_equal(bc_sim_write(f->sim, 0, 6144, 2048, buf), 0);
+	assert_int_equal(bc_sim_anchor(f->sim, 0, 4096, 2048), 0);
+	for (unsigned i = 0; i < 300 * BS; i++)
+		buf[i] = (uint8_t)(i * 7 + 3);
+	assert_int_equal(bc_sim_write(f->sim, 1, 101, 300, buf), 0);
+	assert_int_equal(bc_sim_write(f->sim, 1, 5003, 300, buf), 0);
+	free(buf);
+	assert_int_equal(bc_sim_open(f->sim, 0, &t), 0);
+	assert_int_equal(bc_scsi_volume_wrap(t, BC_OPEN_WRITE, &f->v, &e), 0);
+	assert_int_equal(bc_volume_caps(f->v, &f->caps, &e), 0);
+	assert_int_equal(bc_sim_open(f->sim, 1, &t), 0);
+	assert_int_equal(bc_scsi_volume_wrap(t, 0, src, &e), 0);
+	bc_sim_reset_counters(f->sim);
+}
+
+/* Both LUs read the same, on the sim's medium. */
+static bool dest_same(struct fx *f)
+{
+	uint8_t *a = malloc(BLOCKS * BS), *b = malloc(BLOCKS * BS);
+	bool same;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(bc_sim_read(f->sim, 1, 0, BLOCKS, a), 0);
+	assert_int_equal(bc_sim_read(f->sim, 0, 0, BLOCKS, b), 0);
+	same = !memcmp(a, b, (size_t)BLOCKS * BS);
+	if (!same)
+		for (uint64_t l = 0; l < BLOCKS; l++)
+			if (memcmp(a + l * BS, b + l * BS, BS)) {
+				print_message("  first difference at LBA %llu (%02xh, want %02xh)\n",
+					      (unsigned long long)l, b[l * BS], a[l * BS]);
+				break;
+			}
+	free(a);
+	free(b);
+	return same;
+}
+
+static void test_holes_by_personality(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(dest_rows) / sizeof(dest_rows[0]); i++) {
+		const struct dest_row *r = &dest_rows[i];
+
+		for (int token = 0; token < 2; token++) {
+			struct bc_copy_opts o = { .offload = token ? BC_OFFLOAD_REQUIRE :
+								     BC_OFFLOAD_NEVER };
+			struct bc_copy_stats st = { 0 };
+			struct bc_error e = { 0 };
+			struct bc_volume *src;
+			struct fx f;
+
+			print_message("%s, %s\n", r->name, token ? "token copy" : "host copy");
+			dest_setup(&f, r, &src);
+			if (token)
+				assert_int_equal(bc_offload_copy(src, f.v, BC_METHOD_TOKEN,
+								 false, &o, &st, &e), 0);
+			else
+				assert_int_equal(bc_host_copy(src, f.v, false, &o, &st, &e), 0);
+			assert_true(dest_same(&f));
+			assert_int_equal(st.skipped_bytes, r->skipped);
+			if (r->unmaps)
+				assert_true(bc_sim_count(f.sim, 0, 0x42, BC_SIM_ANY) > 0);
+			else
+				assert_int_equal(bc_sim_count(f.sim, 0, 0x42, BC_SIM_ANY), 0);
+			bc_volume_close(src);
+			teardown(&f);
+		}
+	}
+}
+
+/*
+ * The zero operation alone on an LBPRZ LU whose UNMAP keeps whole
+ * granules: GET LBA STATUS shows them mapped afterwards, so they are
+ * written.  Without GET LBA STATUS nothing can prove what an UNMAP did:
+ * no UNMAP at all, the engine writes zeros (-EOPNOTSUPP).
+ */
+static void test_zero_unmap_keeps_granules(void **state)
+{
+	static const struct {
+		const char *name;
+		unsigned keep;
+		bool gls, resource;
+		int rc;
+		unsigned long unmaps, mapped;	/* in [10, 1002) afterwards */
+	} rows[] = {
+		{ "UNMAP keeps all, GET LBA STATUS", 1, true, false, 0, 16, 992 },
+		{ "UNMAP keeps every 2nd, GET LBA STATUS", 2, true, false, 0, 16, 496 },
+		{ "UNMAP keeps all, no GET LBA STATUS", 1, false, false, -EOPNOTSUPP, 0, 992 },
+		{ "UNMAP releases all, no GET LBA STATUS", 0, false, false, -EOPNOTSUPP, 0, 992 },
+		/* anchored is not deallocated: written, none left anchored */
+		{ "UNMAP anchors (resource provisioned)", 0, true, true, 0, 16, 992 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bc_sim_lu_cfg c;
+		struct bc_scsi_transport *t;
+		struct bc_error e = { 0 };
+		uint8_t *buf = malloc(BLOCKS * BS);
+		struct fx f;
+		int rc;
+
+		print_message("%s\n", rows[i].name);
+		assert_non_null(buf);
+		f.sim = bc_sim_new();
+		bc_sim_lu_cfg_spc(&c, BLOCKS, BS, 1);
+		c.no_lbpws = true;
+		c.unmap_granularity = 8;
+		c.unmap_alignment = 2;
+		c.unmap_granules_only = true;
+		c.max_unmap_lba_count = 64;
+		c.unmap_keep_every = rows[i].keep;
+		c.gls = rows[i].gls;
+		c.resource = rows[i].resource;
+		assert_int_equal(bc_sim_add_lu(f.sim, &c), 0);
+		memset(buf, OLD, BLOCKS * BS);
+		assert_int_equal(bc_sim_write(f.sim, 0, 0, BLOCKS, buf), 0);
+		free(buf);
+		assert_int_equal(bc_sim_open(f.sim, 0, &t), 0);
+		assert_int_equal(bc_scsi_volume_wrap(t, BC_OPEN_WRITE, &f.v, &e), 0);
+		assert_int_equal(bc_volume_caps(f.v, &f.caps, &e), 0);
+		assert_string_equal(f.caps->zeroout.reason, rows[i].gls ?
+				    "UNMAP of whole granules, kept only where GET LBA STATUS then "
+				    "shows them deallocated (LBPRZ xx1b); partial granules and blocks "
+				    "left mapped or anchored written with WRITE SAME(16) or WRITE(16)" :
+				    "written zeros");
+		bc_sim_reset_counters(f.sim);
+		rc = f.v->ops->zero(f.v, 5 * BS, 1000 * BS, BC_ZERO_MAY_UNMAP, &e);
+		assert_int_equal(rc, rows[i].rc);
+		if (rc == 0)
+			assert_true(holds(&f, 5, 1000, 0));
+		else
+			assert_true(holds(&f, 5, 1000, OLD));	/* nothing done */
+		assert_true(holds(&f, 0, 5, OLD));
+		assert_true(holds(&f, 1005, 100, OLD));
+		assert_int_equal(bc_sim_count(f.sim, 0, 0x42, BC_SIM_ANY), rows[i].unmaps);
+		assert_int_equal(mapped_in(&f, 10, 992), rows[i].mapped);
+		for (uint64_t l = 5; l < 1005; l++)
+			assert_false(bc_sim_anchored(f.sim, 0, l));
+		teardown(&f);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,7 +570,10 @@ int main(void)
 		cmocka_unit_test(test_zero_inside_granule),
 		cmocka_unit_test(test_zero_edges_by_write),
 		cmocka_unit_test(test_zero_unmap_refused),
+		cmocka_unit_test(test_zero_gls_refused_after_unmap),
 		cmocka_unit_test(test_copy_onto_old_data),
+		cmocka_unit_test(test_holes_by_personality),
+		cmocka_unit_test(test_zero_unmap_keeps_granules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
