@@ -60,6 +60,19 @@ int bc_nvme_decode_id_ctrl(const uint8_t *p, size_t len,
 int bc_nvme_decode_id_ns(const uint8_t *p, size_t len,
 			 struct bc_nvme_ns_info *out);
 
+/*
+ * What Identify says about zeroing and holes (nvme/caps.c): zeroout
+ * (Write Zeroes), unmap (Dataset Management), zero_init (yes only for
+ * DLFEAT read behaviour 001b; unknown when not reported) and extent_map
+ * (never: NVMe has no allocation query) in @c.
+ */
+struct bc_caps;
+void bc_nvme_zero_caps(const struct bc_nvme_ctrl_info *ctrl,
+		       const struct bc_nvme_ns_info *ns, struct bc_caps *c);
+/* Write Zeroes may set DEAC: the namespace deallocates that way (DLFEAT
+ * bit 3) and deallocated blocks read zero.  Zeros either way. */
+bool bc_nvme_write_zeroes_deac(const struct bc_nvme_ns_info *ns);
+
 /* "Invalid Field in Command" etc. for an NVMe status (SCT, SC). */
 const char *bc_nvme_status_str(uint8_t sct, uint8_t sc);
 

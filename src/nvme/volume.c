@@ -125,23 +125,7 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 	c->nvme_lim.mcl = p->ns.mcl;
 	c->nvme_lim.msrc = p->ns.msrc;
 
-	if (p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES)
-		bc_feature_set(&c->zeroout, BC_SUP_YES, "Write Zeroes%s",
-		     p->ns.write_zeroes_deac ? " with DEAC (DLFEAT bit 3)" : "");
-	if (p->ctrl.oncs & BC_NVME_ONCS_DSM)
-		bc_feature_set(&c->unmap, BC_SUP_YES, "Dataset Management, deallocate");
-	else
-		bc_feature_set(&c->unmap, BC_SUP_NO, "ONCS: no Dataset Management");
-	if (p->ns.dealloc_reads_zero)
-		bc_feature_set(&c->zero_init, BC_SUP_YES,
-		     "DLFEAT %#x: deallocated blocks read as zeros", p->ns.dlfeat);
-	else
-		bc_feature_set(&c->zero_init, (p->ns.dlfeat & 7) ? BC_SUP_NO : BC_SUP_UNKNOWN,
-		     "DLFEAT %#x: read behaviour of deallocated blocks %s",
-		     p->ns.dlfeat, (p->ns.dlfeat & 7) ? "is not zeros" : "not reported");
-	bc_feature_set(&c->extent_map, BC_SUP_NO,
-	     "NVMe has no allocation query; zero detection on the data read");
-	c->map_source = BC_MAP_NONE;
+	bc_nvme_zero_caps(&p->ctrl, &p->ns, c);
 	return 0;
 }
 
@@ -166,8 +150,7 @@ static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 {
 	struct nvme_priv *p = np(v);
 	uint64_t lba = off / v->block_size + p->base_lba, n = len / v->block_size;
-	bool deac = (flags & BC_ZERO_MAY_UNMAP) && p->ns.write_zeroes_deac &&
-		    p->ns.dealloc_reads_zero;
+	bool deac = (flags & BC_ZERO_MAY_UNMAP) && bc_nvme_write_zeroes_deac(&p->ns);
 
 	if (!p->have_id || !(p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES))
 		return p->blk->ops->zero(p->blk, off, len, flags, e);

@@ -7,12 +7,15 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 #include <libnvme.h>
 
 #include "fixture.h"
+#include "holes.h"
+#include "memvol.h"
 #include "nvme/copy.h"
 #include "nvme/identify.h"
 
@@ -233,6 +236,85 @@ static void test_qemu_fixtures(void **state)
 	assert_int_equal(ns.mcl, 0);
 }
 
+/*
+ * Holes onto an NVMe namespace: only DLFEAT read behaviour 001b says
+ * deallocated blocks read zero; 000b (not reported), 010b (FFh) and the
+ * reserved values do not.  The namespace's caps come from QEMU's Identify
+ * Namespace with DLFEAT patched; a destination with those caps whose
+ * deallocated blocks hold old data has a hole settled on it -- with the
+ * extent map NVMe lacks forced on, so only zero_init stands between the
+ * old data and a skip.  Everything must end up zero and nothing skipped
+ * unless DLFEAT is 001b.
+ */
+static void test_dlfeat_holes(void **state)
+{
+	static const struct {
+		uint8_t dlfeat;
+		enum bc_support zero_init;
+		bool deac;		/* Write Zeroes sets DEAC */
+		uint64_t skipped;	/* of the 64 KiB settled, half deallocated */
+	} rows[] = {
+		{ 0x00, BC_SUP_UNKNOWN, false, 0 },	/* no DLFEAT at all */
+		{ 0x01, BC_SUP_YES, false, 32768 },
+		{ 0x02, BC_SUP_NO, false, 0 },		/* reads FFh */
+		{ 0x03, BC_SUP_NO, false, 0 },		/* reserved */
+		{ 0x04, BC_SUP_NO, false, 0 },		/* reserved */
+		{ 0x07, BC_SUP_NO, false, 0 },		/* reserved */
+		{ 0x08, BC_SUP_UNKNOWN, false, 0 },	/* DEAC bit, reads not reported */
+		{ 0x09, BC_SUP_YES, true, 32768 },
+		{ 0x0a, BC_SUP_NO, false, 0 },
+		{ 0x10, BC_SUP_UNKNOWN, false, 0 },	/* guard CRC bit only */
+		{ 0x19, BC_SUP_YES, true, 32768 },
+	};
+	uint8_t buf[4096];
+	struct bc_nvme_ctrl_info ctrl;
+
+	(void)state;
+	assert_int_equal(fixture_load("nvme/qemu-id-ctrl.hex", buf, sizeof(buf)), 4096);
+	assert_int_equal(bc_nvme_decode_id_ctrl(buf, 4096, &ctrl), 0);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct bc_nvme_ns_info ns;
+		struct bc_caps caps;
+		struct bc_copy_stats st = { 0 };
+		struct bc_dest_holes h;
+		struct bc_error e = { 0 };
+		struct bc_volume *dst;
+		struct memvol *m;
+		uint8_t *back;
+
+		print_message("DLFEAT %02xh\n", rows[i].dlfeat);
+		assert_int_equal(fixture_load("nvme/qemu-id-ns-1.hex", buf, sizeof(buf)), 4096);
+		buf[33] = rows[i].dlfeat;
+		assert_int_equal(bc_nvme_decode_id_ns(buf, 4096, &ns), 0);
+		memset(&caps, 0, sizeof(caps));
+		bc_nvme_zero_caps(&ctrl, &ns, &caps);
+		assert_int_equal(caps.zero_init.state, rows[i].zero_init);
+		assert_int_equal(caps.extent_map.state, BC_SUP_NO);
+		assert_int_equal(caps.zeroout.state, BC_SUP_YES);	/* ONCS bit 3 */
+		assert_int_equal(bc_nvme_write_zeroes_deac(&ns), rows[i].deac);
+
+		/* 64 KiB of old data, the second half deallocated (reading the
+		 * old data unless DLFEAT is 001b) */
+		dst = memvol_new("nvme", 65536, 512, true,
+				 rows[i].zero_init == BC_SUP_YES, true);
+		memvol_garbage(dst, 7);
+		m = memvol_of(dst);
+		for (unsigned b = 64; b < 128; b++)
+			m->allocated[b] = false;
+		caps.extent_map.state = BC_SUP_YES;	/* as if NVMe had a map */
+		bc_dest_holes_init(&h, dst, &caps, false, &st);
+		assert_int_equal(bc_dest_settle(&h, 0, 65536, &e), 0);
+		assert_int_equal(st.skipped_bytes, rows[i].skipped);
+		back = malloc(65536);
+		assert_non_null(back);
+		assert_int_equal(dst->ops->read(dst, back, 0, 65536, &e), 0);
+		for (size_t k = 0; k < 65536; k++)
+			assert_int_equal(back[k], 0);
+		free(back);
+		bc_volume_close(dst);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -243,6 +325,7 @@ int main(void)
 		cmocka_unit_test(test_copy_cut),
 		cmocka_unit_test(test_copy_build),
 		cmocka_unit_test(test_qemu_fixtures),
+		cmocka_unit_test(test_dlfeat_holes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
