@@ -62,6 +62,31 @@ static void clean(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
+/*
+ * The next line of @fp into @line without its newline (a last line may
+ * lack one): 1, or 0 at the end.  A line too long for @line is not one
+ * blkclone wrote: it is consumed whole and comes back empty, so no piece
+ * of it passes for a line of its own.
+ */
+static int next_line(FILE *fp, char *line, size_t len)
+{
+	size_t n;
+
+	if (!fgets(line, (int)len, fp))
+		return 0;
+	n = strlen(line);
+	if (n && line[n - 1] == '\n') {
+		line[n - 1] = '\0';
+		return 1;
+	}
+	if (n + 1 < len || feof(fp))
+		return 1;		/* the last line, without a newline */
+	for (int c = fgetc(fp); c != EOF && c != '\n'; c = fgetc(fp))
+		;
+	line[0] = '\0';
+	return 1;
+}
+
 /* Split a line into method, src, dst, time, reason; false if malformed. */
 static bool split(char *line, char **f)
 {
@@ -74,9 +99,6 @@ static bool split(char *line, char **f)
 			*line++ = '\0';
 		}
 	}
-	line = strchr(f[4], '\n');
-	if (line)
-		*line = '\0';
 	return true;
 }
 
@@ -97,7 +119,7 @@ bool bc_refusal_find(const char *path, enum bc_method m, const char *src,
 		return false;
 	clean(s, sizeof(s), src);
 	clean(d, sizeof(d), dst);
-	while (fgets(line, sizeof(line), fp)) {
+	while (next_line(fp, line, sizeof(line))) {
 		if (!split(line, f) || !same_pair(f, m, s, d))
 			continue;
 		{
@@ -115,13 +137,14 @@ bool bc_refusal_find(const char *path, enum bc_method m, const char *src,
 	return found;
 }
 
-/* Rewrite the file without @pair's line, and with @add appended. */
+/* Rewrite the file without @pair's line, and with @add appended; at most
+ * MAX_ENTRIES lines, the oldest dropped first. */
 static int rewrite(const char *path, enum bc_method m, const char *src,
 		   const char *dst, const char *add)
 {
 	char dir[4096], tmp[4200], line[LINE_MAX_LEN], copy[LINE_MAX_LEN], *f[5];
 	char *slash, **keep = NULL;
-	size_t nkeep = 0;
+	size_t nkeep = 0, room = add ? MAX_ENTRIES - 1 : MAX_ENTRIES;
 	FILE *in, *out;
 	int lockfd, rc = 0;
 
@@ -137,19 +160,19 @@ static int rewrite(const char *path, enum bc_method m, const char *src,
 	if (lockfd < 0)
 		return -errno;
 	flock(lockfd, LOCK_EX);
-	keep = calloc(MAX_ENTRIES + 1, sizeof(*keep));
+	keep = calloc(MAX_ENTRIES, sizeof(*keep));
 	if (!keep) {
 		rc = -ENOMEM;
 		goto out;
 	}
 	if ((in = fopen(path, "re"))) {
-		while (fgets(line, sizeof(line), in)) {
+		while (next_line(in, line, sizeof(line))) {
 			snprintf(copy, sizeof(copy), "%s", line);
 			if (!split(copy, f) || same_pair(f, m, src, dst))
 				continue;
-			if (nkeep == MAX_ENTRIES) {	/* drop the oldest */
+			if (nkeep == room) {	/* drop the oldest */
 				free(keep[0]);
-				memmove(keep, keep + 1, (MAX_ENTRIES - 1) * sizeof(*keep));
+				memmove(keep, keep + 1, (room - 1) * sizeof(*keep));
 				nkeep--;
 			}
 			keep[nkeep++] = strdup(line);
@@ -164,7 +187,7 @@ static int rewrite(const char *path, enum bc_method m, const char *src,
 	}
 	for (size_t i = 0; i < nkeep; i++)
 		if (keep[i])
-			fputs(keep[i], out);
+			fprintf(out, "%s\n", keep[i]);
 	if (add)
 		fputs(add, out);
 	if (fflush(out) != 0 || fsync(fileno(out)) < 0)
