@@ -27,8 +27,10 @@ static bool proven_zero_by_map(struct bc_volume *v, const struct bc_caps *c,
 		return false;
 	if (v->ops->map(v, off, len, ext, 4, &n, e) < 0 || !n)
 		return false;
+	/* deallocated only: an anchored block is not proven zero, and the
+	 * copy wrote it (engine's hole rule) */
 	return ext[0].offset == off && ext[0].length >= len &&
-	       ext[0].state != BC_EXTENT_MAPPED;
+	       ext[0].state == BC_EXTENT_DEALLOCATED;
 }
 
 static int first_diff(const unsigned char *a, const unsigned char *b,

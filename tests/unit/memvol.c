@@ -34,6 +34,18 @@ static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	return 0;
 }
 
+/* anchored blocks keep what they hold: SBC does not promise zeros there */
+static int mv_block_state(const struct memvol *m, uint64_t b)
+{
+	uint64_t off = b * m->bs;
+
+	if (m->allocated[b])
+		return BC_EXTENT_MAPPED;
+	if (off >= m->anchor_off && off < m->anchor_off + m->anchor_len)
+		return BC_EXTENT_ANCHORED;
+	return BC_EXTENT_DEALLOCATED;
+}
+
 static int mv_read_locked(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 		   struct bc_error *e)
 {
@@ -48,7 +60,7 @@ static int mv_read_locked(struct bc_volume *v, void *buf, uint64_t off, size_t l
 	for (uint64_t b = off / m->bs; b < (off + len) / m->bs; b++) {
 		uint8_t *dst = (uint8_t *)buf + (b * m->bs - off);
 
-		if (m->allocated[b] || !m->zero_init)
+		if (mv_block_state(m, b) != BC_EXTENT_DEALLOCATED || !m->zero_init)
 			memcpy(dst, m->data + b * m->bs, m->bs);
 		else
 			memset(dst, 0, m->bs);
@@ -90,14 +102,13 @@ static int mv_map_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 	if (end > m->nblocks)
 		end = m->nblocks;
 	while (b < end && i < max) {
-		bool a = m->allocated[b];
+		int st = mv_block_state(m, b);
 		uint64_t s = b;
 
-		while (b < end && m->allocated[b] == a)
+		while (b < end && mv_block_state(m, b) == st)
 			b++;
 		out[i++] = (struct bc_extent){ s * m->bs, (b - s) * m->bs,
-					       a ? BC_EXTENT_MAPPED :
-						   BC_EXTENT_DEALLOCATED };
+					       (enum bc_extent_state)st };
 	}
 	*n = i;
 	return 0;

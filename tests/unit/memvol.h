@@ -15,6 +15,9 @@ struct memvol {
 	uint64_t nblocks;
 	bool has_map;
 	bool zero_init;		/* deallocated blocks read zero */
+	/* unallocated blocks in [anchor_off, anchor_off + anchor_len) are
+	 * reported anchored by the map (bytes; 0 = none) */
+	uint64_t anchor_off, anchor_len;
 	/* counters */
 	unsigned reads, writes, zeros, maps;
 	uint64_t read_bytes, written_bytes, zeroed_bytes;

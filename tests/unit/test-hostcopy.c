@@ -250,6 +250,33 @@ static void test_verify(void **state)
 	bc_volume_close(d);
 }
 
+/* --verify trusts a destination's map only where the copy does: an
+ * anchored range is not proven zero (SBC lets it hold anything but on
+ * an LBPRZ xx1b LU, and the copy writes it), so verify reads it. */
+static void test_verify_reads_anchored(void **state)
+{
+	struct bc_volume *s = sparse_source(true);
+	struct bc_volume *d = memvol_new("dst", 8 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	struct memvol *m;
+
+	(void)state;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_int_equal(bc_verify(s, d, &o, &e), 0);
+	/* a hole of both, reported anchored, that holds a non-zero byte */
+	m = memvol_of(d);
+	m->anchor_off = 5 * MiB;
+	m->anchor_len = MiB;
+	assert_false(m->allocated[5 * MiB / 512 + 3]);
+	m->data[5 * MiB + 3 * 512 + 17] = 0x5a;
+	assert_int_equal(bc_verify(s, d, &o, &e), -EILSEQ);
+	assert_int_equal(e.lba, 5 * MiB / 512 + 3);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 /* Write-behind: one flush of the destination per write_behind bytes
  * written, then the final one; the count is reported. */
 static void test_write_behind_flushes(void **state)
@@ -432,6 +459,7 @@ int main(void)
 		cmocka_unit_test(test_mixed_block_sizes),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_verify_reads_anchored),
 		cmocka_unit_test(test_write_behind_flushes),
 		cmocka_unit_test(test_chunk_from_block_limits),
 		cmocka_unit_test(test_failed_zeroing_resumes_below_the_hole),
