@@ -1,13 +1,16 @@
 /*
- * scsi-scenario LABEL TARGET FILE: run the scenarios of FILE (see
+ * scsi-scenario [-v] LABEL TARGET FILE: run the scenarios of FILE (see
  * tests/scenarios/common.scn) against TARGET and check the expectations
  * written for LABEL.  TARGET is an iscsi:// URL, or "sim-lio" / "sim-spc"
- * for a fresh simulator LU of that personality.  The same file runs
- * against the simulator and against tgt and LIO, so the simulator cannot
- * drift from what the real targets answer.  Prints TAP; exits 1 on any
- * failed expectation, 77 if no scenario has one for LABEL.
+ * for a fresh simulator LU of that personality.  Rows run in order on
+ * one LU; a row without an expectation for LABEL is not sent.  -v prints
+ * each reply's data-in as hex (for writing new rows).  Prints TAP; exits
+ * 1 on any failed expectation, 77 if no scenario has one for LABEL.
+ *
+ * scsi-scenario --check FILE: parse every row and apply the rules that
+ * keep the simulator's rows equal to the real targets' (scn_lint_row in
+ * scenario.c); print the rows per label.  Exits 1 on any problem.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,125 +21,71 @@
 #include "iscsi/session.h"
 #include "scsi/lu.h"
 #include "scsi/transport.h"
+#include "scenario.h"
 #include "simlu.h"
 
+static struct scn_row row;		/* 8 KiB of data: not on the stack */
+static uint8_t reply[SCN_MAX_DATA];
+static char line[SCN_MAX_LINE + 2];
 
-#define MAX_DATA 8192
-
-/* Hex bytes with "XX*N" for N copies; returns the count or -1. */
-static int parse_hex(const char *s, uint8_t *out, size_t max)
+/* The next line of @f into line[]: 1, 0 at the end, -1 if too long. */
+static int next_line(FILE *f)
 {
-	size_t n = 0;
+	size_t n;
 
-	while (*s) {
-		unsigned v, rep = 1;
-		char *end;
-
-		while (isspace((unsigned char)*s))
-			s++;
-		if (!*s)
-			break;
-		v = (unsigned)strtoul(s, &end, 16);
-		if (end == s || v > 0xff)
-			return -1;
-		s = end;
-		if (*s == '*') {
-			rep = (unsigned)strtoul(s + 1, &end, 10);
-			if (end == s + 1)
-				return -1;
-			s = end;
-		}
-		while (rep--) {
-			if (n == max)
-				return -1;
-			out[n++] = (uint8_t)v;
-		}
+	if (!fgets(line, sizeof(line), f))
+		return 0;
+	n = strlen(line);
+	if (n && line[n - 1] == '\n') {
+		line[n - 1] = '\0';
+		return 1;
 	}
-	return (int)n;
+	if (n < sizeof(line) - 1)
+		return 1;		/* the last line, without a newline */
+	while (fgets(line, sizeof(line), f) && !strchr(line, '\n'))
+		;
+	return -1;
 }
 
-static char *trim(char *s)
+static int lint(const char *path)
 {
-	char *e;
+	unsigned rows = 0, problems = 0, lineno = 0, count[SCN_NLABELS] = { 0 };
+	unsigned unverified[SCN_NLABELS] = { 0 }, differ = 0, same = 0;
+	char err[300];
+	FILE *f = fopen(path, "re");
+	int rc;
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
-/* Does the comma-separated label list @labels name @label? */
-static bool names(const char *labels, const char *label)
-{
-	size_t n = strlen(label);
-
-	for (const char *p = labels; *p;) {
-		const char *c = strchr(p, ',');
-		size_t l = c ? (size_t)(c - p) : strlen(p);
-
-		while (l && isspace((unsigned char)*p)) {
-			p++;
-			l--;
-		}
-		while (l && isspace((unsigned char)p[l - 1]))
-			l--;
-		if (l == n && !strncmp(p, label, n))
-			return true;
-		if (!c)
-			break;
-		p = c + 1;
+	if (!f) {
+		perror(path);
+		return 2;
 	}
-	return false;
-}
-
-/*
- * Check one expectation against the command's outcome: "good",
- * "check K[/ASC/ASCQ]", optionally followed by "; byte N [& MASK] = V".
- */
-static bool expect(const char *ex, const struct bc_scsi_cmd *c,
-		   const struct bc_status *st, char *why, size_t wlen)
-{
-	const char *b = strstr(ex, "byte");
-	unsigned k, asc, ascq;
-	int n;
-
-	if (!strncmp(ex, "good", 4)) {
-		if (c->status != 0) {
-			snprintf(why, wlen, "status %#x, sense %x/%02x/%02x", c->status,
-				 st->sense_key, st->asc, st->ascq);
-			return false;
+	while ((rc = next_line(f))) {
+		lineno++;
+		if (rc < 0 || (rc = scn_parse_row(line, &row, err, sizeof(err))) < 0 ||
+		    (rc && scn_lint_row(&row, err, sizeof(err)) < 0)) {
+			printf("not ok - %s:%u: %s\n", path, lineno,
+			       rc < 0 && !err[0] ? "line too long" : err);
+			problems++;
+			continue;
 		}
-	} else if (!strncmp(ex, "check", 5)) {
-		n = sscanf(ex + 5, " %x/%x/%x", &k, &asc, &ascq);
-		if (c->status != BC_SAM_CHECK_CONDITION || n < 1 || st->sense_key != k ||
-		    (n == 3 && (st->asc != asc || st->ascq != ascq))) {
-			snprintf(why, wlen, "status %#x, sense %x/%02x/%02x", c->status,
-				 st->sense_key, st->asc, st->ascq);
-			return false;
+		if (!rc)
+			continue;
+		rows++;
+		for (int l = 0; l < SCN_NLABELS; l++) {
+			count[l] += scn_row_field(&row, (enum scn_label)l) != NULL;
+			unverified[l] += !!(row.unverified & 1u << l);
 		}
-	} else {
-		snprintf(why, wlen, "bad expectation \"%s\"", ex);
-		return false;
+		if (scn_row_field(&row, SCN_SIM_SPC))
+			row.differs[0] ? differ++ : same++;
 	}
-	if (b) {
-		unsigned off, mask = 0xff, val;
-
-		if (sscanf(b, "byte %u & %x = %x", &off, &mask, &val) != 3 &&
-		    sscanf(b, "byte %u = %x", &off, &val) != 2) {
-			snprintf(why, wlen, "bad byte expectation \"%s\"", b);
-			return false;
-		}
-		if (off >= c->data_len - c->resid ||
-		    (((const uint8_t *)c->data)[off] & mask) != val) {
-			snprintf(why, wlen, "byte %u is %#x", off,
-				 off < c->data_len - c->resid ?
-				 ((const uint8_t *)c->data)[off] : 0x100);
-			return false;
-		}
-	}
-	return true;
+	fclose(f);
+	printf("# %u rows\n", rows);
+	for (int l = 0; l < SCN_NLABELS; l++)
+		printf("# %s: %u rows, %u of them not yet run on the real target\n",
+		       scn_label_name((enum scn_label)l), count[l], unverified[l]);
+	printf("# sim-spc = tgt on %u rows, differs (with a reason) on %u\n", same, differ);
+	printf("# %u problems\n", problems);
+	return problems ? 1 : 0;
 }
 
 static int open_target(const char *target, struct bc_sim **sim,
@@ -149,10 +98,15 @@ static int open_target(const char *target, struct bc_sim **sim,
 		*sim = bc_sim_new();
 		if (!*sim)
 			return -ENOMEM;
-		if (target[4] == 'l')
+		/* the LUs the list runs on: 64 MiB of 512-byte blocks, as
+		 * tgt's scenario LUN and LIO's backstore t (tests/vm/init,
+		 * which sets unmap_zeroes_data: LBPRZ) */
+		if (target[4] == 'l') {
 			bc_sim_lu_cfg_lio(&c, 131072, 512, 1);
-		else
+			c.lbprz = true;
+		} else {
 			bc_sim_lu_cfg_spc(&c, 131072, 512, 1);
+		}
 		if (bc_sim_add_lu(*sim, &c) < 0)
 			return -EINVAL;
 		return bc_sim_open(*sim, 0, t);
@@ -166,16 +120,35 @@ static int open_target(const char *target, struct bc_sim **sim,
 	return 0;
 }
 
+static void dump(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%s%02x%s", i % 16 ? "" : "#   ", p[i],
+		       i % 16 == 15 || i + 1 == n ? "\n" : " ");
+}
+
 int main(int argc, char **argv)
 {
 	struct bc_scsi_transport *t = NULL;
 	struct bc_sim *sim = NULL;
-	char line[16384];
 	unsigned ran = 0, failed = 0, lineno = 0;
+	size_t prev_len = 0;
+	bool verbose = argc > 1 && !strcmp(argv[1], "-v");
+	int label, rc;
 	FILE *f;
 
+	if (argc == 3 && !strcmp(argv[1], "--check"))
+		return lint(argv[2]);
+	argv += verbose;
+	argc -= verbose;
 	if (argc != 4) {
-		fprintf(stderr, "usage: scsi-scenario LABEL TARGET FILE\n");
+		fprintf(stderr, "usage: scsi-scenario [-v] LABEL TARGET FILE\n"
+			"       scsi-scenario --check FILE\n");
+		return 2;
+	}
+	label = scn_label_parse(argv[1], strlen(argv[1]));
+	if (label < 0) {
+		fprintf(stderr, "scsi-scenario: unknown label %s\n", argv[1]);
 		return 2;
 	}
 	f = fopen(argv[3], "re");
@@ -190,74 +163,62 @@ int main(int argc, char **argv)
 
 		bc_scsi_execute(t, &c, &e);
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *field[8], *p = line, *name, *ex = NULL, why[200] = "";
-		static uint8_t data[MAX_DATA];
+	while ((rc = next_line(f))) {
+		const struct scn_field *fl;
 		struct bc_scsi_cmd c;
 		struct bc_status st;
 		struct bc_error e = { 0 };
-		int nf = 0, n;
+		char why[300];
+		size_t got;
 
 		lineno++;
-		line[strcspn(line, "\n")] = '\0';
-		if (!*trim(line) || *trim(line) == '#')
-			continue;
-		while (nf < 8 && (field[nf] = strsep(&p, "|")))
-			nf++;
-		if (nf < 4) {
-			printf("not ok - line %u: needs name | cdb | data | expectations\n", lineno);
+		if (rc < 0 || (rc = scn_parse_row(line, &row, why, sizeof(why))) < 0) {
+			printf("not ok - line %u: %s\n", lineno, rc < 0 && !why[0] ?
+			       "line too long" : why);
 			failed++;
 			continue;
 		}
-		name = trim(field[0]);
-		for (int i = 3; i < nf; i++) {
-			char *x = trim(field[i]), *colon = strchr(x, ':');
-
-			if (colon && (*colon = '\0', names(x, argv[1])))
-				ex = trim(colon + 1);
-		}
-		if (!ex)
+		if (!rc || !(fl = scn_row_field(&row, (enum scn_label)label)))
 			continue;	/* nothing said for this target */
 		memset(&c, 0, sizeof(c));
-		n = parse_hex(trim(field[1]), c.cdb, sizeof(c.cdb));
-		if (n != 6 && n != 10 && n != 12 && n != 16) {
-			printf("not ok - %s: bad CDB\n", name);
-			failed++;
-			continue;
-		}
-		c.cdb_len = (uint8_t)n;
-		{
-			char *d = trim(field[2]);
-
-			memset(data, 0, sizeof(data));
-			if (!strncmp(d, "in ", 3)) {
-				c.dir = BC_SCSI_DIR_IN;
-				c.data_len = strtoul(d + 3, NULL, 10);
-			} else if (!strncmp(d, "out ", 4)) {
-				n = parse_hex(d + 4, data, sizeof(data));
-				c.dir = BC_SCSI_DIR_OUT;
-				c.data_len = n < 0 ? 0 : (size_t)n;
-			}
-			if (c.data_len > sizeof(data)) {
-				printf("not ok - %s: data too long\n", name);
-				failed++;
-				continue;
-			}
-			c.data = data;
+		memcpy(c.cdb, row.cdb, sizeof(c.cdb));
+		c.cdb_len = row.cdb_len;
+		c.data_len = row.data_len;
+		if (row.dir == SCN_DIR_IN) {
+			c.dir = BC_SCSI_DIR_IN;
+			c.data = reply;
+			memset(reply, 0, sizeof(reply));
+		} else if (row.dir == SCN_DIR_OUT) {
+			scn_fill_refs(&row, reply, prev_len);
+			c.dir = BC_SCSI_DIR_OUT;
+			c.data = row.data;
 		}
 		ran++;
 		if (bc_scsi_execute(t, &c, &e) < 0) {
-			printf("not ok - %s: not delivered: %s\n", name, e.detail);
+			printf("not ok - %s: not delivered: %s\n", row.name, e.detail);
 			failed++;
 			continue;
 		}
 		bc_lu_decode_sense(c.sense, c.sense_len, c.status, &st);
-		if (expect(ex, &c, &st, why, sizeof(why)))
-			printf("ok - %s: %s\n", name, ex);
+		got = 0;
+		if (row.dir == SCN_DIR_IN) {
+			got = c.resid < c.data_len ? c.data_len - c.resid : 0;
+			prev_len = got;
+		}
+		if (scn_expect_match(&fl->ex, c.status, st.sense_key, st.asc, st.ascq,
+				     reply, got, why, sizeof(why)))
+			printf("ok - %s: %s\n", row.name, fl->text);
 		else {
-			printf("not ok - %s: wanted %s, got %s\n", name, ex, why);
+			printf("not ok - %s: wanted %s, got %s\n", row.name, fl->text, why);
 			failed++;
 		}
+		if (row.unverified & 1u << label)
+			printf("# \"%s\" had not been run on %s before: once it passes, "
+			       "remove its \"unverified: %s\"\n", row.name, argv[1], argv[1]);
+		if (verbose && got)
+			dump(reply, got);
+		if (verbose && c.status)
+			printf("#   sense %x/%02x/%02x\n", st.sense_key, st.asc, st.ascq);
 	}
 	fclose(f);
 	bc_scsi_transport_close(t);
