@@ -348,19 +348,23 @@ void sim_cmd_read_capacity16(struct sim_ctx *c)
 
 #define GLS_MAX_DESC 1024
 
+/*
+ * Descriptors from @lba, at most GLS_MAX_DESC (or gls_max_desc: a short
+ * reply the initiator continues from).  The allocation length only cuts
+ * the transfer: PARAMETER DATA LENGTH still counts every descriptor
+ * (SPC-4 4.2.5.6), as tgt does.
+ */
 void sim_cmd_get_lba_status(struct sim_ctx *c)
 {
 	uint64_t lba = sim_be64(c->cdb + 2), blocks = c->lu->cfg.blocks;
 	uint32_t alloc = sim_be32(c->cdb + 10);
-	size_t max = alloc >= 24 ? (alloc - 8) / 16 : 1, n = 0;
+	size_t max = GLS_MAX_DESC, n = 0;
 	uint8_t *buf;
 
 	if (lba >= blocks) {
 		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
 		return;
 	}
-	if (max > GLS_MAX_DESC)
-		max = GLS_MAX_DESC;
 	if (c->lu->cfg.gls_max_desc && max > c->lu->cfg.gls_max_desc)
 		max = c->lu->cfg.gls_max_desc;
 	buf = calloc(1, 8 + 16 * max);
