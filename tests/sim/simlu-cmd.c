@@ -159,7 +159,9 @@ static size_t vpd_provisioning(const struct sim_lu *lu, uint8_t *p)
 		p[5] = (uint8_t)((lu->cfg.no_lbpws ? 0x80 : 0xe0) |
 				 lbprz_field(&lu->cfg) << 2 |
 				 (lu->cfg.resource ? 0x02 : 0));
-		p[6] = lu->cfg.resource ? 0x01 : 0x02;	/* resource / thin */
+		/* resource / thin; LIO's fileio leaves the type unreported */
+		p[6] = lu->cfg.prov_type_unreported ? 0 :
+		       lu->cfg.resource ? 0x01 : 0x02;
 	}
 	return 8;
 }

@@ -50,6 +50,8 @@ void bc_sim_lu_cfg_lio(struct bc_sim_lu_cfg *c, uint64_t blocks,
 	c->max_transfer = 8192;
 	c->max_unmap_lba_count = 8192;
 	c->max_unmap_desc = 1;
+	c->unmap_granularity = 1;	/* target_core_file.c, for a file */
+	c->prov_type_unreported = true;
 	c->max_write_same = 4096;
 	c->ws_refuse_zero_len = true;
 	c->ws_refuse_ndob = true;

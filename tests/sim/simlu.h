@@ -106,6 +106,9 @@ struct bc_sim_lu_cfg {
 	char vendor[9], product[17], serial[33];
 	/* provisioning */
 	bool thin;			/* LBPME; UNMAP and WRITE SAME+UNMAP deallocate */
+	/* VPD 0xB2 PROVISIONING TYPE 000b (not reported) although thin, as
+	 * LIO 6.1's spc_emulate_evpd_b2 leaves byte 6 */
+	bool prov_type_unreported;
 	bool lbprz;			/* unmapped blocks read as zeros ... */
 	uint8_t unmapped_fill;		/* ... else as this byte */
 	/*
@@ -173,8 +176,9 @@ struct bc_sim_lu_cfg {
  * Presets.  @n makes the NAA designator and serial unique within a test
  * (two LUs with the same @n look like one LU to a copy manager).
  * _lio: thin without LBPRZ, no GET LBA STATUS, no RSOC, UNMAP 1 descriptor
- *       of <= 8192 blocks, WRITE SAME <= 4096 blocks (no 0, no NDOB), UA on
- *       new nexus, EXTENDED COPY as LIO, no token copy.
+ *       of <= 8192 blocks with granularity 1 and no provisioning type (as
+ *       a fileio backstore on a file), WRITE SAME <= 4096 blocks (no 0, no
+ *       NDOB), UA on new nexus, EXTENDED COPY as LIO, no token copy.
  * _spc: thin with LBPRZ, GET LBA STATUS, RSOC, generous limits, EXTENDED
  *       COPY per SPC (8 CSCDs, 8 segments), token copy, copy_sparse.
  */
