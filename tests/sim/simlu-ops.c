@@ -265,7 +265,13 @@ void sim_dispatch(struct sim_ctx *c)
 	}
 	o = op_find(c->cdb[0], sa);
 	if (!o || !op_enabled(o, c->lu)) {
-		sim_bad_cdb(c, 1);		/* a service action we lack */
+		/* LIO hands opcode 0x83 to its EXTENDED COPY code whatever
+		 * the service action, and that refuses all but 0 as an
+		 * unsupported opcode (target_do_xcopy) */
+		if (c->cdb[0] == 0x83 && c->lu->cfg.xcopy == BC_SIM_XCOPY_LIO)
+			sim_sense(c, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		else
+			sim_bad_cdb(c, 1);	/* a service action we lack */
 		return;
 	}
 	if (c->cdb_len < o->cdb_len) {
