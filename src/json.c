@@ -22,10 +22,57 @@ static void indent(struct bc_json *j)
 		fputs("  ", j->out);
 }
 
+/*
+ * Length of the valid UTF-8 sequence at @p (RFC 3629: shortest form, no
+ * surrogates, nothing above U+10FFFF), or 0 if @p does not start one.
+ * The string ends with NUL, which is never a continuation byte, so this
+ * never reads past it.
+ */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		n = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		n = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* the second byte's range rules out overlongs, surrogates and
+	 * code points past U+10FFFF */
+	if (p[0] == 0xe0)
+		lo = 0xa0;
+	else if (p[0] == 0xed)
+		hi = 0x9f;
+	else if (p[0] == 0xf0)
+		lo = 0x90;
+	else if (p[0] == 0xf4)
+		hi = 0x8f;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+/*
+ * A JSON string that is valid UTF-8 whatever @s holds: names come from
+ * the command line and file systems, which allow any bytes.  Valid UTF-8
+ * passes through; a byte that starts no valid sequence becomes \u00XX,
+ * the code point of the same number (doc/json-schema.md).
+ */
 static void put_string(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
+
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+	while (*p) {
+		size_t n;
+
 		switch (*p) {
 		case '"': fputs("\\\"", f); break;
 		case '\\': fputs("\\\\", f); break;
@@ -33,11 +80,19 @@ static void put_string(FILE *f, const char *s)
 		case '\r': fputs("\\r", f); break;
 		case '\t': fputs("\\t", f); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
+			if (*p < 0x20 || *p == 0x7f) {
 				fprintf(f, "\\u%04x", *p);
-			else
+			} else if (*p < 0x80) {
 				fputc(*p, f);
+			} else if ((n = utf8_len(p))) {
+				fwrite(p, 1, n, f);
+				p += n;
+				continue;
+			} else {
+				fprintf(f, "\\u%04x", *p);
+			}
 		}
+		p++;
 	}
 	fputc('"', f);
 }

@@ -70,6 +70,23 @@ check "extents tile the volume" test "$(jq '[.extents[].length] | add' "$T/map.j
 bcrun 0 "$T/zero.json" "$T/err" zero --json "$T/d.img"
 same "zero keys, as the zero table" "$(keys "$T/zero.json" .)" "$(doc_keys 5)"
 
+# File names are bytes: one that is not UTF-8 (Latin-1 0xe9, a 0xff, then
+# a valid "\xc3\xa9") still gives valid UTF-8 JSON, a strict parser reads
+# it, and each invalid byte comes back as the character of that number.
+odd=$T/$(printf 'n\xe9\xff-\xc3\xa9.img')
+cp "$T/s.img" "$odd"
+"$BLKCLONE" copy --json "$odd" "$odd.copy" >"$T/odd.json" 2>"$T/odd.err"
+rc=$?; check "copy of a non-UTF-8 file name exits 0 ($(cat "$T/odd.err"))" test $rc = 0
+check "its JSON is valid UTF-8" iconv -f UTF-8 -t UTF-8 "$T/odd.json" -o /dev/null
+check "its JSON parses (python3 json, strict UTF-8)" python3 -X utf8 -c '
+import json, sys
+d = json.loads(open(sys.argv[1], "rb").read().decode("utf-8", "strict"))
+# the name as given (argv bytes); valid UTF-8 as is, other bytes as U+00XX
+exp = "".join(chr(ord(c) - 0xdc00) if 0xdc80 <= ord(c) <= 0xdcff else c for c in sys.argv[2])
+sys.exit(0 if d["source"] == exp and d["destination"] == exp + ".copy" else 1)
+' "$T/odd.json" "$odd"
+check "jq reads it" sh -c "jq -e .source '$T/odd.json' >/dev/null"
+
 # nested objects: every key this test lists for them is in the document's
 # text for that object (the tables above cover the top levels both ways)
 for k in method steps destination_proven_zero holes note usable reason chunk_bytes workers flushes \

@@ -47,6 +47,61 @@ static void test_json_escaping_and_nesting(void **state)
 	free(buf);
 }
 
+/*
+ * Strings are emitted as UTF-8 JSON whatever bytes they hold (a file name
+ * is any bytes but '/' and NUL): valid UTF-8 passes through, control
+ * characters and every byte that is not part of a valid sequence become
+ * \u00XX of that byte.  Input bytes -> the exact document.
+ */
+static void test_json_utf8(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+	} t[] = {
+		{ "plain", "\"plain\"" },
+		{ "\x1f\x7f", "\"\\u001f\\u007f\"" },		/* controls, DEL */
+		{ "caf\xc3\xa9", "\"caf\xc3\xa9\"" },		/* U+00E9, 2 bytes */
+		{ "\xe2\x82\xac", "\"\xe2\x82\xac\"" },		/* U+20AC, 3 bytes */
+		{ "\xf0\x9f\x92\xbe", "\"\xf0\x9f\x92\xbe\"" },	/* U+1F4BE, 4 bytes */
+		{ "\xef\xbf\xbf", "\"\xef\xbf\xbf\"" },		/* U+FFFF */
+		{ "\xf4\x8f\xbf\xbf", "\"\xf4\x8f\xbf\xbf\"" },	/* U+10FFFF, the last */
+		{ "a\xffz", "\"a\\u00ffz\"" },			/* never in UTF-8 */
+		{ "\x80", "\"\\u0080\"" },			/* lone continuation */
+		{ "\xe9t\xe9", "\"\\u00e9t\\u00e9\"" },		/* Latin-1 "ete" */
+		{ "\xc3", "\"\\u00c3\"" },			/* cut at the end */
+		{ "\xc3(", "\"\\u00c3(\"" },			/* bad continuation */
+		{ "\xe2\x82", "\"\\u00e2\\u0082\"" },		/* 3-byte lead, 1 more */
+		{ "\xc0\xaf", "\"\\u00c0\\u00af\"" },		/* overlong '/' */
+		{ "\xc1\xbf", "\"\\u00c1\\u00bf\"" },		/* overlong */
+		{ "\xe0\x80\xaf", "\"\\u00e0\\u0080\\u00af\"" },	/* overlong, 3 */
+		{ "\xf0\x80\x80\xaf", "\"\\u00f0\\u0080\\u0080\\u00af\"" },	/* overlong, 4 */
+		{ "\xed\xa0\x80", "\"\\u00ed\\u00a0\\u0080\"" },	/* surrogate D800 */
+		{ "\xed\x9f\xbf", "\"\xed\x9f\xbf\"" },		/* U+D7FF is fine */
+		{ "\xf4\x90\x80\x80", "\"\\u00f4\\u0090\\u0080\\u0080\"" },	/* > U+10FFFF */
+		{ "\xf5\x80\x80\x80", "\"\\u00f5\\u0080\\u0080\\u0080\"" },
+		{ "\xf8\x88\x80\x80\x80", "\"\\u00f8\\u0088\\u0080\\u0080\\u0080\"" },	/* 5 bytes */
+		{ "\xc3\xa9\xa9", "\"\xc3\xa9\\u00a9\"" },	/* one too many */
+		{ "\"\xfe\\", "\"\\\"\\u00fe\\\\\"" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+		struct bc_json j;
+
+		assert_non_null(f);
+		bc_json_init(&j, f, false);
+		bc_json_string(&j, NULL, t[i].in);
+		fclose(f);
+		if (strcmp(buf, t[i].out))
+			fail_msg("row %zu: got %s, wanted %s", i, buf, t[i].out);
+		free(buf);
+	}
+}
+
 static void test_address_classify(void **state)
 {
 	static const struct {
@@ -224,6 +279,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_escaping_and_nesting),
+		cmocka_unit_test(test_json_utf8),
 		cmocka_unit_test(test_address_classify),
 		cmocka_unit_test(test_address_resolve),
 		cmocka_unit_test(test_zero_detect),
