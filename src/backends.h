@@ -7,8 +7,9 @@
 
 #include <blkclone/volume.h>
 
-int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
-		 struct bc_error *e);
+/* @mode: of a file BC_OPEN_CREATE makes (open(2) applies the umask) */
+int bc_file_open(const char *path, unsigned flags, unsigned mode,
+		 struct bc_volume **out, struct bc_error *e);
 int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 		struct bc_error *e);
 struct bc_stack;

@@ -316,6 +316,8 @@ int bc_blk_open(const char *path, unsigned flags, struct bc_volume **out,
 	v->size = size;
 	v->block_size = (uint32_t)bs;
 	v->writable = !!(flags & BC_OPEN_WRITE);
+	v->has_mode = true;
+	v->mode = st.st_mode & 07777;
 	/* O_DIRECT I/O is synchronous per call: threads keep a queue of
 	 * requests in flight on the device. */
 	v->io_threads = 8;

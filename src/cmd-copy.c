@@ -232,7 +232,8 @@ int bc_cmd_copy(int argc, char **argv)
 	}
 	rc = bc_volume_open(sa, 0, &src, &e);
 	if (rc == 0)
-		rc = bc_volume_open(da, BC_OPEN_WRITE | BC_OPEN_CREATE, &dst, &e);
+		rc = bc_volume_open_mode(da, BC_OPEN_WRITE | BC_OPEN_CREATE,
+					 bc_volume_create_mode(src), &dst, &e);
 	if (rc < 0) {
 		ex = bc_cli_exit_for_refusal(rc);
 		goto fail;

@@ -256,8 +256,8 @@ static const struct bc_volume_ops file_ops = {
 	.close = file_close,
 };
 
-int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
-		 struct bc_error *e)
+int bc_file_open(const char *path, unsigned flags, unsigned mode,
+		 struct bc_volume **out, struct bc_error *e)
 {
 	struct bc_volume *v;
 	struct file_priv *p;
@@ -269,8 +269,10 @@ int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
 	if (flags & BC_OPEN_WRITE) {
 		fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0 && errno == ENOENT && (flags & BC_OPEN_CREATE)) {
+			/* the mode is set as the file appears: never a
+			 * moment where others may open it */
 			fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
-				  0644);
+				  (mode_t)(mode & 0777));
 			created = fd >= 0;
 		}
 	} else {
@@ -311,6 +313,8 @@ int bc_file_open(const char *path, unsigned flags, struct bc_volume **out,
 	v->writable = !!(flags & BC_OPEN_WRITE);
 	v->io_threads = 4;	/* pread/pwrite on one fd are thread-safe */
 	v->created = created;
+	v->has_mode = true;
+	v->mode = st.st_mode & 07777;
 	*out = v;
 	return 0;
 }

@@ -155,8 +155,20 @@ static int open_iscsi(const char *addr, const char *shown, unsigned flags,
 	return 0;
 }
 
+unsigned bc_volume_create_mode(const struct bc_volume *src)
+{
+	return src && src->has_mode ? (src->mode & 0600) : 0600;
+}
+
 int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 		   struct bc_error *e)
+{
+	/* an image holds a whole disk: its owner's, nobody else's to read */
+	return bc_volume_open_mode(addr, flags, 0600, out, e);
+}
+
+int bc_volume_open_mode(const char *addr, unsigned flags, unsigned mode,
+			struct bc_volume **out, struct bc_error *e)
 {
 	char why[256] = "";
 	enum bc_addr_kind kind;
@@ -178,7 +190,7 @@ int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 	}
 	switch (kind) {
 	case BC_ADDR_FILE:
-		return bc_file_open(addr, flags, out, e);
+		return bc_file_open(addr, flags, mode, out, e);
 	case BC_ADDR_ISCSI:
 		return open_iscsi(addr, shown, flags, out, e);
 	case BC_ADDR_SCSI:

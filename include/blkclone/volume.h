@@ -244,6 +244,10 @@ struct bc_volume {
 	uint32_t block_size;
 	bool writable;
 	bool created;		/* created by us: reads zero everywhere */
+	/* the permission bits of the file or device node, where there is
+	 * one (not iSCSI): a file made from this volume is no more open */
+	bool has_mode;
+	unsigned mode;
 	bool caps_valid;
 	unsigned io_threads;	/* threads that may call read/write at once;
 				 * 0 or 1: one at a time */
@@ -263,6 +267,13 @@ struct bc_volume {
 
 int bc_volume_open(const char *addr, unsigned flags, struct bc_volume **out,
 		   struct bc_error *e);
+/* As bc_volume_open; a file it creates gets @mode (less the umask).
+ * bc_volume_open creates with 0600. */
+int bc_volume_open_mode(const char *addr, unsigned flags, unsigned mode,
+			struct bc_volume **out, struct bc_error *e);
+/* The mode of a file made from @src: 0600, less what @src's own mode
+ * withholds from its owner (a 0400 image gives a 0400 copy). */
+unsigned bc_volume_create_mode(const struct bc_volume *src);
 void bc_volume_close(struct bc_volume *v);
 
 /* Probe once and cache; returns the cached caps on later calls. */

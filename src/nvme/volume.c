@@ -371,6 +371,8 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 	v->size = blk->size;
 	v->block_size = blk->block_size;
 	v->writable = blk->writable;
+	v->has_mode = blk->has_mode;
+	v->mode = blk->mode;
 	v->io_threads = blk->io_threads;
 	/* A second descriptor for passthrough commands; the block one is
 	 * O_DIRECT and exclusive, and ioctls need neither. */

@@ -1101,6 +1101,8 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
 	v->size = data->size;
 	v->writable = data->writable;
+	v->has_mode = data->has_mode;
+	v->mode = data->mode;
 	v->io_threads = data->io_threads;
 	*out = v;
 	return 0;

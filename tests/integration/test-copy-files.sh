@@ -137,4 +137,28 @@ rc=$?
 check "resume after SIGINT exits 0 ($(cat "$T/e13r"))" test $rc = 0
 check "copy resumed after SIGINT is identical" cmp -s "$T/big-src.img" "$T/int.img"
 
+# 14. An image file blkclone creates is readable by its owner only, or
+#     stricter where the source is: 0600 & the source's mode (stat is the
+#     judge).  A common umask (022) would let 0644 through.
+saved_umask=$(umask)
+umask 022
+for m in 600 644 640 400 444 660; do
+	cp "$T/odd.img" "$T/mode-src-$m.img"
+	chmod "$m" "$T/mode-src-$m.img"
+	"$BLKCLONE" copy "$T/mode-src-$m.img" "$T/mode-$m.img" >/dev/null 2>"$T/e14"
+	rc=$?; check "copy from a $m source exits 0 ($(cat "$T/e14"))" test $rc = 0
+	want=$(printf '%o' $((0$m & 0600)))
+	got=$(stat -c %a "$T/mode-$m.img")
+	check "a $m source makes a $want file (got $got)" test "$got" = "$want"
+	check "the copy from the $m source is identical" cmp -s "$T/odd.img" "$T/mode-$m.img"
+done
+# a block device's node (0660 root:disk): the file is 0600
+truncate -s 1M "$T/mode-blk.img"
+MB=$(make_loop "$T/mode-blk.img")
+"$BLKCLONE" copy "$MB" "$T/mode-fromblk.img" >/dev/null 2>"$T/e14"
+rc=$?; check "copy from $MB (mode $(stat -c %a "$MB")) exits 0 ($(cat "$T/e14"))" test $rc = 0
+got=$(stat -c %a "$T/mode-fromblk.img")
+check "a file made from a block device is 600 (got $got)" test "$got" = 600
+umask "$saved_umask"
+
 finish
