@@ -50,8 +50,11 @@ int bc_error_set(struct bc_error *e, int err, const char *device,
 	int rc;
 
 	va_start(ap, fmt);
+	/* an OS error: no device status, and so no category left over from
+	 * an earlier one (a probe's benign ILLEGAL REQUEST), which would
+	 * read as "refused" (offload.c) */
 	if (e)
-		e->status.kind = BC_STATUS_NONE;
+		memset(&e->status, 0, sizeof(e->status));
 	rc = error_vset(e, err, device, op, false, 0, 0, fmt, ap);
 	va_end(ap);
 	return rc;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
@@ -23,6 +24,7 @@
 
 #include "backends.h"
 #include "fdio.h"
+#include "reflink.h"
 
 /* Files have no block size of their own; 512 keeps LBAs in messages
  * comparable with disks. */
@@ -191,29 +193,79 @@ static int file_flush(struct bc_volume *v, struct bc_error *e)
 	return 0;
 }
 
+/*
+ * The OS said why a clone did not happen; status.cat tells the offload
+ * walker whether the destination may have been written (offload.c).
+ */
+static int clone_error(struct bc_error *e, int err, struct bc_volume *dst,
+		       uint64_t off, bool refused, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int clone_error(struct bc_error *e, int err, struct bc_volume *dst,
+		       uint64_t off, bool refused, const char *fmt, ...)
+{
+	char detail[300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	bc_error_set_lba(e, err, dst->name, "FICLONERANGE", off / dst->block_size,
+			 dst->block_size, "%s", detail);
+	memset(&e->status, 0, sizeof(e->status));
+	e->status.cat = refused ? BC_CAT_NOT_SUPPORTED : BC_CAT_OTHER;
+	return err;
+}
+
 static int file_offload_copy(struct bc_volume *src, uint64_t src_off,
 			     struct bc_volume *dst, uint64_t dst_off,
 			     uint64_t len, enum bc_method method,
 			     uint64_t *done, struct bc_error *e)
 {
-	struct file_clone_range r;
+	char why[300];
+	bool untouched;
+	int rc;
 
 	*done = 0;
 	if (method != BC_METHOD_REFLINK || src->ops != dst->ops)
 		return bc_error_set(e, -EOPNOTSUPP, dst->name, "offload copy",
 				    "files only offload with reflink");
-	r.src_fd = fp(src)->fd;
-	r.src_offset = src_off;
-	/* Length 0 clones to the end of the source: lets an unaligned
-	 * file tail be cloned too. */
-	r.src_length = src_off + len >= src->size ? 0 : len;
-	r.dest_offset = dst_off;
-	if (ioctl(fp(dst)->fd, FICLONERANGE, &r) < 0)
-		return bc_error_set_lba(e, -errno, dst->name, "FICLONERANGE",
-					dst_off / dst->block_size,
-					dst->block_size, "from %s", src->name);
-	*done = len;
-	return 0;
+	if (!len) {
+		/* Asked to accept the pair without writing: the filesystem
+		 * can say no; only a clone can say yes. */
+		switch (bc_reflink_pair(fp(src)->fd, src->size, fp(dst)->fd,
+					dst->size, why, sizeof(why))) {
+		case BC_REFLINK_NO:
+			bc_error_set(e, -EOPNOTSUPP, dst->name, "reflink",
+				     "from %s: %s", src->name, why);
+			e->status.cat = BC_CAT_NOT_SUPPORTED;	/* refused */
+			return -EOPNOTSUPP;
+		case BC_REFLINK_MAYBE:
+		case BC_REFLINK_YES:
+			break;
+		}
+		return bc_error_set(e, -EOPNOTSUPP, dst->name, "reflink",
+				    "%s: the first clone decides", why);
+	}
+	if (src_off != dst_off)
+		return bc_error_set(e, -EINVAL, dst->name, "FICLONERANGE",
+				    "source and destination ranges differ");
+	rc = bc_reflink_range(fp(src)->fd, fp(dst)->fd, src_off, len,
+			      &untouched);
+	if (rc == 0) {
+		*done = len;	/* exactly what the kernel cloned */
+		return 0;
+	}
+	/* A refusal only when it came before anything was remapped: the
+	 * kernel may return EINVAL after a short remap. */
+	if (untouched && (rc == -EXDEV || rc == -EOPNOTSUPP || rc == -EINVAL))
+		return clone_error(e, rc, dst, dst_off, true,
+				   "from %s, %" PRIu64 " bytes: refused; the destination's extents are unchanged",
+				   src->name, len);
+	return clone_error(e, rc, dst, dst_off, false,
+			   untouched ? "from %s, %" PRIu64 " bytes" :
+			   "from %s, %" PRIu64 " bytes: the destination may be partly cloned",
+			   src->name, len);
 }
 
 static int file_resize(struct bc_volume *v, uint64_t size, struct bc_error *e)

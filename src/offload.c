@@ -21,13 +21,19 @@
 
 /*
  * Did a failed command certainly not run?  ILLEGAL REQUEST means the
- * device did not perform it; a backend error without device status
- * (-EOPNOTSUPP, -EINVAL) means nothing was sent.
+ * device did not perform it.  An OS error says so by its category where
+ * the backend knows (a clone the kernel refused before remapping
+ * anything: NOT_SUPPORTED; one that may have remapped part: OTHER);
+ * without one, -EOPNOTSUPP and -EINVAL come from the backend's own checks,
+ * before anything was sent.
  */
 static bool rejected_unperformed(const struct bc_error *e, int rc)
 {
-	if (e->status.kind == BC_STATUS_NONE)
+	if (e->status.kind == BC_STATUS_NONE) {
+		if (e->status.cat != BC_CAT_OK)
+			return e->status.cat == BC_CAT_NOT_SUPPORTED;
 		return rc == -EOPNOTSUPP || rc == -EINVAL;
+	}
 	return (e->status.kind == BC_STATUS_SCSI && e->status.sense_key == 0x05) ||
 	       e->status.cat == BC_CAT_NOT_SUPPORTED ||
 	       e->status.cat == BC_CAT_OUT_OF_RANGE;
@@ -153,15 +159,20 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		return rc;
 	/* Ask the copy manager to accept the pair before anything is
 	 * written: its refusal then means "not in one copy domain", and a
-	 * later COPY ABORTED means "failed part-way". */
+	 * later COPY ABORTED means "failed part-way".  The backend writes
+	 * nothing to answer; -EOPNOTSUPP without a status or category means
+	 * it cannot tell without copying. */
 	if (pos < end) {
 		uint64_t none = 0;
 
 		rc = src->ops->offload_copy(src, pos, dst, pos, 0, m, &none, e);
 		if (rc == 0) {
 			pend.confirmed = true;
-		} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE) {
-			st->offload_refused = true;
+		} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE ||
+			   e->status.cat == BC_CAT_NOT_SUPPORTED) {
+			/* only a device's refusal is worth remembering: a
+			 * filesystem answers again for free */
+			st->offload_refused = e->status.kind != BC_STATUS_NONE;
 			return rc;
 		} else {
 			bc_error_clear(e);	/* cannot ask: find out by copying */

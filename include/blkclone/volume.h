@@ -224,8 +224,14 @@ struct bc_volume_ops {
 	 * Copy inside the storage with @method.  Sets *done to the bytes
 	 * known copied from the start of the range, also on failure.
 	 * @len 0 asks the copy manager to accept the pair without copying
-	 * anything (EXTENDED COPY with a zero-block segment): 0 = accepted,
-	 * a refusal as for a copy, -EOPNOTSUPP if it cannot be asked.
+	 * (or writing) anything (EXTENDED COPY with a zero-block segment;
+	 * for files, the filesystem's answer): 0 = accepted, a refusal as
+	 * for a copy, -EOPNOTSUPP without status if it cannot be asked.
+	 * A failure that is an OS error (status kind NONE) says through
+	 * status.cat whether the destination was written: NOT_SUPPORTED =
+	 * refused, nothing written; OTHER = it may have been; left at OK,
+	 * -EOPNOTSUPP and -EINVAL mean the backend's own checks stopped it
+	 * before anything was sent.
 	 */
 	int (*offload_copy)(struct bc_volume *src, uint64_t src_off,
 			    struct bc_volume *dst, uint64_t dst_off,

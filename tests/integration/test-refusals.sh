@@ -54,6 +54,28 @@ else
 	MNTDEV=; why_MNTDEV="mount not permitted here"
 fi
 
+# Two XFS filesystems on loop devices, one with reflink and one without,
+# for the rows a filesystem refuses to clone.
+xfs_mount() {	# xfs_mount DIR MKFS-ARGS...
+	local d=$1; shift
+	truncate -s 300M "$d.fs" && mkfs.xfs -q -f "$@" "$d.fs" >/dev/null 2>&1 &&
+	mkdir -p "$d" && mount -o loop "$d.fs" "$d" 2>/dev/null
+}
+if ! command -v mkfs.xfs >/dev/null; then
+	why_XFS="mkfs.xfs missing (xfsprogs)"
+elif xfs_mount "$T/xfs" -m reflink=1 && xfs_mount "$T/xfsnr" -m reflink=0; then
+	unmount_xfs() { umount "$T/xfs" 2>/dev/null; umount "$T/xfsnr" 2>/dev/null; }
+	CLEANUP_HOOKS="unmount_xfs $CLEANUP_HOOKS"
+	head -c 66048 /dev/urandom >"$T/xfs/odd.img"; XFSODD=$T/xfs/odd.img
+	head -c 1M /dev/urandom >"$T/xfs/long.img"; XFSLONG=$T/xfs/long.img
+	make_sparse "$T/xfsnr/src.img" 16 4 256 2; XFSNRSRC=$T/xfsnr/src.img
+	head -c 16M /dev/urandom >"$T/xfsnr/dst.img"; XFSNRDST=$T/xfsnr/dst.img
+	xfs_sums=$(md5sum <"$XFSLONG")$(md5sum <"$XFSNRDST")
+else
+	umount "$T/xfs" 2>/dev/null
+	why_XFS="an XFS on a loop device could not be made or mounted"
+fi
+
 IQN=iqn.2026-11.test.blkclone:refusals
 if command -v tgtd >/dev/null && tgt_start; then
 	CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
@@ -167,6 +189,8 @@ check "small destination untouched (still sparse)" test "$(alloc_bytes "$SMALL")
 check "refused block devices untouched" test "$(alloc_bytes "$T/blk.img")" = 0 -a "$(alloc_bytes "$T/b4k.img")" = 0
 check "read-only files untouched" test "$(alloc_bytes "$ROFILE")" = 0 -a "$(alloc_bytes "$T/imm.img")" = 0
 [ -n "$MNTDEV" ] && check "mounted filesystem intact" test -d "$T/mnt/lost+found"
+[ -n "${XFSLONG:-}" ] && check "files on XFS that refused to clone untouched" \
+	test "$(md5sum <"$XFSLONG")$(md5sum <"$XFSNRDST")" = "$xfs_sums"
 [ -n "${LUNDST:-}" ] && check "refused LUN untouched" test "$(md5sum <"$T/lundst.img")" = "$lundst_sum"
 check "no destination file was left by the refusals" test ! -e "$NEW"
 check "nothing created under /dev" test ! -e /dev/blkclone-no-such-disk

@@ -170,6 +170,25 @@ static int mv_offload_locked(struct bc_volume *src, uint64_t soff,
 	(void)method;
 	*done = 0;
 	s->offload_calls++;
+	if (!len && (s->pair_cannot_ask || s->pair_os_refuse)) {
+		bc_error_set(e, -EOPNOTSUPP, dst->name, "reflink", "pair check (injected)");
+		if (s->pair_os_refuse)
+			e->status.cat = BC_CAT_NOT_SUPPORTED;
+		return -EOPNOTSUPP;
+	}
+	if (len && s->offload_os_err) {
+		int err = s->offload_os_err;
+
+		s->offload_os_err = 0;	/* the first data command only */
+		if (s->offload_os_partial) {
+			memcpy(d->data + doff, s->data + soff, s->bs);
+			d->allocated[doff / d->bs] = true;
+		}
+		bc_error_set_lba(e, err, dst->name, "FICLONERANGE", doff / d->bs,
+				 d->bs, "injected");
+		e->status.cat = s->offload_os_cat;
+		return err;
+	}
 	if (s->offload_refuse || !s->offload)
 		return bc_error_set_lba(e, -ECANCELED, src->name, "EXTENDED COPY(LID1)",
 					soff / s->bs, s->bs,

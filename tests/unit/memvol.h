@@ -38,6 +38,15 @@ struct memvol {
 	uint64_t offload_fail_after;	/* bytes copied, then -ECANCELED;
 					 * 0 = never fail */
 	bool offload_refuse;		/* refuse every command */
+	/* like a file's FICLONERANGE: the zero-length pair check cannot
+	 * confirm (-EOPNOTSUPP, no status), or refuses (pair_os_refuse:
+	 * category NOT_SUPPORTED); the first data command fails with an OS
+	 * error (no device status) of this errno and category, after
+	 * writing its first block if offload_os_partial */
+	bool pair_cannot_ask, pair_os_refuse;
+	int offload_os_err;
+	enum bc_status_cat offload_os_cat;
+	bool offload_os_partial;
 	unsigned offload_calls;
 	uint64_t offloaded_bytes;
 	char domain[32];

@@ -339,6 +339,101 @@ static void test_require_partial_reports_offset(void **state)
 	bc_volume_close(d);
 }
 
+/*
+ * An OS error says through its category whether the destination may have
+ * been written (a file's clone: FICLONERANGE may fail after a short
+ * remap).  Refused before anything was remapped: untouched, exit-3
+ * material.
+ */
+static void test_os_refusal_leaves_destination(void **state)
+{
+	struct bc_volume *s = source(true), *d = old_dest();
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_error e = { 0 };
+	enum bc_method used;
+	uint8_t *before = malloc(8 * MiB);
+
+	(void)state;
+	assert_non_null(before);
+	memcpy(before, memvol_of(d)->data, 8 * MiB);
+	memvol_of(s)->pair_cannot_ask = true;
+	memvol_of(s)->offload_os_err = -EINVAL;
+	memvol_of(s)->offload_os_cat = BC_CAT_NOT_SUPPORTED;
+	assert_int_equal(run(s, d, BC_OFFLOAD_REQUIRE, &st, &fb, &used, &e), -EINVAL);
+	assert_false(st.dest_modified);
+	assert_false(st.offload_refused);	/* a filesystem is asked again */
+	assert_int_equal(st.offloaded_bytes + st.written_bytes + st.zeroed_bytes, 0);
+	assert_memory_equal(before, memvol_of(d)->data, 8 * MiB);
+	free(before);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+/* The same errno after part of the range was remapped: not a refusal. */
+static void test_os_failure_may_have_written(void **state)
+{
+	struct bc_volume *s = source(true), *d = old_dest();
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_error e = { 0 };
+	enum bc_method used;
+
+	(void)state;
+	memvol_of(s)->pair_cannot_ask = true;
+	memvol_of(s)->offload_os_err = -EINVAL;
+	memvol_of(s)->offload_os_cat = BC_CAT_OTHER;
+	memvol_of(s)->offload_os_partial = true;
+	assert_int_equal(run(s, d, BC_OFFLOAD_REQUIRE, &st, &fb, &used, &e), -EINVAL);
+	assert_true(st.dest_modified);
+	assert_int_equal(st.resume_offset, 0);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+/* A pair the filesystem refuses is refused before any command that could
+ * write: only the zero-length check was sent. */
+static void test_pair_os_refused(void **state)
+{
+	struct bc_volume *s = source(true), *d = old_dest();
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_error e = { 0 };
+	enum bc_method used;
+
+	(void)state;
+	memvol_of(s)->pair_os_refuse = true;
+	assert_int_equal(run(s, d, BC_OFFLOAD_REQUIRE, &st, &fb, &used, &e), -EOPNOTSUPP);
+	assert_int_equal(memvol_of(s)->offload_calls, 1);
+	assert_false(st.dest_modified);
+	assert_false(st.offload_refused);
+	assert_int_equal(memvol_of(d)->zeros + memvol_of(d)->writes, 0);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+/* A category left in the error by an earlier, benign device refusal (a
+ * probe's ILLEGAL REQUEST) does not turn "cannot ask" into "refused". */
+static void test_stale_category_is_not_a_refusal(void **state)
+{
+	struct bc_volume *s = source(true), *d = old_dest();
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_error e = { 0 };
+	enum bc_method used;
+
+	(void)state;
+	e.status.kind = BC_STATUS_SCSI;
+	e.status.cat = BC_CAT_NOT_SUPPORTED;
+	e.status.sense_key = 0x05;
+	memvol_of(s)->pair_cannot_ask = true;
+	assert_int_equal(run(s, d, BC_OFFLOAD_REQUIRE, &st, &fb, &used, &e), 0);
+	assert_int_equal(st.offloaded_bytes, 64 * 1024 + 2 * MiB);
+	assert_true(memvol_same(s, d, 8 * MiB));
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -353,6 +448,10 @@ int main(void)
 		cmocka_unit_test(test_auto_refused_falls_back),
 		cmocka_unit_test(test_auto_partial_continues),
 		cmocka_unit_test(test_require_partial_reports_offset),
+		cmocka_unit_test(test_os_refusal_leaves_destination),
+		cmocka_unit_test(test_os_failure_may_have_written),
+		cmocka_unit_test(test_pair_os_refused),
+		cmocka_unit_test(test_stale_category_is_not_a_refusal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
