@@ -195,6 +195,22 @@ static int blk_flush(struct bc_volume *v, struct bc_error *e)
 	return 0;
 }
 
+static int blk_drop_cache(struct bc_volume *v, struct bc_error *e)
+{
+	int fd = bp(v)->fd, err;
+
+	/* BLKFLSBUF writes the device's dirty pages back and drops them */
+	if (ioctl(fd, BLKFLSBUF, 0) == 0)
+		return 0;
+	if (errno != EACCES && errno != EPERM && errno != ENOTTY)
+		return bc_error_set(e, -errno, v->name, "BLKFLSBUF", NULL);
+	/* without CAP_SYS_ADMIN: the same for pages nobody has mapped */
+	if (fsync(fd) < 0)
+		return bc_error_set(e, -errno, v->name, "fsync", NULL);
+	err = posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+	return err ? bc_error_set(e, -err, v->name, "posix_fadvise(DONTNEED)", NULL) : 0;
+}
+
 static void blk_close(struct bc_volume *v)
 {
 	struct blk_priv *p = bp(v);
@@ -214,6 +230,7 @@ static const struct bc_volume_ops blk_ops = {
 	.zero = blk_zero,
 	.discard = blk_discard,
 	.flush = blk_flush,
+	.drop_cache = blk_drop_cache,
 	.close = blk_close,
 };
 
@@ -226,6 +243,7 @@ static const struct bc_volume_ops blk_loop_ops = {
 	.zero = blk_zero,
 	.discard = blk_discard,
 	.flush = blk_flush,
+	.drop_cache = blk_drop_cache,
 	.close = blk_close,
 };
 

@@ -83,6 +83,11 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 	if (dst->created && dst->size < src->size &&
 	    (rc = bc_volume_set_size(dst, src->size, e)) < 0)
 		return rc;
+	/* Another opener's dirty pages go to the destination now, before
+	 * its map is read and anything is written beside the cache: later
+	 * they would land over the copy (a skipped hole, an offload). */
+	if ((rc = bc_volume_drop_cache(dst, e)) < 0)
+		goto out;
 
 	if (plan->chosen != BC_METHOD_HOST) {
 		struct bc_copy_opts oo = *o;

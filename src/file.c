@@ -217,6 +217,16 @@ static int clone_error(struct bc_error *e, int err, struct bc_volume *dst,
 	return err;
 }
 
+static int file_drop_cache(struct bc_volume *v, struct bc_error *e)
+{
+	int err;
+
+	if (fdatasync(fp(v)->fd) < 0)
+		return bc_error_set(e, -errno, v->name, "fdatasync", NULL);
+	err = posix_fadvise(fp(v)->fd, 0, 0, POSIX_FADV_DONTNEED);
+	return err ? bc_error_set(e, -err, v->name, "posix_fadvise(DONTNEED)", NULL) : 0;
+}
+
 static int file_offload_copy(struct bc_volume *src, uint64_t src_off,
 			     struct bc_volume *dst, uint64_t dst_off,
 			     uint64_t len, enum bc_method method,
@@ -302,6 +312,7 @@ static const struct bc_volume_ops file_ops = {
 	.zero = file_zero,
 	.discard = file_discard,
 	.flush = file_flush,
+	.drop_cache = file_drop_cache,
 	.offload_copy = file_offload_copy,
 	.resize = file_resize,
 	.unlink_created = file_unlink_created,

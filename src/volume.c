@@ -229,6 +229,11 @@ int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
 	return 0;
 }
 
+int bc_volume_drop_cache(struct bc_volume *v, struct bc_error *e)
+{
+	return v->ops->drop_cache ? v->ops->drop_cache(v, e) : 0;
+}
+
 int bc_volume_set_size(struct bc_volume *v, uint64_t size, struct bc_error *e)
 {
 	if (!v->ops->resize)

@@ -221,6 +221,13 @@ struct bc_volume_ops {
 		       struct bc_error *e);
 	int (*flush)(struct bc_volume *v, struct bc_error *e);
 	/*
+	 * Write back what this host caches for the volume and drop it, so a
+	 * copy made beside the cache (O_DIRECT, a copy manager, a clone) is
+	 * not overwritten later by another opener's dirty pages, and no
+	 * stale page hides it.  NULL: the host caches nothing (iSCSI).
+	 */
+	int (*drop_cache)(struct bc_volume *v, struct bc_error *e);
+	/*
 	 * Copy inside the storage with @method.  Sets *done to the bytes
 	 * known copied from the start of the range, also on failure.
 	 * @len 0 asks the copy manager to accept the pair without copying
@@ -285,6 +292,9 @@ void bc_volume_close(struct bc_volume *v);
 /* Probe once and cache; returns the cached caps on later calls. */
 int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
 		   struct bc_error *e);
+
+/* ops->drop_cache where the volume has one, else 0. */
+int bc_volume_drop_cache(struct bc_volume *v, struct bc_error *e);
 
 /* Grow a volume we created (files only) to @size bytes. */
 int bc_volume_set_size(struct bc_volume *v, uint64_t size, struct bc_error *e);

@@ -328,6 +328,11 @@ static int ns_flush(struct bc_volume *v, struct bc_error *e)
 	return np(v)->blk->ops->flush(np(v)->blk, e);
 }
 
+static int ns_drop_cache(struct bc_volume *v, struct bc_error *e)
+{
+	return bc_volume_drop_cache(np(v)->blk, e);
+}
+
 static void ns_close(struct bc_volume *v)
 {
 	struct nvme_priv *p = np(v);
@@ -345,6 +350,7 @@ static const struct bc_volume_ops ns_ops = {
 	.zero = ns_zero,
 	.discard = ns_discard,
 	.flush = ns_flush,
+	.drop_cache = ns_drop_cache,
 	.offload_copy = ns_offload_copy,
 	.close = ns_close,
 };

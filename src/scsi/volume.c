@@ -663,6 +663,12 @@ static int scsi_flush(struct bc_volume *v, struct bc_error *e)
 	return rc == -EOPNOTSUPP ? 0 : rc;
 }
 
+/* SG_IO volumes: the block device's cache; iSCSI: none on this host */
+static int scsi_drop_cache(struct bc_volume *v, struct bc_error *e)
+{
+	return sp(v)->data ? bc_volume_drop_cache(sp(v)->data, e) : 0;
+}
+
 /* Generous: a copy manager may take long for 65535 blocks on slow media. */
 #define XCOPY_TIMEOUT_MS 120000
 
@@ -995,6 +1001,7 @@ static const struct bc_volume_ops scsi_ops = {
 	.zero = scsi_zero,
 	.discard = scsi_discard,
 	.flush = scsi_flush,
+	.drop_cache = scsi_drop_cache,
 	.offload_copy = scsi_offload_copy,
 	.close = scsi_close,
 };

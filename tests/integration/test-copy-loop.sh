@@ -59,6 +59,28 @@ check "no-map device: wrote only non-zero data" \
 	test "$(json_get "$T/j4" written_bytes)" -le "$src_alloc"
 check "no-map copy is thin" test "$(alloc_bytes "$T/fromnomap.img")" -le "$src_alloc"
 
+# Another program holds the destination open and has written to it
+# through the page cache (no O_DIRECT) where the source has a hole and the
+# destination's backing file still has one: those dirty pages must reach
+# the device before the copy looks at its map, or the copy skips the
+# "hole" and the pages land over the clone at the next flush.
+truncate -s 64M "$T/dsrc.img"
+dd if=/dev/urandom of="$T/dsrc.img" bs=1M count=1 conv=notrunc status=none
+dd if=/dev/urandom of="$T/dsrc.img" bs=1M seek=32 count=1 conv=notrunc status=none
+DSRC=$(make_loop "$T/dsrc.img")
+truncate -s 64M "$T/ddst.img"
+DDST=$(make_loop "$T/ddst.img")
+exec 9<>"$DDST"			# the other opener keeps the device open
+head -c 65536 /dev/urandom >"$T/dirty"
+dd if="$T/dirty" of="$DDST" bs=65536 seek=128 conv=notrunc status=none	# at 8 MiB
+check "the other opener's data is cached, not yet in the backing file" \
+	cmp -s -n 65536 -i 0:$((8 << 20)) /dev/zero "$T/ddst.img"
+"$BLKCLONE" copy --json "$DSRC" "$DDST" >"$T/j5" 2>"$T/e5"
+rc=$?; check "copy over a destination with dirty cached pages exits 0 ($(cat "$T/e5"))" test $rc = 0
+exec 9>&-
+check "the destination equals the source (device)" cmp -s "$DSRC" "$DDST"
+check "the destination equals the source (backing file)" cmp -s "$T/dsrc.img" "$T/ddst.img"
+
 # zero: a whole device reads zeros afterwards, and stays thin.
 "$BLKCLONE" zero --json "$DST" >"$T/z" 2>"$T/ez"
 rc=$?; check "zero exits 0" test $rc = 0
