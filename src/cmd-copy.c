@@ -21,6 +21,25 @@ static void on_signal(int sig)
 	interrupted = 1;
 }
 
+/*
+ * From here on SIGINT and SIGTERM ask the copy to stop at its next safe
+ * point, where it says how far it got and removes a file it created but
+ * never wrote.  Before, they end blkclone at once, as by default: nothing
+ * is created or written then, and a login or command that hangs is not
+ * waited for.  No SA_RESTART: a wait that can be interrupted (a hung
+ * state file, a FIFO) gives up rather than hold the stop back.
+ */
+static void stop_at_safe_points(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
 static void copy_usage(FILE *f)
 {
 	fprintf(f,
@@ -182,7 +201,7 @@ int bc_cmd_copy(int argc, char **argv)
 	struct bc_error e = { 0 };
 	enum bc_method used = BC_METHOD_NONE;
 	bool json = false, want_progress = false, planned = false;
-	bool resume = false;
+	bool resume = false, removed;
 	uint64_t resume_lba = 0;
 	int c, rc, ex = BC_EXIT_OK;
 
@@ -230,16 +249,32 @@ int bc_cmd_copy(int argc, char **argv)
 		ex = BC_EXIT_REFUSED;
 		goto fail;
 	}
+	/* The source is opened and probed (an iSCSI login, commands that
+	 * may hang) before a destination file is created: interrupted
+	 * there, blkclone leaves nothing behind. */
 	rc = bc_volume_open(sa, 0, &src, &e);
-	if (rc == 0)
-		rc = bc_volume_open_mode(da, BC_OPEN_WRITE | BC_OPEN_CREATE,
-					 bc_volume_create_mode(src), &dst, &e);
 	if (rc < 0) {
 		ex = bc_cli_exit_for_refusal(rc);
 		goto fail;
 	}
-	if ((rc = bc_volume_caps(src, &sc, &e)) < 0 ||
-	    (rc = bc_volume_caps(dst, &dc, &e)) < 0) {
+	if ((rc = bc_volume_caps(src, &sc, &e)) < 0) {
+		ex = BC_EXIT_FAILED;
+		goto fail;
+	}
+	{
+		struct stat dst_st;
+
+		/* a file about to be created is ours to remove again */
+		if (stat(da, &dst_st) < 0 && errno == ENOENT)
+			stop_at_safe_points();
+	}
+	rc = bc_volume_open_mode(da, BC_OPEN_WRITE | BC_OPEN_CREATE,
+				 bc_volume_create_mode(src), &dst, &e);
+	if (rc < 0) {
+		ex = bc_cli_exit_for_refusal(rc);
+		goto fail;
+	}
+	if ((rc = bc_volume_caps(dst, &dc, &e)) < 0) {
 		ex = BC_EXIT_FAILED;
 		goto fail;
 	}
@@ -282,8 +317,7 @@ int bc_cmd_copy(int argc, char **argv)
 		goto fail;
 	}
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	stop_at_safe_points();
 	o.cancel = &interrupted;
 	if (want_progress) {
 		bc_progress_init(&prog, stderr);
@@ -299,7 +333,9 @@ int bc_cmd_copy(int argc, char **argv)
 				 !st.written_bytes &&
 				 !st.zeroed_bytes;
 
-		if (o.offload == BC_OFFLOAD_REQUIRE && untouched)
+		/* exit 3 says "refused, the host may copy"; a stop on
+		 * request says nothing of the kind */
+		if (o.offload == BC_OFFLOAD_REQUIRE && untouched && rc != -EINTR)
 			ex = BC_EXIT_NO_OFFLOAD;
 		else
 			ex = BC_EXIT_FAILED;
@@ -314,12 +350,19 @@ int bc_cmd_copy(int argc, char **argv)
 	return BC_EXIT_OK;
 
 fail:
+	/* A file we created and never wrote is not left behind. */
+	removed = dst && dst->created && !st.written_bytes &&
+		  !st.offloaded_bytes && !st.zeroed_bytes &&
+		  bc_volume_unlink_created(dst) == 0;
 	bc_cli_error(&e);
 	if (ex == BC_EXIT_NO_OFFLOAD && planned && plan.chosen != BC_METHOD_NONE)
 		bc_cli_msg("%s was refused before anything was written: the destination is untouched (--offload=require: no host copy)",
 			   bc_method_name(plan.chosen));
-	if (ex == BC_EXIT_FAILED && st.resume_offset < st.total_bytes &&
-	    st.total_bytes)
+	if (ex == BC_EXIT_FAILED && removed)
+		bc_cli_msg("nothing was written: %s, which this copy had created, was removed",
+			   dshown);
+	else if (ex == BC_EXIT_FAILED && st.resume_offset < st.total_bytes &&
+		 st.total_bytes)
 		bc_cli_msg("stopped at byte %" PRIu64 " of %" PRIu64
 			   "; the destination is incomplete: continue with --resume-from=%" PRIu64,
 			   st.resume_offset, st.total_bytes,
@@ -328,10 +371,6 @@ fail:
 		 st.resume_offset >= st.total_bytes)
 		/* a failed flush or read-back must not read as a half-done copy */
 		bc_cli_msg("every block was written before this failure (in the final flush or --verify): nothing to resume; copy again with --verify to be sure of the data");
-	/* A file we created and never wrote is not left behind. */
-	if (dst && dst->created && !st.written_bytes && !st.offloaded_bytes &&
-	    !st.zeroed_bytes)
-		bc_volume_unlink_created(dst);
 	if (json)
 		report_json(sshown, dshown, -1, &e, used,
 			    planned ? &plan : NULL, &st, &fb, false);

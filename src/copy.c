@@ -80,6 +80,10 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 		return bc_error_set(e, -EOPNOTSUPP, dst->name, "plan",
 				    "no usable copy method: %s",
 				    plan->n ? plan->steps[0].reason : "none");
+	/* a signal that came while opening and planning */
+	if (o->cancel && *o->cancel)
+		return bc_error_set(e, -EINTR, dst->name, "copy",
+				    "interrupted before anything was written");
 	if (dst->created && dst->size < src->size &&
 	    (rc = bc_volume_set_size(dst, src->size, e)) < 0)
 		return rc;

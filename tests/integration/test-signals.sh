@@ -1,0 +1,94 @@
+#!/bin/bash
+# SIGINT or SIGTERM before a copy has written anything leaves no
+# destination file behind.  Each signal is sent at a known point, reached
+# as an event, never after a fixed time:
+# - while the source's iSCSI login hangs, or its probe (the first command
+#   after opening it) does: tests/tools/iscsi-stall.py is a target on
+#   127.0.0.1 that stops answering there and says so;
+# - after the destination file was created, while blkclone waits on its
+#   refusal memory (a FIFO nobody writes: a state directory that hangs).
+. "$(dirname "$0")/../lib/common.sh"
+need_root
+STALL=$TOP_SRCDIR/tests/tools/iscsi-stall.py
+command -v python3 >/dev/null || { echo "python3 missing"; exit 1; }
+# the stalled command must not time out and be retried while we wait
+export BLKCLONE_ISCSI_TIMEOUT=3600
+IQN=iqn.2026-11.test.blkclone:stall
+
+# interrupt_stalled MODE EVENT SIGNAL DST: copy from a target stalled at
+# MODE (login, probe) onto DST; once the target reports EVENT, send
+# SIGNAL.  Sets rc to blkclone's exit status.  Signals are set to their
+# default action for blkclone (a background job of a script ignores
+# SIGINT otherwise).
+interrupt_stalled() {
+	local mode=$1 event=$2 sig=$3 dst=$4 st=$T/stall.$1.$3 port tpid pid
+	rm -f "$st"
+	python3 "$STALL" "$mode" "$st" &
+	tpid=$!
+	if ! wait_for "$st" '^port ' 30; then
+		fail "$mode/$sig: the stalling target did not start"; rc=-1; return
+	fi
+	port=$(sed -n 's/^port //p' "$st")
+	env --default-signal=INT,TERM "$BLKCLONE" copy \
+		"iscsi://127.0.0.1:$port/$IQN/0" "$dst" >"$T/out" 2>"$T/err" &
+	pid=$!
+	if ! wait_for "$st" "$event" 60; then
+		fail "$mode/$sig: blkclone never reached '$event' ($(cat "$T/err"))"
+		kill -KILL $pid $tpid 2>/dev/null; wait $pid $tpid; rc=-1; return
+	fi
+	note "$mode/$sig: target says '$(tail -n 1 "$st")'; destination file $(test -e "$dst" && echo exists || echo 'does not exist')"
+	kill -s "$sig" $pid
+	wait $pid
+	rc=$?
+	wait $tpid
+}
+
+# 1. SIGINT while the source's first probe command goes unanswered (it
+#    was opened: logged in, READ CAPACITY answered).
+interrupt_stalled probe '^stalled ' INT "$T/probe-int.img"
+check "SIGINT during the source's probe: blkclone ends by the signal (status $rc, $(head -n 1 "$T/err"))" \
+	test "$rc" = 130
+check "SIGINT during the source's probe leaves no destination file" test ! -e "$T/probe-int.img"
+
+# 2. The same with SIGTERM (what a service manager or PVE's task stop sends).
+interrupt_stalled probe '^stalled ' TERM "$T/probe-term.img"
+check "SIGTERM during the source's probe: ends by the signal (status $rc)" test "$rc" = 143
+check "SIGTERM during the source's probe leaves no destination file" test ! -e "$T/probe-term.img"
+
+# 3. SIGINT while the login itself hangs (connected, never answered).
+interrupt_stalled login '^connected' INT "$T/login-int.img"
+check "SIGINT during the login: ends by the signal (status $rc)" test "$rc" = 130
+check "SIGINT during the login leaves no destination file" test ! -e "$T/login-int.img"
+
+# 4. The destination file exists, nothing is written yet, and blkclone
+#    waits for its refusal memory (read when an offload is planned: here
+#    reflink on XFS).  The signal stops it there: exit 1, the file it
+#    created removed.
+truncate -s 300M "$T/xfs.fs"
+mkdir -p "$T/xfs"
+if mkfs.xfs -q -f "$T/xfs.fs" >/dev/null 2>&1 && mount -o loop "$T/xfs.fs" "$T/xfs"; then
+	umount_xfs() { umount "$T/xfs" 2>/dev/null || umount -l "$T/xfs"; }
+	CLEANUP_HOOKS="umount_xfs $CLEANUP_HOOKS"
+	make_sparse "$T/xfs/src.img" 16 4 256 3
+	mkdir -p "$T/hung-state"
+	mkfifo "$T/hung-state/refusals"
+	BLKCLONE_STATE_DIR=$T/hung-state env --default-signal=INT,TERM \
+		"$BLKCLONE" copy "$T/xfs/src.img" "$T/xfs/new.img" >"$T/out" 2>"$T/err" &
+	pid=$!
+	for i in $(seq 1200); do
+		[ -e "$T/xfs/new.img" ] || ! kill -0 $pid 2>/dev/null && break
+		sleep 0.05
+	done
+	check "the destination file was created (an event to wait for)" test -e "$T/xfs/new.img"
+	kill -INT $pid 2>/dev/null
+	wait $pid
+	rc=$?
+	check "SIGINT after the file was created, before any write: exit 1 (status $rc, $(head -n 1 "$T/err"))" \
+		test "$rc" = 1
+	check "... says it was interrupted before writing" grep -q 'interrupted before anything was written' "$T/err"
+	check "... and removed the file it had created" test ! -e "$T/xfs/new.img"
+else
+	fail "cannot make and mount an XFS on a loop device"
+fi
+
+finish
