@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "safedir.h"
 
 #define DEFAULT_LOCK_DIR "/run/lock/blkclone"
 
@@ -104,27 +105,30 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 {
 	const char *dir = lock_dir();
 	struct bc_lock *l;
-	char path[4096], who[200];
-	int fd, n;
+	struct stat st;
+	char name[300], why[600], who[200];
+	int dfd, fd, n;
 
-	n = snprintf(path, sizeof(path), "%s/%s.lock", dir, key);
-	if (n < 0 || (size_t)n >= sizeof(path))
+	n = snprintf(name, sizeof(name), "%s.lock", key);
+	if (n < 0 || (size_t)n >= sizeof(name))
 		return bc_error_set(e, -ENAMETOOLONG, device, "lock", "lock file name too long");
-	/* world-writable and sticky as /run/lock itself: a user who may
-	 * reach the LU over iSCSI may lock it too */
-	if (mkdir(dir, 01777) == 0)
-		chmod(dir, 01777);
-	else if (errno != EEXIST)	/* -ENOLCK: refused, nothing written */
+	/* Root's, and only root may write it: a directory anyone may write
+	 * (as /run/lock itself) let any user plant a link that root then
+	 * followed to create or truncate a file, or hold a lock that stopped
+	 * root's copies.  -ENOLCK: refused, nothing written. */
+	dfd = bc_safedir_open(dir, true, "lock directory", why, sizeof(why));
+	if (dfd < 0)
 		return bc_error_set(e, -ENOLCK, device, "lock",
-				    "cannot make the lock directory %s (BLKCLONE_LOCK_DIR names another): %s",
-				    dir, strerror(errno));
-	/* never follow a link planted in a shared directory */
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EACCES)	/* another user's file: flock needs no write */
-		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+				    "%s (BLKCLONE_LOCK_DIR names another)", why);
+	/* 0600: a user who could open it could flock it */
+	fd = bc_safedir_openat(dfd, dir, name, O_RDWR | O_CREAT, 0600, "lock file",
+			       why, sizeof(why));
+	close(dfd);
 	if (fd < 0)
-		return bc_error_set(e, -ENOLCK, device, "lock", "cannot open %s: %s",
-				    path, strerror(errno));
+		return bc_error_set(e, -ENOLCK, device, "lock", "%s", why);
+	/* an older blkclone made its lock files readable by all */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+		(void)fchmod(fd, 0600);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int err = errno;
 
@@ -132,20 +136,20 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 			read_holder(fd, who, sizeof(who));
 			close(fd);
 			return bc_error_set(e, -EBUSY, device, "lock",
-					    "in use by another blkclone on this host (%s); lock %s",
-					    who, path);
+					    "in use by another blkclone on this host (%s); lock %s/%s",
+					    who, dir, name);
 		}
 		close(fd);
-		return bc_error_set(e, -ENOLCK, device, "lock", "flock %s: %s", path,
-				    strerror(err));
+		return bc_error_set(e, -ENOLCK, device, "lock", "flock %s/%s: %s", dir,
+				    name, strerror(err));
 	}
 	l = malloc(sizeof(*l));
 	if (!l) {
 		close(fd);
 		return bc_error_set(e, -ENOMEM, device, "lock", NULL);
 	}
-	/* best effort: a read-only open cannot say who holds it, and the
-	 * lock holds without the note */
+	/* best effort (our own file, checked above): the lock holds
+	 * without the note */
 	n = snprintf(who, sizeof(who), "%s\n", holder);
 	if (ftruncate(fd, 0) < 0 ||
 	    pwrite(fd, who, n > 0 && (size_t)n < sizeof(who) ? (size_t)n : strlen(who), 0) < 0)

@@ -6,6 +6,11 @@
  * for as long as the volume is open for writing.  They keep two blkclone
  * processes on one host from writing one LU at once; they do nothing
  * against other hosts or other programs.
+ *
+ * The directory must be root's (or the caller's) and writable by no one
+ * else, and a lock file the caller's own regular file with one link
+ * (src/safedir.h): anything else is refused, never followed or truncated.
+ * Lock files are mode 0600, so no other user can hold one to stop a copy.
  */
 #ifndef BC_LOCK_H
 #define BC_LOCK_H
@@ -37,7 +42,8 @@ int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d)
  * @device names the volume in errors, @holder is written into the lock
  * file for whoever finds it taken.  -EBUSY (with the holder's own words
  * in @e) when another open file holds it; -ENOLCK when the lock cannot
- * be taken at all (the reason in @e).  Either way nothing was written.
+ * be taken at all, the directory or the file is not safe among them (the
+ * reason in @e).  Either way nothing was written.
  */
 int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 		 const char *holder, struct bc_error *e);

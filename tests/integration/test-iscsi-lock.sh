@@ -91,4 +91,26 @@ touch "$T/notadir"
 BLKCLONE_LOCK_DIR=$T/notadir/locks expect_exit 2 "lock directory unusable: refused" \
 	"$BLKCLONE" copy "$U/4" "$U/3"
 expect_msg "cannot make the lock directory" "lock directory unusable: says why"
+
+# Locks of root's copies are root's alone: a user other than root can
+# neither open an existing lock file (to flock it and stop root's copies)
+# nor make one.  (Unsafe lock directories: doc/bad-inputs.md.)
+chmod 755 "$T"	# user nobody may look in
+key3=$T/locks/iscsi-$IQN-lun3.lock	# made by the copy onto LUN 3 above
+check "the lock file of LUN 3 is there" test -f "$key3"
+check "the lock directory is root's and only root may write it ($(stat -c '%U %a' "$T/locks"))" \
+	test "$(stat -c '%U %a' "$T/locks")" = "root 755"
+check "a lock file is root's, and only root may open it ($(stat -c '%U %a' "$key3"))" \
+	test "$(stat -c '%U %a' "$key3")" = "root 600"
+setpriv --reuid=65534 --regid=65534 --clear-groups bash -c \
+	'exec 8<"$1" && flock -n 8 && echo held && exec sleep 600' _ "$key3" >"$T/nb" 2>&1 &
+nb=$!
+while kill -0 $nb 2>/dev/null && ! grep -q held "$T/nb"; do sleep 0.05; done
+check "user nobody cannot take the lock of LUN 3 ($(head -c 200 "$T/nb"))" \
+	sh -c "! grep -q held '$T/nb'"
+expect_exit 0 "a copy onto LUN 3 is not stopped by user nobody" "$BLKCLONE" copy "$U/4" "$U/3"
+kill $nb 2>/dev/null
+wait $nb 2>/dev/null
+check "user nobody cannot make a lock file" \
+	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "! touch '$T/locks/x.lock' 2>/dev/null"
 finish

@@ -96,6 +96,27 @@ else
 	why_LUN="tgt could not be started"
 fi
 
+# --- places blkclone must not trust (src/safedir.c) -----------------------
+# What a user other than root can plant: a sticky world-writable directory
+# stands for /run/lock (01777 on Debian), where anyone may pre-create the
+# lock directory or a symbolic link in its place.  Each victim must be left
+# as it is.
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+KEY2=iscsi-$IQN-lun2.lock
+mkdir -m 1777 "$T/sticky"
+mkdir "$T/victimdir"
+echo "a file root must not write" >"$T/victimdir/$KEY2"
+echo "a file root must not write" >"$T/lockvictim"
+echo "a file root must not write" >"$T/hardvictim"
+sums_victims() { cat "$T/victimdir/$KEY2" "$T/lockvictim" "$T/hardvictim" | md5sum; }
+victims_sum=$(sums_victims)
+as_nobody ln -s "$T/victimdir" "$T/sticky/locks"; LOCKLINK=$T/sticky/locks
+as_nobody mkdir "$T/sticky/blkclone"; NOBODYLOCKS=$T/sticky/blkclone
+mkdir "$T/openlocks"; chmod 0777 "$T/openlocks"; OPENLOCKS=$T/openlocks
+mkdir -m 755 "$T/linklocks" "$T/hardlocks"
+ln -s "$T/lockvictim" "$T/linklocks/$KEY2"; LINKLOCKS=$T/linklocks
+ln "$T/hardvictim" "$T/hardlocks/$KEY2"; HARDLOCKS=$T/hardlocks
+
 # --- the table ------------------------------------------------------------
 # A message's $NAME is the value above, taken literally.
 re_quote() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
@@ -149,6 +170,12 @@ while IFS= read -r line; do
 		fail "row $id: its message names none of the command's addresses"
 	fi
 	re=$(expand_msg "$msg")
+	# NAME=VALUE words before the command go into its environment
+	envs=""
+	while [[ $cmd =~ ^([A-Z_][A-Z0-9_]*=[^ ]*)\ (.*)$ ]]; do
+		envs+="${BASH_REMATCH[1]} "
+		cmd=${BASH_REMATCH[2]}
+	done
 	case $cmd in
 	"sim: "*)
 		# the simulator program prints "exit N: MESSAGE"
@@ -160,11 +187,11 @@ while IFS= read -r line; do
 		[ $prc = 0 ] || fail "row $id: the simulator's medium is wrong after the run ($(cat "$T/out"))"
 		;;
 	"as-nobody blkclone"*)
-		eval "setpriv --reuid=65534 --regid=65534 --clear-groups \"\$BLKCLONE\" ${cmd#as-nobody blkclone}" >"$T/out" 2>"$T/err"
+		eval "$envs setpriv --reuid=65534 --regid=65534 --clear-groups \"\$BLKCLONE\" ${cmd#as-nobody blkclone}" >"$T/out" 2>"$T/err"
 		rc=$?
 		;;
 	blkclone*)
-		eval "\"\$BLKCLONE\" ${cmd#blkclone}" >"$T/out" 2>"$T/err"
+		eval "$envs \"\$BLKCLONE\" ${cmd#blkclone}" >"$T/out" 2>"$T/err"
 		rc=$?
 		;;
 	*)
@@ -193,6 +220,10 @@ check "read-only files untouched" test "$(alloc_bytes "$ROFILE")" = 0 -a "$(allo
 	test "$(md5sum <"$XFSLONG")$(md5sum <"$XFSNRDST")" = "$xfs_sums"
 [ -n "${LUNDST:-}" ] && check "refused LUN untouched" test "$(md5sum <"$T/lundst.img")" = "$lundst_sum"
 check "no destination file was left by the refusals" test ! -e "$NEW"
+check "files planted where a lock directory or lock file points are untouched" \
+	test "$(sums_victims)" = "$victims_sum"
+check "nothing was created in unsafe lock directories" \
+	test -z "$(find "$NOBODYLOCKS" "$OPENLOCKS" -mindepth 1)"
 check "nothing created under /dev" test ! -e /dev/blkclone-no-such-disk
 bcrun 2 "$T/out" "$T/err" copy "iscsi://u:s3cr3tpw@127.0.0.1/iqn.2026-11.x:t/1" "$NEW"
 check "a password typed into an URL is not echoed" sh -c "! grep -q s3cr3tpw '$T/err' '$T/out'"
