@@ -299,8 +299,11 @@ int bc_cmd_copy(int argc, char **argv)
 		o.offload = BC_OFFLOAD_NEVER;
 	}
 	bc_plan_make(sc, dc, o.offload, dst->created, o.dest_zeroed, &plan);
-	bc_refusal_apply(&plan, o.offload, sc, dc);
 	planned = true;
+	if ((rc = bc_refusal_apply(&plan, o.offload, sc, dc, dshown, &e)) < 0) {
+		ex = BC_EXIT_REFUSED;
+		goto fail;
+	}
 	if (plan.chosen == BC_METHOD_NONE) {
 		char why[600] = "";
 		size_t n = 0;

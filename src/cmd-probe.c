@@ -35,6 +35,7 @@ int bc_cmd_probe(int argc, char **argv)
 	enum bc_offload_policy policy = BC_OFFLOAD_AUTO;
 	struct bc_volume *v[2] = { NULL, NULL };
 	const struct bc_caps *caps[2];
+	struct bc_plan p;
 	struct bc_error e = { 0 };
 	char shown[320];
 	bool json = false;
@@ -75,6 +76,18 @@ int bc_cmd_probe(int argc, char **argv)
 			goto out;
 		}
 	}
+	/* the plan first: a refusal (an unsafe refusal memory) prints
+	 * nothing but the reason */
+	if (n == 2) {
+		bc_plan_make(caps[0], caps[1], policy, false, false, &p);
+		if (bc_refusal_apply(&p, policy, caps[0], caps[1],
+				     bc_addr_display(argv[optind + 1], shown, sizeof(shown)),
+				     &e) < 0) {
+			bc_cli_error(&e);
+			ex = BC_EXIT_REFUSED;
+			goto out;
+		}
+	}
 	if (json) {
 		struct bc_json j;
 
@@ -85,15 +98,10 @@ int bc_cmd_probe(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			bc_report_caps_json(&j, bc_addr_display(argv[optind + i], shown, sizeof(shown)), caps[i]);
 		bc_json_close_array(&j);
-		if (n == 2) {
-			struct bc_plan p;
-
-			bc_plan_make(caps[0], caps[1], policy, false, false, &p);
-			bc_refusal_apply(&p, policy, caps[0], caps[1]);
+		if (n == 2)
 			bc_report_plan_json(&j, "plan", &p);
-		} else {
+		else
 			bc_json_null(&j, "plan");
-		}
 		bc_json_close_object(&j);
 		bc_json_finish(&j);
 	} else {
@@ -102,13 +110,8 @@ int bc_cmd_probe(int argc, char **argv)
 				putchar('\n');
 			bc_report_caps_text(stdout, bc_addr_display(argv[optind + i], shown, sizeof(shown)), caps[i]);
 		}
-		if (n == 2) {
-			struct bc_plan p;
-
-			bc_plan_make(caps[0], caps[1], policy, false, false, &p);
-			bc_refusal_apply(&p, policy, caps[0], caps[1]);
+		if (n == 2)
 			bc_report_plan_text(stdout, &p);
-		}
 	}
 out:
 	bc_volume_close(v[1]);

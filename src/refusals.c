@@ -2,7 +2,10 @@
 /*
  * The refusal memory (see refusals.h).  The file is rewritten whole under
  * an flock, through a temporary file and rename, so a crash never leaves
- * half a line; it holds at most MAX_ENTRIES pairs, newest last.
+ * half a line; it holds at most MAX_ENTRIES pairs, newest last.  Its
+ * directory must be one root can trust (src/safedir.h), and the file, its
+ * .lock and its .tmp are opened relative to it, never through a link: a
+ * .tmp planted as a link once made root truncate the file it named.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "refusals.h"
+#include "safedir.h"
 
 #define MAX_ENTRIES 512
 #define LINE_MAX_LEN 1400
@@ -50,6 +54,50 @@ int bc_refusal_path(char *buf, size_t len)
 	else
 		return -ENOENT;
 	return 0;
+}
+
+/* @path's directory and last name. */
+static int split_path(const char *path, char *dir, size_t dlen, char *base,
+		      size_t blen)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || !slash[1] || (size_t)(slash - path) >= dlen ||
+	    strlen(slash + 1) + sizeof(".lock") > blen)
+		return -EINVAL;
+	if (slash == path)
+		snprintf(dir, dlen, "/");
+	else
+		snprintf(dir, dlen, "%.*s", (int)(slash - path), path);
+	snprintf(base, blen, "%s", slash + 1);
+	return 0;
+}
+
+/* The state directory of @path, checked; -ENOENT when it is not there. */
+static int open_dir(const char *path, char *dir, size_t dlen, char *base,
+		    size_t blen, char *why, size_t wlen)
+{
+	if (split_path(path, dir, dlen, base, blen) < 0) {
+		snprintf(why, wlen, "cannot use %.300s for the refusal memory", path);
+		return -EINVAL;
+	}
+	return bc_safedir_open(dir, false, "state directory", why, wlen);
+}
+
+/* The memory itself, for reading: a regular file, not followed if a link. */
+static FILE *open_memory(int dfd, const char *base)
+{
+	struct stat st;
+	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return NULL;
+	}
+	return f;
 }
 
 /* Fields are tab-separated: keep tabs and newlines out of them. */
@@ -111,10 +159,15 @@ static bool same_pair(char **f, enum bc_method m, const char *src, const char *d
 bool bc_refusal_find(const char *path, enum bc_method m, const char *src,
 		     const char *dst, char *why, size_t wlen)
 {
-	char line[LINE_MAX_LEN], s[300], d[300], *f[5];
+	char line[LINE_MAX_LEN], s[300], d[300], *f[5], dir[4096], base[256], bad[600];
 	bool found = false;
-	FILE *fp = fopen(path, "re");
+	int dfd = open_dir(path, dir, sizeof(dir), base, sizeof(base), bad, sizeof(bad));
+	FILE *fp;
 
+	if (dfd < 0)
+		return false;	/* not there, or not to be trusted */
+	fp = open_memory(dfd, base);
+	close(dfd);
 	if (!fp)
 		return false;
 	clean(s, sizeof(s), src);
@@ -142,30 +195,33 @@ bool bc_refusal_find(const char *path, enum bc_method m, const char *src,
 static int rewrite(const char *path, enum bc_method m, const char *src,
 		   const char *dst, const char *add)
 {
-	char dir[4096], tmp[4200], line[LINE_MAX_LEN], copy[LINE_MAX_LEN], *f[5];
-	char *slash, **keep = NULL;
+	char dir[4096], base[256], name[300], why[600], line[LINE_MAX_LEN];
+	char copy[LINE_MAX_LEN], *f[5], **keep = NULL;
 	size_t nkeep = 0, room = add ? MAX_ENTRIES - 1 : MAX_ENTRIES;
 	FILE *in, *out;
-	int lockfd, rc = 0;
+	int dfd, lockfd, fd, rc = 0;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if ((rc = mkdirs(dir)) < 0)
-			return rc;
+	if (split_path(path, dir, sizeof(dir), base, sizeof(base)) < 0)
+		return -EINVAL;
+	if ((rc = mkdirs(dir)) < 0)
+		return rc;
+	dfd = bc_safedir_open(dir, false, "state directory", why, sizeof(why));
+	if (dfd < 0)
+		return dfd;
+	snprintf(name, sizeof(name), "%s.lock", base);
+	lockfd = bc_safedir_openat(dfd, dir, name, O_RDWR | O_CREAT, 0600,
+				   "state file", why, sizeof(why));
+	if (lockfd < 0) {
+		close(dfd);
+		return lockfd;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.lock", path);
-	lockfd = open(tmp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lockfd < 0)
-		return -errno;
 	flock(lockfd, LOCK_EX);
 	keep = calloc(MAX_ENTRIES, sizeof(*keep));
 	if (!keep) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	if ((in = fopen(path, "re"))) {
+	if ((in = open_memory(dfd, base))) {
 		while (next_line(in, line, sizeof(line))) {
 			snprintf(copy, sizeof(copy), "%s", line);
 			if (!split(copy, f) || same_pair(f, m, src, dst))
@@ -179,10 +235,18 @@ static int rewrite(const char *path, enum bc_method m, const char *src,
 		}
 		fclose(in);
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	out = fopen(tmp, "we");
-	if (!out) {
+	/* a .tmp left by a crash (or planted) goes: only a new file of our
+	 * own, made here, is written */
+	snprintf(name, sizeof(name), "%s.tmp", base);
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
 		rc = -errno;
+		goto out;
+	}
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 || !(out = fdopen(fd, "w"))) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
 		goto out;
 	}
 	for (size_t i = 0; i < nkeep; i++)
@@ -194,16 +258,17 @@ static int rewrite(const char *path, enum bc_method m, const char *src,
 		rc = -errno;
 	if (fclose(out) != 0 && !rc)
 		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
+	if (!rc && renameat(dfd, name, dfd, base) < 0)
 		rc = -errno;
 	if (rc)
-		unlink(tmp);
+		unlinkat(dfd, name, 0);
 out:
 	for (size_t i = 0; keep && i < nkeep; i++)
 		free(keep[i]);
 	free(keep);
 	flock(lockfd, LOCK_UN);
 	close(lockfd);
+	close(dfd);
 	return rc;
 }
 
@@ -232,13 +297,29 @@ int bc_refusal_forget(const char *path, enum bc_method m, const char *src,
 	return rewrite(path, m, s, d, NULL);
 }
 
-void bc_refusal_apply(struct bc_plan *p, enum bc_offload_policy policy,
-		      const struct bc_caps *s, const struct bc_caps *d)
+int bc_refusal_apply(struct bc_plan *p, enum bc_offload_policy policy,
+		     const struct bc_caps *s, const struct bc_caps *d,
+		     const char *device, struct bc_error *e)
 {
-	char path[4200], why[800];
+	char path[4200], why[800], dir[4096], base[256];
+	bool consulted = false;
+	int dfd;
 
 	if (policy == BC_OFFLOAD_NEVER || bc_refusal_path(path, sizeof(path)) < 0)
-		return;
+		return 0;
+	for (size_t i = 0; i < p->n; i++)
+		consulted = consulted || (p->steps[i].method != BC_METHOD_HOST &&
+					  p->steps[i].usable);
+	if (!consulted)
+		return 0;
+	/* what an untrusted directory holds may be anyone's, and the copy
+	 * would write there after: refused, as an unsafe lock directory is */
+	dfd = open_dir(path, dir, sizeof(dir), base, sizeof(base), why, sizeof(why));
+	if (dfd < 0 && dfd != -ENOENT)
+		return bc_error_set(e, -EPERM, device, "plan",
+				    "%s (BLKCLONE_STATE_DIR names another)", why);
+	if (dfd >= 0)
+		close(dfd);
 	for (size_t i = 0; i < p->n; i++) {
 		enum bc_method m = p->steps[i].method;
 
@@ -248,4 +329,5 @@ void bc_refusal_apply(struct bc_plan *p, enum bc_offload_policy policy,
 				    why, sizeof(why)))
 			bc_plan_known_refusal(p, m, policy, why);
 	}
+	return 0;
 }

@@ -116,6 +116,25 @@ mkdir "$T/openlocks"; chmod 0777 "$T/openlocks"; OPENLOCKS=$T/openlocks
 mkdir -m 755 "$T/linklocks" "$T/hardlocks"
 ln -s "$T/lockvictim" "$T/linklocks/$KEY2"; LINKLOCKS=$T/linklocks
 ln "$T/hardvictim" "$T/hardlocks/$KEY2"; HARDLOCKS=$T/hardlocks
+# the refusal memory's directory, consulted when a copy may go to the
+# storage: files on XFS with reflink are such a copy
+mkdir "$T/statevictims"
+echo "a file root must not write" >"$T/statevictims/refusals"
+state_sum=$(md5sum <"$T/statevictims/refusals")
+as_nobody ln -s "$T/statevictims" "$T/sticky/state"; STATELINK=$T/sticky/state
+as_nobody mkdir "$T/sticky/nbstate"; NOBODYSTATE=$T/sticky/nbstate
+mkdir "$T/openstate"; chmod 0777 "$T/openstate"; OPENSTATE=$T/openstate
+truncate -s 320M "$T/xfs.img"
+mkdir -p "$T/xfs"
+if command -v mkfs.xfs >/dev/null && mkfs.xfs -q -m reflink=1 "$T/xfs.img" &&
+   mount -o loop "$T/xfs.img" "$T/xfs" 2>/dev/null; then
+	unmount_xfs() { umount "$T/xfs" 2>/dev/null; }
+	CLEANUP_HOOKS="unmount_xfs $CLEANUP_HOOKS"
+	cp --sparse=always "$SRC" "$T/xfs/src.img"
+	XFSSRC=$T/xfs/src.img XFSNEW=$T/xfs/new.img	# must never be created
+else
+	XFSSRC=; why_XFS="no XFS with reflink here (mkfs.xfs, mount -o loop)"
+fi
 
 # --- the table ------------------------------------------------------------
 # A message's $NAME is the value above, taken literally.
@@ -224,6 +243,11 @@ check "files planted where a lock directory or lock file points are untouched" \
 	test "$(sums_victims)" = "$victims_sum"
 check "nothing was created in unsafe lock directories" \
 	test -z "$(find "$NOBODYLOCKS" "$OPENLOCKS" -mindepth 1)"
+check "a file where the state directory points is untouched" \
+	test "$(md5sum <"$T/statevictims/refusals")" = "$state_sum"
+check "nothing was created in unsafe state directories" \
+	test -z "$(find "$NOBODYSTATE" "$OPENSTATE" "$T/statevictims" -mindepth 1 ! -name refusals)"
+[ -n "$XFSSRC" ] && check "no reflink destination was left by the refusals" test ! -e "$XFSNEW"
 check "nothing created under /dev" test ! -e /dev/blkclone-no-such-disk
 bcrun 2 "$T/out" "$T/err" copy "iscsi://u:s3cr3tpw@127.0.0.1/iqn.2026-11.x:t/1" "$NEW"
 check "a password typed into an URL is not echoed" sh -c "! grep -q s3cr3tpw '$T/err' '$T/out'"
