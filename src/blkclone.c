@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "cli.h"
+#include "iscsi/secret.h"
 
 static const struct bc_cmd commands[] = {
 	{ "copy", bc_cmd_copy, "clone SRC onto DST, in the array when possible" },
@@ -70,6 +71,9 @@ int main(int argc, char **argv)
 	 * naming the LBA.  A lost peer is an EPIPE to handle, never a
 	 * signal. */
 	signal(SIGPIPE, SIG_IGN);
+	/* before anything else runs: other users may read this process's
+	 * initial environment in /proc/PID/environ (ps e) */
+	bc_iscsi_secret_hide_env();
 	if (argc < 2) {
 		usage(stderr);
 		return BC_EXIT_REFUSED;

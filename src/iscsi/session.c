@@ -3,7 +3,8 @@
  * SCSI transport over libiscsi: iscsi://[user@]host[:port]/iqn/lun with no
  * kernel initiator.  A CHAP secret comes from BLKCLONE_ISCSI_PASSWORD or
  * the file named by BLKCLONE_ISCSI_PASSWORD_FILE, never from the command
- * line, and never appears in a message.
+ * line, and never appears in a message; it is read for each login and
+ * wiped once libiscsi has it (iscsi/secret.h).
  *
  * Many commands in flight on one session.  A libiscsi context is not
  * thread-safe, so one service thread owns the socket (poll, then
@@ -37,6 +38,7 @@
 #include <iscsi/scsi-lowlevel.h>
 
 #include "address.h"
+#include "iscsi/secret.h"
 #include "iscsi/session.h"
 #include "scsi/transport.h"
 
@@ -104,42 +106,8 @@ struct iscsi_priv {
 	char initiator[224];
 	char iqn[224];
 	char portal[320];
-	char user[128];
-	char secret[256];
+	char user[128];		/* the secret is read again for each login */
 };
-
-/* The secret for CHAP, from the environment or a file; never argv. */
-static int load_secret(char *buf, size_t len, char *why, size_t whylen)
-{
-	const char *env = getenv("BLKCLONE_ISCSI_PASSWORD");
-	const char *file = getenv("BLKCLONE_ISCSI_PASSWORD_FILE");
-	FILE *f;
-
-	if (env && *env) {
-		snprintf(buf, len, "%s", env);
-		return 0;
-	}
-	if (!file || !*file) {
-		snprintf(why, whylen,
-			 "a user is given but no secret: set BLKCLONE_ISCSI_PASSWORD or BLKCLONE_ISCSI_PASSWORD_FILE");
-		return -EACCES;
-	}
-	f = fopen(file, "re");
-	if (!f) {
-		snprintf(why, whylen, "cannot read the secret file named by BLKCLONE_ISCSI_PASSWORD_FILE: %s",
-			 strerror(errno));
-		return -EACCES;
-	}
-	if (!fgets(buf, (int)len, f))
-		buf[0] = '\0';
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!buf[0]) {
-		snprintf(why, whylen, "the secret file is empty");
-		return -EACCES;
-	}
-	return 0;
-}
 
 /*
  * libiscsi's text for a failed TCP connect is a chain of its own internals
@@ -162,9 +130,17 @@ static void login_error(const char *text, const char *portal, char *msg,
 static int login(const struct iscsi_priv *p, struct iscsi_context **out,
 		 char *msg, size_t len)
 {
-	struct iscsi_context *ctx = iscsi_create_context(p->initiator);
+	struct iscsi_context *ctx;
+	char secret[BC_ISCSI_SECRET_MAX];
+	int rc;
 
+	/* the secret first: a refusal of it is the caller's to fix */
+	if (p->user[0] && (rc = bc_iscsi_secret_load(secret, msg, len)) < 0)
+		return rc;
+	ctx = iscsi_create_context(p->initiator);
 	if (!ctx) {
+		if (p->user[0])
+			explicit_bzero(secret, sizeof(secret));
 		snprintf(msg, len, "out of memory");
 		return -ENOMEM;
 	}
@@ -176,8 +152,12 @@ static int login(const struct iscsi_priv *p, struct iscsi_context **out,
 	 * the process spinning): we log in again ourselves, a bounded
 	 * number of times, and report the lost command otherwise. */
 	iscsi_set_noautoreconnect(ctx, 1);
-	if (p->user[0])
-		iscsi_set_initiator_username_pwd(ctx, p->user, p->secret);
+	if (p->user[0]) {
+		/* libiscsi copies it into the context (and clears the context
+		 * when it is destroyed); ours goes at once */
+		iscsi_set_initiator_username_pwd(ctx, p->user, secret);
+		explicit_bzero(secret, sizeof(secret));
+	}
 	if (iscsi_full_connect_sync(ctx, p->portal, p->lun) != 0) {
 		/* libiscsi's text never holds the secret; keep one line */
 		login_error(iscsi_get_error(ctx), p->portal, msg, len);
@@ -674,7 +654,6 @@ static void iscsi_close(struct bc_scsi_transport *t)
 			close(p->wake_fd);
 		pthread_cond_destroy(&p->cond);
 		pthread_mutex_destroy(&p->lock);
-		explicit_bzero(p->secret, sizeof(p->secret));
 	}
 	free(p);
 	free(t);
@@ -764,14 +743,6 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	snprintf(p->iqn, sizeof(p->iqn), "%s", a.iqn);
 	snprintf(p->portal, sizeof(p->portal), "%s", portal);
 	snprintf(p->user, sizeof(p->user), "%s", a.user);
-	if (a.user[0]) {
-		rc = load_secret(p->secret, sizeof(p->secret), why, sizeof(why));
-		if (rc < 0) {
-			bc_error_set(e, rc, t->name, "iSCSI login", "%s", why);
-			iscsi_close(t);
-			return rc;
-		}
-	}
 	rc = login(p, &p->ctx, why, sizeof(why));
 	if (rc == 0) {
 		name_by_peer(t, p, a.port, a.iqn);

@@ -116,6 +116,17 @@ mkdir "$T/openlocks"; chmod 0777 "$T/openlocks"; OPENLOCKS=$T/openlocks
 mkdir -m 755 "$T/linklocks" "$T/hardlocks"
 ln -s "$T/lockvictim" "$T/linklocks/$KEY2"; LINKLOCKS=$T/linklocks
 ln "$T/hardvictim" "$T/hardlocks/$KEY2"; HARDLOCKS=$T/hardlocks
+# CHAP secret files not safe to read: checked before any connection, so
+# the URL needs no target
+printf 'secret-in-a-file\n' >"$T/open.pw"; chmod 644 "$T/open.pw"; OPENSECRET=$T/open.pw
+printf 'secret-in-a-file\n' >"$T/own.pw"; chmod 600 "$T/own.pw"
+ln -s "$T/own.pw" "$T/link.pw"; SECRETLINK=$T/link.pw
+printf 'secret-in-a-file\n' >"$T/nobody.pw"; chmod 600 "$T/nobody.pw"
+chown 65534 "$T/nobody.pw"; NOBODYSECRET=$T/nobody.pw
+mkfifo -m 600 "$T/secret.fifo"; SECRETFIFO=$T/secret.fifo
+# a line waits in the fifo, so a blkclone that reads fifos is not stuck
+exec 7<>"$SECRETFIFO"
+printf 'secret-in-a-fifo\n' >&7
 # the refusal memory's directory, consulted when a copy may go to the
 # storage: files on XFS with reflink are such a copy
 mkdir "$T/statevictims"
