@@ -42,3 +42,13 @@ int bc_cli_parse_lba(const char *s, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+int bc_cli_parse_seconds(const char *s, unsigned *out)
+{
+	uint64_t v;
+
+	if (bc_cli_parse_lba(s, &v) < 0 || !v || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}

@@ -18,4 +18,8 @@ int bc_cli_parse_offload(const char *s, enum bc_offload_policy *out);
  * 2^64 - 1. */
 int bc_cli_parse_lba(const char *s, uint64_t *out);
 
+/* A number of seconds, as an LBA is written, from 1 to 2^32 - 1: no time
+ * at all is no bound. */
+int bc_cli_parse_seconds(const char *s, unsigned *out);
+
 #endif

@@ -56,6 +56,9 @@ static void copy_usage(FILE *f)
 		"      --progress            progress bar, or (NN.NN/100%%) lines\n"
 		"      --resume-from=LBA     continue an interrupted host copy from LBA\n"
 		"                            (in SRC's blocks, as printed when it stopped)\n"
+		"      --timeout=SECONDS     stop the copy (exit 1, with the LBA to resume\n"
+		"                            from) once it has run this long, --verify\n"
+		"                            included; also bounds waiting on the array\n"
 		"      --verify              read both back and compare\n");
 }
 
@@ -177,7 +180,7 @@ static void report_text(const char *src, const char *dst, enum bc_method used,
 }
 
 enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_PROGRESS, OPT_JSON,
-       OPT_RESUME };
+       OPT_RESUME, OPT_TIMEOUT };
 
 int bc_cmd_copy(int argc, char **argv)
 {
@@ -188,6 +191,7 @@ int bc_cmd_copy(int argc, char **argv)
 		{ "offload", required_argument, NULL, OPT_OFFLOAD },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "resume-from", required_argument, NULL, OPT_RESUME },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -226,6 +230,13 @@ int bc_cmd_copy(int argc, char **argv)
 				return BC_EXIT_REFUSED;
 			}
 			resume = true;
+			break;
+		case OPT_TIMEOUT:
+			if (bc_cli_parse_seconds(optarg, &o.timeout_s) < 0) {
+				bc_cli_msg("--timeout takes a number of seconds (1 or more), not '%s'",
+					   optarg);
+				return BC_EXIT_REFUSED;
+			}
 			break;
 		case 'h': copy_usage(stdout); return BC_EXIT_OK;
 		default: copy_usage(stderr); return BC_EXIT_REFUSED;
@@ -337,8 +348,9 @@ int bc_cmd_copy(int argc, char **argv)
 				 !st.zeroed_bytes;
 
 		/* exit 3 says "refused, the host may copy"; a stop on
-		 * request says nothing of the kind */
-		if (o.offload == BC_OFFLOAD_REQUIRE && untouched && rc != -EINTR)
+		 * request or out of time says nothing of the kind */
+		if (o.offload == BC_OFFLOAD_REQUIRE && untouched &&
+		    rc != -EINTR && rc != -ETIME)
 			ex = BC_EXIT_NO_OFFLOAD;
 		else
 			ex = BC_EXIT_FAILED;

@@ -13,6 +13,8 @@
 
 #include <blkclone/copy.h>
 
+#include "deadline.h"
+
 int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
 		  struct bc_error *e)
 {
@@ -73,6 +75,7 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 	memset(fb, 0, sizeof(*fb));
 	src->cancel = o->cancel;
 	dst->cancel = o->cancel;
+	src->deadline = dst->deadline = bc_deadline_in(o->timeout_s);
 	st->total_bytes = src->size;
 	st->resume_offset = start;
 	*used = plan->chosen;
@@ -102,6 +105,9 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 		if (rc == 0)
 			goto done;
 		if (o->offload == BC_OFFLOAD_REQUIRE)
+			goto out;
+		/* a copy out of time does not go on */
+		if (bc_deadline_passed(&dst->deadline))
 			goto out;
 		/* auto: the refusal is reported, the host does the rest. */
 		fb->happened = true;

@@ -13,6 +13,7 @@
 
 #include <blkclone/copy.h>
 
+#include "deadline.h"
 #include "holes.h"
 #include "zerodetect.h"
 
@@ -322,6 +323,9 @@ static void *worker_main(void *arg)
 		if (g->o->cancel && *g->o->cancel)
 			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
 					  NULL);
+		else if (bc_deadline_passed(&g->dst->deadline))
+			rc = bc_deadline_error(&w->err, g->src->name, "copy", c.off,
+					       g->src->block_size, &g->dst->deadline);
 		else
 			rc = copy_chunk(w, c.off, (size_t)c.len, &fail);
 
@@ -590,12 +594,15 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 	while (pos < end) {
 		size_t n = 0;
 
-		if (o->cancel && *o->cancel) {
+		if ((o->cancel && *o->cancel) || bc_deadline_passed(&dst->deadline)) {
 			struct bc_error ce = { 0 };
+			int crc = o->cancel && *o->cancel ?
+				  bc_error_set(&ce, -EINTR, src->name, "copy", NULL) :
+				  bc_deadline_error(&ce, src->name, "copy", pos,
+						    src->block_size, &dst->deadline);
 
-			bc_error_set(&ce, -EINTR, src->name, "copy", NULL);
 			pthread_mutex_lock(&g->lock);
-			record_failure(g, -EINTR, pos, &ce);
+			record_failure(g, crc, pos, &ce);
 			pthread_mutex_unlock(&g->lock);
 			break;
 		}

@@ -12,6 +12,7 @@
 
 #include <blkclone/copy.h>
 
+#include "deadline.h"
 #include "holes.h"
 
 #define MAP_BATCH 64
@@ -52,6 +53,9 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 			return bc_error_set_lba(e, -EINTR, src->name, "copy",
 						off / src->block_size,
 						src->block_size, "interrupted");
+		if (bc_deadline_passed(&dst->deadline))
+			return bc_deadline_error(e, src->name, "copy", off,
+						 src->block_size, &dst->deadline);
 		bool was = st->dest_modified;
 
 		st->dest_modified = true;

@@ -11,6 +11,7 @@
 
 #include <blkclone/copy.h>
 
+#include "deadline.h"
 #include "zerodetect.h"
 
 #define VCHUNK (1u << 20)
@@ -106,6 +107,11 @@ int bc_verify(struct bc_volume *src, struct bc_volume *dst,
 				if (o && o->cancel && *o->cancel) {
 					rc = bc_error_set(e, -EINTR, dst->name,
 							  "verify", "interrupted");
+					goto out;
+				}
+				if (bc_deadline_passed(&dst->deadline)) {
+					rc = bc_deadline_error(e, dst->name, "verify", pos,
+							       dst->block_size, &dst->deadline);
 					goto out;
 				}
 				if (!src_zero &&

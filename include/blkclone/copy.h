@@ -58,6 +58,11 @@ struct bc_copy_opts {
 	bc_progress_fn progress;
 	void *progress_arg;
 	volatile sig_atomic_t *cancel;	/* set non-zero to stop early */
+	/* stop the whole copy (with -ETIME) once it has run this many
+	 * seconds, verify included; 0 = no limit.  Checked between commands
+	 * and while polling the storage: one command's own timeout comes on
+	 * top. */
+	unsigned timeout_s;
 };
 
 /* Why a method was or was not chosen. */

@@ -250,6 +250,13 @@ struct bc_volume_ops {
 	void (*close)(struct bc_volume *v);
 };
 
+/* When a copy must be over (copy --timeout): CLOCK_MONOTONIC milliseconds,
+ * 0 = never, and the seconds it was given, for messages. */
+struct bc_deadline {
+	uint64_t at_ms;
+	unsigned seconds;
+};
+
 struct bc_volume {
 	const struct bc_volume_ops *ops;
 	char name[320];		/* the address as the user gave it */
@@ -268,6 +275,9 @@ struct bc_volume {
 	/* set by the copy executor: a backend running a long operation in
 	 * the storage (an IMMED token copy) polls it and aborts the operation */
 	volatile sig_atomic_t *cancel;
+	/* set by the copy executor: a backend polling a long operation stops
+	 * it (as for a cancel) once this has passed */
+	struct bc_deadline deadline;
 	/* host locks held while the volume is open for writing (iSCSI LUs,
 	 * src/lock.h), released after the backend closed */
 	struct bc_lock *lock;

@@ -1,4 +1,5 @@
-/* libFuzzer: option values an admin types (--offload, --resume-from). */
+/* libFuzzer: option values an admin types (--offload, --resume-from,
+ * --timeout). */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *s = malloc(size + 1), back[32];
 	const char *digits;
 	uint64_t lba;
+	unsigned secs;
 
 	if (!s)
 		return 0;
@@ -38,6 +40,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   strlen(s + strspn(s, "0")) < 20) {
 		__builtin_trap();	/* a plain number below 10^19 refused */
 	}
+	/* seconds: exactly the LBAs from 1 to 2^32 - 1 */
+	if (bc_cli_parse_seconds(s, &secs) == 0 &&
+	    (bc_cli_parse_lba(s, &lba) < 0 || lba != secs || !secs))
+		__builtin_trap();
+	if (bc_cli_parse_seconds(s, &secs) < 0 && bc_cli_parse_lba(s, &lba) == 0 &&
+	    lba && lba <= UINT32_MAX)
+		__builtin_trap();
 	free(s);
 	return 0;
 }

@@ -161,4 +161,26 @@ got=$(stat -c %a "$T/mode-fromblk.img")
 check "a file made from a block device is 600 (got $got)" test "$got" = 600
 umask "$saved_umask"
 
+# 15. --timeout bounds the whole copy: held at the gate until its time is
+#     surely over (a read cannot be interrupted, so the copy stops at its
+#     next step), it exits 1 naming the timeout and the LBA to resume from,
+#     with everything below that LBA copied.
+gate_arm big-src.img read $((256 << 20))
+"$BLKCLONE" copy --timeout=1 "$GATE_MNT/big-src.img" "$T/to.img" >/dev/null 2>"$T/e15" &
+pid=$!
+gate_wait_held 300 $pid || exit 1
+sleep 2		# past the 1 s: the held read keeps the copy from ending meanwhile
+gate_open
+wait $pid
+rc=$?
+check "a copy past its --timeout exits 1 ($(head -c 300 "$T/e15"))" test $rc = 1
+check "it says the timeout ran out" grep -q -- "--timeout=1 s ran out" "$T/e15"
+lba=$(sed -n 's/.*--resume-from=\([0-9]*\).*/\1/p' "$T/e15")
+check "it names the LBA to resume from ($lba)" test -n "$lba"
+check "everything below that LBA is copied" \
+	cmp -s -n $(( ${lba:-0} * 512 )) "$T/big-src.img" "$T/to.img"
+expect_exit 0 "a copy well within its --timeout" \
+	"$BLKCLONE" copy --timeout=3600 --resume-from="${lba:-0}" "$T/big-src.img" "$T/to.img"
+check "and it is identical" cmp -s "$T/big-src.img" "$T/to.img"
+
 finish

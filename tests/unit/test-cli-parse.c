@@ -1,4 +1,4 @@
-/* Option values an admin types: --offload and --resume-from. */
+/* Option values an admin types: --offload, --resume-from and --timeout. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,11 +72,44 @@ static void test_lba(void **state)
 	}
 }
 
+static void test_seconds(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		unsigned want;
+	} t[] = {
+		{ "1", 0, 1 },
+		{ "30", 0, 30 },
+		{ "0030", 0, 30 },
+		{ "4294967295", 0, 4294967295u },
+		{ "4294967296", -EINVAL, 0 },	/* 2^32 */
+		{ "0", -EINVAL, 0 },		/* no time at all is not a bound */
+		{ "000", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },
+		{ "-1", -EINVAL, 0 },
+		{ "+5", -EINVAL, 0 },
+		{ " 5", -EINVAL, 0 },
+		{ "5s", -EINVAL, 0 },
+		{ "1.5", -EINVAL, 0 },
+		{ "soon", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsigned v = 4242;
+
+		assert_int_equal(bc_cli_parse_seconds(t[i].s, &v), t[i].rc);
+		assert_true(v == (t[i].rc ? 4242 : t[i].want));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offload),
 		cmocka_unit_test(test_lba),
+		cmocka_unit_test(test_seconds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
