@@ -106,8 +106,9 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 			goto done;
 		if (o->offload == BC_OFFLOAD_REQUIRE)
 			goto out;
-		/* a copy out of time does not go on */
-		if (bc_deadline_passed(&dst->deadline))
+		/* a copy manager that may still be writing the destination
+		 * is not written over; nor does a copy out of time go on */
+		if (rc == -EINPROGRESS || bc_deadline_passed(&dst->deadline))
 			goto out;
 		/* auto: the refusal is reported, the host does the rest. */
 		fb->happened = true;

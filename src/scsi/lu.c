@@ -395,8 +395,8 @@ int bc_lu_write_using_token(struct bc_lu *lu, uint32_t list_id,
 	return token_out(lu, true, list_id, pl, len, lba, e);
 }
 
-int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
-	       struct bc_error *e)
+int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, uint64_t lba,
+	       struct bc_token_status *o, struct bc_error *e)
 {
 	uint8_t c16[16], *buf;
 	struct bc_scsi_cmd c;
@@ -408,20 +408,22 @@ int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
 		return bc_error_set(e, -ENOMEM, lu->t->name, "RECEIVE ROD TOKEN INFORMATION", NULL);
 	bc_token_cdb_rrti(c16, list_id, (uint32_t)len);
 	cdb(&c, c16, 16, BC_SCSI_DIR_IN, buf, len);
-	rc = run(lu, &c, "RECEIVE ROD TOKEN INFORMATION", 0, e);
+	rc = run(lu, &c, "RECEIVE ROD TOKEN INFORMATION", lba, e);
 	if (rc == 0 && bc_token_parse_rrti(buf, len - c.resid, o) < 0)
-		rc = bc_error_set(e, -EBADMSG, lu->t->name, "RECEIVE ROD TOKEN INFORMATION",
-				  "malformed reply");
+		rc = bc_error_set_lba(e, -EBADMSG, lu->t->name,
+				      "RECEIVE ROD TOKEN INFORMATION", lba, lu->block_size,
+				      "malformed reply");
 	free(buf);
 	return rc;
 }
 
-int bc_lu_copy_abort(struct bc_lu *lu, uint32_t list_id, struct bc_error *e)
+int bc_lu_copy_abort(struct bc_lu *lu, uint32_t list_id, uint64_t lba,
+		     struct bc_error *e)
 {
 	uint8_t c16[16];
 	struct bc_scsi_cmd c;
 
 	bc_token_cdb_abort(c16, list_id);
 	cdb(&c, c16, 16, BC_SCSI_DIR_NONE, NULL, 0);
-	return run(lu, &c, "COPY OPERATION ABORT", 0, e);
+	return run(lu, &c, "COPY OPERATION ABORT", lba, e);
 }

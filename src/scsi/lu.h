@@ -161,8 +161,10 @@ int bc_lu_populate_token(struct bc_lu *lu, uint32_t list_id, const uint8_t *pl,
 int bc_lu_write_using_token(struct bc_lu *lu, uint32_t list_id,
 			    const uint8_t *pl, uint32_t len, uint64_t lba,
 			    struct bc_error *e);
-int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, struct bc_token_status *o,
-	       struct bc_error *e);
-int bc_lu_copy_abort(struct bc_lu *lu, uint32_t list_id, struct bc_error *e);
+/* @lba: where the operation of @list_id starts, for messages */
+int bc_lu_rrti(struct bc_lu *lu, uint32_t list_id, uint64_t lba,
+	       struct bc_token_status *o, struct bc_error *e);
+int bc_lu_copy_abort(struct bc_lu *lu, uint32_t list_id, uint64_t lba,
+		     struct bc_error *e);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "backends.h"
+#include "deadline.h"
 #include "iscsi/session.h"
 #include "scsi/lu.h"
 #include "scsi/rsoc.h"
@@ -815,7 +816,7 @@ static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
 	rc = bc_lu_populate_token(&p->lu, id, pl, (uint32_t)l, lba, e);
 	if (rc < 0)
 		return rc;
-	rc = bc_lu_rrti(&p->lu, id, &ts, e);
+	rc = bc_lu_rrti(&p->lu, id, lba, &ts, e);
 	if (rc < 0)
 		return rc;
 	if (!ts.has_token || !ts.transfer_count || ts.transfer_count > blocks)
@@ -828,43 +829,129 @@ static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
 	return 0;
 }
 
+/* RECEIVE ROD TOKEN INFORMATION polls after COPY OPERATION ABORT before
+ * blkclone stops waiting for the operation to end (at most about 10 s at
+ * the longest status delay honoured). */
+#define ABORT_POLLS 10
+/* How long a copy manager may show no progress when VPD 0x8F gives no
+ * default inactivity timeout. */
+#define TOKEN_STALL_S 60
+
+static bool in_progress(const struct bc_token_status *ts)
+{
+	return (ts->copy_status & 0x70) == 0x10;
+}
+
+/* The device's estimated status update delay, within 10 ms..1 s. */
+static void status_pause(const struct bc_token_status *ts)
+{
+	uint32_t ms = ts->status_delay_ms;
+	struct timespec t;
+
+	ms = ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+	t.tv_sec = ms / 1000;
+	t.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&t, NULL);
+}
+
+/*
+ * Stop WRITE USING TOKEN list @id, for a cancel (@err -EINTR, @why NULL)
+ * or because it ran past a bound (@err -ETIME for the copy's deadline,
+ * -ETIMEDOUT for a stall; @why says which): COPY OPERATION ABORT, then at
+ * most ABORT_POLLS polls for the operation to end.  It fails either way:
+ * with @err once it ended (a bound names RECEIVE ROD TOKEN INFORMATION);
+ * -EINPROGRESS naming COPY OPERATION ABORT if it may still be writing the
+ * destination (the copy executor then does not go on on the host).  *ts
+ * holds the last status.
+ */
+static int token_stop(struct bc_volume *dst, uint32_t id, uint64_t lba,
+		      int err, const char *why, struct bc_token_status *ts,
+		      struct bc_error *e)
+{
+	struct scsi_priv *p = sp(dst);
+	struct bc_error ae = { 0 };
+	char abort_said[360] = "";
+	bool ended = false;
+
+	if (!p->tpc.copy_abort)
+		snprintf(abort_said, sizeof(abort_said),
+			 "not offered by the LU (VPD 0x8F)");
+	else if (bc_lu_copy_abort(&p->lu, id, lba, &ae) < 0)
+		snprintf(abort_said, sizeof(abort_said), "refused (%.340s)",
+			 ae.detail[0] ? ae.detail : strerror(-ae.err));
+	for (int i = 0; i < ABORT_POLLS; i++) {
+		struct bc_error re = { 0 };
+
+		if (bc_lu_rrti(&p->lu, id, lba, ts, &re) < 0)
+			break;		/* no answer: it may still run */
+		if (!in_progress(ts)) {
+			ended = true;
+			break;
+		}
+		status_pause(ts);
+	}
+	if (ended && !why)
+		return bc_error_set_lba(e, -EINTR, dst->name, "WRITE USING TOKEN", lba,
+					dst->block_size, "aborted (COPY OPERATION ABORT) after %llu blocks",
+					(unsigned long long)ts->transfer_count);
+	if (ended)
+		return bc_error_set_lba(e, err, dst->name,
+					"RECEIVE ROD TOKEN INFORMATION", lba, dst->block_size,
+					"%s; stopped with COPY OPERATION ABORT after %llu blocks",
+					why, (unsigned long long)ts->transfer_count);
+	/* no sense status in @e: the failure is not the device refusing the
+	 * copy (that would read as "nothing written") */
+	return bc_error_set_lba(e, -EINPROGRESS, dst->name, "COPY OPERATION ABORT", lba,
+				dst->block_size,
+				"%s, and the operation is still in progress after %d polls of RECEIVE ROD TOKEN INFORMATION (%s): the copy manager may still be writing the destination; let it finish before copying again",
+				abort_said[0] ? abort_said : "accepted", ABORT_POLLS,
+				why ? why : "interrupted");
+}
+
 /*
  * Wait for WRITE USING TOKEN list @id: RECEIVE ROD TOKEN INFORMATION until
  * the operation is no longer in progress, honouring the device's
- * estimated status update delay; a cancel sends COPY OPERATION ABORT and
- * takes the final count.  *ts holds the last status either way.
+ * estimated status update delay.  Bounded: a cancel, the copy's deadline,
+ * or @stall_s seconds without the transfer count moving stop it
+ * (token_stop).  *ts holds the last status either way.
  */
 static int token_wait(struct bc_volume *dst, uint32_t id, uint64_t lba,
-		      struct bc_token_status *ts, struct bc_error *e)
+		      uint32_t stall_s, struct bc_token_status *ts,
+		      struct bc_error *e)
 {
 	struct scsi_priv *p = sp(dst);
-	bool aborted = false;
+	uint64_t count = UINT64_MAX, since = bc_now_ms();
+	char why[200];
 
 	for (;;) {
-		int rc = bc_lu_rrti(&p->lu, id, ts, e);
+		int rc = bc_lu_rrti(&p->lu, id, lba, ts, e);
+		uint64_t now = bc_now_ms();
 
 		if (rc < 0)
 			return rc;
-		if ((ts->copy_status & 0x70) != 0x10)	/* not in progress */
+		if (!in_progress(ts))
 			break;
-		if (!aborted && dst->cancel && *dst->cancel) {
-			struct bc_error ae = { 0 };
-
-			bc_lu_copy_abort(&p->lu, id, &ae);
-			aborted = true;
-			continue;	/* the final count */
+		if (ts->transfer_count != count) {
+			count = ts->transfer_count;
+			since = now;
 		}
-		{
-			uint32_t ms = ts->status_delay_ms;
-			struct timespec t;
-
-			ms = ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
-			t.tv_sec = ms / 1000;
-			t.tv_nsec = (long)(ms % 1000) * 1000000L;
-			nanosleep(&t, NULL);
+		if (dst->cancel && *dst->cancel)
+			return token_stop(dst, id, lba, -EINTR, NULL, ts, e);
+		if (bc_deadline_passed(&dst->deadline)) {
+			snprintf(why, sizeof(why),
+				 "still in progress when the copy's --timeout=%u s ran out",
+				 dst->deadline.seconds);
+			return token_stop(dst, id, lba, -ETIME, why, ts, e);
 		}
+		if (now - since >= (uint64_t)stall_s * 1000u) {
+			snprintf(why, sizeof(why),
+				 "still in progress, without progress for %u s (the ROD token inactivity timeout, VPD 0x8F)",
+				 stall_s);
+			return token_stop(dst, id, lba, -ETIMEDOUT, why, ts, e);
+		}
+		status_pause(ts);
 	}
-	if (aborted || ts->copy_status == 0x60)
+	if (ts->copy_status == 0x60)
 		return bc_error_set_lba(e, -EINTR, dst->name, "WRITE USING TOKEN", lba,
 					dst->block_size, "aborted (COPY OPERATION ABORT) after %llu blocks",
 					(unsigned long long)ts->transfer_count);
@@ -896,6 +983,10 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 {
 	const struct bc_caps *sc = &src->caps;
 	uint64_t max = sc->token_lim.max_token_transfer;
+	/* a token lives this long unused (we ask for the default): a copy
+	 * manager that shows no progress for as long is taken for stuck */
+	uint32_t stall_s = sc->token_lim.default_inactivity_s ?
+			   sc->token_lim.default_inactivity_s : TOKEN_STALL_S;
 	uint8_t *token, *pl;
 	size_t pl_len = 536 + BC_TOKEN_RANGE_LEN;
 	int rc = 0;
@@ -955,13 +1046,13 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 				 * the destination got */
 				struct bc_error re = { 0 };
 
-				if (bc_lu_rrti(&sp(dst)->lu, id, &ts, &re) == 0 &&
+				if (bc_lu_rrti(&sp(dst)->lu, id, d + off, &ts, &re) == 0 &&
 				    ts.transfer_count && ts.transfer_count <= rep - off)
 					*done_blocks = d + off + ts.transfer_count - dlba;
 			}
 			if (rc < 0)
 				break;
-			rc = token_wait(dst, id, d + off, &ts, e);
+			rc = token_wait(dst, id, d + off, stall_s, &ts, e);
 			if (rc < 0) {
 				/* what the destination confirmed before it stopped */
 				if (ts.transfer_count && ts.transfer_count <= rep - off)

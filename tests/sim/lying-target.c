@@ -7,10 +7,14 @@
  *
  *   lying-target require|auto
  *
+ * Or, with "hang", a copy manager that offers token copy only, with a
+ * default inactivity timeout of 1 s in VPD 0x8F, and then reports every
+ * WRITE USING TOKEN in progress forever (--offload=require).
+ *
  * Prints one line, "exit N: MESSAGE", with the exit code blkclone copy
  * gives for the outcome (as src/cmd-copy.c decides it), and exits 1 if
  * the destination does not hold what it must: the source after a fallback
- * (auto), its old data after a refusal (require).
+ * (auto), its old data after a refusal (require) or a hang.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -65,21 +69,31 @@ int main(int argc, char **argv)
 	char msg[1024];
 	int rc, ex, ok;
 
-	if (argc != 2 || (strcmp(argv[1], "require") && strcmp(argv[1], "auto"))) {
-		fprintf(stderr, "usage: lying-target require|auto\n");
+	bool hang = argc == 2 && !strcmp(argv[1], "hang");
+
+	if (argc != 2 || (strcmp(argv[1], "require") && strcmp(argv[1], "auto") && !hang)) {
+		fprintf(stderr, "usage: lying-target require|auto|hang\n");
 		return 2;
 	}
-	o.offload = strcmp(argv[1], "require") ? BC_OFFLOAD_AUTO : BC_OFFLOAD_REQUIRE;
+	o.offload = !strcmp(argv[1], "auto") ? BC_OFFLOAD_AUTO : BC_OFFLOAD_REQUIRE;
 	if (!sim)
 		return 1;
 	for (unsigned n = 0; n < 3; n++) {	/* LU 2 keeps the old data */
 		bc_sim_lu_cfg_spc(&c, BLOCKS, BS, n + 1);
-		c.xcopy = BC_SIM_XCOPY_SPC;
+		c.xcopy = hang ? BC_SIM_XCOPY_NONE : BC_SIM_XCOPY_SPC;
+		c.token_lim.never_completes = hang;
+		c.token_lim.default_inactivity_s = hang ? 1 : 0;
 		if (bc_sim_add_lu(sim, &c) != (int)n || fill(sim, n, n ? 0xee : 3) < 0)
 			return 1;
 	}
+	/* a blkclone that polls a hung copy manager forever loses the
+	 * connection after 2000 polls (20 s) rather than hang the test */
+	if (hang && bc_sim_inject(sim, &(struct bc_sim_fault){
+			.kind = BC_SIM_FAULT_DISCONNECT, .lu = 1, .opcode = 0x84,
+			.sa = 0x07, .skip = 2000 }) < 0)
+		return 1;
 	/* the lie: every EXTENDED COPY (0x83 SA 0) refused */
-	if (bc_sim_inject(sim, &(struct bc_sim_fault){
+	if (!hang && bc_sim_inject(sim, &(struct bc_sim_fault){
 			.kind = BC_SIM_FAULT_CHECK, .lu = BC_SIM_ANY, .opcode = 0x83,
 			.sa = 0, .count = 100000, .key = 0x05, .asc = 0x26, .ascq = 0x00 }) < 0)
 		return 1;
@@ -94,9 +108,11 @@ int main(int argc, char **argv)
 		bool untouched = !st.dest_modified && !st.offloaded_bytes &&
 				 !st.written_bytes && !st.zeroed_bytes;
 
-		ex = o.offload == BC_OFFLOAD_REQUIRE && untouched ? 3 : 1;
+		ex = o.offload == BC_OFFLOAD_REQUIRE && untouched && rc != -ETIME ? 3 : 1;
 		bc_error_format(&e, msg, sizeof(msg));
-		ok = untouched && same(sim, 1, 2);
+		/* a hung operation never ran: the old data, though the
+		 * copy cannot know it */
+		ok = (untouched || hang) && same(sim, 1, 2);
 	} else {
 		ex = 0;
 		snprintf(msg, sizeof(msg), "%s (fell back: %s)", bc_method_name(used),

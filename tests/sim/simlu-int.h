@@ -340,6 +340,7 @@ struct sim_tok_limits {
 	uint64_t max_transfer, optimal_transfer, wut_max_blocks;
 	unsigned immed_polls, max_tokens;
 	uint32_t status_delay_ms;
+	bool never_completes, abort_ignored;
 };
 
 void sim_tok_limits(const struct sim_lu *lu, struct sim_tok_limits *t);

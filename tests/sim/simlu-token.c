@@ -47,6 +47,8 @@ void sim_tok_limits(const struct sim_lu *lu, struct sim_tok_limits *t)
 	t->immed_polls = l->immed_polls ? l->immed_polls : 1;
 	t->max_tokens = l->max_tokens ? l->max_tokens : 64;
 	t->status_delay_ms = l->status_delay_ms ? l->status_delay_ms : 10;
+	t->never_completes = l->never_completes;
+	t->abort_ignored = l->abort_ignored;
 }
 
 /* --- the token table ------------------------------------------------------ */
@@ -528,7 +530,7 @@ void sim_cmd_rcs_lid4(struct sim_ctx *c)
 		return;
 	}
 	sim_tok_limits(c->lu, &t);
-	if (l->state == SIM_LIST_PENDING) {
+	if (l->state == SIM_LIST_PENDING && !t.never_completes) {
 		if (l->polls_left)
 			l->polls_left--;
 		else
@@ -580,14 +582,16 @@ void sim_cmd_rcs_lid4(struct sim_ctx *c)
 void sim_cmd_copy_abort(struct sim_ctx *c)
 {
 	struct sim_list *l = sim_list_find(c, false, sim_be32(c->cdb + 2));
+	struct sim_tok_limits t;
 
 	if (!l) {
 		sim_bad_cdb(c, 2);
 		return;
 	}
+	sim_tok_limits(c->lu, &t);
 	/* only what has not run yet can be stopped; a finished operation
 	 * keeps its outcome */
-	if (l->state == SIM_LIST_PENDING) {
+	if (l->state == SIM_LIST_PENDING && !t.abort_ignored) {
 		free(l->params);
 		l->params = NULL;
 		l->state = SIM_LIST_ABORTED;

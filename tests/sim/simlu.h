@@ -97,6 +97,12 @@ struct bc_sim_token_limits {	/* VPD 0x8F, 0 = the default */
 	unsigned immed_polls;
 	uint32_t status_delay_ms;	/* ESTIMATED STATUS UPDATE DELAY, default 10 */
 	unsigned max_tokens;		/* live tokens per sim, default 64 */
+	/* A copy manager that hangs: an IMMED operation is reported in
+	 * progress (copy status 12h, no blocks) however often it is polled,
+	 * and never runs; COPY OPERATION ABORT still stops it. */
+	bool never_completes;
+	/* COPY OPERATION ABORT answers GOOD and stops nothing. */
+	bool abort_ignored;
 };
 
 struct bc_sim_lu_cfg {

@@ -449,6 +449,186 @@ static void test_token_cancel_aborts(void **state)
 	teardown_lus(&f);
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * A bound for the tests of copy managers that never finish: after this
+ * many RECEIVE ROD TOKEN INFORMATIONs (at least 10 ms apart, 20 s) the
+ * destination drops the connection, so a blkclone that polls forever
+ * fails the test with a lost connection instead of hanging it.
+ */
+#define RRTI_WATCHDOG 2000
+
+static void arm_watchdog(struct fx *f)
+{
+	struct bc_sim_fault w = { .kind = BC_SIM_FAULT_DISCONNECT, .lu = 1,
+				  .opcode = 0x84, .sa = 0x07, .skip = RRTI_WATCHDOG };
+
+	assert_int_equal(bc_sim_inject(f->sim, &w), 0);
+}
+
+#define RRTI(f) bc_sim_count((f)->sim, 1, 0x84, 0x07)
+#define ABORTS(f) bc_sim_count((f)->sim, 1, 0x83, 0x1c)
+
+/* A WRITE USING TOKEN the copy manager reports "in progress" forever: no
+ * progress for the token's inactivity timeout (VPD 0x8F, 1 s here) stops
+ * it with COPY OPERATION ABORT, and the copy fails naming RECEIVE ROD
+ * TOKEN INFORMATION and the LBA, with nothing claimed. */
+static void test_token_in_progress_forever(void **state)
+{
+	struct bc_sim_token_limits tl = { .never_completes = true,
+					  .default_inactivity_s = 1 };
+	struct fx f;
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	double t0;
+
+	(void)state;
+	setup_lus(&f, false, true, &tl);
+	arm_watchdog(&f);
+	t0 = now_s();
+	assert_int_equal(copy(&f, BC_OFFLOAD_REQUIRE, &st, &fb, &plan, &e), -ETIMEDOUT);
+	assert_true(now_s() - t0 < 20);		/* generous: the bound is 1 s */
+	assert_int_equal(bc_sim_faults_fired(f.sim), 0);	/* not the watchdog */
+	assert_string_equal(e.op, "RECEIVE ROD TOKEN INFORMATION");
+	assert_true(e.has_lba);
+	assert_int_equal(e.lba, 100);		/* the first extent */
+	assert_non_null(strstr(e.detail, "inactivity timeout"));
+	assert_int_equal(ABORTS(&f), 1);
+	assert_true(st.dest_modified);		/* the copy manager had it */
+	assert_int_equal(st.offloaded_bytes, 0);
+	assert_int_equal(st.resume_offset, 0);
+	teardown_lus(&f);
+}
+
+/* The same copy manager with the default inactivity timeout (60 s), and
+ * the copy given --timeout=1: the deadline stops the poll the same way,
+ * and under auto no host copy starts after it. */
+static void test_token_timeout_option(void **state)
+{
+	struct bc_sim_token_limits tl = { .never_completes = true };
+	struct fx f;
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	const struct bc_caps *sc, *dc;
+	struct bc_copy_opts o = { .offload = BC_OFFLOAD_AUTO, .timeout_s = 1 };
+	enum bc_method used;
+	double t0;
+
+	(void)state;
+	setup_lus(&f, false, true, &tl);
+	arm_watchdog(&f);
+	assert_int_equal(bc_volume_caps(f.src, &sc, &e), 0);
+	assert_int_equal(bc_volume_caps(f.dst, &dc, &e), 0);
+	assert_int_equal(dc->token_lim.default_inactivity_s, 60);
+	bc_plan_make(sc, dc, o.offload, false, false, &plan);
+	t0 = now_s();
+	assert_int_equal(bc_copy_run(f.src, f.dst, &plan, &o, &st, &used, &fb, &e),
+			 -ETIME);
+	assert_true(now_s() - t0 < 20);		/* generous: the bound is 1 s */
+	assert_int_equal(bc_sim_faults_fired(f.sim), 0);
+	assert_string_equal(e.op, "RECEIVE ROD TOKEN INFORMATION");
+	assert_int_equal(e.lba, 100);
+	assert_non_null(strstr(e.detail, "--timeout=1 s"));
+	assert_int_equal(ABORTS(&f), 1);
+	assert_false(fb.happened);
+	assert_int_equal(SRC_READS(&f), 0);
+	teardown_lus(&f);
+}
+
+/* SIGINT while the copy manager hangs, and it refuses COPY OPERATION
+ * ABORT: a bounded number of polls, then the copy fails naming COPY
+ * OPERATION ABORT and saying the destination may still be written --
+ * and under auto the host does not copy over a copy manager that may
+ * still be writing. */
+static void test_token_abort_refused(void **state)
+{
+	struct bc_sim_token_limits tl = { .never_completes = true };
+	struct bc_sim_fault refuse = { .kind = BC_SIM_FAULT_CHECK, .lu = 1,
+				       .opcode = 0x83, .sa = 0x1c, .count = 1000,
+				       .key = 0x05, .asc = 0x24, .ascq = 0x00 };
+	static const enum bc_offload_policy pol[] = { BC_OFFLOAD_REQUIRE, BC_OFFLOAD_AUTO };
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct fx f;
+		struct bc_copy_stats st;
+		struct bc_fallback fb;
+		struct bc_plan plan;
+		struct bc_error e = { 0 };
+		const struct bc_caps *sc, *dc;
+		struct bc_copy_opts o = { .offload = pol[i], .cancel = &cancel_flag };
+		enum bc_method used;
+		pthread_t th;
+		double t0;
+
+		setup_lus(&f, false, true, &tl);
+		arm_watchdog(&f);
+		assert_int_equal(bc_sim_inject(f.sim, &refuse), 0);
+		assert_int_equal(bc_volume_caps(f.src, &sc, &e), 0);
+		assert_int_equal(bc_volume_caps(f.dst, &dc, &e), 0);
+		bc_plan_make(sc, dc, pol[i], false, false, &plan);
+		cancel_flag = 0;
+		assert_int_equal(pthread_create(&th, NULL, cancel_soon, NULL), 0);
+		t0 = now_s();
+		assert_int_equal(bc_copy_run(f.src, f.dst, &plan, &o, &st, &used, &fb, &e),
+				 -EINPROGRESS);
+		pthread_join(th, NULL);
+		assert_true(now_s() - t0 < 20);
+		assert_int_equal(bc_sim_faults_fired(f.sim), 1);	/* the refusal */
+		assert_int_equal(ABORTS(&f), 1);
+		assert_string_equal(e.op, "COPY OPERATION ABORT");
+		assert_true(e.has_lba);
+		assert_int_equal(e.lba, 100);
+		assert_non_null(strstr(e.detail, "refused"));
+		assert_non_null(strstr(e.detail, "may still be writing"));
+		assert_true(st.dest_modified);
+		assert_false(fb.happened);
+		assert_int_equal(SRC_READS(&f), 0);
+		teardown_lus(&f);
+	}
+}
+
+/* A copy manager that answers COPY OPERATION ABORT with GOOD and goes on:
+ * the same bounded end, naming the abort that did not take. */
+static void test_token_abort_ignored(void **state)
+{
+	struct bc_sim_token_limits tl = { .never_completes = true, .abort_ignored = true,
+					  .default_inactivity_s = 1 };
+	struct fx f;
+	struct bc_copy_stats st;
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	double t0;
+
+	(void)state;
+	setup_lus(&f, false, true, &tl);
+	arm_watchdog(&f);
+	t0 = now_s();
+	assert_int_equal(copy(&f, BC_OFFLOAD_AUTO, &st, &fb, &plan, &e), -EINPROGRESS);
+	assert_true(now_s() - t0 < 20);
+	assert_int_equal(bc_sim_faults_fired(f.sim), 0);
+	assert_int_equal(ABORTS(&f), 1);
+	assert_string_equal(e.op, "COPY OPERATION ABORT");
+	assert_int_equal(e.lba, 100);
+	assert_non_null(strstr(e.detail, "still in progress"));
+	assert_non_null(strstr(e.detail, "may still be writing"));
+	assert_false(fb.happened);
+	assert_int_equal(SRC_READS(&f), 0);
+	teardown_lus(&f);
+}
+
 /* VPD B0's lengths are untrusted 32-bit block counts: in bytes they must
  * saturate, not wrap (1 Mi blocks of 4096 bytes is 2^32, which wrapped to
  * "not reported" and a 4 GiB LU limit read as none); a LIO-like limit of
@@ -494,6 +674,10 @@ int main(void)
 		cmocka_unit_test(test_xcopy_progress_from_sense),
 		cmocka_unit_test(test_token_disconnect),
 		cmocka_unit_test(test_token_cancel_aborts),
+		cmocka_unit_test(test_token_in_progress_forever),
+		cmocka_unit_test(test_token_timeout_option),
+		cmocka_unit_test(test_token_abort_refused),
+		cmocka_unit_test(test_token_abort_ignored),
 		cmocka_unit_test(test_host_copy_short_gls_replies),
 		cmocka_unit_test(test_block_limits_in_bytes),
 	};
