@@ -369,9 +369,10 @@ static void test_apply(void **state)
 	snprintf(d.id.location, sizeof(d.id.location), "sim:t/1");
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		struct bc_plan p;
+		struct bc_error e = { 0 };
 
 		bc_plan_make(&s, &d, rows[i].policy, false, false, &p);
-		bc_refusal_apply(&p, rows[i].policy, &s, &d);
+		assert_int_equal(bc_refusal_apply(&p, rows[i].policy, &s, &d, "sim:t/1", &e), 0);
 		assert_int_equal(p.chosen, rows[i].chosen);
 		assert_int_equal(p.steps[0].method, BC_METHOD_XCOPY_LID1);
 		assert_string_equal(p.steps[0].reason, rows[i].reason);
