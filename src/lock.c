@@ -77,6 +77,27 @@ int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d)
 	return (int)k;
 }
 
+/*
+ * blkclone before 0.2 made /run/lock/blkclone root's with mode 01777.
+ * Such a directory, and only that one (the built-in path, root's, exactly
+ * 01777), is taken back to 0755 on the descriptor it was checked on: no
+ * other user can own it, and any file planted in it meanwhile is still
+ * checked (bc_safedir_openat) before it is used.  A directory named by
+ * BLKCLONE_LOCK_DIR is never changed (it could be /tmp).
+ */
+static void repair_old_default(void)
+{
+	struct stat st;
+	int fd = open(DEFAULT_LOCK_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_uid == 0 && geteuid() == 0 &&
+	    (st.st_mode & 07777) == 01777)
+		(void)fchmod(fd, 0755);
+	close(fd);
+}
+
 static const char *lock_dir(void)
 {
 	const char *d = getenv("BLKCLONE_LOCK_DIR");
@@ -116,6 +137,8 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 	 * (as /run/lock itself) let any user plant a link that root then
 	 * followed to create or truncate a file, or hold a lock that stopped
 	 * root's copies.  -ENOLCK: refused, nothing written. */
+	if (!strcmp(dir, DEFAULT_LOCK_DIR))
+		repair_old_default();
 	dfd = bc_safedir_open(dir, true, "lock directory", why, sizeof(why));
 	if (dfd < 0)
 		return bc_error_set(e, -ENOLCK, device, "lock",

@@ -113,4 +113,23 @@ kill $nb 2>/dev/null
 wait $nb 2>/dev/null
 check "user nobody cannot make a lock file" \
 	setpriv --reuid=65534 --regid=65534 --clear-groups sh -c "! touch '$T/locks/x.lock' 2>/dev/null"
+# The built-in lock directory as blkclone before 0.2 left it (root's, mode
+# 01777) is taken back to 0755 and used; one owned by another user is
+# refused, never repaired.  In a mount namespace of its own, over a tmpfs
+# on /run/lock, so the host's directory is not touched.
+unshare -m bash -c '
+	mount -t tmpfs tmpfs /run/lock && mkdir /run/lock/blkclone &&
+	chmod 1777 /run/lock/blkclone &&
+	env -u BLKCLONE_LOCK_DIR "$1" copy "$2" "$3" >/dev/null 2>"$4/old-err"; echo "rc=$?"
+	stat -c "%U %a" /run/lock/blkclone
+	chown nobody /run/lock/blkclone
+	env -u BLKCLONE_LOCK_DIR "$1" copy "$2" "$3" >/dev/null 2>"$4/nobody-err"; echo "rc=$?"
+	stat -c "%U %a" /run/lock/blkclone' _ "$BLKCLONE" "$U/4" "$U/3" "$T" >"$T/old-dir" 2>&1
+check "an old 01777 /run/lock/blkclone: the copy runs ($(tr '\n' ' ' <"$T/old-dir") $(head -c 200 "$T/old-err"))" \
+	test "$(sed -n 1p "$T/old-dir")" = rc=0
+check "and the directory is root's 755 again" test "$(sed -n 2p "$T/old-dir")" = "root 755"
+check "one owned by nobody is refused (exit 2) and left as it is" \
+	test "$(sed -n 3,4p "$T/old-dir" | tr '\n' ' ')" = "rc=2 nobody 755 "
+check "the refusal names the directory and its owner" \
+	grep -q "lock directory /run/lock/blkclone is owned by uid 65534 (nobody)" "$T/nobody-err"
 finish
