@@ -256,6 +256,10 @@ static int copy_chunk(struct worker *w, uint64_t off, size_t n,
 	pthread_mutex_lock(&g->lock);
 	g->st->read_bytes += n;
 	pthread_mutex_unlock(&g->lock);
+	/* a stop asked for while the read was out: nothing read after it is
+	 * written (a read may take long: a slow or failing target) */
+	if (g->o->cancel && *g->o->cancel)
+		return bc_error_set(&w->err, -EINTR, g->src->name, "copy", NULL);
 	while (i < n) {
 		size_t run = 0;
 		bool zero = bc_is_zero((char *)buf + i,

@@ -5,9 +5,10 @@
 # - while the source's iSCSI login hangs, or its probe (the first command
 #   after opening it) does: tests/tools/iscsi-stall.py is a target on
 #   127.0.0.1 that stops answering there and says so;
-# - after the destination file was created, while blkclone waits on its
-#   refusal memory (a FIFO nobody writes: a state directory that hangs).
+# - after the destination file was created, while blkclone's first read of
+#   the source is held at the gate (tests/lib/gate.sh).
 . "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/gate.sh"
 need_root
 STALL=$TOP_SRCDIR/tests/tools/iscsi-stall.py
 command -v python3 >/dev/null || { echo "python3 missing"; exit 1; }
@@ -61,34 +62,24 @@ check "SIGINT during the login: ends by the signal (status $rc)" test "$rc" = 13
 check "SIGINT during the login leaves no destination file" test ! -e "$T/login-int.img"
 
 # 4. The destination file exists, nothing is written yet, and blkclone
-#    waits for its refusal memory (read when an offload is planned: here
-#    reflink on XFS).  The signal stops it there: exit 1, the file it
+#    waits for the source's first read, held at the gate
+#    (tests/lib/gate.sh).  The signal stops it there: exit 1, the file it
 #    created removed.
-truncate -s 300M "$T/xfs.fs"
-mkdir -p "$T/xfs"
-if mkfs.xfs -q -f "$T/xfs.fs" >/dev/null 2>&1 && mount -o loop "$T/xfs.fs" "$T/xfs"; then
-	umount_xfs() { umount "$T/xfs" 2>/dev/null || umount -l "$T/xfs"; }
-	CLEANUP_HOOKS="umount_xfs $CLEANUP_HOOKS"
-	make_sparse "$T/xfs/src.img" 16 4 256 3
-	mkdir -p "$T/hung-state"
-	mkfifo "$T/hung-state/refusals"
-	BLKCLONE_STATE_DIR=$T/hung-state env --default-signal=INT,TERM \
-		"$BLKCLONE" copy "$T/xfs/src.img" "$T/xfs/new.img" >"$T/out" 2>"$T/err" &
-	pid=$!
-	for i in $(seq 1200); do
-		[ -e "$T/xfs/new.img" ] || ! kill -0 $pid 2>/dev/null && break
-		sleep 0.05
-	done
-	check "the destination file was created (an event to wait for)" test -e "$T/xfs/new.img"
-	kill -INT $pid 2>/dev/null
-	wait $pid
-	rc=$?
-	check "SIGINT after the file was created, before any write: exit 1 (status $rc, $(head -n 1 "$T/err"))" \
-		test "$rc" = 1
-	check "... says it was interrupted before writing" grep -q 'interrupted before anything was written' "$T/err"
-	check "... and removed the file it had created" test ! -e "$T/xfs/new.img"
-else
-	fail "cannot make and mount an XFS on a loop device"
-fi
+make_sparse "$T/src4.img" 16 4 256 3
+gate_mount || exit 1
+gate_arm src4.img read 0
+env --default-signal=INT,TERM \
+	"$BLKCLONE" copy "$GATE_MNT/src4.img" "$T/new.img" >"$T/out" 2>"$T/err" &
+pid=$!
+gate_wait_held 300 $pid || exit 1
+check "the destination file was created before the held read" test -e "$T/new.img"
+kill -INT $pid 2>/dev/null
+gate_open
+wait $pid
+rc=$?
+check "SIGINT after the file was created, before any write: exit 1 (status $rc, $(head -n 1 "$T/err"))" \
+	test "$rc" = 1
+check "... says nothing was written and the file it made was removed ($(tail -n 1 "$T/err"))" grep -q 'nothing was written: .*new.img, which this copy had created, was removed' "$T/err"
+check "... and removed the file it had created" test ! -e "$T/new.img"
 
 finish
