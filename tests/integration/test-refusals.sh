@@ -135,14 +135,15 @@ state_sum=$(md5sum <"$T/statevictims/refusals")
 as_nobody ln -s "$T/statevictims" "$T/sticky/state"; STATELINK=$T/sticky/state
 as_nobody mkdir "$T/sticky/nbstate"; NOBODYSTATE=$T/sticky/nbstate
 mkdir "$T/openstate"; chmod 0777 "$T/openstate"; OPENSTATE=$T/openstate
-truncate -s 320M "$T/xfs.img"
-mkdir -p "$T/xfs"
-if command -v mkfs.xfs >/dev/null && mkfs.xfs -q -m reflink=1 "$T/xfs.img" &&
-   mount -o loop "$T/xfs.img" "$T/xfs" 2>/dev/null; then
-	unmount_xfs() { umount "$T/xfs" 2>/dev/null; }
-	CLEANUP_HOOKS="unmount_xfs $CLEANUP_HOOKS"
-	cp --sparse=always "$SRC" "$T/xfs/src.img"
-	XFSSRC=$T/xfs/src.img XFSNEW=$T/xfs/new.img	# must never be created
+# (an XFS of its own: $T/xfs above holds the reflink rows' files)
+truncate -s 320M "$T/xfs2.img"
+mkdir -p "$T/xfs2"
+if command -v mkfs.xfs >/dev/null && mkfs.xfs -q -m reflink=1 "$T/xfs2.img" &&
+   mount -o loop "$T/xfs2.img" "$T/xfs2" 2>/dev/null; then
+	unmount_xfs2() { umount "$T/xfs2" 2>/dev/null; }
+	CLEANUP_HOOKS="unmount_xfs2 $CLEANUP_HOOKS"
+	cp --sparse=always "$SRC" "$T/xfs2/src.img"
+	XFSSRC=$T/xfs2/src.img XFSNEW=$T/xfs2/new.img	# must never be created
 else
 	XFSSRC=; why_XFS="no XFS with reflink here (mkfs.xfs, mount -o loop)"
 fi
