@@ -8,7 +8,7 @@ PKGS="build-essential autoconf automake pkg-config
       tgt libiscsi-bin sg3-utils util-linux e2fsprogs
       qemu-utils qemu-block-extra ddpt nvme-cli
       clang valgrind xxd time bc
-      debhelper fakeroot lintian jq xfsprogs btrfs-progs strace"
+      debhelper fakeroot lintian jq xfsprogs btrfs-progs strace python3"
 case "${1:-}" in
   --vm) PKGS="$PKGS qemu-system-x86 busybox-static kmod cpio zstd xz-utils dmsetup" ;;
 esac

@@ -5,6 +5,7 @@
 # Every clone is compared with O_DIRECT reads.
 . /guest/lib.sh
 N1=/dev/nvme0n1 N2=/dev/nvme0n2
+dd if=/dev/zero of=/tmp/zero32 bs=1M count=32 2>/dev/null
 [ -b $N1 ] && [ -b $N2 ] || { echo "not ok - NVMe namespaces missing"; exit 1; }
 
 "$BC" probe $N1 >/tmp/probe 2>&1
@@ -31,8 +32,9 @@ dmsetup mknodes
 check "LVs made on both namespaces" test -b /dev/mapper/bc_m1
 dd if=/dev/urandom of=/dev/mapper/bc_n2 bs=1M count=32 oflag=direct 2>/dev/null	# old data
 dd if=/dev/urandom of=/dev/mapper/bc_m1 bs=1M count=32 oflag=direct 2>/dev/null
-# around the destination windows: bc_n2 (N1 from 64 MiB), bc_m1 (N2 from 1 MiB)
-n1_around=$(outside $N1 64 32) n2_around=$(outside $N2 1 32)
+# around the destination windows: bc_n2 (N1 from 64 MiB; the source bc_n1
+# from 1 MiB, written below, left out), bc_m1 (N2 from 1 MiB)
+n1_around=$(outside2 $N1 1 32 64 32) n2_around=$(outside $N2 1 32)
 dd if=/dev/urandom of=/dev/mapper/bc_n1 bs=1M count=32 2>/dev/null	# buffered: must be flushed
 exec 5</dev/mapper/bc_n2	# stale pages cached and kept (see test-sgio.sh)
 cat /dev/mapper/bc_n2 >/dev/null
@@ -43,7 +45,7 @@ check "offloaded 32 MiB" has '"offloaded_bytes": 33554432' /tmp/out
 check "no data through the host" sh -c 'grep -q "\"read_bytes\": 0," /tmp/out && grep -q "\"written_bytes\": 0," /tmp/out'
 check "byte-equal (O_DIRECT)" test "$(sum /dev/mapper/bc_n1)" = "$(sum /dev/mapper/bc_n2)"
 check "byte-equal through the page cache too" cmp -s /dev/mapper/bc_n1 /dev/mapper/bc_n2
-check "the namespace around the destination LV is untouched" test "$(outside $N1 64 32)" = "$n1_around"
+check "the namespace around the destination LV is untouched" test "$(outside2 $N1 1 32 64 32)" = "$n1_around"
 exec 5<&-
 expect_exit 2 "overlapping LVs refused" "$BC" copy /dev/mapper/bc_n1 /dev/mapper/bc_n3
 check "the refusal says they overlap" has "overlap" /tmp/err
@@ -83,5 +85,24 @@ expect_exit 0 "zero copy limits under auto (host copy)" \
 	"$BC" copy --json /dev/mapper/bc_z1 /dev/mapper/bc_z2
 check "and that copy is byte-equal" test "$(sum /dev/mapper/bc_z1)" = "$(sum /dev/mapper/bc_z2)"
 check "zero limits: the namespace around the destination LV is untouched" test "$(outside $N4 33 16)" = "$n4_around"
+
+# --- a sparse source onto a dirty namespace window (host copy): the holes
+# are made zero by the namespace (Write Zeroes), only data is written
+echo "0 65536 linear $N1 2048" | dmsetup create bc_h1 && dmsetup mknodes
+dd if=/dev/urandom of=/dev/mapper/bc_h1 bs=1M count=32 oflag=direct 2>/dev/null
+h_around=$(outside $N1 1 32)
+sparse_file /tmp/sp.img 32
+expect_exit 0 "sparse file onto a dirty NVMe LV" "$BC" copy --json /tmp/sp.img /dev/mapper/bc_h1
+check "holes on NVMe: byte-equal" test "$(sum /dev/mapper/bc_h1)" = "$(sum_file /tmp/sp.img)"
+check "holes on NVMe: only the 3 MiB of data written" has '"written_bytes": 3145728,' /tmp/out
+check "holes on NVMe: 29 MiB zeroed by the device" has '"zeroed_bytes": 30408704,' /tmp/out
+check "holes on NVMe: the namespace around the LV is untouched" test "$(outside $N1 1 32)" = "$h_around"
+
+# --- zero on an NVMe LV: every byte zero, the neighbours untouched
+dd if=/dev/urandom of=/dev/mapper/bc_h1 bs=1M count=32 oflag=direct 2>/dev/null
+expect_exit 0 "zero of an NVMe LV" "$BC" zero --json /dev/mapper/bc_h1
+check "zero on NVMe: the LV reads zero" test "$(sum /dev/mapper/bc_h1)" = "$(sum_file /tmp/zero32)"
+check "zero on NVMe: zeroed_bytes is the LV" has '"zeroed_bytes": 33554432,' /tmp/out
+check "zero on NVMe: the namespace around the LV is untouched" test "$(outside $N1 1 32)" = "$h_around"
 dmsetup remove_all
 finish

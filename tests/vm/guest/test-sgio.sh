@@ -59,6 +59,26 @@ expect_exit 2 "overlapping LVs on one LU are refused" \
 check "the refusal says they overlap" has "overlap" /tmp/err
 dmsetup remove_all
 
+# --- a sparse source onto a dirty LV on a LU (host copy over SG_IO and
+# O_DIRECT): the holes are made zero by the LU (WRITE SAME), only data is
+# written; and zero of an LV
+echo "0 65536 linear $A 262144" | dmsetup create bc_h1 && dmsetup mknodes
+dd if=/dev/urandom of=/dev/mapper/bc_h1 bs=1M count=32 oflag=direct 2>/dev/null
+h_around=$(outside "$A" 128 32)
+sparse_file /tmp/sp.img 32
+expect_exit 0 "sparse file onto a dirty LV over SG_IO" "$BC" copy --json /tmp/sp.img /dev/mapper/bc_h1
+check "holes over SG_IO: byte-equal" test "$(sum /dev/mapper/bc_h1)" = "$(sum_file /tmp/sp.img)"
+check "holes over SG_IO: only the 3 MiB of data written" has '"written_bytes": 3145728,' /tmp/out
+check "holes over SG_IO: 29 MiB zeroed by the LU" has '"zeroed_bytes": 30408704,' /tmp/out
+check "holes over SG_IO: the LU around the LV is untouched" test "$(outside "$A" 128 32)" = "$h_around"
+dd if=/dev/urandom of=/dev/mapper/bc_h1 bs=1M count=32 oflag=direct 2>/dev/null
+dd if=/dev/zero of=/tmp/zero32 bs=1M count=32 2>/dev/null
+expect_exit 0 "zero of an LV over SG_IO" "$BC" zero --json /dev/mapper/bc_h1
+check "zero over SG_IO: the LV reads zero" test "$(sum /dev/mapper/bc_h1)" = "$(sum_file /tmp/zero32)"
+check "zero over SG_IO: zeroed_bytes is the LV" has '"zeroed_bytes": 33554432,' /tmp/out
+check "zero over SG_IO: the LU around the LV is untouched" test "$(outside "$A" 128 32)" = "$h_around"
+dmsetup remove_all
+
 # --- partitions: an MBR with two partitions on T, written byte by byte
 mbr_entry() {	# mbr_entry START SECTORS: one primary Linux partition, LBA only
 	printf '\000\376\377\377\203\376\377\377'
