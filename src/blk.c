@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "backends.h"
+#include "devid.h"
+#include "identity.h"
 #include "fdio.h"
 #include "sysfs.h"
 
@@ -85,18 +87,27 @@ static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 	bc_feature_set(&c->token, BC_SUP_NO, "%s", "not a SCSI device");
 	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "%s", "not an NVMe namespace");
 	bc_feature_set(&c->reflink, BC_SUP_NO, "%s", "not a file");
+	/* The unit beneath: the bottom device of partitions and dm-linear
+	 * volumes, a loop device's backing file, a multipath device's LU.
+	 * Overlapping windows on it are refused (bc_copy_check). */
+	bc_devid_block(p->rdev, &c->id);
 	if (p->backing_fd >= 0) {
 		struct stat bst;
 
-		/* The backing file is the "LU" beneath: a clone between two
-		 * loop devices over one file, or between the file and a loop
-		 * device over it, must not overlap (bc_copy_check).  Same
-		 * form as the file backend's location. */
-		if (fstat(p->backing_fd, &bst) == 0) {
-			snprintf(c->id.lu_location, sizeof(c->id.lu_location),
-				 "file:%u:%u:%" PRIu64, major(bst.st_dev),
-				 minor(bst.st_dev), (uint64_t)bst.st_ino);
+		/* the backing file as we hold it, should /dev lack the loop
+		 * device's node; the same form as the file backend's key */
+		if (strcmp(c->id.unit, "file") && fstat(p->backing_fd, &bst) == 0) {
+			c->id.n_unit_keys = 0;
+			snprintf(c->id.unit, sizeof(c->id.unit), "file");
+			bc_identity_add_key(&c->id, "file:%u:%u:%" PRIu64,
+					    major(bst.st_dev), minor(bst.st_dev),
+					    (uint64_t)bst.st_ino);
+			bc_identity_add_key(&c->id, "dev:%u:%u", major(p->rdev),
+					    minor(p->rdev));
+			snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%s",
+				 c->id.unit_keys[0]);
 			c->id.lu_offset = p->backing_offset;
+			bc_identity_describe(&c->id, NULL);
 		}
 		c->map_source = BC_MAP_BACKING_FILE;
 		bc_feature_set(&c->extent_map, BC_SUP_YES,

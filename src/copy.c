@@ -14,11 +14,38 @@
 #include <blkclone/copy.h>
 
 #include "deadline.h"
+#include "identity.h"
+
+/*
+ * Volumes found one LU by a designator alone, reached under different
+ * names: either one LU behind two target names, or two LUs whose targets
+ * report one designator (tgt derives its designators from the target id
+ * and LUN, so two tgt servers do).  Both are refused; the message says
+ * how to tell two such LUs apart.
+ */
+static const char *same_designator_hint(const struct bc_caps *s,
+					const struct bc_caps *d, const char *key)
+{
+	for (size_t i = 0; i < s->id.n_unit_keys; i++) {
+		const char *k = s->id.unit_keys[i];
+
+		if (!bc_identity_key_is_designator(k))
+			for (size_t j = 0; j < d->id.n_unit_keys; j++)
+				if (!strcmp(k, d->id.unit_keys[j]))
+					return "";	/* one path name too */
+	}
+	if (!bc_identity_key_is_designator(key))
+		return "";
+	return "; two different LUs reporting one designator are taken for one "
+	       "(tgt derives its designators from target id and LUN: give one "
+	       "LU its own scsi_id; see IDENTITY in man blkclone)";
+}
 
 int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
 		  struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
+	const char *key;
 	int rc;
 
 	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
@@ -28,17 +55,26 @@ int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
 		return bc_error_set(e, -EINVAL, dst->name, "check",
 				    "source and destination are the same volume (%s)",
 				    sc->id.location);
-	/* Two windows (partitions, LVs) onto one LU must not overlap: the
-	 * copy would read blocks it has already overwritten. */
-	if (sc->id.lu_location[0] &&
-	    !strcmp(sc->id.lu_location, dc->id.lu_location) &&
-	    sc->id.lu_offset < dc->id.lu_offset + dst->size &&
-	    dc->id.lu_offset < sc->id.lu_offset + src->size)
+	/* One unit reached two ways (another portal, /dev/sgN and /dev/sdX,
+	 * another target name), or two windows (partitions, LVs) onto one
+	 * that overlap: the copy would read blocks it has already
+	 * overwritten. */
+	switch (bc_identity_overlap(&sc->id, src->size, &dc->id, dst->size, &key)) {
+	case BC_OVERLAP_SAME:
+		return bc_error_set(e, -EINVAL, dst->name, "check",
+				    "source and destination are the same volume: the same %s (%s on both)%s",
+				    sc->id.unit[0] ? sc->id.unit : "unit", key,
+				    same_designator_hint(sc, dc, key));
+	case BC_OVERLAP_PARTIAL:
 		return bc_error_set(e, -EINVAL, dst->name, "check",
 				    "source and destination overlap on %s (bytes %" PRIu64 "+%" PRIu64
-				    " and %" PRIu64 "+%" PRIu64 ")",
-				    sc->id.lu_location, sc->id.lu_offset, src->size,
-				    dc->id.lu_offset, dst->size);
+				    " and %" PRIu64 "+%" PRIu64 ")%s",
+				    key, sc->id.lu_offset, src->size,
+				    dc->id.lu_offset, dst->size,
+				    same_designator_hint(sc, dc, key));
+	case BC_OVERLAP_NONE:
+		break;
+	}
 	if (!dst->writable || dc->read_only)
 		return bc_error_set(e, -EROFS, dst->name, "check",
 				    "destination is read-only");

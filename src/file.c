@@ -25,6 +25,7 @@
 #include "backends.h"
 #include "fdio.h"
 #include "reflink.h"
+#include "identity.h"
 
 /* Files have no block size of their own; 512 keeps LBAs in messages
  * comparable with disks. */
@@ -75,6 +76,9 @@ static int file_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%s",
 		 c->id.location);
 	c->id.lu_offset = 0;
+	snprintf(c->id.unit, sizeof(c->id.unit), "file");
+	bc_identity_add_key(&c->id, "%s", c->id.location);
+	bc_identity_describe(&c->id, NULL);
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain),
 		 "fs:%u:%u", major(p->dev), minor(p->dev));
 	c->size = v->size;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "identity.h"
 #include "lock.h"
 #include "safedir.h"
 
@@ -46,29 +47,11 @@ int bc_lock_key_iscsi(char *buf, size_t len, const char *iqn, unsigned lun)
 
 int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d)
 {
-	const char *kind;
+	const char *kind = bc_designator_kind(d);	/* unique ones only */
 	size_t k;
 
-	if (d->association != 0 || !d->len || d->len > BC_DESIGNATOR_MAX)
+	if (!kind)
 		return -ENOENT;
-	switch (d->type) {
-	case 2:
-		kind = "eui64";
-		break;
-	case 3:		/* NAA 2, 5, 6 are IEEE-assigned; 3 is local */
-		if (d->id[0] >> 4 != 2 && d->id[0] >> 4 != 5 && d->id[0] >> 4 != 6)
-			return -ENOENT;
-		kind = "naa";
-		break;
-	case 8:
-		kind = "name";
-		break;
-	case 0xa:
-		kind = "uuid";
-		break;
-	default:
-		return -ENOENT;
-	}
 	if (len < 3 + strlen(kind) + 1 + 2 * (size_t)d->len + 1)
 		return -ENAMETOOLONG;
 	k = (size_t)snprintf(buf, len, "lu-%s-", kind);

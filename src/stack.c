@@ -58,7 +58,8 @@ int bc_stack_parse_linear(const char *params, unsigned *maj, unsigned *min,
 
 /* The one linear target of dm device @rdev, or why there is none. */
 static int dm_linear(dev_t rdev, unsigned *maj, unsigned *min,
-		     uint64_t *sector, uint64_t *sectors, char *why, size_t wlen)
+		     uint64_t *sector, uint64_t *sectors, char *why, size_t wlen,
+		     char *type, size_t tlen)
 {
 	union {
 		struct dm_ioctl io;
@@ -108,6 +109,7 @@ static int dm_linear(dev_t rdev, unsigned *maj, unsigned *min,
 	ts = (struct dm_target_spec *)(b->raw + start);
 	b->raw[sizeof(*b) - 1] = '\0';	/* the params string ends in the buffer */
 	ts->target_type[DM_MAX_TYPE_NAME - 1] = '\0';
+	snprintf(type, tlen, "%s", ts->target_type);
 	if (strcmp(ts->target_type, "linear")) {
 		snprintf(why, wlen, "device-mapper target \"%s\" is not linear",
 			 ts->target_type);
@@ -187,11 +189,13 @@ int bc_stack_resolve(dev_t rdev, struct bc_stack *s, struct bc_error *e)
 			char why[128] = "";
 
 			if (dm_linear(cur, &ma, &mi, &sector, &sectors, why,
-				      sizeof(why)) < 0) {
+				      sizeof(why), s->bottom_dm_target,
+				      sizeof(s->bottom_dm_target)) < 0) {
 				snprintf(s->why_stopped, sizeof(s->why_stopped),
 					 "%s: %s", name, why);
 				break;
 			}
+			s->bottom_dm_target[0] = '\0';
 			add_layer(s, name, "linear");
 			s->offset += sector * 512;
 			cur = makedev(ma, mi);

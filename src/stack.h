@@ -26,6 +26,9 @@ struct bc_stack {
 	/* why the chain stops where it does, if not at a plain disk; room
 	 * for a kernel name (64) and a device-mapper reason (128) */
 	char why_stopped[200];
+	/* the device-mapper target of the bottom device when the walk
+	 * stopped at one that is not linear ("multipath", "crypt"...) */
+	char bottom_dm_target[16];
 };
 
 /*

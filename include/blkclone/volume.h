@@ -36,6 +36,8 @@ struct bc_feature {
 
 #define BC_MAX_DESIGNATORS 8
 #define BC_DESIGNATOR_MAX 32
+#define BC_MAX_UNIT_KEYS 12
+#define BC_UNIT_KEY_MAX 256
 
 /* A VPD 0x83 designator (or NVMe EUI-64/NGUID/UUID mapped onto one). */
 struct bc_designator {
@@ -60,6 +62,23 @@ struct bc_identity {
 	char lu_location[256];
 	uint64_t lu_offset;	/* bytes */
 	char stack[256];
+	/*
+	 * The unit this volume lies on (an LU, an NVMe namespace, a file, the
+	 * kernel device at the bottom of a stack) by every name it goes by:
+	 * "naa:HEX", "eui64:HEX", "name:HEX", "uuid:HEX" (designators that
+	 * name an LU or namespace uniquely), "iscsi-lun:TARGET/LUN" (any
+	 * portal), "scsi:H:C:T:L" (one kernel path), "dev:MAJ:MIN" (the kernel
+	 * device), "file:MAJ:MIN:INO".  Two volumes with a key in common are
+	 * on one unit, and their byte ranges [lu_offset, +size) on it must
+	 * not overlap (src/identity.h).
+	 */
+	char unit[16];		/* "LU", "namespace", "file", "device" */
+	size_t n_unit_keys;
+	char unit_keys[BC_MAX_UNIT_KEYS][BC_UNIT_KEY_MAX];
+	/* an LU or namespace that reports no unique designator: known only
+	 * by the path it was reached on */
+	bool unit_weak;
+	char identity[320];	/* how the unit was identified, in words */
 	char vendor[9];
 	char product[17];
 	char revision[5];

@@ -736,6 +736,18 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	 * The target has the last word (LIO refuses LUs of another portal
 	 * group with COPY ABORTED 0D/02), and a refusal is remembered. */
 	snprintf(t->copy_domain, sizeof(t->copy_domain), "iscsi:%.200s", a.iqn);
+	/* one LU by that name, whatever the portal: RFC 3720 target names
+	 * compare without case */
+	{
+		size_t k = (size_t)snprintf(t->unit_key, sizeof(t->unit_key),
+					    "iscsi-lun:");
+
+		for (const char *c = a.iqn; *c && k + 1 < sizeof(t->unit_key); c++)
+			t->unit_key[k++] = *c >= 'A' && *c <= 'Z' ?
+					   (char)(*c - 'A' + 'a') : *c;
+		t->unit_key[k] = '\0';
+		snprintf(t->unit_key + k, sizeof(t->unit_key) - k, "/%u", a.lun);
+	}
 	snprintf(portal, sizeof(portal), "%s:%u", a.host, a.port);
 	p->lun = (int)a.lun;
 	snprintf(p->initiator, sizeof(p->initiator), "%s",

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backends.h"
+#include "identity.h"
 #include "nvme/copy.h"
 #include "nvme/identify.h"
 #include "stack.h"
@@ -61,6 +62,26 @@ static int ns_fail(struct bc_volume *v, const char *op, uint64_t lba,
 			(sct == 1 && sc == 0x0a) ? BC_CAT_NOT_SUPPORTED :
 			BC_CAT_OTHER;
 	return e->status.cat == BC_CAT_NOT_SUPPORTED ? -EOPNOTSUPP : -EIO;
+}
+
+/*
+ * The namespace by its NGUID and EUI-64 (the form a SCSI translation of
+ * it reports too), then by the kernel device beneath the window (@blk:
+ * what the block volume found at the bottom of its stack).
+ */
+static void ns_identity(struct bc_caps *c, const struct bc_identity *blk)
+{
+	size_t strong;
+
+	c->id.n_unit_keys = 0;
+	snprintf(c->id.unit, sizeof(c->id.unit), "namespace");
+	strong = bc_identity_add_designators(&c->id);
+	for (size_t i = 0; i < blk->n_unit_keys; i++)
+		bc_identity_add_key(&c->id, "%s", blk->unit_keys[i]);
+	c->id.unit_weak = !strong;
+	bc_identity_describe(&c->id,
+		"it reports no NGUID or EUI-64, so through another controller "
+		"it is not recognised as this namespace");
 }
 
 static int ns_probe(struct bc_volume *v, struct bc_caps *c,
@@ -108,6 +129,7 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 		d->len = 16;
 		memcpy(d->id, p->ns.nguid, 16);
 	}
+	ns_identity(c, &bc->id);
 	c->provisioning = p->ns.thin ? BC_PROV_THIN : BC_PROV_UNKNOWN;
 
 	if (!(p->ctrl.oncs & BC_NVME_ONCS_COPY))

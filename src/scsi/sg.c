@@ -6,6 +6,7 @@
  * (SG_IO is synchronous per call and safe to issue concurrently).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,9 @@ int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	/* LUs behind one SCSI target (same host, channel, target id) may
 	 * share its copy manager; tcm_loop and FC/iSCSI HBAs look like this */
 	snprintf(t->copy_domain, sizeof(t->copy_domain), "scsi:%u:%u:%u", h, c, tg);
+	/* /dev/sgN and /dev/sdX of one LU on one path share it */
+	snprintf(t->unit_key, sizeof(t->unit_key), "scsi:%u:%u:%u:%" PRIu64,
+		 h, c, tg, l);
 	*out = t;
 	return 0;
 }

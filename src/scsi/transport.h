@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <blkclone/error.h>
+#include <blkclone/volume.h>
 
 enum bc_scsi_dir {
 	BC_SCSI_DIR_NONE = 0,
@@ -91,6 +92,11 @@ struct bc_scsi_transport {
 	/* LUs with the same non-empty copy domain may share a copy manager
 	 * (evidence, not proof): "iscsi:IQN" or "scsi:H:C:T". */
 	char copy_domain[256];
+	/* The LU's name on this transport, for "same LU" checks beside its
+	 * designators (src/identity.h): "iscsi-lun:TARGET/LUN", the target
+	 * name in lower case and any portal, or "scsi:H:C:T:L", the kernel's
+	 * path; empty when the transport has none. */
+	char unit_key[BC_UNIT_KEY_MAX];
 	uint64_t lun;
 	unsigned max_queue;	/* commands the transport accepts in flight */
 	void *priv;

@@ -17,6 +17,7 @@
 
 #include "backends.h"
 #include "deadline.h"
+#include "identity.h"
 #include "iscsi/session.h"
 #include "scsi/lu.h"
 #include "scsi/rsoc.h"
@@ -170,6 +171,30 @@ static uint32_t blocks_to_bytes32(uint32_t blocks, uint32_t block_size)
 	return b > UINT32_MAX ? UINT32_MAX : (uint32_t)b;
 }
 
+/*
+ * The LU by every name it goes by: its unique designators, whichever way
+ * it is reached, and the transport's name for it (the target name and
+ * LUN over iSCSI, the kernel's H:C:T:L over SG_IO).  Without a unique
+ * designator only the second is left, and the identity says what that
+ * cannot see.
+ */
+static void lu_identity(struct scsi_priv *p, struct bc_caps *c)
+{
+	const char *t = p->lu.t->unit_key;
+	size_t strong;
+
+	snprintf(c->id.unit, sizeof(c->id.unit), "LU");
+	strong = bc_identity_add_designators(&c->id);
+	if (t[0])
+		bc_identity_add_key(&c->id, "%s", t);
+	c->id.unit_weak = !strong;
+	bc_identity_describe(&c->id, !strncmp(t, "iscsi-lun:", 10) ?
+		"it reports no unique designator (VPD 0x83: NAA 2/5/6, EUI-64, SCSI name string or UUID), "
+		"so under another target name it is not recognised as this LU" :
+		"it reports no unique designator (VPD 0x83: NAA 2/5/6, EUI-64, SCSI name string or UUID), "
+		"so on another path (another HBA, session or target port) it is not recognised as this LU");
+}
+
 static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		      struct bc_error *e)
 {
@@ -213,6 +238,7 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	if (bc_lu_vpd(&p->lu, 0x83, buf, 4096, &got, NULL) == 0)
 		bc_lu_parse_designators(buf, got, c->id.designators,
 					BC_MAX_DESIGNATORS, &c->id.n_designators);
+	lu_identity(p, c);
 	if (b0 && bc_lu_vpd(&p->lu, 0xb0, buf, 4096, &got, NULL) == 0)
 		bc_lu_parse_block_limits(buf, got, &p->bl);
 	if (p->bl.max_transfer && p->bl.max_transfer < p->max_xfer_blocks)

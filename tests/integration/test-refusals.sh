@@ -89,9 +89,13 @@ if command -v tgtd >/dev/null && tgt_start; then
 	tgt_lun 1 1 "$T/lunsrc.img" && tgt_lun 1 2 "$T/lundst.img" &&
 	tgt_lun 1 3 "$T/lunsmall.img" && tgt_lun 1 4 "$T/lun512.img" &&
 	tgt_lun 1 5 "$T/lun4k.img" 4096 || exit 1
+	# a second portal address of the same target
+	tgtadm -C "$TGT_CTL" --lld iscsi --op new --mode portal \
+		--param portal=127.0.0.2:"$TGT_PORT" || exit 1
 	U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 	LUNSRC=$U/1 LUNDST=$U/2 LUNSMALL=$U/3 LUN512=$U/4 LUN4K=$U/5
 	LUNSRCBYNAME=iscsi://localhost:$TGT_PORT/$IQN/1
+	LUNSRCPORTAL2=iscsi://127.0.0.2:$TGT_PORT/$IQN/1
 else
 	why_LUN="tgt could not be started"
 fi
