@@ -10,6 +10,8 @@
 
 #include <blkclone/copy.h>
 
+#include "identity.h"
+
 static void step(struct bc_plan *p, enum bc_method m, bool usable,
 		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
@@ -153,6 +155,8 @@ void bc_plan_make(const struct bc_caps *s, const struct bc_caps *d,
 		     "always possible: data moves through this host");
 
 	choose(p);
+	bc_identity_pair_text(p->identity, sizeof(p->identity), &s->id, s->size,
+			      &d->id, d->size);
 	if (p->chosen != BC_METHOD_NONE && p->chosen != BC_METHOD_HOST &&
 	    p->chosen != BC_METHOD_REFLINK && s->extent_map.state != BC_SUP_YES)
 		snprintf(p->note, sizeof(p->note),

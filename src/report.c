@@ -176,6 +176,8 @@ void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c)
 	if (c->id.stack[0])
 		fprintf(f, "  stacked on:   %s, at byte %" PRIu64 " of %s\n",
 			c->id.stack, c->id.lu_offset, c->id.lu_location);
+	if (c->id.identity[0])
+		fprintf(f, "  identity:     %s\n", c->id.identity);
 	if (c->id.vendor[0] || c->id.product[0])
 		fprintf(f, "  device:       %s %s %s\n", c->id.vendor,
 			c->id.product, c->id.revision);
@@ -274,6 +276,13 @@ void bc_report_caps_json(struct bc_json *j, const char *addr,
 	bc_json_string(j, "lu_location", c->id.lu_location[0] ? c->id.lu_location : NULL);
 	bc_json_u64(j, "lu_offset", c->id.lu_offset);
 	bc_json_string(j, "stack", c->id.stack[0] ? c->id.stack : NULL);
+	bc_json_string(j, "unit", c->id.unit[0] ? c->id.unit : NULL);
+	bc_json_open_array(j, "unit_keys");
+	for (size_t i = 0; i < c->id.n_unit_keys && i < BC_MAX_UNIT_KEYS; i++)
+		bc_json_string(j, NULL, c->id.unit_keys[i]);
+	bc_json_close_array(j);
+	bc_json_bool(j, "unit_known_by_path_only", c->id.unit_weak);
+	bc_json_string(j, "identity", c->id.identity);
 	bc_json_string(j, "vendor", c->id.vendor);
 	bc_json_string(j, "product", c->id.product);
 	bc_json_string(j, "revision", c->id.revision);
@@ -380,6 +389,8 @@ void bc_report_plan_text(FILE *f, const struct bc_plan *p)
 		p->dest_proven_zero ? "skipped, " : "", p->dest_zero_reason);
 	if (p->note[0])
 		fprintf(f, "Note: %s\n", p->note);
+	if (p->identity[0])
+		fprintf(f, "Identity: %s\n", p->identity);
 }
 
 void bc_report_plan_json(struct bc_json *j, const char *key,
@@ -400,5 +411,6 @@ void bc_report_plan_json(struct bc_json *j, const char *key,
 	bc_json_bool(j, "destination_proven_zero", p->dest_proven_zero);
 	bc_json_string(j, "holes", p->dest_zero_reason);
 	bc_json_string(j, "note", p->note[0] ? p->note : NULL);
+	bc_json_string(j, "identity", p->identity);
 	bc_json_close_object(j);
 }

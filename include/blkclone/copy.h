@@ -83,6 +83,10 @@ struct bc_plan {
 	/* what the chosen method will do that a user should know, e.g. a
 	 * copy manager without the source's map allocates everything */
 	char note[240];
+	/* how the volumes were identified: on one unit or not, and by
+	 * which name; says so when one was known only by the path it was
+	 * reached on (src/identity.h) */
+	char identity[800];
 };
 
 /*
