@@ -104,8 +104,8 @@ static void read_holder(int fd, char *buf, size_t len)
 			*c = '?';
 }
 
-int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
-		 const char *holder, struct bc_error *e)
+int bc_lock_take(struct bc_lock **chain, const char *key, bool shared,
+		 const char *device, const char *holder, struct bc_error *e)
 {
 	const char *dir = lock_dir();
 	struct bc_lock *l;
@@ -135,7 +135,7 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 	/* an older blkclone made its lock files readable by all */
 	if (fstat(fd, &st) == 0 && (st.st_mode & 077))
 		(void)fchmod(fd, 0600);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
 		int err = errno;
 
 		if (err == EWOULDBLOCK) {
@@ -155,7 +155,8 @@ int bc_lock_take(struct bc_lock **chain, const char *key, const char *device,
 		return bc_error_set(e, -ENOMEM, device, "lock", NULL);
 	}
 	/* best effort (our own file, checked above): the lock holds
-	 * without the note */
+	 * without the note; of several sharing holders the last one to
+	 * come says who it is */
 	n = snprintf(who, sizeof(who), "%s\n", holder);
 	if (ftruncate(fd, 0) < 0 ||
 	    pwrite(fd, who, n > 0 && (size_t)n < sizeof(who) ? (size_t)n : strlen(who), 0) < 0)
