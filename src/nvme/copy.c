@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* NVMe Copy descriptors and limits (see copy.h). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "nvme/copy.h"
@@ -55,4 +56,19 @@ int bc_nvme_copy_build(uint8_t *buf, size_t len,
 		put_le(d + 16, r[i].blocks - 1, 2);
 	}
 	return (int)(n * BC_NVME_COPY_DESC_LEN);
+}
+
+int bc_nvme_copy_domain(char *buf, size_t len, const struct bc_nvme_ns_ref *r)
+{
+	int n = snprintf(buf, len, "nvme:%.200s:%s:ns%u",
+			 r->subnqn[0] ? r->subnqn : "-", r->serial, r->nsid);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
+}
+
+bool bc_nvme_same_namespace(const struct bc_nvme_ns_ref *a,
+			    const struct bc_nvme_ns_ref *b)
+{
+	return !strcmp(a->subnqn, b->subnqn) && !strcmp(a->serial, b->serial) &&
+	       a->nsid == b->nsid;
 }

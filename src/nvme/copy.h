@@ -9,8 +9,10 @@
 #ifndef BC_NVME_COPY_H
 #define BC_NVME_COPY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <blkclone/volume.h>
 
@@ -35,5 +37,25 @@ int bc_nvme_copy_cut(const struct bc_nvme_copy_limits *l, uint64_t src_lba,
 /* Format 0 descriptors into @buf; returns the bytes used or -ENOSPC. */
 int bc_nvme_copy_build(uint8_t *buf, size_t len,
 		       const struct bc_nvme_copy_range *r, size_t n);
+
+/* A namespace as the device names it, and the kernel device it was
+ * reached through (its block device, nvmeXnY). */
+struct bc_nvme_ns_ref {
+	const char *subnqn;	/* "" when the controller reports none */
+	const char *serial;
+	uint32_t nsid;
+	dev_t dev;
+};
+
+/*
+ * The copy domain of a namespace: volumes with equal domains are windows
+ * on one namespace, between which Copy format 0 may run.  Length, or
+ * -ENAMETOOLONG.
+ */
+int bc_nvme_copy_domain(char *buf, size_t len, const struct bc_nvme_ns_ref *r);
+
+/* May Copy format 0 sent to @a's namespace write @b's LBAs? */
+bool bc_nvme_same_namespace(const struct bc_nvme_ns_ref *a,
+			    const struct bc_nvme_ns_ref *b);
 
 #endif

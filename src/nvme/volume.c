@@ -30,6 +30,7 @@ struct nvme_priv {
 	uint64_t base_lba;	/* a partition or LV window starts here */
 	char layers[256];
 	uint32_t nsid;
+	dev_t ns_rdev;		/* the namespace's block device */
 	bool have_id;
 	struct bc_nvme_ctrl_info ctrl;
 	struct bc_nvme_ns_info ns;
@@ -38,6 +39,12 @@ struct nvme_priv {
 static struct nvme_priv *np(struct bc_volume *v)
 {
 	return v->priv;
+}
+
+static struct bc_nvme_ns_ref ns_ref(const struct nvme_priv *p)
+{
+	return (struct bc_nvme_ns_ref){ p->ctrl.subnqn, p->ctrl.serial, p->nsid,
+					p->ns_rdev };
 }
 
 /* An NVMe completion status into @e: "Invalid Field in Command (SCT 0h
@@ -104,9 +111,11 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.revision, sizeof(c->id.revision), "%.4s", p->ctrl.firmware);
 	snprintf(c->id.serial, sizeof(c->id.serial), "%s", p->ctrl.serial);
 	/* Format 0 copies inside one namespace only. */
-	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain),
-		 "nvme:%.200s:%s:ns%u", p->ctrl.subnqn[0] ? p->ctrl.subnqn : "-",
-		 p->ctrl.serial, p->nsid);
+	{
+		struct bc_nvme_ns_ref r = ns_ref(p);
+
+		bc_nvme_copy_domain(c->id.copy_domain, sizeof(c->id.copy_domain), &r);
+	}
 	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%s",
 		 c->id.copy_domain);
 	c->id.lu_offset = p->base_lba * v->block_size;
@@ -273,6 +282,7 @@ static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   uint64_t *done, struct bc_error *e)
 {
 	struct nvme_priv *s = np(src), *d;
+	struct bc_nvme_ns_ref sr, dr;
 	const struct bc_caps *sc, *dc;
 	struct copy_stream cs[COPY_STREAMS];
 	uint64_t bs = src->block_size, blocks, per, cmd_blocks;
@@ -288,7 +298,10 @@ static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
 	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
 		return rc;
-	if (strcmp(sc->id.copy_domain, dc->id.copy_domain) ||
+	sr = ns_ref(s);
+	dr = ns_ref(d);
+	if (!s->have_id || !d->have_id || !bc_nvme_same_namespace(&sr, &dr) ||
+	    strcmp(sc->id.copy_domain, dc->id.copy_domain) ||
 	    src->block_size != dst->block_size)
 		return bc_error_set(e, -EOPNOTSUPP, dst->name, "Copy",
 				    "Copy format 0 works inside one namespace only");
@@ -406,6 +419,7 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 	 * O_DIRECT and exclusive, and ioctls need neither. */
 	p->fd = open(stack && stack->bottom[0] ? stack->bottom : path,
 		     (flags & BC_OPEN_WRITE ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	p->ns_rdev = stack && stack->bottom[0] ? stack->bottom_rdev : bc_blk_rdev(blk);
 	if (p->fd >= 0 && nvme_get_nsid(p->fd, &p->nsid) == 0 &&
 	    posix_memalign((void **)&buf, 4096, BC_NVME_IDENTIFY_LEN) == 0) {
 		if (nvme_identify_ctrl(p->fd, (struct nvme_id_ctrl *)buf) == 0 &&
