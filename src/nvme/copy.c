@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "nvme/copy.h"
 
@@ -58,10 +59,17 @@ int bc_nvme_copy_build(uint8_t *buf, size_t len,
 	return (int)(n * BC_NVME_COPY_DESC_LEN);
 }
 
+/*
+ * The kernel device first: the strings are the device's word and may be
+ * copied from another namespace; the device number is the one thing
+ * both volumes' Copy commands would really go to.  (A long SUBNQN is cut
+ * at the end, never the device.)
+ */
 int bc_nvme_copy_domain(char *buf, size_t len, const struct bc_nvme_ns_ref *r)
 {
-	int n = snprintf(buf, len, "nvme:%.200s:%s:ns%u",
-			 r->subnqn[0] ? r->subnqn : "-", r->serial, r->nsid);
+	int n = snprintf(buf, len, "nvme:dev%u:%u:ns%u:%s:%.200s",
+			 major(r->dev), minor(r->dev), r->nsid, r->serial,
+			 r->subnqn[0] ? r->subnqn : "-");
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : n;
 }
@@ -69,6 +77,6 @@ int bc_nvme_copy_domain(char *buf, size_t len, const struct bc_nvme_ns_ref *r)
 bool bc_nvme_same_namespace(const struct bc_nvme_ns_ref *a,
 			    const struct bc_nvme_ns_ref *b)
 {
-	return !strcmp(a->subnqn, b->subnqn) && !strcmp(a->serial, b->serial) &&
-	       a->nsid == b->nsid;
+	return a->dev && a->dev == b->dev && a->nsid == b->nsid &&
+	       !strcmp(a->subnqn, b->subnqn) && !strcmp(a->serial, b->serial);
 }

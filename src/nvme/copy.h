@@ -54,7 +54,9 @@ struct bc_nvme_ns_ref {
  */
 int bc_nvme_copy_domain(char *buf, size_t len, const struct bc_nvme_ns_ref *r);
 
-/* May Copy format 0 sent to @a's namespace write @b's LBAs? */
+/* May Copy format 0 sent to @a's namespace write @b's LBAs?  Only
+ * when both were reached through one kernel device and it reports one
+ * SUBNQN, serial and NSID for both. */
 bool bc_nvme_same_namespace(const struct bc_nvme_ns_ref *a,
 			    const struct bc_nvme_ns_ref *b);
 

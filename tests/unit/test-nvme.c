@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include <cmocka.h>
 #include <libnvme.h>
@@ -197,6 +198,47 @@ static void test_copy_build(void **state)
 
 /* Identify data captured from QEMU's controller in the test VM, decoded
  * to what nvme-cli printed for the same device (fixtures/nvme/). */
+/*
+ * One namespace for Copy format 0: what the controller reports (SUBNQN,
+ * serial, NSID) and the kernel device it was reached through must all
+ * agree.  A namespace that reports another's SUBNQN, serial and NSID (a
+ * cloned or misconfigured target) is another namespace: a Copy sent to
+ * the first with the second's LBAs would overwrite the first.
+ */
+static void test_same_namespace(void **state)
+{
+	const struct {
+		const char *what;
+		struct bc_nvme_ns_ref a, b;
+		bool same;
+	} rows[] = {
+		{ "two windows on nvme0n1",
+		  { "nqn.2019-08.org.qemu:blkclone0001", "blkclone0001", 1, makedev(259, 0) },
+		  { "nqn.2019-08.org.qemu:blkclone0001", "blkclone0001", 1, makedev(259, 0) }, true },
+		{ "nvme0n1 and nvme0n2",
+		  { "nqn.2019-08.org.qemu:blkclone0001", "blkclone0001", 1, makedev(259, 0) },
+		  { "nqn.2019-08.org.qemu:blkclone0001", "blkclone0001", 2, makedev(259, 1) }, false },
+		{ "another device reporting the same SUBNQN, serial and NSID",
+		  { "nqn.2019-08.org.qemu:blkclone0001", "blkclone0001", 1, makedev(259, 0) },
+		  { "nqn.2019-08.org.qemu:blkclone0001", "blkclone0001", 1, makedev(259, 5) }, false },
+		{ "no SUBNQN on either, another device",
+		  { "", "S1", 1, makedev(259, 0) }, { "", "S1", 1, makedev(259, 2) }, false },
+		{ "another serial, one device (cannot be: not the same)",
+		  { "nqn.x", "S1", 1, makedev(259, 0) }, { "nqn.x", "S2", 1, makedev(259, 0) }, false },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		char da[256], db[256];
+
+		print_message("%s\n", rows[i].what);
+		assert_int_equal(bc_nvme_same_namespace(&rows[i].a, &rows[i].b), rows[i].same);
+		assert_true(bc_nvme_copy_domain(da, sizeof(da), &rows[i].a) > 0);
+		assert_true(bc_nvme_copy_domain(db, sizeof(db), &rows[i].b) > 0);
+		/* the planner's view agrees: equal domains only for one namespace */
+		assert_int_equal(!strcmp(da, db), rows[i].same);
+	}
+}
+
 static void test_qemu_fixtures(void **state)
 {
 	uint8_t buf[4096];
@@ -324,6 +366,7 @@ int main(void)
 		cmocka_unit_test(test_status_strings),
 		cmocka_unit_test(test_copy_cut),
 		cmocka_unit_test(test_copy_build),
+		cmocka_unit_test(test_same_namespace),
 		cmocka_unit_test(test_qemu_fixtures),
 		cmocka_unit_test(test_dlfeat_holes),
 	};
