@@ -124,6 +124,37 @@ int bc_nvme_decode_id_ns(const uint8_t *p, size_t len,
 	return 0;
 }
 
+int bc_nvme_decode_ns_descs(const uint8_t *p, size_t len,
+			    struct bc_nvme_ns_info *o)
+{
+	size_t off = 0;
+
+	if (!p || len < BC_NVME_IDENTIFY_LEN)
+		return -ENODATA;
+	len = BC_NVME_IDENTIFY_LEN;
+	while (off + 4 <= len && p[off] != 0) {
+		uint8_t type = p[off], nidl = p[off + 1];
+		const uint8_t *nid = p + off + 4;
+		size_t want = type == 1 ? 8 : type == 2 || type == 3 ? 16 :
+			      type == 4 ? 1 : nidl;
+
+		if (off + 4 + (size_t)nidl > len || nidl != want)
+			return -EBADMSG;
+		if (type == 1 && !o->has_eui64 && !all_zero(nid, 8)) {
+			memcpy(o->eui64, nid, 8);
+			o->has_eui64 = true;
+		} else if (type == 2 && !o->has_nguid && !all_zero(nid, 16)) {
+			memcpy(o->nguid, nid, 16);
+			o->has_nguid = true;
+		} else if (type == 3 && !o->has_uuid && !all_zero(nid, 16)) {
+			memcpy(o->uuid, nid, 16);
+			o->has_uuid = true;
+		}
+		off += 4 + nidl;
+	}
+	return 0;
+}
+
 const char *bc_nvme_status_str(uint8_t sct, uint8_t sc)
 {
 	static const struct {

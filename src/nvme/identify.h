@@ -49,9 +49,10 @@ struct bc_nvme_ns_info {
 	uint16_t mssrl;		/* blocks per source range, 0 = none */
 	uint32_t mcl;		/* blocks per copy command */
 	uint16_t msrc;		/* source ranges per command, 1-based here */
-	bool has_nguid, has_eui64;
+	bool has_nguid, has_eui64, has_uuid;
 	uint8_t nguid[16];
 	uint8_t eui64[8];
+	uint8_t uuid[16];	/* from the descriptor list only */
 };
 
 /* 0, or -EBADMSG when a field is impossible, -ENODATA when short. */
@@ -72,6 +73,18 @@ void bc_nvme_zero_caps(const struct bc_nvme_ctrl_info *ctrl,
 /* Write Zeroes may set DEAC: the namespace deallocates that way (DLFEAT
  * bit 3) and deallocated blocks read zero.  Zeros either way. */
 bool bc_nvme_write_zeroes_deac(const struct bc_nvme_ns_info *ns);
+
+/*
+ * The Namespace Identification Descriptor list (Identify CNS 03h) into
+ * @out, after bc_nvme_decode_id_ns(): the UUID, and an EUI-64 or NGUID
+ * the Identify Namespace page left zero.  Entries are NIDT (1), NIDL
+ * (1), two reserved bytes and NIDL bytes of NID; the list ends at NIDT 0
+ * or the page's end.  0; -ENODATA when shorter than a page; -EBADMSG for
+ * an entry whose length does not fit its type or the page (what came
+ * before it is kept).  All-zero identifiers count as absent.
+ */
+int bc_nvme_decode_ns_descs(const uint8_t *p, size_t len,
+			    struct bc_nvme_ns_info *out);
 
 /* "Invalid Field in Command" etc. for an NVMe status (SCT, SC). */
 const char *bc_nvme_status_str(uint8_t sct, uint8_t sc);

@@ -72,8 +72,9 @@ static int ns_fail(struct bc_volume *v, const char *op, uint64_t lba,
 }
 
 /*
- * The namespace by its NGUID and EUI-64 (the form a SCSI translation of
- * it reports too), then by the kernel device beneath the window (@blk:
+ * The namespace by its NGUID, EUI-64 and UUID (the forms a SCSI
+ * translation of it reports too), then by the kernel device beneath the
+ * window (@blk:
  * what the block volume found at the bottom of its stack).
  */
 static void ns_identity(struct bc_caps *c, const struct bc_identity *blk)
@@ -87,7 +88,7 @@ static void ns_identity(struct bc_caps *c, const struct bc_identity *blk)
 		bc_identity_add_key(&c->id, "%s", blk->unit_keys[i]);
 	c->id.unit_weak = !strong;
 	bc_identity_describe(&c->id,
-		"it reports no NGUID or EUI-64, so through another controller "
+		"it reports no NGUID, EUI-64 or UUID, so through another controller "
 		"it is not recognised as this namespace");
 }
 
@@ -137,6 +138,13 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 		d->type = 2;	/* an NGUID is an EUI-64 based 16-byte id */
 		d->len = 16;
 		memcpy(d->id, p->ns.nguid, 16);
+	}
+	if (p->ns.has_uuid) {
+		struct bc_designator *d = &c->id.designators[c->id.n_designators++];
+
+		d->type = 0xa;	/* the UUID itself, without SPC's two leading bytes */
+		d->len = 16;
+		memcpy(d->id, p->ns.uuid, 16);
 	}
 	ns_identity(c, &bc->id);
 	c->provisioning = p->ns.thin ? BC_PROV_THIN : BC_PROV_UNKNOWN;
@@ -427,6 +435,11 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 		    nvme_identify_ns(p->fd, p->nsid, (struct nvme_id_ns *)buf) == 0 &&
 		    bc_nvme_decode_id_ns(buf, BC_NVME_IDENTIFY_LEN, &p->ns) == 0)
 			p->have_id = p->ns.lba_size == v->block_size;
+		/* the UUID (NVMe 1.3 on; older controllers refuse CNS 03h,
+		 * and a malformed list keeps what came before the fault) */
+		if (p->have_id &&
+		    nvme_identify_ns_descs(p->fd, p->nsid, (struct nvme_ns_id_desc *)buf) == 0)
+			bc_nvme_decode_ns_descs(buf, BC_NVME_IDENTIFY_LEN, &p->ns);
 	}
 	free(buf);
 	if (stack && stack->depth) {

@@ -1,4 +1,5 @@
-/* libFuzzer: NVMe Identify Controller and Namespace decoders. */
+/* libFuzzer: NVMe Identify Controller and Namespace decoders, and the
+ * Namespace Identification Descriptor list. */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,6 +23,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(page, data, size);
 		if (bc_nvme_decode_id_ns(page, sizeof(page), &n) == 0 &&
 		    (n.lba_size < 512 || n.lba_size > 65536 || n.msrc == 0))
+			__builtin_trap();
+		bc_nvme_decode_ns_descs(page, sizeof(page), &n);
+		if (n.has_uuid && !memcmp(n.uuid, (uint8_t[16]){ 0 }, 16))
 			__builtin_trap();
 		bc_nvme_decode_id_ctrl(page, sizeof(page), &c);
 		if (strlen(c.serial) > 20 || strlen(c.model) > 40)

@@ -198,6 +198,78 @@ static void test_copy_build(void **state)
 
 /* Identify data captured from QEMU's controller in the test VM, decoded
  * to what nvme-cli printed for the same device (fixtures/nvme/). */
+/* Namespace Identification Descriptors (CNS 03h): literal lists. */
+static void test_ns_descs(void **state)
+{
+	static const uint8_t uuid[16] = { 0xf8, 0x1d, 0x4f, 0xae, 0x7d, 0xec, 0x11, 0xd0,
+					  0xa7, 0x65, 0x00, 0xa0, 0xc9, 0x1e, 0x6b, 0xf6 };
+	static const uint8_t nguid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+	static const uint8_t eui[8] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56, 0x78, 0x9a };
+	uint8_t page[4096];
+	struct bc_nvme_ns_info n;
+	size_t o;
+
+	(void)state;
+	/* EUI-64, NGUID, UUID, CSI, end: what QEMU lists */
+	memset(page, 0, sizeof(page));
+	o = 0;
+	page[o] = 1; page[o + 1] = 8; memcpy(page + o + 4, eui, 8); o += 12;
+	page[o] = 2; page[o + 1] = 16; memcpy(page + o + 4, nguid, 16); o += 20;
+	page[o] = 3; page[o + 1] = 16; memcpy(page + o + 4, uuid, 16); o += 20;
+	page[o] = 4; page[o + 1] = 1; page[o + 4] = 0; o += 5;
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), 0);
+	assert_true(n.has_uuid && n.has_nguid && n.has_eui64);
+	assert_memory_equal(n.uuid, uuid, 16);
+	assert_memory_equal(n.nguid, nguid, 16);
+	assert_memory_equal(n.eui64, eui, 8);
+
+	/* Identify Namespace's own NGUID is kept */
+	memset(&n, 0, sizeof(n));
+	n.has_nguid = true;
+	n.nguid[0] = 0xaa;
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), 0);
+	assert_int_equal(n.nguid[0], 0xaa);
+
+	/* an all-zero UUID is none */
+	memset(page, 0, sizeof(page));
+	page[0] = 3; page[1] = 16;
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), 0);
+	assert_false(n.has_uuid);
+
+	/* a UUID of 12 bytes: malformed, and what came before stays */
+	memset(page, 0, sizeof(page));
+	page[0] = 1; page[1] = 8; memcpy(page + 4, eui, 8);
+	page[12] = 3; page[13] = 12; memcpy(page + 16, uuid, 12);
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), -EBADMSG);
+	assert_true(n.has_eui64);
+	assert_false(n.has_uuid);
+
+	/* vendor types (0x80) are stepped over; a UUID at byte 4080 would
+	 * run past the page */
+	memset(page, 0, sizeof(page));
+	for (o = 0; o < 15 * 259; o += 259) {
+		page[o] = 0x80;
+		page[o + 1] = 255;
+	}
+	page[o] = 0x80;
+	page[o + 1] = (uint8_t)(4080 - o - 4);
+	page[4080] = 3;
+	page[4081] = 16;
+	memset(&n, 0, sizeof(n));
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), -EBADMSG);
+	assert_false(n.has_uuid);
+	page[4081] = 0;		/* a UUID of 0 bytes there: malformed too */
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), -EBADMSG);
+	page[4080] = 0;		/* the list ends there */
+	assert_int_equal(bc_nvme_decode_ns_descs(page, sizeof(page), &n), 0);
+
+	/* short */
+	assert_int_equal(bc_nvme_decode_ns_descs(page, 100, &n), -ENODATA);
+}
+
 /*
  * One namespace for Copy format 0: what the controller reports (SUBNQN,
  * serial, NSID) and the kernel device it was reached through must all
@@ -367,6 +439,7 @@ int main(void)
 		cmocka_unit_test(test_copy_cut),
 		cmocka_unit_test(test_copy_build),
 		cmocka_unit_test(test_same_namespace),
+		cmocka_unit_test(test_ns_descs),
 		cmocka_unit_test(test_qemu_fixtures),
 		cmocka_unit_test(test_dlfeat_holes),
 	};
