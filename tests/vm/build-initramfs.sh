@@ -53,13 +53,14 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,run,guest,backing}
 
 # --- modules: copied to their own paths, then depmod over just these ---
-# The list names what /init loads and what only softdeps or crypto
-# aliases pull in (crc32c for iSCSI digests, crc-t10dif for sd); hard
+# The list names what /init loads, what guest tests load themselves
+# (loop, dm-multipath, ext4 for test-identity.sh) and what only softdeps
+# or crypto aliases pull in (crc32c for iSCSI digests, crc-t10dif for sd); hard
 # dependencies (modinfo's "depends") are added on their own, so a newer
 # kernel ABI that splits a module still boots.
 mods="configfs sg sd_mod target_core_mod target_core_file target_core_iblock
       iscsi_target_mod tcm_loop crc32c_generic crc32c-intel crct10dif_generic
-      nvme dm-mod virtio_pci virtio_net"
+      nvme dm-mod virtio_pci virtio_net loop dm-multipath dm-round-robin ext4"
 mdir=$kroot/lib/modules/$kver
 declare -A modfile=()	# module name (with _ for -) -> its file
 while IFS= read -r f; do

@@ -12,6 +12,19 @@ dd if=/dev/zero of=/tmp/zero32 bs=1M count=32 2>/dev/null
 check "probe: NVMe Copy supported" has "NVMe Copy *supported" /tmp/probe
 check "probe: the limits QEMU was given (MSSRL 128, MCL 1024)" has "MSSRL 128, MCL 1024" /tmp/probe
 check "probe: DLFEAT says deallocated blocks read zero" has "DLFEAT 0x1: deallocated blocks read as zeros" /tmp/probe
+# "one namespace" for Copy includes the kernel device, not only what the
+# controller reports; the identity names the namespace's ids and device
+majmin() { cat "/sys/class/block/${1#/dev/}/dev"; }
+check "probe: the copy domain starts with the kernel device ($(majmin $N1))" \
+	has "copy domain:  nvme:dev$(majmin $N1):ns1:" /tmp/probe
+check "probe: the identity names the kernel device" has "identity: .*dev:$(majmin $N1)" /tmp/probe
+uuid=$(nvme ns-descs $N1 2>/dev/null | sed -n 's/^uuid *: *//p' | tr -d '-' | head -n 1)
+eui=$(nvme ns-descs $N1 2>/dev/null | sed -n 's/^eui64 *: *//p' | head -n 1)
+echo "# nvme ns-descs $N1: uuid '$uuid', eui64 '$eui'"
+[ -n "$uuid" ] && check "probe: the identity names the UUID nvme-cli reports" \
+	has "identity: .*uuid:$uuid" /tmp/probe
+[ -n "$eui" ] && check "probe: the identity names the EUI-64 nvme-cli reports" \
+	has "identity: .*eui64:$eui" /tmp/probe
 
 # probe agrees with nvme-cli on the same namespace
 idns() { nvme id-ns "$1" | awk -v k="$2" '$1 == k { print $3 }'; }
