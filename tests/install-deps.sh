@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake pkg-config
       libsgutils2-dev libiscsi-dev libnvme-dev libjson-c-dev libcmocka-dev
-      libsmartcols-dev liburing-dev libfuse3-dev fuse3
+      libsmartcols-dev libfuse3-dev fuse3
       tgt libiscsi-bin sg3-utils util-linux e2fsprogs
       qemu-utils qemu-block-extra ddpt nvme-cli
       clang valgrind xxd time bc
