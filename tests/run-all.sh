@@ -110,7 +110,8 @@ if [ "${BLKCLONE_SKIP_DEB:-0}" != 1 ] && [ $status = 0 ]; then
 	if (cd "$deb"/blkclone-* && dpkg-buildpackage -us -uc -b >"$deb/build.log" 2>&1) &&
 	   dpkg -i "$deb"/blkclone_*.deb >/dev/null && /usr/sbin/blkclone --version &&
 	   test -f /usr/share/man/man8/blkclone.8.gz &&
-	   test -f /usr/share/bash-completion/completions/blkclone; then
+	   test -f /usr/share/bash-completion/completions/blkclone &&
+	   grep -qx 'd /run/lock/blkclone 0755 root root -' /usr/lib/tmpfiles.d/blkclone.conf; then
 		total_pass=$((total_pass + 1))
 		lintian "$deb"/blkclone_*.deb 2>/dev/null | grep -v initial-upload-closes-no-bugs || true
 		dpkg -r blkclone >/dev/null
