@@ -85,7 +85,7 @@ struct bc_plan {
 	char note[240];
 	/* how the volumes were identified: on one unit or not, and by
 	 * which name; says so when one was known only by the path it was
-	 * reached on (src/identity.h) */
+	 * reached on (src/volume/identity.h) */
 	char identity[800];
 };
 

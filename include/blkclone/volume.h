@@ -70,7 +70,7 @@ struct bc_identity {
 	 * portal), "scsi:H:C:T:L" (one kernel path), "dev:MAJ:MIN" (the kernel
 	 * device), "file:MAJ:MIN:INO".  Two volumes with a key in common are
 	 * on one unit, and their byte ranges [lu_offset, +size) on it must
-	 * not overlap (src/identity.h).
+	 * not overlap (src/volume/identity.h).
 	 */
 	char unit[16];		/* "LU", "namespace", "file", "device" */
 	size_t n_unit_keys;
@@ -298,7 +298,7 @@ struct bc_volume {
 	 * it (as for a cancel) once this has passed */
 	struct bc_deadline deadline;
 	/* host locks held while the volume is open for writing (iSCSI LUs,
-	 * src/lock.h), released after the backend closed */
+	 * src/volume/lock.h), released after the backend closed */
 	struct bc_lock *lock;
 	void *priv;		/* backend state */
 };

@@ -2,7 +2,7 @@
 /*
  * One way to send a CDB to a SCSI logical unit.  The command set in
  * src/scsi/ builds CDBs and parses responses; a transport (SG_IO through
- * libsgutils2's sg_pt in sg.c, libiscsi in src/iscsi/, the in-memory
+ * libsgutils2's sg_pt in sg.c, libiscsi in src/transport/iscsi/, the in-memory
  * simulator in tests/sim/) only moves a CDB, its data and its sense.
  * Nothing above src/scsi/ knows which transport a volume has.
  */
@@ -93,7 +93,7 @@ struct bc_scsi_transport {
 	 * (evidence, not proof): "iscsi:IQN" or "scsi:H:C:T". */
 	char copy_domain[256];
 	/* The LU's name on this transport, for "same LU" checks beside its
-	 * designators (src/identity.h): "iscsi-lun:TARGET/LUN", the target
+	 * designators (src/volume/identity.h): "iscsi-lun:TARGET/LUN", the target
 	 * name in lower case and any portal, or "scsi:H:C:T:L", the kernel's
 	 * path; empty when the transport has none. */
 	char unit_key[BC_UNIT_KEY_MAX];
@@ -106,7 +106,7 @@ struct bc_scsi_transport {
 int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	       struct bc_error *e);
 
-struct bc_iscsi_url;	/* src/iscsi/url.h */
+struct bc_iscsi_url;	/* src/transport/iscsi/url.h */
 int bc_iscsi_open(const struct bc_iscsi_url *url,
 		  struct bc_scsi_transport **out, struct bc_error *e);
 

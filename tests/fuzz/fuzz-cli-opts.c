@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli-parse.h"
+#include "cli/cli-parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

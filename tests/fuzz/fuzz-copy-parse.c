@@ -9,7 +9,7 @@
 #include "scsi/lu.h"
 #include "scsi/token.h"
 #include "scsi/xcopy.h"
-#include "stack.h"
+#include "volume/stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

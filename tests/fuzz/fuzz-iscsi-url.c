@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
-#include "iscsi/session.h"
+#include "volume/address.h"
+#include "transport/iscsi/session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The host lock on iSCSI destinations (src/lock.c): while one copy writes
+# The host lock on iSCSI destinations (src/volume/lock.c): while one copy writes
 # a LUN, a second copy or zero onto it exits 2 naming the holder -- through
 # the same URL, through another portal address (localhost), and through
 # another target name exporting the same LU (same designator) -- and

@@ -100,7 +100,7 @@ else
 	why_LUN="tgt could not be started"
 fi
 
-# --- places blkclone must not trust (src/safedir.c) -----------------------
+# --- places blkclone must not trust (src/util/safedir.c) -----------------------
 # What a user other than root can plant: a sticky world-writable directory
 # stands for /run/lock (01777 on Debian), where anyone may pre-create the
 # lock directory or a symbolic link in its place.  Each victim must be left

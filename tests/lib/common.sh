@@ -9,7 +9,7 @@ TOP_SRCDIR=${TOP_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 T=$(mktemp -d "${TMPDIR:-/tmp}/blkclone-test.XXXXXX")
 # Locks in the test's own directory: the host's /run/lock/blkclone may be
 # another blkclone's, or left unsafe (01777) by an older one, which
-# blkclone refuses (src/safedir.h); tests must not depend on either.
+# blkclone refuses (src/util/safedir.h); tests must not depend on either.
 export BLKCLONE_LOCK_DIR=${BLKCLONE_LOCK_DIR:-$T/locks}
 FAILS=0
 PASSES=0

@@ -6,7 +6,7 @@
 # Several can run at once: each has its own control port and portal.
 
 # tgt derives every LU designator from the target id and LUN, so LUs of
-# two tgtd instances look like one LU to blkclone's host lock (src/lock.h):
+# two tgtd instances look like one LU to blkclone's host lock (src/volume/lock.h):
 # tests that run side by side keep their locks apart.
 if [ -n "${T:-}" ] && [ -z "${BLKCLONE_LOCK_DIR:-}" ]; then
 	export BLKCLONE_LOCK_DIR="$T/locks"

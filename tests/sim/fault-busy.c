@@ -24,7 +24,7 @@
 
 #include <blkclone/copy.h>
 
-#include "backends.h"
+#include "backend/backends.h"
 #include "simlu.h"
 
 #define BLOCKS 32768u		/* 16 MiB of 512-byte blocks */

@@ -7,7 +7,7 @@
  *   2 bytes: data-out length N, then N bytes (data-in gets a buffer of N)
  * against two SPC LUs and a LIO-like one of 64 blocks.  Build with
  *   clang -fsanitize=fuzzer,address,undefined -include config.h -Iinclude -Isrc
- *     tests/sim/fuzz-sim.c tests/sim/simlu*.c src/error.c -lpthread
+ *     tests/sim/fuzz-sim.c tests/sim/simlu*.c src/util/error.c -lpthread
  */
 #include <stdlib.h>
 #include <string.h>

@@ -12,7 +12,7 @@
  * WRITE USING TOKEN in progress forever (--offload=require).
  *
  * Prints one line, "exit N: MESSAGE", with the exit code blkclone copy
- * gives for the outcome (as src/cmd-copy.c decides it), and exits 1 if
+ * gives for the outcome (as src/cli/cmd-copy.c decides it), and exits 1 if
  * the destination does not hold what it must: the source after a fallback
  * (auto), its old data after a refusal (require) or a hang.
  */
@@ -23,7 +23,7 @@
 
 #include <blkclone/copy.h>
 
-#include "backends.h"
+#include "backend/backends.h"
 #include "simlu.h"
 
 #define BLOCKS 8192u

@@ -18,7 +18,7 @@
 
 #include <blkclone/error.h>
 
-#include "iscsi/session.h"
+#include "transport/iscsi/session.h"
 #include "scsi/lu.h"
 #include "scsi/transport.h"
 #include "scenario.h"

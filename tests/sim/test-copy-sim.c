@@ -21,7 +21,7 @@
 
 #include <blkclone/copy.h>
 
-#include "backends.h"
+#include "backend/backends.h"
 #include "simlu.h"
 
 #define BLOCKS 131072u		/* 64 MiB of 512-byte blocks */

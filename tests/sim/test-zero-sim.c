@@ -24,7 +24,7 @@
 
 #include <blkclone/copy.h>
 
-#include "backends.h"
+#include "backend/backends.h"
 #include "scsi/lu.h"
 #include "simlu.h"
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iscsi/session.h"
+#include "transport/iscsi/session.h"
 #include "scsi/transport.h"
 
 #define PIECE (64u * 1024)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "iscsi/session.h"
+#include "transport/iscsi/session.h"
 #include "scsi/transport.h"
 
 int main(int argc, char **argv)

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "cli-parse.h"
+#include "cli/cli-parse.h"
 
 static void test_offload(void **state)
 {

@@ -13,10 +13,10 @@
 
 #include <blkclone/error.h>
 
-#include "address.h"
-#include "iscsi/session.h"
-#include "json.h"
-#include "zerodetect.h"
+#include "volume/address.h"
+#include "transport/iscsi/session.h"
+#include "util/json.h"
+#include "util/zerodetect.h"
 
 static void test_json_escaping_and_nesting(void **state)
 {

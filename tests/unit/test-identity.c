@@ -1,5 +1,5 @@
 /*
- * Units beneath volumes (src/identity.c): which designators name an LU,
+ * Units beneath volumes (src/volume/identity.c): which designators name an LU,
  * the keys they become, and when two volumes share bytes of one unit.
  * Tables with literal expectations; no devices.
  */
@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "identity.h"
+#include "volume/identity.h"
 
 #define MiB (1024ULL * 1024)
 

@@ -15,7 +15,7 @@
 #include <libnvme.h>
 
 #include "fixture.h"
-#include "holes.h"
+#include "core/holes.h"
 #include "memvol.h"
 #include "nvme/copy.h"
 #include "nvme/identify.h"

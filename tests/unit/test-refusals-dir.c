@@ -1,5 +1,5 @@
 /*
- * The refusal memory's files (src/refusals.c) in directories others may
+ * The refusal memory's files (src/core/refusals.c) in directories others may
  * have prepared: its .tmp or .lock planted as a symbolic link, the
  * directory a link, another user's, or writable by all.  Nothing is
  * written through a link and no file blkclone does not own changes; an
@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "refusals.h"
+#include "core/refusals.h"
 
 #define VICTIM "a file root must not write\n"
 

@@ -1,5 +1,5 @@
 /*
- * The refusal memory (src/refusals.c): where the file lives, what a line
+ * The refusal memory (src/core/refusals.c): where the file lives, what a line
  * says and when, recording and forgetting a pair, the oldest pairs
  * dropped past 512, and files that are not what blkclone writes (junk
  * lines, binary, an overlong line, a last line without its newline, a
@@ -22,7 +22,7 @@
 
 #include <blkclone/copy.h>
 
-#include "refusals.h"
+#include "core/refusals.h"
 
 static char dir[64];
 

@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Option values (see cli-parse.h). */
+#include <errno.h>
+#include <string.h>
+
+#include "cli/cli-parse.h"
+
+int bc_cli_parse_offload(const char *s, enum bc_offload_policy *out)
+{
+	static const struct {
+		const char *name;
+		enum bc_offload_policy policy;
+	} names[] = {
+		{ "auto", BC_OFFLOAD_AUTO },
+		{ "require", BC_OFFLOAD_REQUIRE },
+		{ "never", BC_OFFLOAD_NEVER },
+	};
+
+	for (size_t i = 0; s && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i].name)) {
+			*out = names[i].policy;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int bc_cli_parse_lba(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	/* by hand rather than strtoull, which takes leading spaces, '+'
+	 * and '-' (" -5" would become 2^64 - 5) */
+	if (!s || !*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int bc_cli_parse_seconds(const char *s, unsigned *out)
+{
+	uint64_t v;
+
+	if (bc_cli_parse_lba(s, &v) < 0 || !v || v > UINT32_MAX)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}

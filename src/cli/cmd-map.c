@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* blkclone map: the allocation map of a volume. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libsmartcols.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "volume/address.h"
+#include "cli/cli.h"
+
+#define BATCH 256
+
+static void map_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: blkclone map [OPTIONS] ADDR\n\n"
+		"Show the allocation map: extents (start, length, state) and totals.\n"
+		"Adjacent extents in one state are merged.  A volume with no\n"
+		"allocation query shows one 'mapped' extent.\n\n"
+		"Options:\n"
+		"  -b, --bytes    offsets and lengths in bytes, not blocks\n"
+		"  -h, --help     this text\n"
+		"      --json     one JSON object on stdout (schema 1)\n");
+}
+
+static const char *state_name(enum bc_extent_state s)
+{
+	switch (s) {
+	case BC_EXTENT_DEALLOCATED: return "deallocated";
+	case BC_EXTENT_ANCHORED: return "anchored";
+	case BC_EXTENT_MAPPED: break;
+	}
+	return "mapped";
+}
+
+struct extent_vec {
+	struct bc_extent *v;
+	size_t n, cap;
+};
+
+static int push(struct extent_vec *x, const struct bc_extent *ext)
+{
+	if (x->n && x->v[x->n - 1].state == ext->state &&
+	    x->v[x->n - 1].offset + x->v[x->n - 1].length == ext->offset) {
+		x->v[x->n - 1].length += ext->length;
+		return 0;
+	}
+	if (x->n == x->cap) {
+		size_t cap = x->cap ? x->cap * 2 : 256;
+		struct bc_extent *nv = realloc(x->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		x->v = nv;
+		x->cap = cap;
+	}
+	x->v[x->n++] = *ext;
+	return 0;
+}
+
+enum { OPT_JSON = 256 };
+
+int bc_cmd_map(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "bytes", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct extent_vec x = { 0 };
+	struct bc_volume *v = NULL;
+	const struct bc_caps *caps;
+	struct bc_error e = { 0 };
+	uint64_t tot[3] = { 0, 0, 0 }, pos = 0;
+	char shown[320];
+	bool json = false, bytes = false;
+	int c, rc, ex = BC_EXIT_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "bh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b': bytes = true; break;
+		case OPT_JSON: json = true; break;
+		case 'h': map_usage(stdout); return BC_EXIT_OK;
+		default: map_usage(stderr); return BC_EXIT_REFUSED;
+		}
+	}
+	if (argc - optind != 1) {
+		bc_cli_msg("map takes one address");
+		map_usage(stderr);
+		return BC_EXIT_REFUSED;
+	}
+	rc = bc_volume_open(argv[optind], 0, &v, &e);
+	if (rc < 0) {
+		bc_cli_error(&e);
+		return bc_cli_exit_for_refusal(rc);
+	}
+	if (bc_volume_caps(v, &caps, &e) < 0)
+		goto failed;
+	if (v->ops->flush && v->ops->flush(v, &e) < 0)
+		goto failed;
+	while (pos < v->size) {
+		struct bc_extent ext[BATCH];
+		size_t n = 1;
+
+		if (v->ops->map && caps->extent_map.state == BC_SUP_YES) {
+			if (v->ops->map(v, pos, v->size - pos, ext, BATCH, &n,
+					&e) < 0)
+				goto failed;
+		} else {
+			ext[0] = (struct bc_extent){ pos, v->size - pos,
+						     BC_EXTENT_MAPPED };
+		}
+		if (!n || ext[0].offset != pos) {
+			bc_error_set(&e, -EIO, v->name, "map",
+				     "allocation map does not continue at byte %" PRIu64,
+				     pos);
+			goto failed;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (ext[i].offset != pos || !ext[i].length)
+				break;
+			if (push(&x, &ext[i]) < 0) {
+				bc_error_set(&e, -ENOMEM, v->name, "map", NULL);
+				goto failed;
+			}
+			tot[ext[i].state] += ext[i].length;
+			pos += ext[i].length;
+		}
+	}
+	if (json) {
+		struct bc_json j;
+
+		bc_json_init(&j, stdout, true);
+		bc_json_open_object(&j, NULL);
+		bc_json_u64(&j, "schema", 1);
+		bc_json_string(&j, "address", bc_addr_display(argv[optind], shown, sizeof(shown)));
+		bc_json_u64(&j, "size_bytes", v->size);
+		bc_json_u64(&j, "block_size", v->block_size);
+		bc_json_string(&j, "source",
+			       caps->extent_map.state == BC_SUP_YES && v->ops->map ?
+			       (caps->map_source == BC_MAP_SEEK_HOLE ? "seek_hole" :
+				caps->map_source == BC_MAP_GET_LBA_STATUS ? "get_lba_status" :
+				caps->map_source == BC_MAP_BACKING_FILE ? "backing_file" : "none")
+			       : "none");
+		bc_json_open_array(&j, "extents");
+		for (size_t i = 0; i < x.n; i++) {
+			bc_json_open_object(&j, NULL);
+			bc_json_u64(&j, "offset", x.v[i].offset);
+			bc_json_u64(&j, "length", x.v[i].length);
+			bc_json_u64(&j, "lba", x.v[i].offset / v->block_size);
+			bc_json_u64(&j, "blocks", x.v[i].length / v->block_size);
+			bc_json_string(&j, "state", state_name(x.v[i].state));
+			bc_json_close_object(&j);
+		}
+		bc_json_close_array(&j);
+		bc_json_open_object(&j, "totals");
+		bc_json_u64(&j, "mapped_bytes", tot[BC_EXTENT_MAPPED]);
+		bc_json_u64(&j, "deallocated_bytes", tot[BC_EXTENT_DEALLOCATED]);
+		bc_json_u64(&j, "anchored_bytes", tot[BC_EXTENT_ANCHORED]);
+		bc_json_close_object(&j);
+		bc_json_close_object(&j);
+		bc_json_finish(&j);
+	} else {
+		struct libscols_table *tb = scols_new_table();
+		char a[32], b[32], cc[32];
+
+		if (!tb)
+			goto failed;
+		scols_table_new_column(tb, bytes ? "OFFSET" : "LBA", 0.3, SCOLS_FL_RIGHT);
+		scols_table_new_column(tb, bytes ? "LENGTH" : "BLOCKS", 0.3, SCOLS_FL_RIGHT);
+		scols_table_new_column(tb, "STATE", 0.4, 0);
+		for (size_t i = 0; i < x.n; i++) {
+			struct libscols_line *ln = scols_table_new_line(tb, NULL);
+			char s0[32], s1[32];
+			uint64_t div = bytes ? 1 : v->block_size;
+
+			if (!ln)
+				break;
+			snprintf(s0, sizeof(s0), "%" PRIu64, x.v[i].offset / div);
+			snprintf(s1, sizeof(s1), "%" PRIu64, x.v[i].length / div);
+			scols_line_set_data(ln, 0, s0);
+			scols_line_set_data(ln, 1, s1);
+			scols_line_set_data(ln, 2, state_name(x.v[i].state));
+		}
+		scols_print_table(tb);
+		scols_unref_table(tb);
+		printf("mapped %s, deallocated %s, anchored %s (%s)\n",
+		       bc_human_bytes(tot[0], a, sizeof(a)),
+		       bc_human_bytes(tot[1], b, sizeof(b)),
+		       bc_human_bytes(tot[2], cc, sizeof(cc)),
+		       caps->extent_map.reason);
+	}
+	goto out;
+failed:
+	bc_cli_error(&e);
+	ex = BC_EXIT_FAILED;
+out:
+	free(x.v);
+	bc_volume_close(v);
+	return ex;
+}

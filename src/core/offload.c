@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The offload walker: an in-array copy of the source's allocated extents
+ * (all of it when the source has no map), with the source's holes settled
+ * on the destination by the same rule as the host copy (holes.c).  The
+ * backend's offload_copy does the commands; this file decides what to send
+ * and keeps the progress exact, so a refusal part-way can be continued
+ * from the first byte not copied.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <blkclone/copy.h>
+
+#include "util/deadline.h"
+#include "core/holes.h"
+
+#define MAP_BATCH 64
+/* Bytes per call into the backend: small enough to notice a cancel and
+ * report progress, large enough to keep the copy manager busy. */
+#define STEP_BYTES (256ull << 20)
+
+/*
+ * Did a failed command certainly not run?  ILLEGAL REQUEST means the
+ * device did not perform it.  An OS error says so by its category where
+ * the backend knows (a clone the kernel refused before remapping
+ * anything: NOT_SUPPORTED; one that may have remapped part: OTHER);
+ * without one, -EOPNOTSUPP and -EINVAL come from the backend's own checks,
+ * before anything was sent.
+ */
+static bool rejected_unperformed(const struct bc_error *e, int rc)
+{
+	if (e->status.kind == BC_STATUS_NONE) {
+		if (e->status.cat != BC_CAT_OK)
+			return e->status.cat == BC_CAT_NOT_SUPPORTED;
+		return rc == -EOPNOTSUPP || rc == -EINVAL;
+	}
+	return (e->status.kind == BC_STATUS_SCSI && e->status.sense_key == 0x05) ||
+	       e->status.cat == BC_CAT_NOT_SUPPORTED ||
+	       e->status.cat == BC_CAT_OUT_OF_RANGE;
+}
+
+static int walk_data(struct bc_volume *src, struct bc_volume *dst,
+		     enum bc_method m, uint64_t off, uint64_t len,
+		     const struct bc_copy_opts *o, struct bc_copy_stats *st,
+		     struct bc_error *e)
+{
+	while (len) {
+		uint64_t n = len > STEP_BYTES ? STEP_BYTES : len, done = 0;
+		int rc;
+
+		if (o->cancel && *o->cancel)
+			return bc_error_set_lba(e, -EINTR, src->name, "copy",
+						off / src->block_size,
+						src->block_size, "interrupted");
+		if (bc_deadline_passed(&dst->deadline))
+			return bc_deadline_error(e, src->name, "copy", off,
+						 src->block_size, &dst->deadline);
+		bool was = st->dest_modified;
+
+		st->dest_modified = true;
+		rc = src->ops->offload_copy(src, off, dst, off, n, m, &done, e);
+		if (done > n)
+			done = n;	/* a backend never reports more */
+		/* ILLEGAL REQUEST: the command was not performed at all */
+		if (rc < 0 && !done && rejected_unperformed(e, rc)) {
+			st->dest_modified = was;
+			/* the first command refused unperformed: the pair is */
+			if (!was && !st->offloaded_bytes && e->status.kind != BC_STATUS_NONE)
+				st->offload_refused = true;
+		}
+		st->offloaded_bytes += done;
+		st->done_bytes = off + done;
+		st->resume_offset = off + done;
+		if (rc < 0)
+			return rc;
+		off += n;
+		len -= n;
+		if (o->progress)
+			o->progress(st, o->progress_arg);
+	}
+	return 0;
+}
+
+/*
+ * Holes are settled only once the copy manager has accepted a command, so
+ * a refusal of the first command leaves the destination untouched (and
+ * --offload=require can exit 3 honestly).
+ */
+#define PENDING_MAX 32
+
+struct pending {
+	struct bc_dest_holes *holes;
+	bool confirmed;		/* an offload command succeeded */
+	size_t n;
+	struct bc_extent r[PENDING_MAX];
+};
+
+static int pending_flush(struct pending *p, struct bc_copy_stats *st,
+			 struct bc_error *e)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		int rc = bc_dest_settle(p->holes, p->r[i].offset, p->r[i].length, e);
+
+		if (rc < 0) {
+			/* nothing after this hole is known done */
+			if (p->r[i].offset < st->resume_offset)
+				st->resume_offset = p->r[i].offset;
+			return rc;
+		}
+	}
+	p->n = 0;
+	return 0;
+}
+
+static int pending_add(struct pending *p, uint64_t off, uint64_t len,
+		       struct bc_copy_stats *st, struct bc_error *e)
+{
+	int rc;
+
+	if (p->n && p->r[p->n - 1].offset + p->r[p->n - 1].length == off) {
+		p->r[p->n - 1].length += len;
+		return 0;
+	}
+	if (p->n == PENDING_MAX && (rc = pending_flush(p, st, e)) < 0)
+		return rc;
+	p->r[p->n++] = (struct bc_extent){ off, len, BC_EXTENT_DEALLOCATED };
+	return p->confirmed ? pending_flush(p, st, e) : 0;
+}
+
+int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
+		    enum bc_method m, bool dest_proven_zero,
+		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
+		    struct bc_error *e)
+{
+	const struct bc_caps *sc, *dc;
+	struct bc_extent ext[MAP_BATCH];
+	struct bc_dest_holes holes;
+	struct pending pend = { .holes = &holes };
+	uint64_t pos = o->start, end = src->size;
+	bool src_map, src_zero;
+	int rc;
+
+	if (!src->ops->offload_copy)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "offload copy",
+				    "%s is not implemented for this volume",
+				    bc_method_name(m));
+	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+		return rc;
+	if (pos % src->block_size || end % src->block_size)
+		return bc_error_set(e, -EINVAL, src->name, "offload copy",
+				    "an in-array copy moves whole blocks");
+	bc_dest_holes_init(&holes, dst, dc, dest_proven_zero, st);
+	src_map = src->ops->map && sc->extent_map.state == BC_SUP_YES;
+	src_zero = sc->zero_init.state == BC_SUP_YES;
+	st->resume_offset = pos;
+	st->done_bytes = pos;
+
+	/* Data other writers left in a cache must be on the medium the copy
+	 * manager reads. */
+	if (src->ops->flush && (rc = src->ops->flush(src, e)) < 0)
+		return rc;
+	/* Ask the copy manager to accept the pair before anything is
+	 * written: its refusal then means "not in one copy domain", and a
+	 * later COPY ABORTED means "failed part-way".  The backend writes
+	 * nothing to answer; -EOPNOTSUPP without a status or category means
+	 * it cannot tell without copying. */
+	if (pos < end) {
+		uint64_t none = 0;
+
+		rc = src->ops->offload_copy(src, pos, dst, pos, 0, m, &none, e);
+		if (rc == 0) {
+			pend.confirmed = true;
+		} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE ||
+			   e->status.cat == BC_CAT_NOT_SUPPORTED) {
+			/* only a device's refusal is worth remembering: a
+			 * filesystem answers again for free */
+			st->offload_refused = e->status.kind != BC_STATUS_NONE;
+			return rc;
+		} else {
+			bc_error_clear(e);	/* cannot ask: find out by copying */
+		}
+	}
+	while (pos < end) {
+		size_t n = 0;
+
+		if (!src_map) {
+			ext[0] = (struct bc_extent){ pos, end - pos, BC_EXTENT_MAPPED };
+			n = 1;
+		} else if ((rc = src->ops->map(src, pos, end - pos, ext,
+					       MAP_BATCH, &n, e)) < 0) {
+			return rc;
+		}
+		if (!n || ext[0].offset != pos)
+			return bc_error_set_lba(e, -EIO, src->name, "map",
+						pos / src->block_size,
+						src->block_size,
+						"allocation map does not continue at this LBA");
+		for (size_t i = 0; i < n && pos < end; i++) {
+			uint64_t len = ext[i].length;
+
+			if (ext[i].offset != pos || !len)
+				break;
+			if (len > end - pos)
+				len = end - pos;
+			if (len % src->block_size)
+				return bc_error_set_lba(e, -EIO, src->name, "map",
+							pos / src->block_size,
+							src->block_size,
+							"extent is not whole blocks");
+			/* A hole reads zero only if the source says so. */
+			if (ext[i].state != BC_EXTENT_MAPPED && src_zero) {
+				rc = pending_add(&pend, pos, len, st, e);
+				if (rc < 0)
+					return rc;
+				st->done_bytes = pos + len;
+				st->resume_offset = pos + len;
+			} else {
+				uint64_t before = st->offloaded_bytes;
+
+				rc = walk_data(src, dst, m, pos, len, o, st, e);
+				if (st->offloaded_bytes > before && !pend.confirmed) {
+					struct bc_error pe = { 0 };
+					int prc;
+
+					pend.confirmed = true;
+					if ((prc = pending_flush(&pend, st, &pe)) < 0) {
+						*e = pe;
+						return prc;
+					}
+				}
+				if (rc < 0) {
+					/* Unconfirmed holes before the failure
+					 * were never settled: not done. */
+					if (!pend.confirmed && pend.n)
+						st->resume_offset = pend.r[0].offset;
+					return rc;
+				}
+			}
+			pos += len;
+		}
+	}
+	if ((rc = pending_flush(&pend, st, e)) < 0)
+		return rc;
+	/* The copy manager wrote the destination; make it durable there. */
+	if (dst->ops->flush && (rc = dst->ops->flush(dst, e)) < 0)
+		return rc;
+	st->done_bytes = end;
+	st->resume_offset = end;
+	if (o->progress)
+		o->progress(st, o->progress_arg);
+	return 0;
+}
