@@ -1,11 +1,48 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Backend constructors, called by bc_volume_open() after classification. */
+/*
+ * The backends and the table that opens an address with one
+ * (src/backend/open.c).  Each backend says which addresses it takes; the
+ * volume layer below knows none of them.
+ */
 #ifndef BC_BACKENDS_H
 #define BC_BACKENDS_H
 
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <blkclone/volume.h>
+
+#include "volume/address.h"
+#include "volume/object.h"
+#include "volume/stack.h"
+
+/* What the table learned of an address before a backend takes it. */
+struct bc_open_req {
+	const char *addr;	/* as the user gave it */
+	const char *shown;	/* for messages: no secret */
+	enum bc_addr_kind kind;
+	unsigned flags;		/* BC_OPEN_* */
+	unsigned mode;		/* of a file BC_OPEN_CREATE makes */
+	struct stat st;		/* a device node: what stat(2) said */
+	bool stacked;		/* a block device whose stack resolved */
+	struct bc_stack stack;
+};
+
+struct bc_backend {
+	const char *name;
+	/* Pure: does this backend open @r?  The table asks in its order,
+	 * the most specific backend first. */
+	bool (*claims)(const struct bc_open_req *r);
+	int (*open)(const struct bc_open_req *r, struct bc_volume **out,
+		    struct bc_error *e);
+};
+
+extern const struct bc_backend bc_backend_file;
+extern const struct bc_backend bc_backend_iscsi;	/* scsi/hold.c */
+extern const struct bc_backend bc_backend_sg;		/* scsi/hold.c */
+extern const struct bc_backend bc_backend_nvme;
+extern const struct bc_backend bc_backend_block;
 
 /* @mode: of a file BC_OPEN_CREATE makes (open(2) applies the umask) */
 int bc_file_open(const char *path, unsigned flags, unsigned mode,
@@ -41,14 +78,5 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 struct bc_scsi_transport;
 int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);
-
-/* Allocate a volume with @priv_size bytes of backend state after it. */
-struct bc_volume *bc_volume_alloc(const struct bc_volume_ops *ops,
-				  const char *name, size_t priv_size);
-void bc_volume_free(struct bc_volume *v);
-
-/* Set a capability's state and the evidence for it, printf-style. */
-void bc_feature_set(struct bc_feature *f, enum bc_support s, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -368,3 +368,22 @@ dev_t bc_blk_rdev(struct bc_volume *v)
 {
 	return bp(v)->rdev;
 }
+
+/* any device node no more specific backend took */
+static bool blk_claims(const struct bc_open_req *r)
+{
+	return r->kind == BC_ADDR_SCSI || r->kind == BC_ADDR_NVME ||
+	       r->kind == BC_ADDR_BLOCK;
+}
+
+static int blk_open_req(const struct bc_open_req *r, struct bc_volume **out,
+			struct bc_error *e)
+{
+	return bc_blk_open(r->addr, r->flags, out, e);
+}
+
+const struct bc_backend bc_backend_block = {
+	.name = "block",
+	.claims = blk_claims,
+	.open = blk_open_req,
+};

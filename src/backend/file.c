@@ -385,3 +385,20 @@ int bc_file_open(const char *path, unsigned flags, unsigned mode,
 	*out = v;
 	return 0;
 }
+
+static bool file_claims(const struct bc_open_req *r)
+{
+	return r->kind == BC_ADDR_FILE;
+}
+
+static int file_open(const struct bc_open_req *r, struct bc_volume **out,
+		     struct bc_error *e)
+{
+	return bc_file_open(r->addr, r->flags, r->mode, out, e);
+}
+
+const struct bc_backend bc_backend_file = {
+	.name = "file",
+	.claims = file_claims,
+	.open = file_open,
+};

@@ -26,25 +26,6 @@ struct bc_lock {
 	int fd;
 };
 
-int bc_lock_key_iscsi(char *buf, size_t len, const char *iqn, unsigned lun)
-{
-	size_t n = strlen(iqn), k = 0;
-
-	/* "iscsi-" + name + "-lun" + 5 digits + NUL */
-	if (len < n + 16)
-		return -ENAMETOOLONG;
-	k = (size_t)snprintf(buf, len, "iscsi-");
-	for (size_t i = 0; i < n; i++) {
-		char c = iqn[i];
-
-		/* a target name never holds '/', but a file name must not */
-		buf[k++] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') :
-			   c == '/' ? '_' : c;
-	}
-	k += (size_t)snprintf(buf + k, len - k, "-lun%u", lun);
-	return (int)k;
-}
-
 int bc_lock_key_designator(char *buf, size_t len, const struct bc_designator *d)
 {
 	const char *kind = bc_designator_kind(d);	/* unique ones only */

@@ -3,6 +3,8 @@
  * Host-side locks for what the kernel cannot hold exclusively: SCSI LUs
  * reached over libiscsi, and an LU reached through SG_IO under another
  * name than the sd device held with O_EXCL (another path, or iSCSI).
+ * Which names a volume takes is its backend's policy (src/volume/lockset.h,
+ * src/backend/scsi/hold.c); this file only holds them.
  * One lock file per name under $BLKCLONE_LOCK_DIR, else
  * /run/lock/blkclone, held with flock for as long as the volume is open
  * for writing.  They keep two blkclone
@@ -24,14 +26,6 @@
 #include <blkclone/volume.h>
 
 struct bc_lock;
-
-/*
- * Pure: the lock name of LUN @lun of iSCSI target @iqn.  Target names are
- * compared without case (RFC 3720 folds them to lower case) and the
- * portal is left out, so every portal of a target gives the same name.
- * Length written, or -ENAMETOOLONG.
- */
-int bc_lock_key_iscsi(char *buf, size_t len, const char *iqn, unsigned lun);
 
 /*
  * Pure: the lock name of an LU designator, or -ENOENT for one that does

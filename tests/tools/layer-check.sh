@@ -6,11 +6,11 @@
 # through a declaration written by hand.  Also fails on a header that
 # includes itself through others (an include cycle).
 #
-# usage: layer-check.sh SRCDIR BUILDDIR
+# usage: layer-check.sh [SRCDIR BUILDDIR]   (make check: $TOP_SRCDIR, $TOP_BUILDDIR)
 # exit 0: clean; 1: violations, one line each: FILE -> WHAT (layer A < B)
 set -u -o pipefail
-srcdir=${1:?srcdir}
-builddir=${2:?builddir}
+srcdir=${1:-${TOP_SRCDIR:?srcdir}}
+builddir=${2:-${TOP_BUILDDIR:?builddir}}
 
 # bottom up; a folder's rank is the number before it
 RANKS="util:1 scsi:2 nvme:2 transport:3 volume:4 backend:5 core:6 cli:7"

@@ -457,3 +457,21 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 	*out = v;
 	return 0;
 }
+
+/* a namespace, or a window (partition, dm-linear) onto one */
+static bool nvme_claims(const struct bc_open_req *r)
+{
+	return r->stacked && !strncmp(r->stack.bottom, "/dev/nvme", 9);
+}
+
+static int nvme_open_req(const struct bc_open_req *r, struct bc_volume **out,
+			 struct bc_error *e)
+{
+	return bc_nvme_volume_open(r->addr, r->flags, &r->stack, out, e);
+}
+
+const struct bc_backend bc_backend_nvme = {
+	.name = "nvme",
+	.claims = nvme_claims,
+	.open = nvme_open_req,
+};
