@@ -123,6 +123,8 @@ static inline int bc_scsi_execute(struct bc_scsi_transport *t,
 	return t->ops->execute(t, cmd, e);
 }
 
+/* Close @t through its own ->close, whichever transport it is; NULL is
+ * ignored.  src/scsi/transport.c */
 void bc_scsi_transport_close(struct bc_scsi_transport *t);
 
 #endif

@@ -768,9 +768,3 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	*out = t;
 	return 0;
 }
-
-void bc_scsi_transport_close(struct bc_scsi_transport *t)
-{
-	if (t && t->ops->close)
-		t->ops->close(t);
-}
