@@ -2,9 +2,11 @@
 /*
  * One way to send a CDB to a SCSI logical unit.  The command set in
  * src/scsi/ builds CDBs and parses responses; a transport (SG_IO through
- * libsgutils2's sg_pt in sg.c, libiscsi in src/transport/iscsi/, the in-memory
- * simulator in tests/sim/) only moves a CDB, its data and its sense.
- * Nothing above src/scsi/ knows which transport a volume has.
+ * libsgutils2's sg_pt in src/transport/sg.c, libiscsi in
+ * src/transport/iscsi/, the in-memory simulator in tests/sim/) only moves
+ * a CDB, its data and its sense.  Each declares its own constructor
+ * (transport/sg.h, transport/iscsi/session.h); only the code that opens a
+ * volume knows which transport it has.
  */
 #ifndef BC_SCSI_TRANSPORT_H
 #define BC_SCSI_TRANSPORT_H
@@ -67,8 +69,8 @@ struct bc_scsi_transport_ops {
 	/*
 	 * Queue a command; cmd->done(cmd, rc, e, cmd->done_arg) runs from
 	 * inside ->poll() when it completes, rc as for ->execute.  Returns
-	 * -EAGAIN when max_queue commands are already out.  NULL if the transport has no
-	 * asynchronous form (bc_scsi_submit then runs it synchronously).
+	 * -EAGAIN when max_queue commands are already out.  NULL if the
+	 * transport has no asynchronous form (sg): callers use ->execute.
 	 */
 	int (*submit)(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		      struct bc_error *e);
@@ -101,21 +103,6 @@ struct bc_scsi_transport {
 	unsigned max_queue;	/* commands the transport accepts in flight */
 	void *priv;
 };
-
-/* Transport constructors.  Each returns 0 or -errno with @e filled. */
-int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
-	       struct bc_error *e);
-
-struct bc_iscsi_url;	/* src/transport/iscsi/url.h */
-int bc_iscsi_open(const struct bc_iscsi_url *url,
-		  struct bc_scsi_transport **out, struct bc_error *e);
-
-/*
- * Open a second LU through the same iSCSI session as @t (EXTENDED COPY on
- * LIO needs both LUs in one I_T nexus).  -EOPNOTSUPP on other transports.
- */
-int bc_iscsi_open_sibling(struct bc_scsi_transport *t, uint64_t lun,
-			  struct bc_scsi_transport **out, struct bc_error *e);
 
 static inline int bc_scsi_execute(struct bc_scsi_transport *t,
 				  struct bc_scsi_cmd *cmd, struct bc_error *e)

@@ -17,6 +17,7 @@
 #include <scsi/sg_pt.h>
 
 #include "scsi/transport.h"
+#include "transport/sg.h"
 #include "util/sysfs.h"
 
 #define DEFAULT_TIMEOUT_S 60

@@ -19,6 +19,7 @@
 #include "util/deadline.h"
 #include "volume/identity.h"
 #include "transport/iscsi/session.h"
+#include "transport/sg.h"
 #include "scsi/lu.h"
 #include "scsi/rsoc.h"
 #include "scsi/token.h"
