@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "transport/iscsi/url.h"
 #include "volume/address.h"
 #include "util/sysfs.h"
 
@@ -25,30 +26,11 @@ const char *bc_addr_kind_name(enum bc_addr_kind k)
 	return "invalid";
 }
 
+/* iscsi:// is the one scheme with a user part: the transport that parses
+ * it also hides a secret typed into it. */
 const char *bc_addr_display(const char *addr, char *buf, size_t len)
 {
-	const char *auth = strstr(addr, "://"), *at, *sep, *slash;
-
-	if (!len)
-		return buf;
-	if (!auth) {
-		snprintf(buf, len, "%s", addr);
-		return buf;
-	}
-	auth += 3;
-	slash = strchr(auth, '/');
-	at = strchr(auth, '@');
-	if (!at || (slash && at > slash)) {
-		snprintf(buf, len, "%s", addr);
-		return buf;
-	}
-	sep = strpbrk(auth, ":%");
-	if (!sep || sep > at) {
-		snprintf(buf, len, "%s", addr);
-		return buf;
-	}
-	snprintf(buf, len, "%.*s***%s", (int)(sep + 1 - addr), addr, at);
-	return buf;
+	return bc_iscsi_url_display(addr, buf, len);
 }
 
 enum bc_addr_kind bc_addr_classify(const char *addr, char *why, size_t whylen)

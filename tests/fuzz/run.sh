@@ -19,7 +19,7 @@ CFLAGS="-g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
 # each target: its harness plus the library sources it needs
 declare -A SRCS=(
 	[fuzz-nvme-identify]="src/nvme/identify.c"
-	[fuzz-address]="src/volume/address.c src/util/sysfs.c"
+	[fuzz-address]="src/volume/address.c src/transport/iscsi/url.c src/util/sysfs.c"
 )
 # extra targets register themselves in tests/fuzz/targets.list:
 #   NAME SOURCE...

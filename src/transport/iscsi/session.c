@@ -37,7 +37,6 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
-#include "volume/address.h"
 #include "transport/iscsi/secret.h"
 #include "transport/iscsi/session.h"
 #include "scsi/transport.h"
@@ -709,7 +708,7 @@ int bc_iscsi_connect(const char *url, struct bc_scsi_transport **out,
 	if (rc < 0) {
 		char shown[320];
 
-		return bc_error_set(e, rc, bc_addr_display(url, shown, sizeof(shown)),
+		return bc_error_set(e, rc, bc_iscsi_url_display(url, shown, sizeof(shown)),
 				    "parse address", "%s", why);
 	}
 	t = calloc(1, sizeof(*t));

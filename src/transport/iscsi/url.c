@@ -2,16 +2,17 @@
 /*
  * iscsi://[user@]host[:port]/iqn/lun, parsed without touching the network.
  * A password in the URL is refused: secrets come from the environment or a
- * file (session.c), never from argv where ps and /proc show them.
+ * file (secret.c), never from argv where ps and /proc show them.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "transport/iscsi/session.h"
+#include "transport/iscsi/url.h"
 
 static bool valid_name_char(char c)
 {
@@ -140,4 +141,30 @@ int bc_iscsi_parse_url(const char *url, struct bc_iscsi_addr *a,
 	}
 	a->lun = (unsigned)lun;
 	return 0;
+}
+
+const char *bc_iscsi_url_display(const char *url, char *buf, size_t len)
+{
+	const char *auth = strstr(url, "://"), *at, *sep, *slash;
+
+	if (!len)
+		return buf;
+	if (!auth) {
+		snprintf(buf, len, "%s", url);
+		return buf;
+	}
+	auth += 3;
+	slash = strchr(auth, '/');
+	at = strchr(auth, '@');
+	if (!at || (slash && at > slash)) {
+		snprintf(buf, len, "%s", url);
+		return buf;
+	}
+	sep = strpbrk(auth, ":%");
+	if (!sep || sep > at) {
+		snprintf(buf, len, "%s", url);
+		return buf;
+	}
+	snprintf(buf, len, "%.*s***%s", (int)(sep + 1 - url), url, at);
+	return buf;
 }
