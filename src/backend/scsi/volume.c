@@ -700,21 +700,74 @@ static int scsi_drop_cache(struct bc_volume *v, struct bc_error *e)
 /* Generous: a copy manager may take long for 65535 blocks on slow media. */
 #define XCOPY_TIMEOUT_MS 120000
 
-static const struct bc_volume_ops scsi_ops;
+static struct scsi_priv *scsi_lu_of(const struct bc_volume *v);
 static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 		      uint64_t lba, uint64_t dlba, uint64_t blocks,
 		      uint64_t *done_blocks, struct bc_error *e);
 
 /*
- * EXTENDED COPY(LID1) of [src_off, src_off+len) onto dst_off, sent to the
- * source LU: commands cut to the copy manager's limits, one after the
- * other.  On COPY ABORTED the segments the sense data reports finished
- * count as done and nothing else does; *done is always exact.
+ * Token copy of [src_off, src_off+len) onto dst_off, both SCSI LUs:
+ * token_copy on whole blocks; *done is what the destination confirmed.
  */
-static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
-			     struct bc_volume *dst, uint64_t dst_off,
-			     uint64_t len, enum bc_method method,
-			     uint64_t *done, struct bc_error *e)
+static int token_exec(struct bc_volume *src, uint64_t src_off,
+		      struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		      uint64_t *done, struct bc_error *e)
+{
+	const struct bc_caps *sc, *dc;
+	uint64_t blocks = 0;
+	int rc;
+
+	if (!len)	/* a token cannot be tried without writing */
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "token copy",
+				    "the pair cannot be checked without copying");
+	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+		return rc;
+	if (src->block_size != dst->block_size || src_off % src->block_size ||
+	    dst_off % src->block_size || len % src->block_size)
+		return bc_error_set(e, -EINVAL, dst->name, "token copy",
+				    "ranges must be whole blocks of one size");
+	rc = token_copy(src, dst, src_off / src->block_size + sp(src)->base_lba,
+			dst_off / dst->block_size + sp(dst)->base_lba,
+			len / src->block_size, &blocks, e);
+	*done = blocks * src->block_size;
+	if (sp(dst)->data && *done)
+		bc_blk_invalidate(sp(dst)->data);
+	return rc;
+}
+
+/*
+ * A zero-block segment: SPC says nothing is copied and it is not an
+ * error, but the copy manager must find both LUs -- LIO answers COPY
+ * ABORTED 0D/02 here for a LU it cannot reach.  So the pair is confirmed
+ * without writing.
+ */
+static int xcopy_confirm_pair(struct bc_volume *src, const struct bc_designator *sd,
+			      struct bc_volume *dst, const struct bc_designator *dd,
+			      uint64_t lba, uint64_t dlba, struct bc_error *e)
+{
+	uint8_t list[BC_XCOPY_HDR_LEN + 2 * BC_XCOPY_CSCD_LEN + BC_XCOPY_SEG_LEN];
+	struct bc_xcopy_segment probe = { lba, dlba, 0 };
+	int l = bc_xcopy_build_list(list, sizeof(list), sd, src->block_size,
+				    dd, dst->block_size, &probe, 1);
+
+	if (l < 0)
+		return bc_error_set(e, l, src->name, "EXTENDED COPY(LID1)",
+				    "cannot build the parameter list");
+	return bc_lu_extended_copy(&sp(src)->lu, list, (uint32_t)l, lba,
+				   XCOPY_TIMEOUT_MS, e);
+}
+
+/*
+ * EXTENDED COPY(LID1) of [src_off, src_off+len) onto dst_off, both SCSI
+ * LUs, sent to the source LU: commands cut to the copy manager's limits,
+ * one after the other.  On COPY ABORTED the segments the sense data
+ * reports finished count as done and nothing else does; *done is always
+ * exact.
+ */
+static int xcopy_exec(struct bc_volume *src, uint64_t src_off,
+		      struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		      uint64_t *done, struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
 	const struct bc_designator *sd, *dd;
@@ -725,32 +778,6 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	uint64_t bs = src->block_size, lba, dlba, left;
 	int rc;
 
-	*done = 0;
-	if (method == BC_METHOD_TOKEN && dst->ops == &scsi_ops) {
-		uint64_t blocks = 0;
-
-		if (!len)	/* a token cannot be tried without writing */
-			return bc_error_set(e, -EOPNOTSUPP, src->name, "token copy",
-					    "the pair cannot be checked without copying");
-		if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
-		    (rc = bc_volume_caps(dst, &dc, e)) < 0)
-			return rc;
-		if (src->block_size != dst->block_size || src_off % src->block_size ||
-		    dst_off % src->block_size || len % src->block_size)
-			return bc_error_set(e, -EINVAL, dst->name, "token copy",
-					    "ranges must be whole blocks of one size");
-		rc = token_copy(src, dst, src_off / src->block_size + sp(src)->base_lba,
-				dst_off / dst->block_size + sp(dst)->base_lba,
-				len / src->block_size, &blocks, e);
-		*done = blocks * src->block_size;
-		if (sp(dst)->data && *done)
-			bc_blk_invalidate(sp(dst)->data);
-		return rc;
-	}
-	if (method != BC_METHOD_XCOPY_LID1 || dst->ops != &scsi_ops)
-		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
-				    "%s needs SCSI LUs on both sides",
-				    bc_method_name(method));
 	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
 	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
 		return rc;
@@ -770,21 +797,8 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	lba = src_off / bs + sp(src)->base_lba;
 	dlba = dst_off / bs + sp(dst)->base_lba;
 	left = len / bs;
-	if (!len) {
-		/* A zero-block segment: SPC says nothing is copied and it is
-		 * not an error, but the copy manager must find both LUs --
-		 * LIO answers COPY ABORTED 0D/02 here for a LU it cannot
-		 * reach.  So the pair is confirmed without writing. */
-		struct bc_xcopy_segment probe = { lba, dlba, 0 };
-		int l = bc_xcopy_build_list(list, sizeof(list), sd, src->block_size,
-					    dd, dst->block_size, &probe, 1);
-
-		if (l < 0)
-			return bc_error_set(e, l, src->name, "EXTENDED COPY(LID1)",
-					    "cannot build the parameter list");
-		return bc_lu_extended_copy(&sp(src)->lu, list, (uint32_t)l, lba,
-					   XCOPY_TIMEOUT_MS, e);
-	}
+	if (!len)
+		return xcopy_confirm_pair(src, sd, dst, dd, lba, dlba, e);
 	while (left) {
 		uint64_t covered = 0;
 		size_t n = bc_xcopy_cut(&shape, lba, dlba, left, seg, 128, &covered);
@@ -813,6 +827,28 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	if (sp(dst)->data && *done)
 		bc_blk_invalidate(sp(dst)->data);
 	return rc;
+}
+
+/*
+ * The copy manager's copy of [src_off, src_off+len) onto dst_off, by
+ * @method: both are SCSI-to-SCSI, so a destination that is no SCSI LU
+ * (a file, a block device, an NVMe namespace) is refused.
+ */
+static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
+			     struct bc_volume *dst, uint64_t dst_off,
+			     uint64_t len, enum bc_method method,
+			     uint64_t *done, struct bc_error *e)
+{
+	bool dst_is_lu = scsi_lu_of(dst) != NULL;
+
+	*done = 0;
+	if (method == BC_METHOD_TOKEN && dst_is_lu)
+		return token_exec(src, src_off, dst, dst_off, len, done, e);
+	if (method != BC_METHOD_XCOPY_LID1 || !dst_is_lu)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
+				    "%s needs SCSI LUs on both sides",
+				    bc_method_name(method));
+	return xcopy_exec(src, src_off, dst, dst_off, len, done, e);
 }
 
 /*
@@ -1123,6 +1159,12 @@ static const struct bc_volume_ops scsi_ops = {
 	.offload_copy = scsi_offload_copy,
 	.close = scsi_close,
 };
+
+/* The LU behind @v, or NULL when @v is no SCSI LU volume. */
+static struct scsi_priv *scsi_lu_of(const struct bc_volume *v)
+{
+	return v->ops == &scsi_ops ? v->priv : NULL;
+}
 
 /*
  * Every SCSI volume starts here: a volume over transport @t (owned from
