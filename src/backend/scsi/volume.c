@@ -196,22 +196,13 @@ static void lu_identity(struct scsi_priv *p, struct bc_caps *c)
 		"so on another path (another HBA, session or target port) it is not recognised as this LU");
 }
 
-static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
-		      struct bc_error *e)
+/* The LU's names and where it is: the transport's, INQUIRY's, and the
+ * window onto it. */
+static void probe_names(struct bc_volume *v, const struct bc_lu_inquiry *inq,
+			struct bc_caps *c)
 {
 	struct scsi_priv *p = sp(v);
-	struct bc_lu_inquiry inq;
-	uint8_t *buf;
-	size_t got;
-	bool have00, b0, b2, b8f;
-	int rc;
 
-	buf = malloc(4096);
-	if (!buf)
-		return bc_error_set(e, -ENOMEM, v->name, "probe", NULL);
-	rc = bc_lu_inquiry(&p->lu, &inq, e);
-	if (rc < 0)
-		goto out;
 	snprintf(c->id.backend, sizeof(c->id.backend), "%s", p->lu.t->ops->name);
 	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%.200s/%" PRIu64,
 		 p->lu.t->target_id, p->lu.t->lun);
@@ -225,27 +216,53 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.stack, sizeof(c->id.stack), "%s", p->layers);
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain), "%s",
 		 p->lu.t->copy_domain);
-	snprintf(c->id.vendor, sizeof(c->id.vendor), "%s", inq.vendor);
-	snprintf(c->id.product, sizeof(c->id.product), "%s", inq.product);
-	snprintf(c->id.revision, sizeof(c->id.revision), "%s", inq.revision);
+	snprintf(c->id.vendor, sizeof(c->id.vendor), "%s", inq->vendor);
+	snprintf(c->id.product, sizeof(c->id.product), "%s", inq->product);
+	snprintf(c->id.revision, sizeof(c->id.revision), "%s", inq->revision);
+}
 
-	have00 = bc_lu_vpd(&p->lu, 0x00, buf, 4096, &got, NULL) == 0;
-	b0 = !have00 || bc_lu_vpd_lists(buf, got, 0xb0);
-	b2 = !have00 || bc_lu_vpd_lists(buf, got, 0xb2);
-	b8f = have00 && bc_lu_vpd_lists(buf, got, 0x8f);
-	if ((!have00 || bc_lu_vpd_lists(buf, got, 0x80)) &&
-	    bc_lu_vpd(&p->lu, 0x80, buf, 4096, &got, NULL) == 0)
+#define VPD_BUF 4096
+
+/* The VPD pages worth asking for: those VPD 0x00 lists, or without it
+ * the ones an LU should have anyway (0x8F is then not tried). */
+struct vpd_pages {
+	bool have00, b0, b2, b8f;
+};
+
+/*
+ * VPD 0x00, then the serial number (0x80), the designators (0x83) and
+ * from them the identity, the block limits (0xB0) and the provisioning
+ * (0xB2).  A page that cannot be read leaves its fields empty.
+ */
+static void probe_vpd(struct scsi_priv *p, uint8_t *buf, struct vpd_pages *pg,
+		      struct bc_caps *c)
+{
+	size_t got;
+
+	pg->have00 = bc_lu_vpd(&p->lu, 0x00, buf, VPD_BUF, &got, NULL) == 0;
+	pg->b0 = !pg->have00 || bc_lu_vpd_lists(buf, got, 0xb0);
+	pg->b2 = !pg->have00 || bc_lu_vpd_lists(buf, got, 0xb2);
+	pg->b8f = pg->have00 && bc_lu_vpd_lists(buf, got, 0x8f);
+	if ((!pg->have00 || bc_lu_vpd_lists(buf, got, 0x80)) &&
+	    bc_lu_vpd(&p->lu, 0x80, buf, VPD_BUF, &got, NULL) == 0)
 		bc_lu_parse_unit_serial(buf, got, c->id.serial, sizeof(c->id.serial));
-	if (bc_lu_vpd(&p->lu, 0x83, buf, 4096, &got, NULL) == 0)
+	if (bc_lu_vpd(&p->lu, 0x83, buf, VPD_BUF, &got, NULL) == 0)
 		bc_lu_parse_designators(buf, got, c->id.designators,
 					BC_MAX_DESIGNATORS, &c->id.n_designators);
 	lu_identity(p, c);
-	if (b0 && bc_lu_vpd(&p->lu, 0xb0, buf, 4096, &got, NULL) == 0)
+	if (pg->b0 && bc_lu_vpd(&p->lu, 0xb0, buf, VPD_BUF, &got, NULL) == 0)
 		bc_lu_parse_block_limits(buf, got, &p->bl);
 	if (p->bl.max_transfer && p->bl.max_transfer < p->max_xfer_blocks)
 		p->max_xfer_blocks = p->bl.max_transfer;
-	if (b2 && bc_lu_vpd(&p->lu, 0xb2, buf, 4096, &got, NULL) == 0)
+	if (pg->b2 && bc_lu_vpd(&p->lu, 0xb2, buf, VPD_BUF, &got, NULL) == 0)
 		bc_lu_parse_provisioning(buf, got, &p->lbp);
+}
+
+/* Size, blocks, transfer limits and provisioning, from READ CAPACITY(16)
+ * and VPD 0xB0/0xB2. */
+static void probe_geometry(struct bc_volume *v, struct bc_caps *c)
+{
+	struct scsi_priv *p = sp(v);
 
 	c->size = v->size;
 	c->block_size = v->block_size;
@@ -256,9 +273,16 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	c->provisioning = !p->lbp.valid ? (p->cap.lbpme ? BC_PROV_THIN : BC_PROV_UNKNOWN) :
 			  p->lbp.type == 2 ? BC_PROV_THIN :
 			  p->lbp.type == 1 ? BC_PROV_RESOURCE : BC_PROV_FULL;
+}
 
-	probe_xcopy(v, &inq, c);
-	if (b8f && bc_lu_vpd(&p->lu, 0x8f, buf, 4096, &got, NULL) == 0 &&
+/* Token copy: VPD 0x8F (third-party copy) must offer all three commands
+ * and the block device ROD token limits. */
+static void probe_token(struct scsi_priv *p, uint8_t *buf,
+			const struct vpd_pages *pg, struct bc_caps *c)
+{
+	size_t got;
+
+	if (pg->b8f && bc_lu_vpd(&p->lu, 0x8f, buf, VPD_BUF, &got, NULL) == 0 &&
 	    bc_tpc_parse_vpd(buf, got, &p->tpc) == 0) {
 		c->token_lim = p->tpc.lim;
 		if (p->tpc.populate_token && p->tpc.write_using_token &&
@@ -273,22 +297,22 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 			     !p->tpc.write_using_token ? "WRITE USING TOKEN" :
 			     !p->tpc.rrti ? "RECEIVE ROD TOKEN INFORMATION" :
 			     "the block device ROD token limits");
-	} else if (b8f)
+	} else if (pg->b8f)
 		bc_feature_set(&c->token, BC_SUP_NO, "VPD 0x8F listed but unreadable");
 	else
-		bc_feature_set(&c->token, BC_SUP_NO, "%s", have00 ?
+		bc_feature_set(&c->token, BC_SUP_NO, "%s", pg->have00 ?
 		     "VPD 0x8F (third-party copy) not in the supported pages" :
 		     "VPD 0x00 unreadable: no evidence of token copy");
-	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
-	bc_feature_set(&c->reflink, BC_SUP_NO, "not a file");
+}
 
-	{
-		char why[sizeof(c->zero_init.reason)];
-		bool rz = bc_lu_unmapped_reads_zero(&p->cap, &p->lbp, why, sizeof(why));
+/* Whether unmapped blocks read zero, WRITE SAME(16) with UNMAP, UNMAP and
+ * its limits: from READ CAPACITY(16) and VPD 0xB0/0xB2, no command sent. */
+static void probe_unmap(struct scsi_priv *p, struct bc_caps *c)
+{
+	char why[sizeof(c->zero_init.reason)];
+	bool rz = bc_lu_unmapped_reads_zero(&p->cap, &p->lbp, why, sizeof(why));
 
-		bc_feature_set(&c->zero_init, rz ? BC_SUP_YES : BC_SUP_NO, "%s", why);
-	}
-
+	bc_feature_set(&c->zero_init, rz ? BC_SUP_YES : BC_SUP_NO, "%s", why);
 	p->ws_unmap = p->cap.lbpme && (!p->lbp.valid || p->lbp.lbpws);
 	if (p->ws_unmap)
 		bc_feature_set(&c->write_same, BC_SUP_YES, "WRITE SAME(16) with UNMAP (%s)",
@@ -314,28 +338,36 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 	c->unmap_lim.granularity = p->bl.opt_unmap_granularity;
 	c->unmap_lim.alignment = p->bl.unmap_alignment;
 	c->unmap_lim.ugavalid = p->bl.ugavalid;
+}
 
-	/* GET LBA STATUS: only a reply proves it (LIO rejects it). */
-	if (p->cap.lbpme) {
-		struct bc_lu_lba_status st[4];
-		struct bc_error ge = { 0 };
-		size_t n = 0;
-		char m[256];
+/* GET LBA STATUS: only a reply proves it (LIO rejects it). */
+static void probe_extent_map(struct scsi_priv *p, struct bc_caps *c)
+{
+	struct bc_lu_lba_status st[4];
+	struct bc_error ge = { 0 };
+	size_t n = 0;
+	char m[256];
 
-		if (bc_lu_get_lba_status(&p->lu, 0, st, 4, &n, &ge) == 0 && n) {
-			p->gls = true;
-			bc_feature_set(&c->extent_map, BC_SUP_YES, "GET LBA STATUS");
-			c->map_source = BC_MAP_GET_LBA_STATUS;
-		} else {
-			bc_feature_set(&c->extent_map, BC_SUP_NO,
-			     "GET LBA STATUS refused (%s); zero detection on the data read",
-			     ge.detail[0] ? ge.detail : bc_error_format(&ge, m, sizeof(m)));
-		}
-	} else {
+	if (!p->cap.lbpme) {
 		bc_feature_set(&c->extent_map, BC_SUP_NO,
 		     "LBPME=0: no GET LBA STATUS; zero detection on the data read");
+		return;
 	}
+	if (bc_lu_get_lba_status(&p->lu, 0, st, 4, &n, &ge) == 0 && n) {
+		p->gls = true;
+		bc_feature_set(&c->extent_map, BC_SUP_YES, "GET LBA STATUS");
+		c->map_source = BC_MAP_GET_LBA_STATUS;
+	} else {
+		bc_feature_set(&c->extent_map, BC_SUP_NO,
+		     "GET LBA STATUS refused (%s); zero detection on the data read",
+		     ge.detail[0] ? ge.detail : bc_error_format(&ge, m, sizeof(m)));
+	}
+}
 
+/* How a range is made to read zero (scsi_zero), from what the steps
+ * above found. */
+static void probe_zeroout(struct scsi_priv *p, struct bc_caps *c)
+{
 	/*
 	 * UNMAP need not unmap anything (SBC-4 4.7.3.4.2), so it makes zeros
 	 * only where GET LBA STATUS shows the blocks deallocated afterwards
@@ -354,21 +386,58 @@ static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
 		     p->unmap_zeroes ?
 		     "UNMAP of whole granules, kept only where GET LBA STATUS then shows them deallocated (LBPRZ xx1b); partial granules and blocks left mapped or anchored written with WRITE SAME(16) or WRITE(16)" :
 		     "written zeros");
+}
 
-	probe_rsoc(p, c);
+/* What REPORT SUPPORTED OPERATION CODES says beside each capability. */
+static void rsoc_notes(const struct scsi_priv *p, const struct bc_lu_inquiry *inq,
+		       const struct vpd_pages *pg, struct bc_caps *c)
+{
 	rsoc_note(&c->xcopy, &c->opcodes, c->opcodes.extended_copy, "0x83",
-		  inq.tpc ? "the copy manager is unusable" : "INQUIRY 3PC=0");
+		  inq->tpc ? "the copy manager is unusable" : "INQUIRY 3PC=0");
 	rsoc_note(&c->token, &c->opcodes,
 		  c->opcodes.populate_token && c->opcodes.write_using_token,
 		  "POPULATE TOKEN/WRITE USING TOKEN",
-		  b8f ? "VPD 0x8F does not confirm" : "VPD 0x8F is absent");
+		  pg->b8f ? "VPD 0x8F does not confirm" : "VPD 0x8F is absent");
 	rsoc_note(&c->write_same, &c->opcodes, c->opcodes.write_same16, "0x93",
 		  !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPWS=0");
 	rsoc_note(&c->unmap, &c->opcodes, c->opcodes.unmap, "0x42",
 		  !p->cap.lbpme ? "LBPME=0" : "VPD 0xB2 LBPU=0");
 	rsoc_note(&c->extent_map, &c->opcodes, c->opcodes.get_lba_status,
 		  "GET LBA STATUS", "the command failed");
-	rc = 0;
+}
+
+/*
+ * Everything the LU can do, into @c.  Only INQUIRY must answer; the rest
+ * is evidence, asked for in this order: the VPD pages, RECEIVE COPY
+ * RESULTS, VPD 0x8F, GET LBA STATUS, REPORT SUPPORTED OPERATION CODES.
+ */
+static int scsi_probe(struct bc_volume *v, struct bc_caps *c,
+		      struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	struct bc_lu_inquiry inq;
+	struct vpd_pages pg;
+	uint8_t *buf;
+	int rc;
+
+	buf = malloc(VPD_BUF);
+	if (!buf)
+		return bc_error_set(e, -ENOMEM, v->name, "probe", NULL);
+	rc = bc_lu_inquiry(&p->lu, &inq, e);
+	if (rc < 0)
+		goto out;
+	probe_names(v, &inq, c);
+	probe_vpd(p, buf, &pg, c);
+	probe_geometry(v, c);
+	probe_xcopy(v, &inq, c);
+	probe_token(p, buf, &pg, c);
+	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
+	bc_feature_set(&c->reflink, BC_SUP_NO, "not a file");
+	probe_unmap(p, c);
+	probe_extent_map(p, c);
+	probe_zeroout(p, c);
+	probe_rsoc(p, c);
+	rsoc_notes(p, &inq, &pg, c);
 out:
 	free(buf);
 	return rc;
