@@ -59,7 +59,7 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 int bc_blk_invalidate(struct bc_volume *v);
 dev_t bc_blk_rdev(struct bc_volume *v);
 
-/* SCSI over libiscsi; src/backend/scsi/volume.c */
+/* SCSI over libiscsi; src/backend/scsi/lu-volume.c */
 int bc_scsi_volume_open(const char *addr, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);
 

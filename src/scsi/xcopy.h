@@ -2,7 +2,8 @@
 /*
  * EXTENDED COPY (LID1): the parameter list as bytes, and how a copy is cut
  * into commands that fit the copy manager's limits.  Everything here is
- * pure (no I/O) so it is tested byte for byte; xcopy-run.c sends it.
+ * pure (no I/O) so it is tested byte for byte; src/backend/scsi/xcopy-exec.c
+ * sends it.
  */
 #ifndef BC_SCSI_XCOPY_H
 #define BC_SCSI_XCOPY_H

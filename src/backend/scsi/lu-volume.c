@@ -1,0 +1,278 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * SCSI logical units as volumes, over any transport: libiscsi, SG_IO (the
+ * data then through the block device), or one the caller made (the test
+ * simulator).  Here: the constructors, the data path (READ/WRITE(16)),
+ * the map (GET LBA STATUS), and the ops table that sends the other jobs
+ * to their files (scsi-volume.h).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "backend/backends.h"
+#include "backend/scsi/scsi-volume.h"
+#include "scsi/lu.h"
+#include "transport/iscsi/session.h"
+#include "transport/sg.h"
+#include "volume/stack.h"
+
+#define GLS_BATCH 256
+#define DEFAULT_MAX_XFER (1u << 20)
+
+static const struct bc_volume_ops scsi_ops;
+
+/* The LU behind @v, or NULL when @v is no SCSI LU volume (a file, a block
+ * device, an NVMe namespace). */
+static struct scsi_priv *scsi_lu_of(const struct bc_volume *v)
+{
+	return v->ops == &scsi_ops ? v->priv : NULL;
+}
+
+static int scsi_rw(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		   bool write, struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	uint64_t lba = off / v->block_size + p->base_lba;
+	uint64_t blocks = len / v->block_size;
+	char *b = buf;
+
+	if (p->data)
+		return write ? p->data->ops->write(p->data, buf, off, len, e) :
+			       p->data->ops->read(p->data, buf, off, len, e);
+	if (off % v->block_size || len % v->block_size)
+		return bc_error_set_lba(e, -EINVAL, v->name, write ? "WRITE(16)" : "READ(16)",
+					lba, v->block_size, "unaligned request");
+	while (blocks) {
+		uint32_t n = blocks > p->max_xfer_blocks ? p->max_xfer_blocks :
+							   (uint32_t)blocks;
+		int rc = write ? bc_lu_write16(&p->lu, lba, n, b, e)
+			       : bc_lu_read16(&p->lu, lba, n, b, e);
+
+		if (rc < 0)
+			return rc;
+		lba += n;
+		blocks -= n;
+		b += (size_t)n * v->block_size;
+	}
+	return 0;
+}
+
+static int scsi_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		     struct bc_error *e)
+{
+	return scsi_rw(v, buf, off, len, false, e);
+}
+
+static int scsi_write(struct bc_volume *v, const void *buf, uint64_t off,
+		      size_t len, struct bc_error *e)
+{
+	return scsi_rw(v, (void *)buf, off, len, true, e);
+}
+
+static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
+		    struct bc_extent *out, size_t max, size_t *n,
+		    struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	struct bc_lu_lba_status st[GLS_BATCH];
+	uint64_t bs = v->block_size, base = p->base_lba, lba = off / bs + base;
+	uint64_t end = (off + len > v->size ? v->size : off + len) / bs + base;
+	size_t got = 0, k = 0;
+	int rc;
+
+	if (!p->gls)
+		return bc_error_set(e, -EOPNOTSUPP, v->name, "GET LBA STATUS", NULL);
+	rc = bc_lu_get_lba_status(&p->lu, lba, st, max < GLS_BATCH ? max : GLS_BATCH,
+				  &got, e);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < got && k < max && lba < end; i++) {
+		uint64_t cnt = st[i].blocks;
+
+		if (st[i].lba != lba)
+			break;
+		if (cnt > end - lba)	/* tgt answers beyond the end */
+			cnt = end - lba;
+		out[k++] = (struct bc_extent){
+			(lba - base) * bs, cnt * bs,
+			st[i].status == 1 ? BC_EXTENT_DEALLOCATED :
+			st[i].status == 2 ? BC_EXTENT_ANCHORED : BC_EXTENT_MAPPED };
+		lba += cnt;
+	}
+	if (!k)	/* a reply that says nothing: treat one block as mapped */
+		out[k++] = (struct bc_extent){ (lba - base) * bs, bs, BC_EXTENT_MAPPED };
+	*n = k;
+	return 0;
+}
+
+static int scsi_flush(struct bc_volume *v, struct bc_error *e)
+{
+	int rc;
+
+	/* what the kernel holds for the block device goes down first */
+	if (sp(v)->data && (rc = sp(v)->data->ops->flush(sp(v)->data, e)) < 0)
+		return rc;
+	rc = bc_lu_sync_cache16(&sp(v)->lu, e);
+
+	/* A target without a cache may not implement it: nothing to flush. */
+	return rc == -EOPNOTSUPP ? 0 : rc;
+}
+
+/* SG_IO volumes: the block device's cache; iSCSI: none on this host */
+static int scsi_drop_cache(struct bc_volume *v, struct bc_error *e)
+{
+	return sp(v)->data ? bc_volume_drop_cache(sp(v)->data, e) : 0;
+}
+
+/*
+ * The copy manager's copy of [src_off, src_off+len) onto dst_off, by
+ * @method: both are SCSI-to-SCSI, so a destination that is no SCSI LU
+ * (a file, a block device, an NVMe namespace) is refused.
+ */
+static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
+			     struct bc_volume *dst, uint64_t dst_off,
+			     uint64_t len, enum bc_method method,
+			     uint64_t *done, struct bc_error *e)
+{
+	bool dst_is_lu = scsi_lu_of(dst) != NULL;
+
+	*done = 0;
+	if (method == BC_METHOD_TOKEN && dst_is_lu)
+		return bc_scsi_token_exec(src, src_off, dst, dst_off, len, done, e);
+	if (method != BC_METHOD_XCOPY_LID1 || !dst_is_lu)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
+				    "%s needs SCSI LUs on both sides",
+				    bc_method_name(method));
+	return bc_scsi_xcopy_exec(src, src_off, dst, dst_off, len, done, e);
+}
+
+static void scsi_close(struct bc_volume *v)
+{
+	bc_scsi_transport_close(sp(v)->lu.t);
+	if (sp(v)->data)
+		bc_volume_close(sp(v)->data);
+}
+
+static const struct bc_volume_ops scsi_ops = {
+	.name = "scsi",
+	.probe = bc_scsi_probe,
+	.read = scsi_read,
+	.write = scsi_write,
+	.map = scsi_map,
+	.zero = bc_scsi_zero,
+	.discard = bc_scsi_discard,
+	.flush = scsi_flush,
+	.drop_cache = scsi_drop_cache,
+	.offload_copy = scsi_offload_copy,
+	.close = scsi_close,
+};
+
+/*
+ * Every SCSI volume starts here: a volume over transport @t (owned from
+ * here on, also on failure), sized by READ CAPACITY(16), data through
+ * READ/WRITE(16) one command at a time until a caller says otherwise.
+ */
+int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
+			struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_volume *v;
+	struct scsi_priv *p;
+	int rc;
+
+	v = bc_volume_alloc(&scsi_ops, t->name, sizeof(*p));
+	if (!v) {
+		bc_scsi_transport_close(t);
+		return bc_error_set(e, -ENOMEM, t->name, "open", NULL);
+	}
+	p = v->priv;
+	p->lu.t = t;
+	p->lu.block_size = 512;
+	rc = bc_lu_read_capacity16(&p->lu, &p->cap, e);
+	if (rc < 0) {
+		bc_volume_close(v);
+		return rc;
+	}
+	p->lu.block_size = p->cap.block_size;
+	v->block_size = p->cap.block_size;
+	v->size = p->cap.blocks * p->cap.block_size;
+	v->writable = !!(flags & BC_OPEN_WRITE);
+	v->io_threads = 1;	/* one transport, one command at a time */
+	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+	*out = v;
+	return 0;
+}
+
+int bc_scsi_volume_open(const char *addr, unsigned flags,
+			struct bc_volume **out, struct bc_error *e)
+{
+	struct bc_scsi_transport *t;
+	unsigned depth;
+	int rc = bc_iscsi_connect(addr, &t, e);
+
+	if (rc < 0)
+		return rc;
+	depth = t->max_queue;
+	rc = bc_scsi_volume_wrap(t, flags, out, e);
+	/* the session pipelines commands: one engine thread per slot */
+	if (rc == 0 && depth > 1)
+		(*out)->io_threads = depth;
+	return rc;
+}
+
+int bc_scsi_sg_volume_open(const char *path, unsigned flags,
+			   const struct bc_stack *stack,
+			   struct bc_volume **out, struct bc_error *e)
+{
+	static const struct bc_stack itself;	/* /dev/sgN: no block device */
+	struct bc_scsi_transport *t;
+	struct bc_volume *data = NULL, *v;
+	struct scsi_priv *p;
+	uint64_t lu_bytes;
+	int rc;
+
+	/* the block device first: O_EXCL on a destination refuses a mounted
+	 * or claimed device before any SCSI command is sent */
+	if (!stack)
+		stack = &itself;
+	else if ((rc = bc_blk_open(path, flags, &data, e)) < 0)
+		return rc;
+	rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
+			!!(flags & BC_OPEN_WRITE), &t, e);
+	if (rc == 0)
+		rc = bc_scsi_volume_wrap(t, flags, &v, e);
+	if (rc < 0) {
+		if (data)
+			bc_volume_close(data);
+		return rc;
+	}
+	snprintf(v->name, sizeof(v->name), "%s", path);
+	p = v->priv;
+	p->data = data;
+	if (!data) {
+		*out = v;
+		return 0;
+	}
+	lu_bytes = v->size;
+	if (p->cap.block_size != data->block_size ||
+	    stack->offset % p->cap.block_size ||
+	    stack->offset + data->size > lu_bytes) {
+		rc = bc_error_set(e, -EINVAL, path, "open",
+				  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
+				  " bytes; window at %" PRIu64 ")",
+				  path, stack->bottom, p->cap.block_size, lu_bytes,
+				  stack->offset);
+		bc_volume_close(v);
+		return rc;
+	}
+	p->base_lba = stack->offset / p->cap.block_size;
+	if (stack->depth)
+		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
+	v->size = data->size;
+	v->writable = data->writable;
+	v->has_mode = data->has_mode;
+	v->mode = data->mode;
+	v->io_threads = data->io_threads;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A SCSI logical unit as a volume: what the files of src/backend/scsi/
+ * share.  lu-volume.c opens the volume (over libiscsi, over SG_IO, or
+ * over a transport the caller made), moves its data and holds the ops
+ * table; probe.c finds what the LU can do; zero.c zeroes and discards;
+ * xcopy-exec.c and token-exec.c have the copy manager copy.
+ */
+#ifndef BC_BACKEND_SCSI_VOLUME_H
+#define BC_BACKEND_SCSI_VOLUME_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <blkclone/volume.h>
+
+#include "scsi/lu.h"
+#include "scsi/token.h"
+#include "scsi/unmap.h"
+
+struct scsi_priv {
+	struct bc_lu lu;
+	/* SG_IO volumes: data through the block device (O_DIRECT, threads),
+	 * commands to the LU beneath at base_lba (a partition or LV window) */
+	struct bc_volume *data;
+	uint64_t base_lba;
+	char layers[256];
+	struct bc_lu_capacity cap;
+	struct bc_lu_block_limits bl;
+	struct bc_lu_provisioning lbp;
+	bool gls;		/* GET LBA STATUS works */
+	bool ws_unmap;		/* WRITE SAME(16)+UNMAP usable */
+	/* UNMAP may make zeros (LBPU, LBPRZ xx1b, GET LBA STATUS): whole
+	 * granules unmapped, the partial ones written (scsi/unmap.h), and
+	 * what GET LBA STATUS then shows mapped or anchored written too */
+	bool unmap_zeroes;
+	struct bc_unmap_geom ugeom;
+	bool ws_plain_bad;	/* WRITE SAME(16) without UNMAP refused */
+	uint32_t max_xfer_blocks;
+	struct bc_tpc_info tpc;	/* VPD 0x8F */
+	uint32_t list_seq;	/* token copy list identifiers */
+};
+
+static inline struct scsi_priv *sp(struct bc_volume *v)
+{
+	return v->priv;
+}
+
+/* probe.c: the ->probe op. */
+int bc_scsi_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e);
+
+/* zero.c: the ->zero and ->discard ops. */
+int bc_scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		 unsigned flags, struct bc_error *e);
+int bc_scsi_discard(struct bc_volume *v, uint64_t off, uint64_t len,
+		    struct bc_error *e);
+
+/*
+ * The copy manager's copy of [src_off, src_off+len) onto dst_off, both
+ * volumes SCSI LUs (lu-volume.c checks): EXTENDED COPY(LID1) in
+ * xcopy-exec.c, POPULATE TOKEN/WRITE USING TOKEN in token-exec.c.
+ * *done is what the destination is known to hold.
+ */
+int bc_scsi_xcopy_exec(struct bc_volume *src, uint64_t src_off,
+		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		       uint64_t *done, struct bc_error *e);
+int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
+		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		       uint64_t *done, struct bc_error *e);
+
+#endif

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Token copy between two SCSI LUs: POPULATE TOKEN on the source, WRITE
+ * USING TOKEN on the destination, RECEIVE ROD TOKEN INFORMATION for how
+ * far each got, bounded by a cancel, the copy's deadline and a stall.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/backends.h"
+#include "backend/scsi/scsi-volume.h"
+#include "scsi/lu.h"
+#include "scsi/token.h"
+#include "util/deadline.h"
+
+/*
+ * List identifiers are per I_T nexus; a nexus may be shared with other
+ * processes (SG_IO on one host port), so the pid is part of the id.
+ */
+static uint32_t next_list_id(struct scsi_priv *p)
+{
+	p->list_seq = (p->list_seq + 1) & 0xfff;
+	return ((uint32_t)getpid() & 0xfffff) << 12 | p->list_seq;
+}
+
+/* POPULATE TOKEN for [lba, lba+blocks) of @src; the token and how many
+ * blocks it represents. */
+static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
+			  uint8_t *token, uint64_t *represented,
+			  struct bc_error *e)
+{
+	struct scsi_priv *p = sp(src);
+	struct bc_token_range r = { lba, (uint32_t)blocks };
+	struct bc_token_status ts;
+	uint8_t pl[BC_TOKEN_HDR_LEN + BC_TOKEN_RANGE_LEN];
+	uint32_t id = next_list_id(p);
+	int l = bc_token_build_populate(pl, sizeof(pl), 0, &r, 1), rc;
+
+	if (l < 0)
+		return bc_error_set(e, l, src->name, "POPULATE TOKEN", "parameter list");
+	rc = bc_lu_populate_token(&p->lu, id, pl, (uint32_t)l, lba, e);
+	if (rc < 0)
+		return rc;
+	rc = bc_lu_rrti(&p->lu, id, lba, &ts, e);
+	if (rc < 0)
+		return rc;
+	if (!ts.has_token || !ts.transfer_count || ts.transfer_count > blocks)
+		return bc_error_set_lba(e, -EIO, src->name, "POPULATE TOKEN", lba,
+					src->block_size,
+					"no usable token (copy status %#x, %llu blocks)",
+					ts.copy_status, (unsigned long long)ts.transfer_count);
+	memcpy(token, ts.token, BC_TOKEN_LEN);
+	*represented = ts.transfer_count;
+	return 0;
+}
+
+/* RECEIVE ROD TOKEN INFORMATION polls after COPY OPERATION ABORT before
+ * blkclone stops waiting for the operation to end (at most about 10 s at
+ * the longest status delay honoured). */
+#define ABORT_POLLS 10
+/* How long a copy manager may show no progress when VPD 0x8F gives no
+ * default inactivity timeout. */
+#define TOKEN_STALL_S 60
+
+static bool in_progress(const struct bc_token_status *ts)
+{
+	return (ts->copy_status & 0x70) == 0x10;
+}
+
+/* The device's estimated status update delay, within 10 ms..1 s. */
+static void status_pause(const struct bc_token_status *ts)
+{
+	uint32_t ms = ts->status_delay_ms;
+	struct timespec t;
+
+	ms = ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+	t.tv_sec = ms / 1000;
+	t.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&t, NULL);
+}
+
+/*
+ * Stop WRITE USING TOKEN list @id, for a cancel (@err -EINTR, @why NULL)
+ * or because it ran past a bound (@err -ETIME for the copy's deadline,
+ * -ETIMEDOUT for a stall; @why says which): COPY OPERATION ABORT, then at
+ * most ABORT_POLLS polls for the operation to end.  It fails either way:
+ * with @err once it ended (a bound names RECEIVE ROD TOKEN INFORMATION);
+ * -EINPROGRESS naming COPY OPERATION ABORT if it may still be writing the
+ * destination (the copy executor then does not go on on the host).  *ts
+ * holds the last status.
+ */
+static int token_stop(struct bc_volume *dst, uint32_t id, uint64_t lba,
+		      int err, const char *why, struct bc_token_status *ts,
+		      struct bc_error *e)
+{
+	struct scsi_priv *p = sp(dst);
+	struct bc_error ae = { 0 };
+	char abort_said[360] = "";
+	bool ended = false;
+
+	if (!p->tpc.copy_abort)
+		snprintf(abort_said, sizeof(abort_said),
+			 "not offered by the LU (VPD 0x8F)");
+	else if (bc_lu_copy_abort(&p->lu, id, lba, &ae) < 0)
+		snprintf(abort_said, sizeof(abort_said), "refused (%.340s)",
+			 ae.detail[0] ? ae.detail : strerror(-ae.err));
+	for (int i = 0; i < ABORT_POLLS; i++) {
+		struct bc_error re = { 0 };
+
+		if (bc_lu_rrti(&p->lu, id, lba, ts, &re) < 0)
+			break;		/* no answer: it may still run */
+		if (!in_progress(ts)) {
+			ended = true;
+			break;
+		}
+		status_pause(ts);
+	}
+	if (ended && !why)
+		return bc_error_set_lba(e, -EINTR, dst->name, "WRITE USING TOKEN", lba,
+					dst->block_size, "aborted (COPY OPERATION ABORT) after %llu blocks",
+					(unsigned long long)ts->transfer_count);
+	if (ended)
+		return bc_error_set_lba(e, err, dst->name,
+					"RECEIVE ROD TOKEN INFORMATION", lba, dst->block_size,
+					"%s; stopped with COPY OPERATION ABORT after %llu blocks",
+					why, (unsigned long long)ts->transfer_count);
+	/* no sense status in @e: the failure is not the device refusing the
+	 * copy (that would read as "nothing written") */
+	return bc_error_set_lba(e, -EINPROGRESS, dst->name, "COPY OPERATION ABORT", lba,
+				dst->block_size,
+				"%s, and the operation is still in progress after %d polls of RECEIVE ROD TOKEN INFORMATION (%s): the copy manager may still be writing the destination; let it finish before copying again",
+				abort_said[0] ? abort_said : "accepted", ABORT_POLLS,
+				why ? why : "interrupted");
+}
+
+/*
+ * Wait for WRITE USING TOKEN list @id: RECEIVE ROD TOKEN INFORMATION until
+ * the operation is no longer in progress, honouring the device's
+ * estimated status update delay.  Bounded: a cancel, the copy's deadline,
+ * or @stall_s seconds without the transfer count moving stop it
+ * (token_stop).  *ts holds the last status either way.
+ */
+static int token_wait(struct bc_volume *dst, uint32_t id, uint64_t lba,
+		      uint32_t stall_s, struct bc_token_status *ts,
+		      struct bc_error *e)
+{
+	struct scsi_priv *p = sp(dst);
+	uint64_t count = UINT64_MAX, since = bc_now_ms();
+	char why[200];
+
+	for (;;) {
+		int rc = bc_lu_rrti(&p->lu, id, lba, ts, e);
+		uint64_t now = bc_now_ms();
+
+		if (rc < 0)
+			return rc;
+		if (!in_progress(ts))
+			break;
+		if (ts->transfer_count != count) {
+			count = ts->transfer_count;
+			since = now;
+		}
+		if (dst->cancel && *dst->cancel)
+			return token_stop(dst, id, lba, -EINTR, NULL, ts, e);
+		if (bc_deadline_passed(&dst->deadline)) {
+			snprintf(why, sizeof(why),
+				 "still in progress when the copy's --timeout=%u s ran out",
+				 dst->deadline.seconds);
+			return token_stop(dst, id, lba, -ETIME, why, ts, e);
+		}
+		if (now - since >= (uint64_t)stall_s * 1000u) {
+			snprintf(why, sizeof(why),
+				 "still in progress, without progress for %u s (the ROD token inactivity timeout, VPD 0x8F)",
+				 stall_s);
+			return token_stop(dst, id, lba, -ETIMEDOUT, why, ts, e);
+		}
+		status_pause(ts);
+	}
+	if (ts->copy_status == 0x60)
+		return bc_error_set_lba(e, -EINTR, dst->name, "WRITE USING TOKEN", lba,
+					dst->block_size, "aborted (COPY OPERATION ABORT) after %llu blocks",
+					(unsigned long long)ts->transfer_count);
+	if (ts->copy_status == 0x02)
+		return bc_error_set_lba(e, -ECANCELED, dst->name, "WRITE USING TOKEN", lba,
+					dst->block_size, "the copy failed after %llu blocks",
+					(unsigned long long)ts->transfer_count);
+	return 0;
+}
+
+/* An expired or invalidated token (INVALID TOKEN OPERATION, ASC 23h with
+ * ASCQ 07h/08h/09h) is worth one new token; others are refusals. */
+static bool token_stale(const struct bc_error *e)
+{
+	return e->status.cat == BC_CAT_INVALID_TOKEN &&
+	       (e->status.ascq == 0x07 || e->status.ascq == 0x08 ||
+		e->status.ascq == 0x09);
+}
+
+/*
+ * Token copy of [src_lba, +blocks) onto dst_lba: populate a token for as
+ * much as the limits allow, write it, continue at the transfer count the
+ * destination reports (a larger offset into the ROD), repopulate once if
+ * the token went stale.  *done counts blocks the destination confirmed.
+ */
+static int token_copy(struct bc_volume *src, struct bc_volume *dst,
+		      uint64_t lba, uint64_t dlba, uint64_t blocks,
+		      uint64_t *done_blocks, struct bc_error *e)
+{
+	const struct bc_caps *sc = &src->caps;
+	uint64_t max = sc->token_lim.max_token_transfer;
+	/* a token lives this long unused (we ask for the default): a copy
+	 * manager that shows no progress for as long is taken for stuck */
+	uint32_t stall_s = sc->token_lim.default_inactivity_s ?
+			   sc->token_lim.default_inactivity_s : TOKEN_STALL_S;
+	uint8_t *token, *pl;
+	size_t pl_len = 536 + BC_TOKEN_RANGE_LEN;
+	int rc = 0;
+
+	*done_blocks = 0;
+	if (!max || max > UINT32_MAX)
+		max = UINT32_MAX;
+	if (sc->token_lim.optimal_transfer && sc->token_lim.optimal_transfer < max)
+		max = sc->token_lim.optimal_transfer;
+	token = malloc(BC_TOKEN_LEN);
+	pl = malloc(pl_len);
+	if (!token || !pl) {
+		free(token);
+		free(pl);
+		return bc_error_set(e, -ENOMEM, src->name, "token copy", NULL);
+	}
+	while (*done_blocks < blocks && rc == 0) {
+		uint64_t want = blocks - *done_blocks, rep = 0, off = 0;
+		uint64_t s = lba + *done_blocks, d = dlba + *done_blocks;
+		const uint64_t s0 = s;	/* where this token's window starts */
+		bool repopulated = false;
+
+		if (want > max)
+			want = max;
+		rc = token_populate(src, s, want, token, &rep, e);
+		while (rc == 0 && off < rep) {
+			struct bc_token_range r = { d + off, (uint32_t)(rep - off) };
+			struct bc_token_status ts;
+			uint32_t id = next_list_id(sp(dst));
+			/* IMMED where the operation can be aborted: a cancel
+			 * then stops the copy manager too */
+			bool immed = sp(dst)->tpc.copy_abort;
+			int l = bc_token_build_write(pl, pl_len, off, token, &r, 1, immed);
+
+			if (l < 0) {
+				rc = bc_error_set(e, l, dst->name, "WRITE USING TOKEN",
+						  "parameter list");
+				break;
+			}
+			rc = bc_lu_write_using_token(&sp(dst)->lu, id, pl, (uint32_t)l,
+						     d + off, e);
+			if (rc < 0 && token_stale(e) && !repopulated) {
+				/* once: a new token for what is left of this
+				 * window, and not one block past it (*done_blocks
+				 * has moved on with the blocks already written) */
+				repopulated = true;
+				s += off;
+				d += off;
+				rep = 0;
+				off = 0;
+				bc_error_clear(e);
+				rc = token_populate(src, s, want - (s - s0), token, &rep, e);
+				continue;
+			}
+			if (rc == -ECANCELED) {
+				/* COPY ABORTED: the list's status says how far
+				 * the destination got */
+				struct bc_error re = { 0 };
+
+				if (bc_lu_rrti(&sp(dst)->lu, id, d + off, &ts, &re) == 0 &&
+				    ts.transfer_count && ts.transfer_count <= rep - off)
+					*done_blocks = d + off + ts.transfer_count - dlba;
+			}
+			if (rc < 0)
+				break;
+			rc = token_wait(dst, id, d + off, stall_s, &ts, e);
+			if (rc < 0) {
+				/* what the destination confirmed before it stopped */
+				if (ts.transfer_count && ts.transfer_count <= rep - off)
+					*done_blocks = d + off + ts.transfer_count - dlba;
+				break;
+			}
+			if (!ts.transfer_count || ts.transfer_count > rep - off) {
+				rc = bc_error_set_lba(e, -EIO, dst->name, "WRITE USING TOKEN",
+						      d + off, dst->block_size,
+						      "transfer count %llu of %llu blocks",
+						      (unsigned long long)ts.transfer_count,
+						      (unsigned long long)(rep - off));
+				break;
+			}
+			off += ts.transfer_count;
+			*done_blocks = d + off - dlba;
+		}
+	}
+	free(token);
+	free(pl);
+	return rc;
+}
+
+/*
+ * Token copy of [src_off, src_off+len) onto dst_off, both SCSI LUs:
+ * token_copy on whole blocks; *done is what the destination confirmed.
+ */
+int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
+		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		       uint64_t *done, struct bc_error *e)
+{
+	const struct bc_caps *sc, *dc;
+	uint64_t blocks = 0;
+	int rc;
+
+	if (!len)	/* a token cannot be tried without writing */
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "token copy",
+				    "the pair cannot be checked without copying");
+	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
+		return rc;
+	if (src->block_size != dst->block_size || src_off % src->block_size ||
+	    dst_off % src->block_size || len % src->block_size)
+		return bc_error_set(e, -EINVAL, dst->name, "token copy",
+				    "ranges must be whole blocks of one size");
+	rc = token_copy(src, dst, src_off / src->block_size + sp(src)->base_lba,
+			dst_off / dst->block_size + sp(dst)->base_lba,
+			len / src->block_size, &blocks, e);
+	*done = blocks * src->block_size;
+	if (sp(dst)->data && *done)
+		bc_blk_invalidate(sp(dst)->data);
+	return rc;
+}
