@@ -20,44 +20,13 @@ static bool valid_name_char(char c)
 	       c == '_';
 }
 
-int bc_iscsi_parse_url(const char *url, struct bc_iscsi_addr *a,
-		       char *why, size_t whylen)
+/* The portal, host[:port] or [IPv6][:port], from @host up to @slash. */
+static int parse_portal(const char *host, const char *slash,
+			struct bc_iscsi_addr *a, char *why, size_t whylen)
 {
-	const char *p, *slash, *at, *host, *lunp;
+	size_t hlen = (size_t)(slash - host);
 	char *end;
-	unsigned long lun;
-	size_t hlen;
 
-	memset(a, 0, sizeof(*a));
-	a->port = 3260;
-	if (strncasecmp(url, "iscsi://", 8)) {
-		snprintf(why, whylen, "not an iscsi:// URL");
-		return -EINVAL;
-	}
-	p = url + 8;
-	slash = strchr(p, '/');
-	if (!slash) {
-		snprintf(why, whylen, "missing /IQN/LUN after the portal");
-		return -EINVAL;
-	}
-	at = memchr(p, '@', (size_t)(slash - p));
-	host = p;
-	if (at) {
-		size_t ulen = (size_t)(at - p);
-
-		if (memchr(p, ':', ulen) || memchr(p, '%', ulen)) {
-			snprintf(why, whylen,
-				 "a password in the URL is refused: set BLKCLONE_ISCSI_PASSWORD or BLKCLONE_ISCSI_PASSWORD_FILE");
-			return -EINVAL;
-		}
-		if (!ulen || ulen >= sizeof(a->user)) {
-			snprintf(why, whylen, "bad user name");
-			return -EINVAL;
-		}
-		memcpy(a->user, p, ulen);
-		host = at + 1;
-	}
-	hlen = (size_t)(slash - host);
 	if (hlen && host[0] == '[') {		/* [IPv6]:port */
 		const char *close = memchr(host, ']', hlen);
 
@@ -109,6 +78,47 @@ int bc_iscsi_parse_url(const char *url, struct bc_iscsi_addr *a,
 		}
 		a->port = (unsigned)port;
 	}
+	return 0;
+}
+
+int bc_iscsi_parse_url(const char *url, struct bc_iscsi_addr *a,
+		       char *why, size_t whylen)
+{
+	const char *p, *slash, *at, *host, *lunp;
+	char *end;
+	unsigned long lun;
+
+	memset(a, 0, sizeof(*a));
+	a->port = 3260;
+	if (strncasecmp(url, "iscsi://", 8)) {
+		snprintf(why, whylen, "not an iscsi:// URL");
+		return -EINVAL;
+	}
+	p = url + 8;
+	slash = strchr(p, '/');
+	if (!slash) {
+		snprintf(why, whylen, "missing /IQN/LUN after the portal");
+		return -EINVAL;
+	}
+	at = memchr(p, '@', (size_t)(slash - p));
+	host = p;
+	if (at) {
+		size_t ulen = (size_t)(at - p);
+
+		if (memchr(p, ':', ulen) || memchr(p, '%', ulen)) {
+			snprintf(why, whylen,
+				 "a password in the URL is refused: set BLKCLONE_ISCSI_PASSWORD or BLKCLONE_ISCSI_PASSWORD_FILE");
+			return -EINVAL;
+		}
+		if (!ulen || ulen >= sizeof(a->user)) {
+			snprintf(why, whylen, "bad user name");
+			return -EINVAL;
+		}
+		memcpy(a->user, p, ulen);
+		host = at + 1;
+	}
+	if (parse_portal(host, slash, a, why, whylen) < 0)
+		return -EINVAL;
 	lunp = strrchr(slash + 1, '/');
 	if (!lunp || lunp == slash + 1) {
 		snprintf(why, whylen, "missing IQN or LUN (iscsi://host[:port]/IQN/LUN)");
