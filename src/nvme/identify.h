@@ -62,19 +62,6 @@ int bc_nvme_decode_id_ns(const uint8_t *p, size_t len,
 			 struct bc_nvme_ns_info *out);
 
 /*
- * What Identify says about zeroing and holes (nvme/caps.c): zeroout
- * (Write Zeroes), unmap (Dataset Management), zero_init (yes only for
- * DLFEAT read behaviour 001b; unknown when not reported) and extent_map
- * (never: NVMe has no allocation query) in @c.
- */
-struct bc_caps;
-void bc_nvme_zero_caps(const struct bc_nvme_ctrl_info *ctrl,
-		       const struct bc_nvme_ns_info *ns, struct bc_caps *c);
-/* Write Zeroes may set DEAC: the namespace deallocates that way (DLFEAT
- * bit 3) and deallocated blocks read zero.  Zeros either way. */
-bool bc_nvme_write_zeroes_deac(const struct bc_nvme_ns_info *ns);
-
-/*
  * The Namespace Identification Descriptor list (Identify CNS 03h) into
  * @out, after bc_nvme_decode_id_ns(): the UUID, and an EUI-64 or NGUID
  * the Identify Namespace page left zero.  Entries are NIDT (1), NIDL

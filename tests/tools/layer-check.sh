@@ -87,7 +87,10 @@ done
 # 3. calls: every symbol an object leaves undefined that another object of
 # src/ defines must be defined in the same layer or a lower one
 cd "$builddir" || exit 2
-mapfile -t objs < <(find src -name '*.o' | sort)
+# objects of sources that exist (a tree built before a file moved keeps
+# the old object)
+mapfile -t objs < <(find src -name '*.o' | sort | while read -r o; do
+	[ -f "$srcdir/${o%.o}.c" ] && echo "$o"; done)
 [ ${#objs[@]} -gt 20 ] || { echo "layer-check: no objects under $builddir/src (build first)" >&2; exit 2; }
 declare -A def=()
 for o in "${objs[@]}"; do
@@ -105,6 +108,22 @@ for o in "${objs[@]}"; do
 		[ "$r" -le "$me" ] ||
 			report "${o%.o}.c calls $sym from ${d#* } (layer $me < $r)"
 	done < <(nm -u "$o" | awk '{print $2}')
+done
+
+# 4. declarations: a header may not declare a function that only a higher
+# layer defines (a lower layer could then call up without including it)
+cd "$srcdir" || exit 2
+for f in "${files[@]}"; do
+	case $f in *.h) ;; *) continue ;; esac
+	me=$(rank_of_path "${f#src/}")
+	while read -r name; do
+		d=${def[$name]:-}
+		[ -n "$d" ] || continue
+		r=${d%% *}
+		[ "$r" -le "$me" ] ||
+			report "$f declares $name, defined in ${d#* } (layer $me < $r)"
+	done < <(sed -e 's|/\*.*\*/||g' -e 's|^[[:space:]]*\*.*||' "$f" |
+		grep -o '[A-Za-z_][A-Za-z0-9_]*[[:space:]]*(' | tr -d ' \t(' | sort -u)
 done
 
 if [ "$bad" -gt 0 ]; then

@@ -18,6 +18,7 @@
 #include "core/holes.h"
 #include "memvol.h"
 #include "nvme/copy.h"
+#include "backend/nvme/caps.h"
 #include "nvme/identify.h"
 
 _Static_assert(sizeof(struct nvme_id_ctrl) == BC_NVME_IDENTIFY_LEN, "id ctrl size");

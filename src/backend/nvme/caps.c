@@ -7,7 +7,7 @@
 #include <blkclone/volume.h>
 
 #include "backend/backends.h"
-#include "nvme/identify.h"
+#include "backend/nvme/caps.h"
 
 bool bc_nvme_write_zeroes_deac(const struct bc_nvme_ns_info *ns)
 {

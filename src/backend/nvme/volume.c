@@ -19,6 +19,7 @@
 #include "backend/backends.h"
 #include "volume/identity.h"
 #include "nvme/copy.h"
+#include "backend/nvme/caps.h"
 #include "nvme/identify.h"
 #include "volume/stack.h"
 
