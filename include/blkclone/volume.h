@@ -184,6 +184,16 @@ struct bc_caps {
 	enum bc_provisioning provisioning;
 
 	struct bc_opcode_report opcodes;	/* SCSI: RSOC, evidence only */
+
+	/*
+	 * The offload methods this volume's backend runs (BC_METHOD_BIT),
+	 * from its ops.  A backend states only its own methods' features;
+	 * bc_volume_caps() states every other one unsupported, with what
+	 * the method needs ("not a SCSI device").
+	 */
+	unsigned methods;
+	/* takes a size of any byte count (a file), not only whole blocks */
+	bool any_length;
 };
 
 enum bc_extent_state {
@@ -210,6 +220,9 @@ enum bc_method {
 
 const char *bc_method_name(enum bc_method m);
 
+/* A set of methods, for bc_volume_ops.methods and bc_caps.methods. */
+#define BC_METHOD_BIT(m) (1u << (m))
+
 /* Flags for ops->zero. */
 #define BC_ZERO_MAY_UNMAP 0x1	/* deallocating is fine if it reads zero */
 
@@ -217,6 +230,7 @@ struct bc_volume;
 
 struct bc_volume_ops {
 	const char *name;
+	unsigned methods;	/* BC_METHOD_BIT of each method offload_copy runs */
 	/* Fill caps; called once, cached by bc_volume_caps(). */
 	int (*probe)(struct bc_volume *v, struct bc_caps *caps,
 		     struct bc_error *e);

@@ -83,10 +83,6 @@ static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 			    p->kname);
 	bc_feature_set(&c->write_same, BC_SUP_NO, "%s",
 		    "generic block device: no SCSI WRITE SAME");
-	bc_feature_set(&c->xcopy, BC_SUP_NO, "%s", "not a SCSI device");
-	bc_feature_set(&c->token, BC_SUP_NO, "%s", "not a SCSI device");
-	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "%s", "not an NVMe namespace");
-	bc_feature_set(&c->reflink, BC_SUP_NO, "%s", "not a file");
 	/* The unit beneath: the bottom device of partitions and dm-linear
 	 * volumes, a loop device's backing file, a multipath device's LU.
 	 * Overlapping windows on it are refused (bc_copy_check). */

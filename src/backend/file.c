@@ -85,6 +85,7 @@ static int file_probe(struct bc_volume *v, struct bc_caps *c,
 	c->block_size = v->block_size;
 	c->physical_block_size = 4096;
 	c->read_only = access(p->path, W_OK) != 0;
+	c->any_length = true;
 
 	fs = fs_name(p->fs_type, &reflink);
 	c->reflink.state = reflink == 1 ? BC_SUP_YES :
@@ -111,11 +112,6 @@ static int file_probe(struct bc_volume *v, struct bc_caps *c,
 	c->write_same.state = BC_SUP_NO;
 	snprintf(c->write_same.reason, sizeof(c->write_same.reason),
 		 "not a SCSI device");
-	c->xcopy.state = c->token.state = c->nvme_copy.state = BC_SUP_NO;
-	snprintf(c->xcopy.reason, sizeof(c->xcopy.reason), "not a SCSI device");
-	snprintf(c->token.reason, sizeof(c->token.reason), "not a SCSI device");
-	snprintf(c->nvme_copy.reason, sizeof(c->nvme_copy.reason),
-		 "not an NVMe namespace");
 	(void)e;
 	return 0;
 }
@@ -309,6 +305,7 @@ static void file_close(struct bc_volume *v)
 
 static const struct bc_volume_ops file_ops = {
 	.name = "file",
+	.methods = BC_METHOD_BIT(BC_METHOD_REFLINK),
 	.probe = file_probe,
 	.read = file_read,
 	.write = file_write,

@@ -83,7 +83,7 @@ int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,
 				    "destination (%" PRIu64 " bytes) is smaller than the source (%" PRIu64 " bytes)",
 				    dst->size, src->size);
 	/* A file takes any length; a device only whole blocks. */
-	if (src->size % dst->block_size && strcmp(dc->id.backend, "file"))
+	if (src->size % dst->block_size && !dc->any_length)
 		return bc_error_set(e, -EINVAL, dst->name, "check",
 				    "source size %" PRIu64 " is not a multiple of the destination's %u-byte blocks",
 				    src->size, dst->block_size);

@@ -132,7 +132,7 @@ void bc_plan_make(const struct bc_caps *s, const struct bc_caps *d,
 			   "token copy");
 		plan_array(p, BC_METHOD_NVME_COPY, &s->nvme_copy, &d->nvme_copy,
 			   s, d, "NVMe Copy");
-		if (strcmp(s->id.backend, "file") || strcmp(d->id.backend, "file"))
+		if (!(s->methods & d->methods & BC_METHOD_BIT(BC_METHOD_REFLINK)))
 			step(p, BC_METHOD_REFLINK, false,
 			     "reflink needs two files");
 		else if (!same_domain(s, d))

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -72,6 +73,28 @@ void bc_volume_close(struct bc_volume *v)
 	bc_volume_free(v);
 }
 
+/* Every offload method a backend does not run, stated unsupported with
+ * what it needs, so no backend speaks for another's methods. */
+static void state_foreign_methods(struct bc_caps *c, unsigned methods)
+{
+	static const struct {
+		enum bc_method m;
+		size_t off;
+		const char *needs;
+	} table[] = {
+		{ BC_METHOD_XCOPY_LID1, offsetof(struct bc_caps, xcopy), "not a SCSI device" },
+		{ BC_METHOD_TOKEN, offsetof(struct bc_caps, token), "not a SCSI device" },
+		{ BC_METHOD_NVME_COPY, offsetof(struct bc_caps, nvme_copy), "not an NVMe namespace" },
+		{ BC_METHOD_REFLINK, offsetof(struct bc_caps, reflink), "not a file" },
+	};
+
+	c->methods = methods;
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (!(methods & BC_METHOD_BIT(table[i].m)))
+			bc_feature_set((struct bc_feature *)((char *)c + table[i].off),
+				       BC_SUP_NO, "%s", table[i].needs);
+}
+
 int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
 		   struct bc_error *e)
 {
@@ -82,6 +105,7 @@ int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
 		rc = v->ops->probe(v, &v->caps, e);
 		if (rc < 0)
 			return rc;
+		state_foreign_methods(&v->caps, v->ops->methods);
 		v->caps_valid = true;
 	}
 	*caps = &v->caps;

@@ -253,13 +253,13 @@ static void mv_close(struct bc_volume *v)
 }
 
 static const struct bc_volume_ops mv_ops = {
-	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
+	.name = "mem", .methods = BC_METHOD_BIT(BC_METHOD_XCOPY_LID1), .probe = mv_probe, .read = mv_read, .write = mv_write,
 	.map = mv_map, .zero = mv_zero, .offload_copy = mv_offload,
 	.flush = mv_flush, .close = mv_close,
 };
 
 static const struct bc_volume_ops mv_ops_nomap = {
-	.name = "mem", .probe = mv_probe, .read = mv_read, .write = mv_write,
+	.name = "mem", .methods = BC_METHOD_BIT(BC_METHOD_XCOPY_LID1), .probe = mv_probe, .read = mv_read, .write = mv_write,
 	.zero = mv_zero, .offload_copy = mv_offload, .flush = mv_flush,
 	.close = mv_close,
 };

@@ -29,6 +29,10 @@ static void caps_of(enum kind k, const char *domain, uint32_t bs, struct bc_caps
 	case FILE_PLAIN: strcpy(c->id.backend, "file"); break;
 	case BLOCK: strcpy(c->id.backend, "block"); break;
 	}
+	/* the methods each kind of backend runs (its ops.methods) */
+	c->methods = k <= SCSI_PLAIN ? BC_METHOD_BIT(BC_METHOD_XCOPY_LID1) | BC_METHOD_BIT(BC_METHOD_TOKEN) :
+		     k == NVME ? BC_METHOD_BIT(BC_METHOD_NVME_COPY) :
+		     k == BLOCK ? 0 : BC_METHOD_BIT(BC_METHOD_REFLINK);
 }
 
 struct row {

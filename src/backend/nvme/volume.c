@@ -388,6 +388,7 @@ static void ns_close(struct bc_volume *v)
 
 static const struct bc_volume_ops ns_ops = {
 	.name = "nvme",
+	.methods = BC_METHOD_BIT(BC_METHOD_NVME_COPY),
 	.probe = ns_probe,
 	.read = ns_read,
 	.write = ns_write,

@@ -156,6 +156,7 @@ static void scsi_close(struct bc_volume *v)
 
 static const struct bc_volume_ops scsi_ops = {
 	.name = "scsi",
+	.methods = BC_METHOD_BIT(BC_METHOD_XCOPY_LID1) | BC_METHOD_BIT(BC_METHOD_TOKEN),
 	.probe = bc_scsi_probe,
 	.read = scsi_read,
 	.write = scsi_write,

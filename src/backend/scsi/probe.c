@@ -391,8 +391,6 @@ int bc_scsi_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	probe_geometry(v, c);
 	probe_xcopy(v, &inq, c);
 	probe_token(p, buf, &pg, c);
-	bc_feature_set(&c->nvme_copy, BC_SUP_NO, "not an NVMe namespace");
-	bc_feature_set(&c->reflink, BC_SUP_NO, "not a file");
 	probe_unmap(p, c);
 	probe_extent_map(p, c);
 	probe_zeroout(p, c);
