@@ -33,6 +33,10 @@ enum bc_status_cat {
 	BC_CAT_MEDIUM,		/* medium or hardware error */
 	BC_CAT_PROTECT,		/* write protected */
 	BC_CAT_OUT_OF_RANGE,	/* LBA out of range */
+	/* refused as malformed, and so not performed (SCSI ILLEGAL REQUEST
+	 * that fits none of the narrower categories above, which say the
+	 * same: NOT_SUPPORTED, OUT_OF_RANGE, INVALID_TOKEN) */
+	BC_CAT_REJECTED,
 };
 
 #define BC_SENSE_MAX 252

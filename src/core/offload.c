@@ -21,12 +21,13 @@
 #define STEP_BYTES (256ull << 20)
 
 /*
- * Did a failed command certainly not run?  ILLEGAL REQUEST means the
- * device did not perform it.  An OS error says so by its category where
- * the backend knows (a clone the kernel refused before remapping
- * anything: NOT_SUPPORTED; one that may have remapped part: OTHER);
- * without one, -EOPNOTSUPP and -EINVAL come from the backend's own checks,
- * before anything was sent.
+ * Did a failed command certainly not run?  A device says so by the
+ * categories of a request refused as malformed (the status decoder sorts
+ * every such refusal into one of them: REJECTED where no narrower one
+ * fits).  An OS error says so by its category where the backend knows (a
+ * clone the kernel refused before remapping anything: NOT_SUPPORTED; one
+ * that may have remapped part: OTHER); without one, -EOPNOTSUPP and
+ * -EINVAL come from the backend's own checks, before anything was sent.
  */
 static bool rejected_unperformed(const struct bc_error *e, int rc)
 {
@@ -35,9 +36,15 @@ static bool rejected_unperformed(const struct bc_error *e, int rc)
 			return e->status.cat == BC_CAT_NOT_SUPPORTED;
 		return rc == -EOPNOTSUPP || rc == -EINVAL;
 	}
-	return (e->status.kind == BC_STATUS_SCSI && e->status.sense_key == 0x05) ||
-	       e->status.cat == BC_CAT_NOT_SUPPORTED ||
-	       e->status.cat == BC_CAT_OUT_OF_RANGE;
+	switch (e->status.cat) {
+	case BC_CAT_REJECTED:
+	case BC_CAT_NOT_SUPPORTED:
+	case BC_CAT_OUT_OF_RANGE:
+	case BC_CAT_INVALID_TOKEN:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static int walk_data(struct bc_volume *src, struct bc_volume *dst,
@@ -62,7 +69,7 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 		rc = src->ops->offload_copy(src, off, dst, off, n, m, &done, e);
 		if (done > n)
 			done = n;	/* a backend never reports more */
-		/* ILLEGAL REQUEST: the command was not performed at all */
+		/* refused as malformed: the command was not performed at all */
 		if (rc < 0 && !done && rejected_unperformed(e, rc)) {
 			st->dest_modified = was;
 			/* the first command refused unperformed: the pair is */

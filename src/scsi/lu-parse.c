@@ -333,11 +333,11 @@ void bc_lu_decode_sense(const uint8_t *s, size_t len, uint8_t status,
 		st->cat = st->asc == 0x04 && (st->ascq == 0x01 || st->ascq == 0x0a) ?
 			  BC_CAT_RETRY : BC_CAT_OTHER;
 		break;
-	case 0x5:	/* ILLEGAL REQUEST */
+	case 0x5:	/* ILLEGAL REQUEST: the device did not perform it */
 		st->cat = st->asc == 0x21 ? BC_CAT_OUT_OF_RANGE :
 			  st->asc == 0x23 ? BC_CAT_INVALID_TOKEN :
 			  (st->asc == 0x20 || st->asc == 0x24 || st->asc == 0x26) ?
-			  BC_CAT_NOT_SUPPORTED : BC_CAT_OTHER;
+			  BC_CAT_NOT_SUPPORTED : BC_CAT_REJECTED;
 		break;
 	case 0xa:	/* COPY ABORTED */
 		st->cat = BC_CAT_COPY_ABORTED;

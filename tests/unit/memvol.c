@@ -189,6 +189,16 @@ static int mv_offload_locked(struct bc_volume *src, uint64_t soff,
 		e->status.cat = s->offload_os_cat;
 		return err;
 	}
+	if (len && s->offload_dev_cat != BC_CAT_OK) {
+		enum bc_status_cat cat = s->offload_dev_cat;
+
+		s->offload_dev_cat = BC_CAT_OK;	/* the first data command only */
+		bc_error_set_lba(e, -EIO, src->name, "EXTENDED COPY(LID1)",
+				 soff / s->bs, s->bs, "device status (injected)");
+		e->status.kind = BC_STATUS_SCSI;
+		e->status.cat = cat;
+		return -EIO;
+	}
 	if (s->offload_refuse || !s->offload)
 		return bc_error_set_lba(e, -ECANCELED, src->name, "EXTENDED COPY(LID1)",
 					soff / s->bs, s->bs,

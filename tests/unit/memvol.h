@@ -47,6 +47,9 @@ struct memvol {
 	int offload_os_err;
 	enum bc_status_cat offload_os_cat;
 	bool offload_os_partial;
+	/* the first data command fails with a device status of this
+	 * category (BC_CAT_OK: never), nothing copied */
+	enum bc_status_cat offload_dev_cat;
 	unsigned offload_calls;
 	uint64_t offloaded_bytes;
 	char domain[32];

@@ -255,6 +255,17 @@ static void test_sense(void **state)
 	bc_lu_decode_sense(fixed, 3, BC_SAM_CHECK_CONDITION, &st);
 	assert_int_equal(st.sense_key, 5);
 	assert_int_equal(st.asc, 0);
+	/* ILLEGAL REQUEST of no narrower kind: still not performed */
+	assert_int_equal(st.cat, BC_CAT_REJECTED);
+	fixed[12] = 0x2c;	/* COMMAND SEQUENCE ERROR */
+	bc_lu_decode_sense(fixed, sizeof(fixed), BC_SAM_CHECK_CONDITION, &st);
+	assert_int_equal(st.cat, BC_CAT_REJECTED);
+	fixed[12] = 0x21;	/* LBA OUT OF RANGE */
+	bc_lu_decode_sense(fixed, sizeof(fixed), BC_SAM_CHECK_CONDITION, &st);
+	assert_int_equal(st.cat, BC_CAT_OUT_OF_RANGE);
+	fixed[2] = 0x0b;	/* ABORTED COMMAND, same ASC: may have run */
+	bc_lu_decode_sense(fixed, sizeof(fixed), BC_SAM_CHECK_CONDITION, &st);
+	assert_int_equal(st.cat, BC_CAT_OTHER);
 }
 
 /* VPD 0x80: tgt right-aligns with blanks, LIO pads with NULs; the page
