@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "volume/address.h"
+#include "volume/io.h"
 #include "cli/cli.h"
 
 #define BATCH 256
@@ -100,15 +101,15 @@ int bc_cmd_map(int argc, char **argv)
 	}
 	if (bc_volume_caps(v, &caps, &e) < 0)
 		goto failed;
-	if (v->ops->flush && v->ops->flush(v, &e) < 0)
+	if (bc_volume_can_flush(v) && bc_volume_flush(v, &e) < 0)
 		goto failed;
 	while (pos < v->size) {
 		struct bc_extent ext[BATCH];
 		size_t n = 1;
 
-		if (v->ops->map && caps->extent_map.state == BC_SUP_YES) {
-			if (v->ops->map(v, pos, v->size - pos, ext, BATCH, &n,
-					&e) < 0)
+		if (bc_volume_has_map(v, caps)) {
+			if (bc_volume_map(v, pos, v->size - pos, ext, BATCH, &n,
+					  &e) < 0)
 				goto failed;
 		} else {
 			ext[0] = (struct bc_extent){ pos, v->size - pos,
@@ -141,7 +142,7 @@ int bc_cmd_map(int argc, char **argv)
 		bc_json_u64(&j, "size_bytes", v->size);
 		bc_json_u64(&j, "block_size", v->block_size);
 		bc_json_string(&j, "source",
-			       caps->extent_map.state == BC_SUP_YES && v->ops->map ?
+			       bc_volume_has_map(v, caps) ?
 			       (caps->map_source == BC_MAP_SEEK_HOLE ? "seek_hole" :
 				caps->map_source == BC_MAP_GET_LBA_STATUS ? "get_lba_status" :
 				caps->map_source == BC_MAP_BACKING_FILE ? "backing_file" : "none")

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "volume/address.h"
+#include "volume/io.h"
 #include "cli/cli.h"
 
 static void zero_usage(FILE *f)
@@ -63,13 +64,12 @@ int bc_cmd_zero(int argc, char **argv)
 
 		if (len > (1ULL << 30))
 			len = 1ULL << 30;
-		rc = v->ops->zero ? v->ops->zero(v, pos, len, BC_ZERO_MAY_UNMAP, &e)
-				  : bc_error_set(&e, -EOPNOTSUPP, v->name, "zero", NULL);
+		rc = bc_volume_zero(v, pos, len, BC_ZERO_MAY_UNMAP, &e);
 		if (!rc)
 			pos += len;
 	}
-	if (!rc && v->ops->flush)
-		rc = v->ops->flush(v, &e);
+	if (!rc && bc_volume_can_flush(v))
+		rc = bc_volume_flush(v, &e);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (rc < 0)
 		bc_cli_error(&e);

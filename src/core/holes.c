@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/holes.h"
+#include "volume/io.h"
 
 #define MAP_BATCH 64
 #define ZERO_CHUNK (1u << 20)
@@ -19,7 +20,7 @@ void bc_dest_holes_init(struct bc_dest_holes *h, struct bc_volume *dst,
 {
 	h->dst = dst;
 	h->proven_zero = proven_zero;
-	h->map_proves = dst->ops->map && dc->extent_map.state == BC_SUP_YES &&
+	h->map_proves = bc_volume_has_map(dst, dc) &&
 			dc->zero_init.state == BC_SUP_YES;
 	h->st = st;
 }
@@ -37,7 +38,7 @@ static int write_zeros(const struct bc_dest_holes *h, uint64_t off,
 		size_t n = off + len - p < ZERO_CHUNK ? (size_t)(off + len - p) :
 							ZERO_CHUNK;
 
-		rc = h->dst->ops->write(h->dst, z, p, n, e);
+		rc = bc_volume_write(h->dst, z, p, n, e);
 		if (!rc)
 			h->st->written_bytes += n;
 	}
@@ -49,9 +50,7 @@ static int write_zeros(const struct bc_dest_holes *h, uint64_t off,
 static int zero_range(const struct bc_dest_holes *h, uint64_t off,
 		      uint64_t len, struct bc_error *e)
 {
-	int rc = h->dst->ops->zero ?
-		 h->dst->ops->zero(h->dst, off, len, BC_ZERO_MAY_UNMAP, e) :
-		 -EOPNOTSUPP;
+	int rc = bc_volume_zero(h->dst, off, len, BC_ZERO_MAY_UNMAP, e);
 
 	if (rc == -EOPNOTSUPP) {
 		if (e)
@@ -79,8 +78,8 @@ int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 		return zero_range(h, off, len, e);
 	while (off < end) {
 		size_t n = 0;
-		int rc = h->dst->ops->map(h->dst, off, end - off, ext,
-					  MAP_BATCH, &n, e);
+		int rc = bc_volume_map(h->dst, off, end - off, ext, MAP_BATCH,
+				       &n, e);
 
 		if (rc < 0)
 			return rc;

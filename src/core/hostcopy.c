@@ -16,6 +16,7 @@
 #include "util/deadline.h"
 #include "core/holes.h"
 #include "util/zerodetect.h"
+#include "volume/io.h"
 
 #define DEFAULT_CHUNK (1u << 20)
 /* Bounds on a device's optimal transfer length as the I/O size: an odd
@@ -219,7 +220,7 @@ static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
 	pthread_mutex_lock(&g->lock);
 	g->st->written_bytes += n;
 	g->unflushed += n;
-	if (g->unflushed >= g->write_behind && g->dst->ops->flush) {
+	if (g->unflushed >= g->write_behind && bc_volume_can_flush(g->dst)) {
 		g->unflushed = 0;
 		g->st->flushes++;
 		/* every byte below the watermark was written before this */
@@ -229,7 +230,7 @@ static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
 	pthread_mutex_unlock(&g->lock);
 	if (!flush)
 		return 0;
-	rc = g->dst->ops->flush(g->dst, &w->err);
+	rc = bc_volume_flush(g->dst, &w->err);
 	pthread_mutex_lock(&g->lock);
 	if (rc == 0 && mark > g->durable)
 		g->durable = mark;
@@ -250,7 +251,7 @@ static int copy_chunk(struct worker *w, uint64_t off, size_t n,
 	int rc;
 
 	*fail = off;
-	rc = g->src->ops->read(g->src, buf, off, n, &w->err);
+	rc = bc_volume_read(g->src, buf, off, n, &w->err);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&g->lock);
@@ -284,8 +285,8 @@ static int copy_chunk(struct worker *w, uint64_t off, size_t n,
 			if (rc < 0 && hfail < *fail)
 				*fail = hfail;
 		} else {
-			rc = g->dst->ops->write(g->dst, (char *)buf + i,
-						off + i, run, &w->err);
+			rc = bc_volume_write(g->dst, (char *)buf + i, off + i,
+					     run, &w->err);
 			if (!rc) {
 				uint64_t ffail = NO_OFFSET;
 
@@ -467,7 +468,7 @@ static int next_extents(struct engine *g, uint64_t pos, uint64_t end,
 		*n = 1;
 		return 0;
 	}
-	rc = g->src->ops->map(g->src, pos, end - pos, raw, MAP_BATCH, &got, e);
+	rc = bc_volume_map(g->src, pos, end - pos, raw, MAP_BATCH, &got, e);
 	if (rc < 0)
 		return rc;
 	if (!got || raw[0].offset != pos)
@@ -547,7 +548,7 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		free(g);
 		return rc;
 	}
-	g->src_map = src->ops->map && g->sc->extent_map.state == BC_SUP_YES;
+	g->src_map = bc_volume_has_map(src, g->sc);
 	bc_dest_holes_init(&g->holes, dst, g->dc, dest_proven_zero, st);
 	g->align = src->block_size > dst->block_size ? src->block_size :
 						       dst->block_size;
@@ -568,7 +569,7 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 	st->resume_offset = pos;
 	/* What other writers left in the page cache must reach the device
 	 * (or a loop device's backing file) before we map and read it. */
-	if (src->ops->flush && (rc = src->ops->flush(src, e)) < 0)
+	if (bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0)
 		goto out_free;
 
 	g->n_workers = pick_workers(src, dst);
@@ -663,7 +664,7 @@ out_join:
 			record_failure(g, rc, ho, &he);
 		pthread_mutex_unlock(&g->lock);
 	}
-	if (!rc && dst->ops->flush && (rc = dst->ops->flush(dst, e)) < 0) {
+	if (!rc && bc_volume_can_flush(dst) && (rc = bc_volume_flush(dst, e)) < 0) {
 		g->failed = rc;
 		g->fail_off = g->durable;	/* the writes since may be lost */
 	}

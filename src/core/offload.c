@@ -14,6 +14,7 @@
 
 #include "util/deadline.h"
 #include "core/holes.h"
+#include "volume/io.h"
 
 #define MAP_BATCH 64
 /* Bytes per call into the backend: small enough to notice a cancel and
@@ -66,7 +67,7 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 		bool was = st->dest_modified;
 
 		st->dest_modified = true;
-		rc = src->ops->offload_copy(src, off, dst, off, n, m, &done, e);
+		rc = bc_volume_offload_copy(src, off, dst, off, n, m, &done, e);
 		if (done > n)
 			done = n;	/* a backend never reports more */
 		/* refused as malformed: the command was not performed at all */
@@ -148,7 +149,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	bool src_map, src_zero;
 	int rc;
 
-	if (!src->ops->offload_copy)
+	if (!bc_volume_can_offload(src))
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "offload copy",
 				    "%s is not implemented for this volume",
 				    bc_method_name(m));
@@ -159,14 +160,14 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		return bc_error_set(e, -EINVAL, src->name, "offload copy",
 				    "an in-array copy moves whole blocks");
 	bc_dest_holes_init(&holes, dst, dc, dest_proven_zero, st);
-	src_map = src->ops->map && sc->extent_map.state == BC_SUP_YES;
+	src_map = bc_volume_has_map(src, sc);
 	src_zero = sc->zero_init.state == BC_SUP_YES;
 	st->resume_offset = pos;
 	st->done_bytes = pos;
 
 	/* Data other writers left in a cache must be on the medium the copy
 	 * manager reads. */
-	if (src->ops->flush && (rc = src->ops->flush(src, e)) < 0)
+	if (bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0)
 		return rc;
 	/* Ask the copy manager to accept the pair before anything is
 	 * written: its refusal then means "not in one copy domain", and a
@@ -176,7 +177,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	if (pos < end) {
 		uint64_t none = 0;
 
-		rc = src->ops->offload_copy(src, pos, dst, pos, 0, m, &none, e);
+		rc = bc_volume_offload_copy(src, pos, dst, pos, 0, m, &none, e);
 		if (rc == 0) {
 			pend.confirmed = true;
 		} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE ||
@@ -195,7 +196,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		if (!src_map) {
 			ext[0] = (struct bc_extent){ pos, end - pos, BC_EXTENT_MAPPED };
 			n = 1;
-		} else if ((rc = src->ops->map(src, pos, end - pos, ext,
+		} else if ((rc = bc_volume_map(src, pos, end - pos, ext,
 					       MAP_BATCH, &n, e)) < 0) {
 			return rc;
 		}
@@ -251,7 +252,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	if ((rc = pending_flush(&pend, st, e)) < 0)
 		return rc;
 	/* The copy manager wrote the destination; make it durable there. */
-	if (dst->ops->flush && (rc = dst->ops->flush(dst, e)) < 0)
+	if (bc_volume_can_flush(dst) && (rc = bc_volume_flush(dst, e)) < 0)
 		return rc;
 	st->done_bytes = end;
 	st->resume_offset = end;

@@ -13,6 +13,7 @@
 
 #include "util/deadline.h"
 #include "util/zerodetect.h"
+#include "volume/io.h"
 
 #define VCHUNK (1u << 20)
 #define MAP_BATCH 64
@@ -23,10 +24,9 @@ static bool proven_zero_by_map(struct bc_volume *v, const struct bc_caps *c,
 	struct bc_extent ext[4];
 	size_t n = 0;
 
-	if (!v->ops->map || c->extent_map.state != BC_SUP_YES ||
-	    c->zero_init.state != BC_SUP_YES)
+	if (!bc_volume_has_map(v, c) || c->zero_init.state != BC_SUP_YES)
 		return false;
-	if (v->ops->map(v, off, len, ext, 4, &n, e) < 0 || !n)
+	if (bc_volume_map(v, off, len, ext, 4, &n, e) < 0 || !n)
 		return false;
 	/* deallocated only: an anchored block is not proven zero, and the
 	 * copy wrote it (engine's hole rule) */
@@ -73,8 +73,8 @@ int bc_verify(struct bc_volume *src, struct bc_volume *dst,
 	while (pos < end) {
 		size_t n = 1;
 
-		if (src->ops->map && sc->extent_map.state == BC_SUP_YES) {
-			rc = src->ops->map(src, pos, end - pos, ext, MAP_BATCH,
+		if (bc_volume_has_map(src, sc)) {
+			rc = bc_volume_map(src, pos, end - pos, ext, MAP_BATCH,
 					   &n, e);
 			if (rc < 0)
 				goto out;
@@ -115,9 +115,9 @@ int bc_verify(struct bc_volume *src, struct bc_volume *dst,
 					goto out;
 				}
 				if (!src_zero &&
-				    (rc = src->ops->read(src, a, pos, len, e)) < 0)
+				    (rc = bc_volume_read(src, a, pos, len, e)) < 0)
 					goto out;
-				if ((rc = dst->ops->read(dst, b, pos, len, e)) < 0)
+				if ((rc = bc_volume_read(dst, b, pos, len, e)) < 0)
 					goto out;
 				if (src_zero ? !bc_is_zero(b, len)
 					     : memcmp(a, b, len) != 0) {
