@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "volume/address.h"
+#include "volume/extent.h"
 #include "volume/io.h"
 #include "cli/cli.h"
 
@@ -75,7 +76,9 @@ int bc_cmd_map(int argc, char **argv)
 	struct bc_volume *v = NULL;
 	const struct bc_caps *caps;
 	struct bc_error e = { 0 };
-	uint64_t tot[3] = { 0, 0, 0 }, pos = 0;
+	struct bc_extent batch[BATCH], x1;
+	struct bc_extent_iter it;
+	uint64_t tot[3] = { 0, 0, 0 };
 	char shown[320];
 	bool json = false, bytes = false;
 	int c, rc, ex = BC_EXIT_OK;
@@ -103,35 +106,16 @@ int bc_cmd_map(int argc, char **argv)
 		goto failed;
 	if (bc_volume_can_flush(v) && bc_volume_flush(v, &e) < 0)
 		goto failed;
-	while (pos < v->size) {
-		struct bc_extent ext[BATCH];
-		size_t n = 1;
-
-		if (bc_volume_has_map(v, caps)) {
-			if (bc_volume_map(v, pos, v->size - pos, ext, BATCH, &n,
-					  &e) < 0)
-				goto failed;
-		} else {
-			ext[0] = (struct bc_extent){ pos, v->size - pos,
-						     BC_EXTENT_MAPPED };
-		}
-		if (!n || ext[0].offset != pos) {
-			bc_error_set(&e, -EIO, v->name, "map",
-				     "allocation map does not continue at byte %" PRIu64,
-				     pos);
+	bc_extent_iter_init(&it, v, 0, v->size, batch, BATCH);
+	while ((rc = bc_extent_next(&it, &x1, &e)) > 0) {
+		if (push(&x, &x1) < 0) {
+			bc_error_set(&e, -ENOMEM, v->name, "map", NULL);
 			goto failed;
 		}
-		for (size_t i = 0; i < n; i++) {
-			if (ext[i].offset != pos || !ext[i].length)
-				break;
-			if (push(&x, &ext[i]) < 0) {
-				bc_error_set(&e, -ENOMEM, v->name, "map", NULL);
-				goto failed;
-			}
-			tot[ext[i].state] += ext[i].length;
-			pos += ext[i].length;
-		}
+		tot[x1.state] += x1.length;
 	}
+	if (rc < 0)
+		goto failed;
 	if (json) {
 		struct bc_json j;
 

@@ -16,6 +16,7 @@
 #include "util/deadline.h"
 #include "core/holes.h"
 #include "util/zerodetect.h"
+#include "volume/extent.h"
 #include "volume/io.h"
 
 #define DEFAULT_CHUNK (1u << 20)
@@ -62,7 +63,6 @@ struct engine {
 	struct bc_copy_stats *st;
 	struct bc_error *e;
 	struct bc_dest_holes holes;
-	bool src_map;		/* the source has a usable map */
 	uint32_t align;		/* I/O alignment: the larger block size */
 	uint32_t zgran;		/* zero detection granularity */
 	uint32_t chunk;
@@ -403,7 +403,8 @@ static uint64_t round_up(uint64_t v, uint64_t a)
  * size): a block is a hole only if the source's map says all of it is,
  * so a 512-byte extent never leads to an unaligned write on a 4096-byte
  * destination.  Holes that would need the next map reply to be complete
- * are left for that reply; progress is always made.
+ * are left for that reply; progress is always made.  @in is a checked
+ * reply (volume/extent.h): contiguous from @pos, inside [pos, end).
  */
 static size_t align_extents(const struct bc_extent *in, size_t n,
 			    struct bc_extent *out, uint64_t pos, uint64_t end,
@@ -417,9 +418,7 @@ static size_t align_extents(const struct bc_extent *in, size_t n,
 		uint64_t s = in[i].offset, e = s + in[i].length;
 		bool hole = in[i].state != BC_EXTENT_MAPPED && src_zero_init;
 
-		if (s != last || !in[i].length)
-			break;	/* not contiguous: stop here, ask again */
-		last = e > end ? end : e;
+		last = e;
 		last_hole = hole;
 		if (hole) {
 			uint64_t hs = round_up(s, align), he = e / align * align;
@@ -461,21 +460,10 @@ static int next_extents(struct engine *g, uint64_t pos, uint64_t end,
 {
 	struct bc_extent raw[MAP_BATCH];
 	size_t got = 0;
-	int rc;
+	int rc = bc_extent_query(g->src, pos, end, raw, MAP_BATCH, &got, e);
 
-	if (!g->src_map) {
-		ext[0] = (struct bc_extent){ pos, end - pos, BC_EXTENT_MAPPED };
-		*n = 1;
-		return 0;
-	}
-	rc = bc_volume_map(g->src, pos, end - pos, raw, MAP_BATCH, &got, e);
 	if (rc < 0)
 		return rc;
-	if (!got || raw[0].offset != pos)
-		return bc_error_set_lba(e, -EIO, g->src->name, "map",
-					pos / g->src->block_size,
-					g->src->block_size,
-					"allocation map does not continue at this LBA");
 	*n = align_extents(raw, got, ext, pos, end, g->align,
 			   g->sc->zero_init.state == BC_SUP_YES);
 	return 0;
@@ -548,7 +536,6 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 		free(g);
 		return rc;
 	}
-	g->src_map = bc_volume_has_map(src, g->sc);
 	bc_dest_holes_init(&g->holes, dst, g->dc, dest_proven_zero, st);
 	g->align = src->block_size > dst->block_size ? src->block_size :
 						       dst->block_size;

@@ -14,6 +14,7 @@
 
 #include "util/deadline.h"
 #include "core/holes.h"
+#include "volume/extent.h"
 #include "volume/io.h"
 
 #define MAP_BATCH 64
@@ -136,17 +137,95 @@ static int pending_add(struct pending *p, uint64_t off, uint64_t len,
 	return p->confirmed ? pending_flush(p, st, e) : 0;
 }
 
+/* What the walk needs beside the volumes. */
+struct walk {
+	struct bc_volume *src, *dst;
+	enum bc_method m;
+	bool src_zero;		/* the source's holes read zero */
+	const struct bc_copy_opts *o;
+	struct bc_copy_stats *st;
+	struct pending pend;
+};
+
+/*
+ * Ask the copy manager to accept the pair before anything is written: its
+ * refusal then means "not in one copy domain", and a later COPY ABORTED
+ * means "failed part-way".  The backend writes nothing to answer;
+ * -EOPNOTSUPP without a status or category means it cannot tell without
+ * copying.
+ */
+static int ask_pair(struct walk *w, uint64_t pos, struct bc_error *e)
+{
+	uint64_t none = 0;
+	int rc = bc_volume_offload_copy(w->src, pos, w->dst, pos, 0, w->m,
+					&none, e);
+
+	if (rc == 0) {
+		w->pend.confirmed = true;
+	} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE ||
+		   e->status.cat == BC_CAT_NOT_SUPPORTED) {
+		/* only a device's refusal is worth remembering: a
+		 * filesystem answers again for free */
+		w->st->offload_refused = e->status.kind != BC_STATUS_NONE;
+		return rc;
+	} else {
+		bc_error_clear(e);	/* cannot ask: find out by copying */
+	}
+	return 0;
+}
+
+/* One extent of the source map: a hole settled on the destination (once
+ * the copy manager has accepted a command), or data sent to be copied. */
+static int walk_extent(struct walk *w, const struct bc_extent *x,
+		       struct bc_error *e)
+{
+	struct bc_volume *src = w->src;
+	struct bc_copy_stats *st = w->st;
+	uint64_t pos = x->offset, len = x->length, before = st->offloaded_bytes;
+	int rc;
+
+	if (len % src->block_size)
+		return bc_error_set_lba(e, -EIO, src->name, "map",
+					pos / src->block_size, src->block_size,
+					"extent is not whole blocks");
+	/* A hole reads zero only if the source says so. */
+	if (x->state != BC_EXTENT_MAPPED && w->src_zero) {
+		rc = pending_add(&w->pend, pos, len, st, e);
+		if (rc < 0)
+			return rc;
+		st->done_bytes = pos + len;
+		st->resume_offset = pos + len;
+		return 0;
+	}
+	rc = walk_data(src, w->dst, w->m, pos, len, w->o, st, e);
+	if (st->offloaded_bytes > before && !w->pend.confirmed) {
+		struct bc_error pe = { 0 };
+		int prc;
+
+		w->pend.confirmed = true;
+		if ((prc = pending_flush(&w->pend, st, &pe)) < 0) {
+			*e = pe;
+			return prc;
+		}
+	}
+	/* Unconfirmed holes before a failure were never settled: not done. */
+	if (rc < 0 && !w->pend.confirmed && w->pend.n)
+		st->resume_offset = w->pend.r[0].offset;
+	return rc;
+}
+
 int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		    enum bc_method m, bool dest_proven_zero,
 		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
 		    struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
-	struct bc_extent ext[MAP_BATCH];
+	struct bc_extent ext[MAP_BATCH], x;
+	struct bc_extent_iter it;
 	struct bc_dest_holes holes;
-	struct pending pend = { .holes = &holes };
+	struct walk w = { .src = src, .dst = dst, .m = m, .o = o, .st = st,
+			  .pend = { .holes = &holes } };
 	uint64_t pos = o->start, end = src->size;
-	bool src_map, src_zero;
 	int rc;
 
 	if (!bc_volume_can_offload(src))
@@ -160,8 +239,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		return bc_error_set(e, -EINVAL, src->name, "offload copy",
 				    "an in-array copy moves whole blocks");
 	bc_dest_holes_init(&holes, dst, dc, dest_proven_zero, st);
-	src_map = bc_volume_has_map(src, sc);
-	src_zero = sc->zero_init.state == BC_SUP_YES;
+	w.src_zero = sc->zero_init.state == BC_SUP_YES;
 	st->resume_offset = pos;
 	st->done_bytes = pos;
 
@@ -169,87 +247,13 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	 * manager reads. */
 	if (bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0)
 		return rc;
-	/* Ask the copy manager to accept the pair before anything is
-	 * written: its refusal then means "not in one copy domain", and a
-	 * later COPY ABORTED means "failed part-way".  The backend writes
-	 * nothing to answer; -EOPNOTSUPP without a status or category means
-	 * it cannot tell without copying. */
-	if (pos < end) {
-		uint64_t none = 0;
-
-		rc = bc_volume_offload_copy(src, pos, dst, pos, 0, m, &none, e);
-		if (rc == 0) {
-			pend.confirmed = true;
-		} else if (rc != -EOPNOTSUPP || e->status.kind != BC_STATUS_NONE ||
-			   e->status.cat == BC_CAT_NOT_SUPPORTED) {
-			/* only a device's refusal is worth remembering: a
-			 * filesystem answers again for free */
-			st->offload_refused = e->status.kind != BC_STATUS_NONE;
+	if (pos < end && (rc = ask_pair(&w, pos, e)) < 0)
+		return rc;
+	bc_extent_iter_init(&it, src, pos, end, ext, MAP_BATCH);
+	while ((rc = bc_extent_next(&it, &x, e)) > 0)
+		if ((rc = walk_extent(&w, &x, e)) < 0)
 			return rc;
-		} else {
-			bc_error_clear(e);	/* cannot ask: find out by copying */
-		}
-	}
-	while (pos < end) {
-		size_t n = 0;
-
-		if (!src_map) {
-			ext[0] = (struct bc_extent){ pos, end - pos, BC_EXTENT_MAPPED };
-			n = 1;
-		} else if ((rc = bc_volume_map(src, pos, end - pos, ext,
-					       MAP_BATCH, &n, e)) < 0) {
-			return rc;
-		}
-		if (!n || ext[0].offset != pos)
-			return bc_error_set_lba(e, -EIO, src->name, "map",
-						pos / src->block_size,
-						src->block_size,
-						"allocation map does not continue at this LBA");
-		for (size_t i = 0; i < n && pos < end; i++) {
-			uint64_t len = ext[i].length;
-
-			if (ext[i].offset != pos || !len)
-				break;
-			if (len > end - pos)
-				len = end - pos;
-			if (len % src->block_size)
-				return bc_error_set_lba(e, -EIO, src->name, "map",
-							pos / src->block_size,
-							src->block_size,
-							"extent is not whole blocks");
-			/* A hole reads zero only if the source says so. */
-			if (ext[i].state != BC_EXTENT_MAPPED && src_zero) {
-				rc = pending_add(&pend, pos, len, st, e);
-				if (rc < 0)
-					return rc;
-				st->done_bytes = pos + len;
-				st->resume_offset = pos + len;
-			} else {
-				uint64_t before = st->offloaded_bytes;
-
-				rc = walk_data(src, dst, m, pos, len, o, st, e);
-				if (st->offloaded_bytes > before && !pend.confirmed) {
-					struct bc_error pe = { 0 };
-					int prc;
-
-					pend.confirmed = true;
-					if ((prc = pending_flush(&pend, st, &pe)) < 0) {
-						*e = pe;
-						return prc;
-					}
-				}
-				if (rc < 0) {
-					/* Unconfirmed holes before the failure
-					 * were never settled: not done. */
-					if (!pend.confirmed && pend.n)
-						st->resume_offset = pend.r[0].offset;
-					return rc;
-				}
-			}
-			pos += len;
-		}
-	}
-	if ((rc = pending_flush(&pend, st, e)) < 0)
+	if (rc < 0 || (rc = pending_flush(&w.pend, st, e)) < 0)
 		return rc;
 	/* The copy manager wrote the destination; make it durable there. */
 	if (bc_volume_can_flush(dst) && (rc = bc_volume_flush(dst, e)) < 0)

@@ -13,11 +13,13 @@
 
 #include "util/deadline.h"
 #include "util/zerodetect.h"
+#include "volume/extent.h"
 #include "volume/io.h"
 
 #define VCHUNK (1u << 20)
 #define MAP_BATCH 64
 
+/* Only a map the walk would trust proves zeros: anything odd reads. */
 static bool proven_zero_by_map(struct bc_volume *v, const struct bc_caps *c,
 			       uint64_t off, uint64_t len, struct bc_error *e)
 {
@@ -26,12 +28,11 @@ static bool proven_zero_by_map(struct bc_volume *v, const struct bc_caps *c,
 
 	if (!bc_volume_has_map(v, c) || c->zero_init.state != BC_SUP_YES)
 		return false;
-	if (bc_volume_map(v, off, len, ext, 4, &n, e) < 0 || !n)
+	if (bc_extent_query(v, off, off + len, ext, 4, &n, e) < 0)
 		return false;
 	/* deallocated only: an anchored block is not proven zero, and the
 	 * copy wrote it (engine's hole rule) */
-	return ext[0].offset == off && ext[0].length >= len &&
-	       ext[0].state == BC_EXTENT_DEALLOCATED;
+	return ext[0].length == len && ext[0].state == BC_EXTENT_DEALLOCATED;
 }
 
 static int first_diff(const unsigned char *a, const unsigned char *b,
@@ -53,13 +54,44 @@ static int mismatch(struct bc_volume *dst, uint64_t off, struct bc_error *e)
 				"destination differs from the source");
 }
 
+/* [pos, end) of one extent: the destination must equal the source, or
+ * read zero where the source's map proves it does (@src_zero). */
+static int verify_range(struct bc_volume *src, struct bc_volume *dst,
+			uint64_t pos, uint64_t end, bool src_zero,
+			unsigned char *a, unsigned char *b,
+			const struct bc_copy_opts *o, struct bc_error *e)
+{
+	while (pos < end) {
+		size_t len = end - pos < VCHUNK ? (size_t)(end - pos) : VCHUNK;
+		size_t at = 0;
+		int rc;
+
+		if (o && o->cancel && *o->cancel)
+			return bc_error_set(e, -EINTR, dst->name, "verify",
+					    "interrupted");
+		if (bc_deadline_passed(&dst->deadline))
+			return bc_deadline_error(e, dst->name, "verify", pos,
+						 dst->block_size, &dst->deadline);
+		if (!src_zero && (rc = bc_volume_read(src, a, pos, len, e)) < 0)
+			return rc;
+		if ((rc = bc_volume_read(dst, b, pos, len, e)) < 0)
+			return rc;
+		if (src_zero ? !bc_is_zero(b, len) : memcmp(a, b, len) != 0) {
+			first_diff(src_zero ? NULL : a, b, len, &at);
+			return mismatch(dst, pos + at, e);
+		}
+		pos += len;
+	}
+	return 0;
+}
+
 int bc_verify(struct bc_volume *src, struct bc_volume *dst,
 	      const struct bc_copy_opts *o, struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
-	struct bc_extent ext[MAP_BATCH];
+	struct bc_extent ext[MAP_BATCH], x;
+	struct bc_extent_iter it;
 	unsigned char *a = NULL, *b = NULL;
-	uint64_t pos = 0, end = src->size;
 	int rc;
 
 	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
@@ -70,67 +102,18 @@ int bc_verify(struct bc_volume *src, struct bc_volume *dst,
 		rc = bc_error_set(e, -ENOMEM, dst->name, "verify", NULL);
 		goto out;
 	}
-	while (pos < end) {
-		size_t n = 1;
+	bc_extent_iter_init(&it, src, 0, src->size, ext, MAP_BATCH);
+	while ((rc = bc_extent_next(&it, &x, e)) > 0) {
+		bool src_zero = x.state != BC_EXTENT_MAPPED &&
+				sc->zero_init.state == BC_SUP_YES;
 
-		if (bc_volume_has_map(src, sc)) {
-			rc = bc_volume_map(src, pos, end - pos, ext, MAP_BATCH,
-					   &n, e);
-			if (rc < 0)
-				goto out;
-		} else {
-			ext[0] = (struct bc_extent){ pos, end - pos,
-						     BC_EXTENT_MAPPED };
-		}
-		for (size_t i = 0; i < n && pos < end; i++) {
-			bool src_zero = ext[i].state != BC_EXTENT_MAPPED &&
-					sc->zero_init.state == BC_SUP_YES;
-			uint64_t xend = ext[i].offset + ext[i].length;
-
-			if (ext[i].offset != pos || !ext[i].length) {
-				rc = bc_error_set(e, -EIO, src->name, "map",
-						  "inconsistent allocation map");
-				goto out;
-			}
-			if (xend > end)
-				xend = end;
-			if (src_zero && proven_zero_by_map(dst, dc, pos,
-							   xend - pos, e)) {
-				pos = xend;
-				continue;
-			}
-			while (pos < xend) {
-				size_t len = xend - pos < VCHUNK ?
-					     (size_t)(xend - pos) : VCHUNK;
-				size_t at = 0;
-
-				if (o && o->cancel && *o->cancel) {
-					rc = bc_error_set(e, -EINTR, dst->name,
-							  "verify", "interrupted");
-					goto out;
-				}
-				if (bc_deadline_passed(&dst->deadline)) {
-					rc = bc_deadline_error(e, dst->name, "verify", pos,
-							       dst->block_size, &dst->deadline);
-					goto out;
-				}
-				if (!src_zero &&
-				    (rc = bc_volume_read(src, a, pos, len, e)) < 0)
-					goto out;
-				if ((rc = bc_volume_read(dst, b, pos, len, e)) < 0)
-					goto out;
-				if (src_zero ? !bc_is_zero(b, len)
-					     : memcmp(a, b, len) != 0) {
-					first_diff(src_zero ? NULL : a, b, len,
-						   &at);
-					rc = mismatch(dst, pos + at, e);
-					goto out;
-				}
-				pos += len;
-			}
-		}
+		if (src_zero && proven_zero_by_map(dst, dc, x.offset, x.length, e))
+			continue;
+		rc = verify_range(src, dst, x.offset, x.offset + x.length,
+				  src_zero, a, b, o, e);
+		if (rc < 0)
+			break;
 	}
-	rc = 0;
 out:
 	free(a);
 	free(b);

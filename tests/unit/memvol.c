@@ -27,6 +27,7 @@ static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	c->opt_transfer = m->opt_transfer;
 	c->max_transfer = m->max_transfer;
 	c->extent_map.state = m->has_map ? BC_SUP_YES : BC_SUP_NO;
+	c->map_source = m->map_source;
 	c->zero_init.state = m->zero_init ? BC_SUP_YES : BC_SUP_UNKNOWN;
 	c->zeroout.state = m->no_zero_op ? BC_SUP_NO : BC_SUP_YES;
 	c->xcopy.state = m->offload ? BC_SUP_YES : BC_SUP_NO;
@@ -97,8 +98,16 @@ static int mv_map_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 	uint64_t b = off / m->bs, end = (off + len) / m->bs;
 	size_t i = 0;
 
-	(void)e;
 	m->maps++;
+	if (m->map_fail)
+		return bc_error_set_lba(e, m->map_fail, v->name, "GET LBA STATUS",
+					b, m->bs, "injected");
+	if (m->map_lie && off == m->map_lie_at) {
+		for (i = 0; i < m->map_lie_n && i < max && i < 8; i++)
+			out[i] = m->map_lie_ext[i];
+		*n = m->map_lie_n;
+		return 0;
+	}
 	if (end > m->nblocks)
 		end = m->nblocks;
 	while (b < end && i < max) {

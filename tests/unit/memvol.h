@@ -29,6 +29,16 @@ struct memvol {
 	bool volatile_cache;
 	unsigned flushes, fail_flush_at;
 	bool *dirty;		/* per block: written since the last flush */
+	/* what the probe says the map comes from (names it in messages) */
+	enum bc_map_source map_source;
+	/* a map that cannot be trusted: the query at byte map_lie_at answers
+	 * map_lie (at most max of them copied) and claims map_lie_n extents;
+	 * or fails with map_fail (an errno, 0 = never) */
+	bool map_lie;
+	uint64_t map_lie_at;
+	struct bc_extent map_lie_ext[8];
+	size_t map_lie_n;
+	int map_fail;
 	/* zero op unsupported: the engine must write zeros itself */
 	bool no_zero_op;
 	uint32_t opt_transfer, max_transfer;	/* bytes, as probe reports */
