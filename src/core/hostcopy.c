@@ -3,19 +3,15 @@
  * The host copy engine: walk the source's allocation, read what is
  * allocated, write what is not zero, and make sure every other byte of the
  * destination reads zero -- by proof (the destination is known zero
- * there), or by the cheapest zeroing command the destination has.
+ * there), or by the cheapest zeroing command the destination has.  This
+ * file sizes the engine and walks the source; the workers and the
+ * destination side are hostcopy-pool.c and hostcopy-write.c.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
-#include <blkclone/copy.h>
-
+#include "core/hostcopy.h"
 #include "util/deadline.h"
-#include "core/holes.h"
-#include "util/zerodetect.h"
 #include "volume/extent.h"
 #include "volume/io.h"
 
@@ -37,340 +33,6 @@
  */
 #define WRITE_BEHIND (128ull << 20)
 #define MAP_BATCH 64
-#define MAX_WORKERS 16
-#define NO_OFFSET UINT64_MAX
-
-struct chunk {
-	uint64_t off;
-	uint64_t len;
-};
-
-struct engine;
-
-struct worker {
-	pthread_t thread;
-	struct engine *g;
-	void *buf;
-	struct bc_error err;
-	uint64_t inflight;	/* chunk being copied, or NO_OFFSET */
-	uint64_t settling;	/* hole being settled, or NO_OFFSET */
-};
-
-struct engine {
-	struct bc_volume *src, *dst;
-	const struct bc_caps *sc, *dc;
-	const struct bc_copy_opts *o;
-	struct bc_copy_stats *st;
-	struct bc_error *e;
-	struct bc_dest_holes holes;
-	uint32_t align;		/* I/O alignment: the larger block size */
-	uint32_t zgran;		/* zero detection granularity */
-	uint32_t chunk;
-	struct timespec t0, last_progress;
-
-	/* Everything below is shared with the workers, under @lock. */
-	pthread_mutex_t lock;
-	pthread_cond_t not_empty, not_full;
-	struct chunk queue[2 * MAX_WORKERS];
-	unsigned q_head, q_len;
-	bool producing_done;
-	int failed;		/* first error, 0 if none */
-	uint64_t fail_off;	/* lowest offset any failure left undone */
-	uint64_t produced;	/* the producer's position */
-	uint64_t unflushed;	/* bytes written since the last flush */
-	uint64_t write_behind;	/* flush every this many bytes written */
-	/* Everything below this offset is on the destination's stable
-	 * storage: written before a flush that succeeded.  A failed flush
-	 * may have lost any write after that, so the copy resumes here. */
-	uint64_t durable;
-	/* a destination range waiting to be made zero, merged so that runs
-	 * of holes cost one command */
-	uint64_t hole_off, hole_len;
-	uint64_t producer_settling;	/* as worker.settling */
-	pthread_mutex_t settle_lock;	/* one settle_unlocked at a time */
-	unsigned n_workers;
-	struct worker workers[MAX_WORKERS];
-};
-
-static double elapsed(const struct timespec *a)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - a->tv_sec) +
-	       (double)(now.tv_nsec - a->tv_nsec) / 1e9;
-}
-
-/* Lowest byte not known done: call with the lock held. */
-static uint64_t watermark(struct engine *g)
-{
-	uint64_t w = g->produced;
-
-	if (g->q_len && g->queue[g->q_head].off < w)
-		w = g->queue[g->q_head].off;
-	for (unsigned i = 0; i < g->n_workers; i++)
-		if (g->workers[i].inflight < w)
-			w = g->workers[i].inflight;
-	if (g->hole_len && g->hole_off < w)
-		w = g->hole_off;
-	if (g->producer_settling < w)
-		w = g->producer_settling;
-	for (unsigned i = 0; i < g->n_workers; i++)
-		if (g->workers[i].settling < w)
-			w = g->workers[i].settling;
-	if (g->failed && g->fail_off < w)
-		w = g->fail_off;
-	return w;
-}
-
-/* With the lock held. */
-static void progress(struct engine *g, bool force)
-{
-	g->st->done_bytes = watermark(g);
-	g->st->seconds = elapsed(&g->t0);
-	if (!g->o->progress)
-		return;
-	if (!force && elapsed(&g->last_progress) < 0.25)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &g->last_progress);
-	g->o->progress(g->st, g->o->progress_arg);
-}
-
-/* Record a failure (lock held); the first error is the one reported. */
-static void record_failure(struct engine *g, int rc, uint64_t off,
-			   const struct bc_error *e)
-{
-	if (!g->failed) {
-		g->failed = rc;
-		if (e != g->e)
-			*g->e = *e;
-	}
-	if (off < g->fail_off)
-		g->fail_off = off;
-	pthread_cond_broadcast(&g->not_empty);
-	pthread_cond_broadcast(&g->not_full);
-}
-
-/*
- * A range of the destination must read zero (holes.c decides how).  Called
- * with the engine lock held and returns with it held, but drops it while
- * the destination is asked or zeroed: a map query or WRITE SAME is a round
- * trip behind the data queued on the destination (176 of them took 0.25 s
- * of a 1.2 s copy against tgt), and the workers must go on meanwhile.
- * Settling is serialised by settle_lock (the volume's map and zero paths
- * are not promised thread-safe with each other), and *slot holds the
- * range's offset until it is done, so the watermark stays below it.
- */
-static int settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
-			   uint64_t *slot, struct bc_error *e)
-{
-	struct bc_copy_stats delta = { 0 };
-	struct bc_dest_holes h = g->holes;
-	int rc;
-
-	if (!len)
-		return 0;
-	h.st = &delta;
-	*slot = off;
-	pthread_mutex_unlock(&g->lock);
-	pthread_mutex_lock(&g->settle_lock);
-	rc = bc_dest_settle(&h, off, len, e);
-	pthread_mutex_unlock(&g->settle_lock);
-	pthread_mutex_lock(&g->lock);
-	*slot = NO_OFFSET;
-	g->st->skipped_bytes += delta.skipped_bytes;
-	g->st->zeroed_bytes += delta.zeroed_bytes;
-	g->st->written_bytes += delta.written_bytes;
-	return rc;
-}
-
-/*
- * Lock held.  Merge a hole into the pending one; a pending hole that does
- * not touch it is settled first (see settle_unlocked).  On failure *fail
- * is the lowest offset left undone.
- */
-static int add_hole(struct engine *g, uint64_t off, uint64_t len,
-		    uint64_t *slot, uint64_t *fail, struct bc_error *e)
-{
-	uint64_t po = g->hole_off, pl = g->hole_len;
-
-	if (pl && po + pl == off) {
-		g->hole_len += len;
-		return 0;
-	}
-	g->hole_off = off;
-	g->hole_len = len;
-	*fail = po;
-	return settle_unlocked(g, po, pl, slot, e);
-}
-
-/*
- * Count a write, and be the worker that flushes when write_behind bytes
- * have gone out since the last flush (see WRITE_BEHIND).  On a failed
- * flush *fail is the last durable offset: what was written since may be
- * lost.
- */
-static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
-{
-	struct engine *g = w->g;
-	uint64_t mark = 0;
-	bool flush = false;
-	int rc;
-
-	pthread_mutex_lock(&g->lock);
-	g->st->written_bytes += n;
-	g->unflushed += n;
-	if (g->unflushed >= g->write_behind && bc_volume_can_flush(g->dst)) {
-		g->unflushed = 0;
-		g->st->flushes++;
-		/* every byte below the watermark was written before this */
-		mark = watermark(g);
-		flush = true;
-	}
-	pthread_mutex_unlock(&g->lock);
-	if (!flush)
-		return 0;
-	rc = bc_volume_flush(g->dst, &w->err);
-	pthread_mutex_lock(&g->lock);
-	if (rc == 0 && mark > g->durable)
-		g->durable = mark;
-	if (rc < 0)
-		*fail = g->durable;
-	pthread_mutex_unlock(&g->lock);
-	return rc;
-}
-
-/* Copy one chunk through the worker's buffer, splitting out zero runs.
- * On failure *fail is the lowest offset the failure left undone. */
-static int copy_chunk(struct worker *w, uint64_t off, size_t n,
-		      uint64_t *fail)
-{
-	struct engine *g = w->g;
-	void *buf = w->buf;
-	size_t i = 0;
-	int rc;
-
-	*fail = off;
-	rc = bc_volume_read(g->src, buf, off, n, &w->err);
-	if (rc < 0)
-		return rc;
-	pthread_mutex_lock(&g->lock);
-	g->st->read_bytes += n;
-	pthread_mutex_unlock(&g->lock);
-	/* a stop asked for while the read was out: nothing read after it is
-	 * written (a read may take long: a slow or failing target) */
-	if (g->o->cancel && *g->o->cancel)
-		return bc_error_set(&w->err, -EINTR, g->src->name, "copy", NULL);
-	while (i < n) {
-		size_t run = 0;
-		bool zero = bc_is_zero((char *)buf + i,
-				       n - i < g->zgran ? n - i : g->zgran);
-
-		/* extend the run while pieces keep the same kind */
-		while (i + run < n) {
-			size_t piece = n - i - run < g->zgran ?
-				       n - i - run : g->zgran;
-
-			if (bc_is_zero((char *)buf + i + run, piece) != zero)
-				break;
-			run += piece;
-		}
-		if (zero) {
-			uint64_t hfail;
-
-			pthread_mutex_lock(&g->lock);
-			rc = add_hole(g, off + i, run, &w->settling, &hfail,
-				      &w->err);
-			pthread_mutex_unlock(&g->lock);
-			if (rc < 0 && hfail < *fail)
-				*fail = hfail;
-		} else {
-			rc = bc_volume_write(g->dst, (char *)buf + i, off + i,
-					     run, &w->err);
-			if (!rc) {
-				uint64_t ffail = NO_OFFSET;
-
-				rc = account_write(w, run, &ffail);
-				if (rc < 0 && ffail < *fail)
-					*fail = ffail;
-			}
-		}
-		if (rc < 0)
-			return rc;
-		i += run;
-	}
-	return 0;
-}
-
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct engine *g = w->g;
-
-	pthread_mutex_lock(&g->lock);
-	for (;;) {
-		struct chunk c;
-		uint64_t fail;
-		int rc;
-
-		while (!g->q_len && !g->producing_done && !g->failed)
-			pthread_cond_wait(&g->not_empty, &g->lock);
-		if (g->failed || !g->q_len)
-			break;
-		c = g->queue[g->q_head];
-		g->q_head = (g->q_head + 1) % (2 * MAX_WORKERS);
-		g->q_len--;
-		w->inflight = c.off;
-		pthread_cond_signal(&g->not_full);
-		pthread_mutex_unlock(&g->lock);
-
-		fail = c.off;
-		if (g->o->cancel && *g->o->cancel)
-			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
-					  NULL);
-		else if (bc_deadline_passed(&g->dst->deadline))
-			rc = bc_deadline_error(&w->err, g->src->name, "copy", c.off,
-					       g->src->block_size, &g->dst->deadline);
-		else
-			rc = copy_chunk(w, c.off, (size_t)c.len, &fail);
-
-		pthread_mutex_lock(&g->lock);
-		w->inflight = NO_OFFSET;
-		if (rc < 0) {
-			record_failure(g, rc, fail, &w->err);
-			break;
-		}
-		progress(g, false);
-	}
-	pthread_mutex_unlock(&g->lock);
-	return NULL;
-}
-
-/* Hand a data range to the workers in chunks (lock not held). */
-static int produce_data(struct engine *g, uint64_t off, uint64_t len)
-{
-	uint64_t end = off + len;
-	int rc = 0;
-
-	pthread_mutex_lock(&g->lock);
-	while (off < end && !g->failed) {
-		uint64_t n = end - off < g->chunk ? end - off : g->chunk;
-
-		while (g->q_len == 2 * MAX_WORKERS && !g->failed)
-			pthread_cond_wait(&g->not_full, &g->lock);
-		if (g->failed)
-			break;
-		g->queue[(g->q_head + g->q_len) % (2 * MAX_WORKERS)] =
-			(struct chunk){ off, n };
-		g->q_len++;
-		off += n;
-		g->produced = off;
-		pthread_cond_signal(&g->not_empty);
-	}
-	rc = g->failed;
-	pthread_mutex_unlock(&g->lock);
-	return rc;
-}
 
 static int produce_hole(struct engine *g, uint64_t off, uint64_t len)
 {
@@ -384,10 +46,10 @@ static int produce_hole(struct engine *g, uint64_t off, uint64_t len)
 
 		/* produced first: the pending hole now holds the watermark */
 		g->produced = off + len;
-		rc = add_hole(g, off, len, &g->producer_settling, &fail, &e);
+		rc = bc_host_add_hole(g, off, len, &g->producer_settling, &fail, &e);
 		if (rc < 0)
-			record_failure(g, rc, fail, &e);
-		progress(g, false);
+			bc_host_record_failure(g, rc, fail, &e);
+		bc_host_progress(g, false);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return rc;
@@ -516,17 +178,16 @@ static unsigned pick_workers(const struct bc_volume *src,
 	return n > MAX_WORKERS ? MAX_WORKERS : n;
 }
 
-int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
-		 bool dest_proven_zero, const struct bc_copy_opts *o,
-		 struct bc_copy_stats *st, struct bc_error *e)
+/* Caps, geometry and locks; the workers are sized later (size_pool). */
+static int engine_new(struct bc_volume *src, struct bc_volume *dst,
+		      bool dest_proven_zero, const struct bc_copy_opts *o,
+		      struct bc_copy_stats *st, struct bc_error *e,
+		      struct engine **out)
 {
-	struct bc_extent ext[2 * MAP_BATCH + 2];
-	struct engine *g;
-	uint64_t pos, end = src->size;
-	unsigned started = 0;
+	struct engine *g = calloc(1, sizeof(*g));
+	uint64_t pos;
 	int rc;
 
-	g = calloc(1, sizeof(*g));
 	if (!g)
 		return bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
 	*g = (struct engine){ .src = src, .dst = dst, .o = o, .st = st, .e = e,
@@ -552,60 +213,67 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 	g->produced = pos;
 	g->durable = pos;
 	g->write_behind = o->write_behind ? o->write_behind : WRITE_BEHIND;
-	st->total_bytes = end;
+	st->total_bytes = src->size;
 	st->resume_offset = pos;
-	/* What other writers left in the page cache must reach the device
-	 * (or a loop device's backing file) before we map and read it. */
-	if (bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0)
-		goto out_free;
+	*out = g;
+	return 0;
+}
 
-	g->n_workers = pick_workers(src, dst);
-	g->chunk = pick_chunk(o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
-	st->chunk_bytes = g->chunk;
-	st->workers = g->n_workers;
-	for (unsigned i = 0; i < g->n_workers; i++) {
-		struct worker *w = &g->workers[i];
+static void size_pool(struct engine *g)
+{
+	g->n_workers = pick_workers(g->src, g->dst);
+	g->chunk = pick_chunk(g->o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
+	g->st->chunk_bytes = g->chunk;
+	g->st->workers = g->n_workers;
+}
 
-		w->g = g;
-		w->inflight = NO_OFFSET;
-		w->settling = NO_OFFSET;
-		if (posix_memalign(&w->buf, 4096, g->chunk)) {
-			rc = bc_error_set(e, -ENOMEM, src->name, "copy", NULL);
-			goto out_join;
-		}
-	}
-	for (; started < g->n_workers; started++) {
-		if (pthread_create(&g->workers[started].thread, NULL,
-				   worker_main, &g->workers[started])) {
-			rc = bc_error_set(e, -EAGAIN, src->name, "copy",
-					  "cannot start I/O threads");
-			goto out_join;
-		}
-	}
+static void engine_free(struct engine *g)
+{
+	for (unsigned i = 0; i < g->n_workers; i++)
+		free(g->workers[i].buf);
+	pthread_cond_destroy(&g->not_full);
+	pthread_cond_destroy(&g->not_empty);
+	pthread_mutex_destroy(&g->settle_lock);
+	pthread_mutex_destroy(&g->lock);
+	free(g);
+}
+
+/* Lock not held.  Record a failure of the producer's at @pos. */
+static void producer_failed(struct engine *g, int rc, uint64_t pos,
+			    const struct bc_error *e)
+{
+	pthread_mutex_lock(&g->lock);
+	bc_host_record_failure(g, rc, pos, e);
+	pthread_mutex_unlock(&g->lock);
+}
+
+/* The producer: the source's extents, re-cut to the I/O alignment, as
+ * data for the workers or holes to settle.  Failures are recorded. */
+static void walk_source(struct engine *g)
+{
+	struct bc_extent ext[2 * MAP_BATCH + 2];
+	uint64_t pos = g->produced, end = g->src->size;
+	const struct bc_copy_opts *o = g->o;
 
 	while (pos < end) {
-		size_t n = 0;
-
-		if ((o->cancel && *o->cancel) || bc_deadline_passed(&dst->deadline)) {
-			struct bc_error ce = { 0 };
-			int crc = o->cancel && *o->cancel ?
-				  bc_error_set(&ce, -EINTR, src->name, "copy", NULL) :
-				  bc_deadline_error(&ce, src->name, "copy", pos,
-						    src->block_size, &dst->deadline);
-
-			pthread_mutex_lock(&g->lock);
-			record_failure(g, crc, pos, &ce);
-			pthread_mutex_unlock(&g->lock);
-			break;
-		}
 		struct bc_error me = { 0 };
+		size_t n = 0;
+		int rc;
 
+		if ((o->cancel && *o->cancel) ||
+		    bc_deadline_passed(&g->dst->deadline)) {
+			rc = o->cancel && *o->cancel ?
+			     bc_error_set(&me, -EINTR, g->src->name, "copy", NULL) :
+			     bc_deadline_error(&me, g->src->name, "copy", pos,
+					       g->src->block_size,
+					       &g->dst->deadline);
+			producer_failed(g, rc, pos, &me);
+			return;
+		}
 		rc = next_extents(g, pos, end, ext, &n, &me);
 		if (rc < 0) {
-			pthread_mutex_lock(&g->lock);
-			record_failure(g, rc, pos, &me);
-			pthread_mutex_unlock(&g->lock);
-			break;
+			producer_failed(g, rc, pos, &me);
+			return;
 		}
 		for (size_t i = 0; i < n && pos < end; i++) {
 			uint64_t len = ext[i].length;
@@ -616,54 +284,65 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 				len = end - pos;
 			rc = ext[i].state != BC_EXTENT_MAPPED ?
 			     produce_hole(g, pos, len) :
-			     produce_data(g, pos, len);
+			     bc_host_queue_data(g, pos, len);
 			if (rc < 0)
-				break;
+				return;
 			pos += len;
 		}
-		if (rc < 0)
-			break;
 	}
-	rc = 0;
-out_join:
-	pthread_mutex_lock(&g->lock);
-	g->producing_done = true;
-	if (rc < 0 && !g->failed)
-		record_failure(g, rc, pos, e);
-	pthread_cond_broadcast(&g->not_empty);
-	pthread_mutex_unlock(&g->lock);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(g->workers[i].thread, NULL);
+}
 
-	/* Single-threaded again from here. */
-	rc = g->failed;
+/* Single-threaded again: the last pending hole, the destination made
+ * durable, and where a resume would start. */
+static int finish(struct engine *g, struct bc_error *e)
+{
+	int rc = g->failed;
+
 	if (!rc) {
 		struct bc_error he = { 0 };
-
 		uint64_t ho, hl;
 
 		pthread_mutex_lock(&g->lock);
 		ho = g->hole_off;
 		hl = g->hole_len;
 		g->hole_len = 0;
-		rc = settle_unlocked(g, ho, hl, &g->producer_settling, &he);
+		rc = bc_host_settle_unlocked(g, ho, hl, &g->producer_settling,
+					     &he);
 		if (rc < 0)
-			record_failure(g, rc, ho, &he);
+			bc_host_record_failure(g, rc, ho, &he);
 		pthread_mutex_unlock(&g->lock);
 	}
-	if (!rc && bc_volume_can_flush(dst) && (rc = bc_volume_flush(dst, e)) < 0) {
+	if (!rc && bc_volume_can_flush(g->dst) &&
+	    (rc = bc_volume_flush(g->dst, e)) < 0) {
 		g->failed = rc;
 		g->fail_off = g->durable;	/* the writes since may be lost */
 	}
-	st->resume_offset = rc < 0 ? watermark(g) : end;
-	progress(g, true);
-	for (unsigned i = 0; i < g->n_workers; i++)
-		free(g->workers[i].buf);
-out_free:
-	pthread_cond_destroy(&g->not_full);
-	pthread_cond_destroy(&g->not_empty);
-	pthread_mutex_destroy(&g->settle_lock);
-	pthread_mutex_destroy(&g->lock);
-	free(g);
+	g->st->resume_offset = rc < 0 ? bc_host_watermark(g) : g->src->size;
+	bc_host_progress(g, true);
+	return rc;
+}
+
+int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
+		 bool dest_proven_zero, const struct bc_copy_opts *o,
+		 struct bc_copy_stats *st, struct bc_error *e)
+{
+	struct engine *g = NULL;
+	int rc = engine_new(src, dst, dest_proven_zero, o, st, e, &g);
+
+	if (rc < 0)
+		return rc;
+	/* What other writers left in the page cache must reach the device
+	 * (or a loop device's backing file) before we map and read it. */
+	if (bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0) {
+		engine_free(g);
+		return rc;
+	}
+	size_pool(g);
+	rc = bc_host_pool_start(g, e);
+	if (rc == 0)
+		walk_source(g);
+	bc_host_pool_join(g, rc, e);
+	rc = finish(g, e);
+	engine_free(g);
 	return rc;
 }

@@ -22,3 +22,21 @@ bool bc_is_zero(const void *p, size_t len)
 		return true;
 	return memcmp(b, b + head, len - head) == 0;
 }
+
+size_t bc_zero_run(const void *p, size_t len, size_t gran, bool *zero)
+{
+	const unsigned char *b = p;
+	size_t run;
+
+	if (!gran || gran > len)
+		gran = len;
+	*zero = bc_is_zero(b, gran);
+	for (run = gran; run < len; ) {
+		size_t piece = len - run < gran ? len - run : gran;
+
+		if (bc_is_zero(b + run, piece) != *zero)
+			break;
+		run += piece;
+	}
+	return run;
+}

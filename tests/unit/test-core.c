@@ -179,6 +179,35 @@ static void test_zero_detect(void **state)
 	assert_false(bc_is_zero(b, sizeof(b)));
 }
 
+/* Runs of whole pieces of one kind: the host copy writes the data runs
+ * and settles the zero runs as holes. */
+static void test_zero_run(void **state)
+{
+	static uint8_t b[10000];
+	bool zero = false;
+
+	(void)state;
+	assert_int_equal(bc_zero_run(b, sizeof(b), 4096, &zero), 10000);
+	assert_true(zero);
+	b[4097] = 1;
+	b[9000] = 1;
+	assert_int_equal(bc_zero_run(b, sizeof(b), 4096, &zero), 4096);
+	assert_true(zero);
+	/* two pieces with data, the second a short tail */
+	assert_int_equal(bc_zero_run(b + 4096, 5904, 4096, &zero), 5904);
+	assert_false(zero);
+	b[9000] = 0;
+	assert_int_equal(bc_zero_run(b + 4096, 5904, 4096, &zero), 4096);
+	assert_false(zero);
+	assert_int_equal(bc_zero_run(b + 8192, 1808, 4096, &zero), 1808);
+	assert_true(zero);
+	/* no granule, or one larger than the buffer: the whole of it */
+	assert_int_equal(bc_zero_run(b, 6000, 0, &zero), 6000);
+	assert_false(zero);
+	assert_int_equal(bc_zero_run(b, 100, 4096, &zero), 100);
+	assert_true(zero);
+}
+
 static void test_error_format(void **state)
 {
 	struct bc_error e = { 0 };
@@ -283,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_address_classify),
 		cmocka_unit_test(test_address_resolve),
 		cmocka_unit_test(test_zero_detect),
+		cmocka_unit_test(test_zero_run),
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_iscsi_url),
 		cmocka_unit_test(test_addr_display),

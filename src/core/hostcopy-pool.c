@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The host copy's worker pool: a bounded queue of chunks, the threads that
+ * copy them, and the watermark below which every byte is done -- what a
+ * failed or stopped copy resumes from.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/hostcopy.h"
+#include "util/deadline.h"
+
+static double elapsed(const struct timespec *a)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - a->tv_sec) +
+	       (double)(now.tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* Lowest byte not known done: call with the lock held. */
+uint64_t bc_host_watermark(struct engine *g)
+{
+	uint64_t w = g->produced;
+
+	if (g->q_len && g->queue[g->q_head].off < w)
+		w = g->queue[g->q_head].off;
+	for (unsigned i = 0; i < g->n_workers; i++)
+		if (g->workers[i].inflight < w)
+			w = g->workers[i].inflight;
+	if (g->hole_len && g->hole_off < w)
+		w = g->hole_off;
+	if (g->producer_settling < w)
+		w = g->producer_settling;
+	for (unsigned i = 0; i < g->n_workers; i++)
+		if (g->workers[i].settling < w)
+			w = g->workers[i].settling;
+	if (g->failed && g->fail_off < w)
+		w = g->fail_off;
+	return w;
+}
+
+/* With the lock held. */
+void bc_host_progress(struct engine *g, bool force)
+{
+	g->st->done_bytes = bc_host_watermark(g);
+	g->st->seconds = elapsed(&g->t0);
+	if (!g->o->progress)
+		return;
+	if (!force && elapsed(&g->last_progress) < 0.25)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &g->last_progress);
+	g->o->progress(g->st, g->o->progress_arg);
+}
+
+/* Record a failure (lock held); the first error is the one reported. */
+void bc_host_record_failure(struct engine *g, int rc, uint64_t off,
+			    const struct bc_error *e)
+{
+	if (!g->failed) {
+		g->failed = rc;
+		if (e != g->e)
+			*g->e = *e;
+	}
+	if (off < g->fail_off)
+		g->fail_off = off;
+	pthread_cond_broadcast(&g->not_empty);
+	pthread_cond_broadcast(&g->not_full);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct engine *g = w->g;
+
+	pthread_mutex_lock(&g->lock);
+	for (;;) {
+		struct chunk c;
+		uint64_t fail;
+		int rc;
+
+		while (!g->q_len && !g->producing_done && !g->failed)
+			pthread_cond_wait(&g->not_empty, &g->lock);
+		if (g->failed || !g->q_len)
+			break;
+		c = g->queue[g->q_head];
+		g->q_head = (g->q_head + 1) % (2 * MAX_WORKERS);
+		g->q_len--;
+		w->inflight = c.off;
+		pthread_cond_signal(&g->not_full);
+		pthread_mutex_unlock(&g->lock);
+
+		fail = c.off;
+		if (g->o->cancel && *g->o->cancel)
+			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
+					  NULL);
+		else if (bc_deadline_passed(&g->dst->deadline))
+			rc = bc_deadline_error(&w->err, g->src->name, "copy", c.off,
+					       g->src->block_size, &g->dst->deadline);
+		else
+			rc = bc_host_copy_chunk(w, c.off, (size_t)c.len, &fail);
+
+		pthread_mutex_lock(&g->lock);
+		w->inflight = NO_OFFSET;
+		if (rc < 0) {
+			bc_host_record_failure(g, rc, fail, &w->err);
+			break;
+		}
+		bc_host_progress(g, false);
+	}
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+/* Hand a data range to the workers in chunks (lock not held). */
+int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len)
+{
+	uint64_t end = off + len;
+	int rc = 0;
+
+	pthread_mutex_lock(&g->lock);
+	while (off < end && !g->failed) {
+		uint64_t n = end - off < g->chunk ? end - off : g->chunk;
+
+		while (g->q_len == 2 * MAX_WORKERS && !g->failed)
+			pthread_cond_wait(&g->not_full, &g->lock);
+		if (g->failed)
+			break;
+		g->queue[(g->q_head + g->q_len) % (2 * MAX_WORKERS)] =
+			(struct chunk){ off, n };
+		g->q_len++;
+		off += n;
+		g->produced = off;
+		pthread_cond_signal(&g->not_empty);
+	}
+	rc = g->failed;
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+int bc_host_pool_start(struct engine *g, struct bc_error *e)
+{
+	for (unsigned i = 0; i < g->n_workers; i++) {
+		struct worker *w = &g->workers[i];
+
+		w->g = g;
+		w->inflight = NO_OFFSET;
+		w->settling = NO_OFFSET;
+		if (posix_memalign(&w->buf, 4096, g->chunk))
+			return bc_error_set(e, -ENOMEM, g->src->name, "copy", NULL);
+	}
+	for (; g->started < g->n_workers; g->started++) {
+		if (pthread_create(&g->workers[g->started].thread, NULL,
+				   worker_main, &g->workers[g->started]))
+			return bc_error_set(e, -EAGAIN, g->src->name, "copy",
+					    "cannot start I/O threads");
+	}
+	return 0;
+}
+
+void bc_host_pool_join(struct engine *g, int rc, struct bc_error *e)
+{
+	pthread_mutex_lock(&g->lock);
+	g->producing_done = true;
+	if (rc < 0 && !g->failed)
+		bc_host_record_failure(g, rc, g->produced, e);
+	pthread_cond_broadcast(&g->not_empty);
+	pthread_mutex_unlock(&g->lock);
+	for (unsigned i = 0; i < g->started; i++)
+		pthread_join(g->workers[i].thread, NULL);
+}

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host copy engine's parts, shared by its files (not an API):
+ * hostcopy.c walks the source's map and hands out data and holes,
+ * hostcopy-pool.c runs the workers and knows what is done, and
+ * hostcopy-write.c puts a chunk on the destination (data runs written,
+ * zero runs and holes settled, the write-behind flush).
+ */
+#ifndef BC_CORE_HOSTCOPY_H
+#define BC_CORE_HOSTCOPY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <blkclone/copy.h>
+
+#include "core/holes.h"
+
+#define MAX_WORKERS 16
+#define NO_OFFSET UINT64_MAX
+
+struct chunk {
+	uint64_t off;
+	uint64_t len;
+};
+
+struct engine;
+
+struct worker {
+	pthread_t thread;
+	struct engine *g;
+	void *buf;
+	struct bc_error err;
+	uint64_t inflight;	/* chunk being copied, or NO_OFFSET */
+	uint64_t settling;	/* hole being settled, or NO_OFFSET */
+};
+
+struct engine {
+	struct bc_volume *src, *dst;
+	const struct bc_caps *sc, *dc;
+	const struct bc_copy_opts *o;
+	struct bc_copy_stats *st;
+	struct bc_error *e;
+	struct bc_dest_holes holes;
+	uint32_t align;		/* I/O alignment: the larger block size */
+	uint32_t zgran;		/* zero detection granularity */
+	uint32_t chunk;
+	struct timespec t0, last_progress;
+
+	/* Everything below is shared with the workers, under @lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t not_empty, not_full;
+	struct chunk queue[2 * MAX_WORKERS];
+	unsigned q_head, q_len;
+	bool producing_done;
+	int failed;		/* first error, 0 if none */
+	uint64_t fail_off;	/* lowest offset any failure left undone */
+	uint64_t produced;	/* the producer's position */
+	uint64_t unflushed;	/* bytes written since the last flush */
+	uint64_t write_behind;	/* flush every this many bytes written */
+	/* Everything below this offset is on the destination's stable
+	 * storage: written before a flush that succeeded.  A failed flush
+	 * may have lost any write after that, so the copy resumes here. */
+	uint64_t durable;
+	/* a destination range waiting to be made zero, merged so that runs
+	 * of holes cost one command */
+	uint64_t hole_off, hole_len;
+	uint64_t producer_settling;	/* as worker.settling */
+	pthread_mutex_t settle_lock;	/* one settle at a time */
+	unsigned n_workers;
+	unsigned started;	/* worker threads running */
+	struct worker workers[MAX_WORKERS];
+};
+
+/* hostcopy-pool.c: the lock held unless said otherwise */
+uint64_t bc_host_watermark(struct engine *g);
+void bc_host_progress(struct engine *g, bool force);
+void bc_host_record_failure(struct engine *g, int rc, uint64_t off,
+			    const struct bc_error *e);
+/* Lock not held: queue [off, off + len) for the workers in chunks;
+ * returns the first failure so far (0 if none). */
+int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len);
+/* Lock not held: buffers and threads for g->n_workers workers. */
+int bc_host_pool_start(struct engine *g, struct bc_error *e);
+/* Lock not held: nothing more comes (@rc < 0: the producer failed, at
+ * g->produced); wait for every worker started. */
+void bc_host_pool_join(struct engine *g, int rc, struct bc_error *e);
+
+/* hostcopy-write.c */
+int bc_host_settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
+			    uint64_t *slot, struct bc_error *e);
+int bc_host_add_hole(struct engine *g, uint64_t off, uint64_t len,
+		     uint64_t *slot, uint64_t *fail, struct bc_error *e);
+/* Lock not held.  On failure *fail is the lowest offset left undone. */
+int bc_host_copy_chunk(struct worker *w, uint64_t off, size_t n,
+		       uint64_t *fail);
+
+#endif
