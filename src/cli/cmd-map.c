@@ -62,6 +62,107 @@ static int push(struct extent_vec *x, const struct bc_extent *ext)
 	return 0;
 }
 
+/* The whole map, merged (push), and the bytes in each state. */
+static int collect(struct bc_volume *v, struct extent_vec *x, uint64_t tot[3],
+		   struct bc_error *e)
+{
+	struct bc_extent batch[BATCH], one;
+	struct bc_extent_iter it;
+	int rc;
+
+	bc_extent_iter_init(&it, v, 0, v->size, batch, BATCH);
+	while ((rc = bc_extent_next(&it, &one, e)) > 0) {
+		if (push(x, &one) < 0)
+			return bc_error_set(e, -ENOMEM, v->name, "map", NULL);
+		tot[one.state] += one.length;
+	}
+	return rc;
+}
+
+static const char *source_name(const struct bc_volume *v,
+			       const struct bc_caps *caps)
+{
+	if (!bc_volume_has_map(v, caps))
+		return "none";
+	switch (caps->map_source) {
+	case BC_MAP_SEEK_HOLE: return "seek_hole";
+	case BC_MAP_GET_LBA_STATUS: return "get_lba_status";
+	case BC_MAP_BACKING_FILE: return "backing_file";
+	case BC_MAP_NONE: break;
+	}
+	return "none";
+}
+
+static void print_json(const char *addr, const struct bc_volume *v,
+		       const struct bc_caps *caps, const struct extent_vec *x,
+		       const uint64_t tot[3])
+{
+	struct bc_json j;
+	char shown[320];
+
+	bc_json_init(&j, stdout, true);
+	bc_json_open_object(&j, NULL);
+	bc_json_u64(&j, "schema", 1);
+	bc_json_string(&j, "address", bc_addr_display(addr, shown, sizeof(shown)));
+	bc_json_u64(&j, "size_bytes", v->size);
+	bc_json_u64(&j, "block_size", v->block_size);
+	bc_json_string(&j, "source", source_name(v, caps));
+	bc_json_open_array(&j, "extents");
+	for (size_t i = 0; i < x->n; i++) {
+		bc_json_open_object(&j, NULL);
+		bc_json_u64(&j, "offset", x->v[i].offset);
+		bc_json_u64(&j, "length", x->v[i].length);
+		bc_json_u64(&j, "lba", x->v[i].offset / v->block_size);
+		bc_json_u64(&j, "blocks", x->v[i].length / v->block_size);
+		bc_json_string(&j, "state", state_name(x->v[i].state));
+		bc_json_close_object(&j);
+	}
+	bc_json_close_array(&j);
+	bc_json_open_object(&j, "totals");
+	bc_json_u64(&j, "mapped_bytes", tot[BC_EXTENT_MAPPED]);
+	bc_json_u64(&j, "deallocated_bytes", tot[BC_EXTENT_DEALLOCATED]);
+	bc_json_u64(&j, "anchored_bytes", tot[BC_EXTENT_ANCHORED]);
+	bc_json_close_object(&j);
+	bc_json_close_object(&j);
+	bc_json_finish(&j);
+}
+
+/* -1 if the table cannot be made. */
+static int print_table(const struct bc_volume *v, const struct bc_caps *caps,
+		       const struct extent_vec *x, const uint64_t tot[3],
+		       bool bytes)
+{
+	struct libscols_table *tb = scols_new_table();
+	uint64_t div = bytes ? 1 : v->block_size;
+	char a[32], b[32], cc[32];
+
+	if (!tb)
+		return -1;
+	scols_table_new_column(tb, bytes ? "OFFSET" : "LBA", 0.3, SCOLS_FL_RIGHT);
+	scols_table_new_column(tb, bytes ? "LENGTH" : "BLOCKS", 0.3, SCOLS_FL_RIGHT);
+	scols_table_new_column(tb, "STATE", 0.4, 0);
+	for (size_t i = 0; i < x->n; i++) {
+		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+		char s0[32], s1[32];
+
+		if (!ln)
+			break;
+		snprintf(s0, sizeof(s0), "%" PRIu64, x->v[i].offset / div);
+		snprintf(s1, sizeof(s1), "%" PRIu64, x->v[i].length / div);
+		scols_line_set_data(ln, 0, s0);
+		scols_line_set_data(ln, 1, s1);
+		scols_line_set_data(ln, 2, state_name(x->v[i].state));
+	}
+	scols_print_table(tb);
+	scols_unref_table(tb);
+	printf("mapped %s, deallocated %s, anchored %s (%s)\n",
+	       bc_human_bytes(tot[0], a, sizeof(a)),
+	       bc_human_bytes(tot[1], b, sizeof(b)),
+	       bc_human_bytes(tot[2], cc, sizeof(cc)),
+	       caps->extent_map.reason);
+	return 0;
+}
+
 enum { OPT_JSON = 256 };
 
 int bc_cmd_map(int argc, char **argv)
@@ -76,10 +177,7 @@ int bc_cmd_map(int argc, char **argv)
 	struct bc_volume *v = NULL;
 	const struct bc_caps *caps;
 	struct bc_error e = { 0 };
-	struct bc_extent batch[BATCH], x1;
-	struct bc_extent_iter it;
 	uint64_t tot[3] = { 0, 0, 0 };
-	char shown[320];
 	bool json = false, bytes = false;
 	int c, rc, ex = BC_EXIT_OK;
 
@@ -102,83 +200,14 @@ int bc_cmd_map(int argc, char **argv)
 		bc_cli_error(&e);
 		return bc_cli_exit_for_refusal(rc);
 	}
-	if (bc_volume_caps(v, &caps, &e) < 0)
+	if (bc_volume_caps(v, &caps, &e) < 0 ||
+	    (bc_volume_can_flush(v) && bc_volume_flush(v, &e) < 0) ||
+	    collect(v, &x, tot, &e) < 0)
 		goto failed;
-	if (bc_volume_can_flush(v) && bc_volume_flush(v, &e) < 0)
+	if (json)
+		print_json(argv[optind], v, caps, &x, tot);
+	else if (print_table(v, caps, &x, tot, bytes) < 0)
 		goto failed;
-	bc_extent_iter_init(&it, v, 0, v->size, batch, BATCH);
-	while ((rc = bc_extent_next(&it, &x1, &e)) > 0) {
-		if (push(&x, &x1) < 0) {
-			bc_error_set(&e, -ENOMEM, v->name, "map", NULL);
-			goto failed;
-		}
-		tot[x1.state] += x1.length;
-	}
-	if (rc < 0)
-		goto failed;
-	if (json) {
-		struct bc_json j;
-
-		bc_json_init(&j, stdout, true);
-		bc_json_open_object(&j, NULL);
-		bc_json_u64(&j, "schema", 1);
-		bc_json_string(&j, "address", bc_addr_display(argv[optind], shown, sizeof(shown)));
-		bc_json_u64(&j, "size_bytes", v->size);
-		bc_json_u64(&j, "block_size", v->block_size);
-		bc_json_string(&j, "source",
-			       bc_volume_has_map(v, caps) ?
-			       (caps->map_source == BC_MAP_SEEK_HOLE ? "seek_hole" :
-				caps->map_source == BC_MAP_GET_LBA_STATUS ? "get_lba_status" :
-				caps->map_source == BC_MAP_BACKING_FILE ? "backing_file" : "none")
-			       : "none");
-		bc_json_open_array(&j, "extents");
-		for (size_t i = 0; i < x.n; i++) {
-			bc_json_open_object(&j, NULL);
-			bc_json_u64(&j, "offset", x.v[i].offset);
-			bc_json_u64(&j, "length", x.v[i].length);
-			bc_json_u64(&j, "lba", x.v[i].offset / v->block_size);
-			bc_json_u64(&j, "blocks", x.v[i].length / v->block_size);
-			bc_json_string(&j, "state", state_name(x.v[i].state));
-			bc_json_close_object(&j);
-		}
-		bc_json_close_array(&j);
-		bc_json_open_object(&j, "totals");
-		bc_json_u64(&j, "mapped_bytes", tot[BC_EXTENT_MAPPED]);
-		bc_json_u64(&j, "deallocated_bytes", tot[BC_EXTENT_DEALLOCATED]);
-		bc_json_u64(&j, "anchored_bytes", tot[BC_EXTENT_ANCHORED]);
-		bc_json_close_object(&j);
-		bc_json_close_object(&j);
-		bc_json_finish(&j);
-	} else {
-		struct libscols_table *tb = scols_new_table();
-		char a[32], b[32], cc[32];
-
-		if (!tb)
-			goto failed;
-		scols_table_new_column(tb, bytes ? "OFFSET" : "LBA", 0.3, SCOLS_FL_RIGHT);
-		scols_table_new_column(tb, bytes ? "LENGTH" : "BLOCKS", 0.3, SCOLS_FL_RIGHT);
-		scols_table_new_column(tb, "STATE", 0.4, 0);
-		for (size_t i = 0; i < x.n; i++) {
-			struct libscols_line *ln = scols_table_new_line(tb, NULL);
-			char s0[32], s1[32];
-			uint64_t div = bytes ? 1 : v->block_size;
-
-			if (!ln)
-				break;
-			snprintf(s0, sizeof(s0), "%" PRIu64, x.v[i].offset / div);
-			snprintf(s1, sizeof(s1), "%" PRIu64, x.v[i].length / div);
-			scols_line_set_data(ln, 0, s0);
-			scols_line_set_data(ln, 1, s1);
-			scols_line_set_data(ln, 2, state_name(x.v[i].state));
-		}
-		scols_print_table(tb);
-		scols_unref_table(tb);
-		printf("mapped %s, deallocated %s, anchored %s (%s)\n",
-		       bc_human_bytes(tot[0], a, sizeof(a)),
-		       bc_human_bytes(tot[1], b, sizeof(b)),
-		       bc_human_bytes(tot[2], cc, sizeof(cc)),
-		       caps->extent_map.reason);
-	}
 	goto out;
 failed:
 	bc_cli_error(&e);
