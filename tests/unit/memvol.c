@@ -99,10 +99,11 @@ static int mv_map_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 	size_t i = 0;
 
 	m->maps++;
-	if (m->map_fail)
-		return bc_error_set_lba(e, m->map_fail, v->name, "GET LBA STATUS",
-					b, m->bs, "injected");
 	if (m->map_lie && off == m->map_lie_at) {
+		if (m->map_fail)
+			return bc_error_set_lba(e, m->map_fail, v->name,
+						"GET LBA STATUS", b, m->bs,
+						"injected");
 		for (i = 0; i < m->map_lie_n && i < max && i < 8; i++)
 			out[i] = m->map_lie_ext[i];
 		*n = m->map_lie_n;

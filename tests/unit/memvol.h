@@ -31,9 +31,9 @@ struct memvol {
 	bool *dirty;		/* per block: written since the last flush */
 	/* what the probe says the map comes from (names it in messages) */
 	enum bc_map_source map_source;
-	/* a map that cannot be trusted: the query at byte map_lie_at answers
-	 * map_lie (at most max of them copied) and claims map_lie_n extents;
-	 * or fails with map_fail (an errno, 0 = never) */
+	/* a map that cannot be trusted: the query at byte map_lie_at fails
+	 * with map_fail (an errno), or else answers map_lie_ext (at most max
+	 * of them copied) and claims map_lie_n extents */
 	bool map_lie;
 	uint64_t map_lie_at;
 	struct bc_extent map_lie_ext[8];
