@@ -91,6 +91,14 @@ int bc_error_set_lba(struct bc_error *e, int err, const char *device,
 /* "DEVICE: OP at LBA N: detail: strerror" in @buf; returns @buf. */
 const char *bc_error_format(const struct bc_error *e, char *buf, size_t len);
 
+/*
+ * Did opening or checking a volume fail with @err because the request is
+ * refused (no such file, no permission, busy, read-only, too small, ...)
+ * rather than because something broke on the way (I/O, a lost target)?
+ * Nothing was written in either case; callers tell the two apart.
+ */
+bool bc_error_is_refusal(int err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* blkclone: clone block volumes as cheaply as the storage allows. */
-#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,13 +36,7 @@ void bc_cli_error(const struct bc_error *e)
 
 int bc_cli_exit_for_refusal(int err)
 {
-	switch (err) {
-	case -ENOENT: case -EINVAL: case -EBUSY: case -EACCES: case -EPERM:
-	case -EROFS: case -ENOSPC: case -ENOTBLK: case -ENODEV:
-	case -EPROTONOSUPPORT: case -EISDIR: case -EXDEV: case -ENOLCK:
-		return BC_EXIT_REFUSED;
-	}
-	return BC_EXIT_FAILED;
+	return bc_error_is_refusal(err) ? BC_EXIT_REFUSED : BC_EXIT_FAILED;
 }
 
 static void usage(FILE *f)

@@ -106,3 +106,14 @@ const char *bc_error_format(const struct bc_error *e, char *buf, size_t len)
 #undef APPEND
 	return buf;
 }
+
+bool bc_error_is_refusal(int err)
+{
+	switch (err) {
+	case -ENOENT: case -EINVAL: case -EBUSY: case -EACCES: case -EPERM:
+	case -EROFS: case -ENOSPC: case -ENOTBLK: case -ENODEV:
+	case -EPROTONOSUPPORT: case -EISDIR: case -EXDEV: case -ENOLCK:
+		return true;
+	}
+	return false;
+}
