@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A clone session: what "blkclone copy" decides between two addresses and
+ * its exit code, for any program that links the library.
+ *
+ *	bc_clone_open	same-object check, source, destination (a file is
+ *			created), bc_copy_check
+ *	bc_clone_plan	the resume rule, the plan, the refusal memory
+ *	bc_clone_run	the copy; the refusal memory learns from it
+ *	bc_clone_result	what happened, as data: outcome, stats, plan, hint
+ *	bc_clone_close	closes; a created file never written is removed
+ *
+ * Each step returns 0 or -errno with the reason in @e.  After a failure
+ * the later steps do nothing and return the same error again (and copy it
+ * into @e), so a caller may run them all and look at the result once.  A
+ * failure removes a destination file the session created and nothing
+ * wrote; the result says so.  Nothing here prints.
+ */
+#ifndef BLKCLONE_CLONE_H
+#define BLKCLONE_CLONE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <blkclone/copy.h>
+#include <blkclone/error.h>
+#include <blkclone/volume.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct bc_clone_opts {
+	/* policy, verify, timeout, progress; copy.cancel, when set, stops
+	 * the run at its next safe point.  copy.start is the session's:
+	 * see resume. */
+	struct bc_copy_opts copy;
+	/* continue an interrupted host copy from @resume_lba (in the
+	 * source's blocks): a host copy, refused with BC_OFFLOAD_REQUIRE
+	 * and beyond the source's end */
+	bool resume;
+	uint64_t resume_lba;
+	/* neither consult nor update the refusal memory (src/core/refusals.h):
+	 * a simulator, a test, a caller that keeps its own */
+	bool no_refusal_memory;
+	/* Called once, just before bc_clone_open creates a destination file
+	 * (when the destination address names nothing yet): from there on a
+	 * stop is best asked for through copy.cancel, so the file is removed
+	 * again, not left behind by a killed process.  May be NULL. */
+	void (*before_create)(void *arg);
+	void *before_create_arg;
+};
+
+enum bc_clone_outcome {
+	BC_CLONE_OK = 0,	/* done, or no step has failed yet */
+	BC_CLONE_REFUSED,	/* refused before anything was written */
+	/* offload required, but unavailable or refused: the destination is
+	 * untouched and a host copy may still do it */
+	BC_CLONE_NO_OFFLOAD,
+	BC_CLONE_FAILED,	/* failed while opening or running */
+};
+
+/* What to tell after a failure, beside the error itself. */
+enum bc_clone_hint {
+	BC_CLONE_HINT_NONE = 0,
+	/* plan.chosen was refused before anything was written (offload
+	 * required: no host copy) */
+	BC_CLONE_HINT_UNTOUCHED,
+	/* nothing was written; the file this session created was removed */
+	BC_CLONE_HINT_REMOVED,
+	/* the destination is incomplete: stats.resume_offset is the first
+	 * byte not copied, resume_lba the same in the source's blocks */
+	BC_CLONE_HINT_RESUME,
+	/* every block was written before the failure (in the final flush or
+	 * the verify): nothing to resume, only to copy again */
+	BC_CLONE_HINT_ALL_WRITTEN,
+};
+
+struct bc_clone_result {
+	enum bc_clone_outcome outcome;
+	struct bc_error error;		/* the failure; err 0 when none */
+	/* the addresses for messages and reports: a secret typed into an
+	 * URL is shown as "***" */
+	char source[320];
+	char destination[320];
+	bool planned;			/* @plan holds the plan */
+	struct bc_plan plan;
+	enum bc_method used;		/* NONE until the run chose one */
+	struct bc_fallback fallback;
+	struct bc_copy_stats stats;	/* zero until the run */
+	bool verified;			/* done, and read back equal */
+	bool dest_created;		/* the session created the file */
+	/* something was or may have been written to the destination */
+	bool dest_touched;
+	bool dest_removed;		/* created, never written, removed */
+	enum bc_clone_hint hint;
+	uint64_t resume_lba;		/* with BC_CLONE_HINT_RESUME */
+};
+
+struct bc_clone;
+
+/*
+ * Open @src for reading and @dst for writing, creating a missing file
+ * (with bc_volume_create_mode of the source), and refuse what must be
+ * refused before any write.  @o is copied.  As with sqlite3_open, *out is
+ * set also on failure (NULL only without memory): read its result, then
+ * close it.
+ */
+int bc_clone_open(const char *src, const char *dst,
+		  const struct bc_clone_opts *o, struct bc_clone **out,
+		  struct bc_error *e);
+
+/*
+ * A session over two volumes the caller opened (a simulator's, or a
+ * probe's opened read-only): they are the session's from here, closed by
+ * bc_clone_close, also when this fails.  Nothing is checked: call
+ * bc_copy_check first where a copy will run.  @src_name and @dst_name
+ * name them in messages (NULL: the volumes' own names).
+ */
+int bc_clone_attach(struct bc_volume *src, struct bc_volume *dst,
+		    const char *src_name, const char *dst_name,
+		    const struct bc_clone_opts *o, struct bc_clone **out,
+		    struct bc_error *e);
+
+/*
+ * The resume rule, then the plan (bc_plan_make) with what the refusal
+ * memory knows of the pair.  Fails with BC_CLONE_NO_OFFLOAD when no
+ * method is left (offload required); the plan is in the result either way.
+ */
+int bc_clone_plan(struct bc_clone *c, struct bc_error *e);
+
+/* Copy as planned (bc_copy_run), then tell the refusal memory whether
+ * the chosen method was refused for this pair or worked. */
+int bc_clone_run(struct bc_clone *c, struct bc_error *e);
+
+/* Valid until bc_clone_close. */
+const struct bc_clone_result *bc_clone_result(const struct bc_clone *c);
+
+/* Close both volumes (the destination first); a file the session created
+ * and nothing wrote is removed unless the run succeeded.  NULL is fine. */
+void bc_clone_close(struct bc_clone *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

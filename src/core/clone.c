@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The clone session (include/blkclone/clone.h): the order in which a copy
+ * opens, checks, plans and runs, and what a failure means for the caller:
+ * refused, offload unavailable with the destination untouched, or failed,
+ * and what is left to say after it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <blkclone/clone.h>
+
+#include "core/refusals.h"
+#include "volume/address.h"
+
+struct bc_clone {
+	struct bc_clone_opts o;		/* o.copy as the run will see it */
+	struct bc_volume *src, *dst;
+	const struct bc_caps *sc, *dc;
+	bool ran_ok;
+	struct bc_clone_result r;
+};
+
+static struct bc_clone *session_new(const struct bc_clone_opts *o)
+{
+	struct bc_clone *c = calloc(1, sizeof(*c));
+
+	if (c && o)
+		c->o = *o;
+	return c;
+}
+
+static bool nothing_written(const struct bc_copy_stats *st)
+{
+	return !st->written_bytes && !st->offloaded_bytes && !st->zeroed_bytes;
+}
+
+/* A file this session created and never wrote is not left behind. */
+static bool remove_unwritten(struct bc_clone *c)
+{
+	return c->dst && c->dst->created && nothing_written(&c->r.stats) &&
+	       bc_volume_unlink_created(c->dst) == 0;
+}
+
+/* What is left to say after the failure, beside the error itself. */
+static void set_hint(struct bc_clone_result *r, uint32_t block_size)
+{
+	const struct bc_copy_stats *st = &r->stats;
+
+	if (r->outcome == BC_CLONE_NO_OFFLOAD && r->planned &&
+	    r->plan.chosen != BC_METHOD_NONE) {
+		r->hint = BC_CLONE_HINT_UNTOUCHED;
+	} else if (r->outcome != BC_CLONE_FAILED) {
+		r->hint = BC_CLONE_HINT_NONE;
+	} else if (r->dest_removed) {
+		r->hint = BC_CLONE_HINT_REMOVED;
+	} else if (st->total_bytes && st->resume_offset < st->total_bytes) {
+		r->hint = BC_CLONE_HINT_RESUME;
+		r->resume_lba = st->resume_offset / (block_size ? block_size : 512);
+	} else if (st->total_bytes) {
+		/* a failed flush or read-back must not read as a half-done copy */
+		r->hint = BC_CLONE_HINT_ALL_WRITTEN;
+	}
+}
+
+/* Record a failure of class @oc; returns @rc. */
+static int fail(struct bc_clone *c, enum bc_clone_outcome oc, int rc,
+		const struct bc_error *e)
+{
+	struct bc_clone_result *r = &c->r;
+
+	r->outcome = oc;
+	r->error = *e;
+	if (!r->error.err)
+		r->error.err = rc;
+	r->dest_removed = remove_unwritten(c);
+	set_hint(r, c->src ? c->src->block_size : 0);
+	return rc;
+}
+
+/* A step after a failure: the same error again. */
+static int again(const struct bc_clone *c, struct bc_error *e)
+{
+	*e = c->r.error;
+	return c->r.error.err ? c->r.error.err : -EINVAL;
+}
+
+static enum bc_clone_outcome open_outcome(int rc)
+{
+	return bc_error_is_refusal(rc) ? BC_CLONE_REFUSED : BC_CLONE_FAILED;
+}
+
+/* Two paths naming one object would otherwise trip over our own lock. */
+static bool same_object(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static void before_create(const struct bc_clone_opts *o, const char *dst)
+{
+	struct stat st;
+
+	/* a file about to be created is ours to remove again */
+	if (o->before_create && stat(dst, &st) < 0 && errno == ENOENT)
+		o->before_create(o->before_create_arg);
+}
+
+int bc_clone_open(const char *src, const char *dst,
+		  const struct bc_clone_opts *o, struct bc_clone **out,
+		  struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	struct bc_clone *c;
+	struct bc_clone_result *r;
+	int rc;
+
+	if (!e)
+		e = &scratch;
+	*out = c = session_new(o);
+	if (!c)
+		return bc_error_set(e, -ENOMEM, NULL, "clone", NULL);
+	r = &c->r;
+	/* what we say never carries a secret typed into an URL */
+	bc_addr_display(src, r->source, sizeof(r->source));
+	bc_addr_display(dst, r->destination, sizeof(r->destination));
+	if (same_object(src, dst))
+		return fail(c, BC_CLONE_REFUSED,
+			    bc_error_set(e, -EINVAL, r->destination, "check",
+					 "source and destination are the same volume"), e);
+	/* The source is opened and probed (an iSCSI login, commands that
+	 * may hang) before a destination file is created: stopped there,
+	 * a copy leaves nothing behind. */
+	if ((rc = bc_volume_open(src, 0, &c->src, e)) < 0)
+		return fail(c, open_outcome(rc), rc, e);
+	if ((rc = bc_volume_caps(c->src, &c->sc, e)) < 0)
+		return fail(c, BC_CLONE_FAILED, rc, e);
+	before_create(&c->o, dst);
+	rc = bc_volume_open_mode(dst, BC_OPEN_WRITE | BC_OPEN_CREATE,
+				 bc_volume_create_mode(c->src), &c->dst, e);
+	if (rc < 0)
+		return fail(c, open_outcome(rc), rc, e);
+	r->dest_created = c->dst->created;
+	if ((rc = bc_volume_caps(c->dst, &c->dc, e)) < 0)
+		return fail(c, BC_CLONE_FAILED, rc, e);
+	if ((rc = bc_copy_check(c->src, c->dst, e)) < 0)
+		return fail(c, BC_CLONE_REFUSED, rc, e);
+	return 0;
+}
+
+int bc_clone_attach(struct bc_volume *src, struct bc_volume *dst,
+		    const char *src_name, const char *dst_name,
+		    const struct bc_clone_opts *o, struct bc_clone **out,
+		    struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	struct bc_clone *c;
+	int rc;
+
+	if (!e)
+		e = &scratch;
+	*out = c = session_new(o);
+	if (!c) {
+		bc_volume_close(dst);
+		bc_volume_close(src);
+		return bc_error_set(e, -ENOMEM, NULL, "clone", NULL);
+	}
+	c->src = src;
+	c->dst = dst;
+	bc_addr_display(src_name ? src_name : src->name, c->r.source,
+			sizeof(c->r.source));
+	bc_addr_display(dst_name ? dst_name : dst->name, c->r.destination,
+			sizeof(c->r.destination));
+	c->r.dest_created = dst->created;
+	if ((rc = bc_volume_caps(src, &c->sc, e)) < 0 ||
+	    (rc = bc_volume_caps(dst, &c->dc, e)) < 0)
+		return fail(c, BC_CLONE_FAILED, rc, e);
+	return 0;
+}
+
+/* Resuming is a host copy: an in-array method would redo or skip ranges
+ * the first run handled differently. */
+static int resume_rule(struct bc_clone *c, struct bc_error *e)
+{
+	struct bc_copy_opts *co = &c->o.copy;
+
+	co->start = 0;
+	if (!c->o.resume)
+		return 0;
+	if (co->offload == BC_OFFLOAD_REQUIRE)
+		return bc_error_set(e, -EINVAL, c->r.source, "check",
+				    "--resume-from continues a host copy; it cannot be combined with --offload=require");
+	if (c->o.resume_lba > c->src->size / c->src->block_size)
+		return bc_error_set(e, -EINVAL, c->r.source, "check",
+				    "--resume-from LBA %" PRIu64 " is beyond the end of the source",
+				    c->o.resume_lba);
+	co->start = c->o.resume_lba * c->src->block_size;
+	co->offload = BC_OFFLOAD_NEVER;
+	return 0;
+}
+
+/* "offload required but unavailable: " and why, method by method. */
+static int no_method(const struct bc_clone *c, struct bc_error *e)
+{
+	const struct bc_plan *p = &c->r.plan;
+	char why[600] = "";
+	size_t n = 0;
+
+	for (size_t i = 0; i < p->n && n < sizeof(why); i++)
+		if (p->steps[i].method != BC_METHOD_HOST)
+			n += (size_t)snprintf(why + n, sizeof(why) - n,
+					      "%s%s: %s", n ? "; " : "",
+					      bc_method_name(p->steps[i].method),
+					      p->steps[i].reason);
+	return bc_error_set(e, -EOPNOTSUPP, c->r.destination, "plan",
+			    "offload required but unavailable: %s", why);
+}
+
+int bc_clone_plan(struct bc_clone *c, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	const struct bc_copy_opts *co = &c->o.copy;
+	struct bc_clone_result *r = &c->r;
+	int rc;
+
+	if (!e)
+		e = &scratch;
+	if (r->outcome != BC_CLONE_OK)
+		return again(c, e);
+	if ((rc = resume_rule(c, e)) < 0)
+		return fail(c, BC_CLONE_REFUSED, rc, e);
+	bc_plan_make(c->sc, c->dc, co->offload, c->dst->created,
+		     co->dest_zeroed, &r->plan);
+	r->planned = true;
+	if (!c->o.no_refusal_memory &&
+	    (rc = bc_refusal_apply(&r->plan, co->offload, c->sc, c->dc,
+				   r->destination, e)) < 0)
+		return fail(c, BC_CLONE_REFUSED, rc, e);
+	if (r->plan.chosen == BC_METHOD_NONE)
+		return fail(c, BC_CLONE_NO_OFFLOAD, no_method(c, e), e);
+	return 0;
+}
+
+/*
+ * A copy manager that refused the pair up front is remembered so the next
+ * auto clone skips it; one that copied for it is forgotten.  The memory is
+ * an optimisation: failing to write it is not an error of the copy.
+ */
+static void remember_outcome(const struct bc_clone *c, const struct bc_error *e)
+{
+	const struct bc_clone_result *r = &c->r;
+	char path[4200], why[400];
+
+	if (c->o.no_refusal_memory || r->plan.chosen == BC_METHOD_HOST ||
+	    r->plan.chosen == BC_METHOD_NONE ||
+	    bc_refusal_path(path, sizeof(path)) < 0)
+		return;
+	if (r->stats.offload_refused) {
+		if (r->fallback.happened)
+			snprintf(why, sizeof(why), "%s", r->fallback.reason);
+		else
+			bc_error_format(e, why, sizeof(why));
+		bc_refusal_record(path, r->plan.chosen, c->sc->id.location,
+				  c->dc->id.location, why);
+	} else if (r->stats.offloaded_bytes) {
+		bc_refusal_forget(path, r->plan.chosen, c->sc->id.location,
+				  c->dc->id.location);
+	}
+}
+
+int bc_clone_run(struct bc_clone *c, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	struct bc_clone_result *r = &c->r;
+	const struct bc_copy_stats *st = &r->stats;
+	int rc;
+
+	if (!e)
+		e = &scratch;
+	if (r->outcome != BC_CLONE_OK)
+		return again(c, e);
+	if (!r->planned)
+		return bc_error_set(e, -EINVAL, r->destination, "copy",
+				    "bc_clone_run before bc_clone_plan");
+	rc = bc_copy_run(c->src, c->dst, &r->plan, &c->o.copy, &r->stats,
+			 &r->used, &r->fallback, e);
+	remember_outcome(c, e);
+	r->dest_touched = st->dest_modified || !nothing_written(st);
+	if (rc < 0) {
+		/* exit 3 says "refused, the host may copy"; a stop on
+		 * request or out of time says nothing of the kind */
+		bool no_offload = c->o.copy.offload == BC_OFFLOAD_REQUIRE &&
+				  !r->dest_touched && rc != -EINTR && rc != -ETIME;
+
+		return fail(c, no_offload ? BC_CLONE_NO_OFFLOAD : BC_CLONE_FAILED,
+			    rc, e);
+	}
+	c->ran_ok = true;
+	r->verified = c->o.copy.verify;
+	return 0;
+}
+
+const struct bc_clone_result *bc_clone_result(const struct bc_clone *c)
+{
+	return &c->r;
+}
+
+void bc_clone_close(struct bc_clone *c)
+{
+	if (!c)
+		return;
+	/* opened or planned, never run: nothing to keep */
+	if (!c->ran_ok && c->r.outcome == BC_CLONE_OK)
+		remove_unwritten(c);
+	bc_volume_close(c->dst);
+	bc_volume_close(c->src);
+	free(c);
+}
