@@ -34,11 +34,6 @@ void bc_cli_error(const struct bc_error *e)
 	bc_cli_msg("%s", bc_error_format(e, buf, sizeof(buf)));
 }
 
-int bc_cli_exit_for_refusal(int err)
-{
-	return bc_error_is_refusal(err) ? BC_EXIT_REFUSED : BC_EXIT_FAILED;
-}
-
 static void usage(FILE *f)
 {
 	fprintf(f,

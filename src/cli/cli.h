@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include <blkclone/clone.h>
 #include <blkclone/copy.h>
 #include <blkclone/volume.h>
 
@@ -31,8 +32,12 @@ int bc_cmd_zero(int argc, char **argv);
 /* Print "blkclone: <error>" to stderr. */
 void bc_cli_error(const struct bc_error *e);
 void bc_cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Exit code for a failure to open or check a volume. */
+/* Exit codes from what the library says (exit.c, which the tests that
+ * report blkclone's exit code link too). */
+/* for a failure to open or check a volume */
 int bc_cli_exit_for_refusal(int err);
+/* for a clone session's outcome */
+int bc_cli_exit_for_clone(const struct bc_clone_result *r);
 
 /* Render capabilities and plans (report.c). */
 void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c);
@@ -41,6 +46,11 @@ void bc_report_caps_json(struct bc_json *j, const char *addr,
 void bc_report_plan_text(FILE *f, const struct bc_plan *p);
 void bc_report_plan_json(struct bc_json *j, const char *key,
 			 const struct bc_plan *p);
+/* The copy's result as JSON or text, and on stderr its error with what
+ * follows it ("continue with --resume-from=..."). */
+void bc_report_copy_json(FILE *f, const struct bc_clone_result *r);
+void bc_report_copy_text(FILE *f, const struct bc_clone_result *r);
+void bc_report_copy_failure(const struct bc_clone_result *r);
 const char *bc_support_name(enum bc_support s);
 /* "1.50 GiB" */
 const char *bc_human_bytes(unsigned long long v, char *buf, size_t len);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Rendering capabilities and plans: text tables through libsmartcols and
- * JSON through json.c, both from the decoded structs, never while probing.
+ * Rendering capabilities, plans and the result of a copy: text tables
+ * through libsmartcols and JSON through json.c, both from the decoded
+ * structs, never while probing or copying.
  */
 #include <inttypes.h>
 #include <libsmartcols.h>
@@ -413,4 +414,105 @@ void bc_report_plan_json(struct bc_json *j, const char *key,
 	bc_json_string(j, "note", p->note[0] ? p->note : NULL);
 	bc_json_string(j, "identity", p->identity);
 	bc_json_close_object(j);
+}
+
+void bc_report_copy_json(FILE *f, const struct bc_clone_result *r)
+{
+	const struct bc_copy_stats *st = &r->stats;
+	bool ok = r->outcome == BC_CLONE_OK;
+	struct bc_json j;
+	char msg[1024];
+
+	bc_json_init(&j, f, true);
+	bc_json_open_object(&j, NULL);
+	bc_json_u64(&j, "schema", 1);
+	bc_json_string(&j, "source", r->source);
+	bc_json_string(&j, "destination", r->destination);
+	bc_json_string(&j, "status", ok ? "ok" : "failed");
+	bc_json_string(&j, "error", ok ? NULL :
+		       bc_error_format(&r->error, msg, sizeof(msg)));
+	bc_json_string(&j, "method", r->used == BC_METHOD_NONE ? NULL :
+		       bc_method_name(r->used));
+	bc_json_u64(&j, "size_bytes", st->total_bytes);
+	bc_json_u64(&j, "offloaded_bytes", st->offloaded_bytes);
+	bc_json_u64(&j, "read_bytes", st->read_bytes);
+	bc_json_u64(&j, "written_bytes", st->written_bytes);
+	bc_json_u64(&j, "zeroed_bytes", st->zeroed_bytes);
+	bc_json_u64(&j, "skipped_bytes", st->skipped_bytes);
+	bc_json_u64(&j, "resume_offset", st->resume_offset);
+	bc_json_double(&j, "seconds", st->seconds);
+	if (st->chunk_bytes) {
+		bc_json_open_object(&j, "host_io");
+		bc_json_u64(&j, "chunk_bytes", st->chunk_bytes);
+		bc_json_u64(&j, "workers", st->workers);
+		bc_json_u64(&j, "flushes", st->flushes);
+		bc_json_close_object(&j);
+	} else {
+		bc_json_null(&j, "host_io");
+	}
+	bc_json_bool(&j, "verified", r->verified);
+	if (r->fallback.happened) {
+		bc_json_open_object(&j, "fallback");
+		bc_json_string(&j, "method", bc_method_name(r->fallback.method));
+		bc_json_string(&j, "reason", r->fallback.reason);
+		bc_json_close_object(&j);
+	} else {
+		bc_json_null(&j, "fallback");
+	}
+	if (r->planned)
+		bc_report_plan_json(&j, "plan", &r->plan);
+	else
+		bc_json_null(&j, "plan");
+	bc_json_close_object(&j);
+	bc_json_finish(&j);
+}
+
+void bc_report_copy_text(FILE *f, const struct bc_clone_result *r)
+{
+	const struct bc_copy_stats *st = &r->stats;
+	const struct bc_fallback *fb = &r->fallback;
+	char a[32], b[32], c[32], d[32], g[32], h[32];
+	double rate = st->seconds > 0 ? (double)st->total_bytes / st->seconds : 0;
+
+	if (fb->happened)
+		fprintf(f, "offload %s refused, continued on the host: %s\n",
+			bc_method_name(fb->method), fb->reason);
+	fprintf(f, "%s -> %s: %s copy of %s in %.2f s (%s/s)%s\n", r->source,
+		r->destination, bc_method_name(r->used),
+		bc_human_bytes(st->total_bytes, a, sizeof(a)), st->seconds,
+		bc_human_bytes((unsigned long long)rate, b, sizeof(b)),
+		r->verified ? ", verified" : "");
+	fprintf(f, "  offloaded %s, read %s, wrote %s, zeroed %s, skipped %s\n",
+		bc_human_bytes(st->offloaded_bytes, c, sizeof(c)),
+		bc_human_bytes(st->read_bytes, d, sizeof(d)),
+		bc_human_bytes(st->written_bytes, g, sizeof(g)),
+		bc_human_bytes(st->zeroed_bytes, h, sizeof(h)),
+		bc_human_bytes(st->skipped_bytes, a, sizeof(a)));
+}
+
+void bc_report_copy_failure(const struct bc_clone_result *r)
+{
+	const struct bc_copy_stats *st = &r->stats;
+
+	bc_cli_error(&r->error);
+	switch (r->hint) {
+	case BC_CLONE_HINT_UNTOUCHED:
+		bc_cli_msg("%s was refused before anything was written: the destination is untouched (--offload=require: no host copy)",
+			   bc_method_name(r->plan.chosen));
+		break;
+	case BC_CLONE_HINT_REMOVED:
+		bc_cli_msg("nothing was written: %s, which this copy had created, was removed",
+			   r->destination);
+		break;
+	case BC_CLONE_HINT_RESUME:
+		bc_cli_msg("stopped at byte %" PRIu64 " of %" PRIu64
+			   "; the destination is incomplete: continue with --resume-from=%" PRIu64,
+			   st->resume_offset, st->total_bytes, r->resume_lba);
+		break;
+	case BC_CLONE_HINT_ALL_WRITTEN:
+		bc_cli_msg("every block was written before this failure (in the final flush or --verify): nothing to resume; copy again with --verify to be sure of the data");
+		break;
+	case BC_CLONE_HINT_NONE:
+		break;
+	}
 }
