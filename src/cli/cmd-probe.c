@@ -6,7 +6,6 @@
 #include "volume/address.h"
 #include "cli/cli.h"
 #include "cli/cli-parse.h"
-#include "core/refusals.h"
 
 static void probe_usage(FILE *f)
 {
@@ -32,10 +31,11 @@ int bc_cmd_probe(int argc, char **argv)
 		{ "offload", required_argument, NULL, OPT_OFFLOAD },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum bc_offload_policy policy = BC_OFFLOAD_AUTO;
+	struct bc_clone_opts o = { .copy.offload = BC_OFFLOAD_AUTO };
 	struct bc_volume *v[2] = { NULL, NULL };
 	const struct bc_caps *caps[2];
-	struct bc_plan p;
+	const struct bc_plan *p = NULL;
+	struct bc_clone *cl = NULL;
 	struct bc_error e = { 0 };
 	char shown[320];
 	bool json = false;
@@ -46,7 +46,7 @@ int bc_cmd_probe(int argc, char **argv)
 		switch (c) {
 		case OPT_JSON: json = true; break;
 		case OPT_OFFLOAD:
-			if (bc_cli_parse_offload(optarg, &policy) < 0) {
+			if (bc_cli_parse_offload(optarg, &o.copy.offload) < 0) {
 				bc_cli_msg("--offload must be auto, require or never, not '%s'",
 					   optarg);
 				return BC_EXIT_REFUSED;
@@ -76,17 +76,25 @@ int bc_cmd_probe(int argc, char **argv)
 			goto out;
 		}
 	}
-	/* the plan first: a refusal (an unsafe refusal memory) prints
-	 * nothing but the reason */
+	/* the plan first, as copy would make it: a refusal (an unsafe
+	 * refusal memory) prints nothing but the reason; no method left
+	 * (offload required) is what the plan shows */
 	if (n == 2) {
-		bc_plan_make(caps[0], caps[1], policy, false, false, &p);
-		if (bc_refusal_apply(&p, policy, caps[0], caps[1],
-				     bc_addr_display(argv[optind + 1], shown, sizeof(shown)),
-				     &e) < 0) {
+		const struct bc_clone_result *r = NULL;
+		int rc = bc_clone_attach(v[0], v[1], argv[optind], argv[optind + 1],
+					 &o, &cl, &e);
+
+		v[0] = v[1] = NULL;	/* the session's now */
+		if (rc == 0)
+			rc = bc_clone_plan(cl, &e);
+		if (cl)
+			r = bc_clone_result(cl);
+		if (rc < 0 && (!r || r->outcome != BC_CLONE_NO_OFFLOAD)) {
 			bc_cli_error(&e);
-			ex = BC_EXIT_REFUSED;
+			ex = r ? bc_cli_exit_for_clone(r) : BC_EXIT_FAILED;
 			goto out;
 		}
+		p = &r->plan;
 	}
 	if (json) {
 		struct bc_json j;
@@ -99,7 +107,7 @@ int bc_cmd_probe(int argc, char **argv)
 			bc_report_caps_json(&j, bc_addr_display(argv[optind + i], shown, sizeof(shown)), caps[i]);
 		bc_json_close_array(&j);
 		if (n == 2)
-			bc_report_plan_json(&j, "plan", &p);
+			bc_report_plan_json(&j, "plan", p);
 		else
 			bc_json_null(&j, "plan");
 		bc_json_close_object(&j);
@@ -111,9 +119,10 @@ int bc_cmd_probe(int argc, char **argv)
 			bc_report_caps_text(stdout, bc_addr_display(argv[optind + i], shown, sizeof(shown)), caps[i]);
 		}
 		if (n == 2)
-			bc_report_plan_text(stdout, &p);
+			bc_report_plan_text(stdout, p);
 	}
 out:
+	bc_clone_close(cl);
 	bc_volume_close(v[1]);
 	bc_volume_close(v[0]);
 	return ex;
