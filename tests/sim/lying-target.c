@@ -12,18 +12,20 @@
  * WRITE USING TOKEN in progress forever (--offload=require).
  *
  * Prints one line, "exit N: MESSAGE", with the exit code blkclone copy
- * gives for the outcome (as src/cli/cmd-copy.c decides it), and exits 1 if
- * the destination does not hold what it must: the source after a fallback
+ * gives for the outcome: the copy runs as a clone session
+ * (blkclone/clone.h), as blkclone copy runs it, and its result goes
+ * through the CLI's own mapping (src/cli/exit.c).  Exits 1 if the
+ * destination does not hold what it must: the source after a fallback
  * (auto), its old data after a refusal (require) or a hang.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <blkclone/copy.h>
+#include <blkclone/clone.h>
 
 #include "backend/backends.h"
+#include "cli/cli.h"
 #include "simlu.h"
 
 #define BLOCKS 8192u
@@ -59,15 +61,13 @@ int main(int argc, char **argv)
 	struct bc_sim_lu_cfg c;
 	struct bc_scsi_transport *t;
 	struct bc_volume *src = NULL, *dst = NULL;
-	const struct bc_caps *sc, *dc;
-	struct bc_copy_stats st = { 0 };
-	struct bc_fallback fb = { 0 };
+	/* the refusal memory stays out of it: a row must not teach the next */
+	struct bc_clone_opts o = { .no_refusal_memory = true };
+	const struct bc_clone_result *r;
+	struct bc_clone *cl;
 	struct bc_error e = { 0 };
-	struct bc_plan plan;
-	struct bc_copy_opts o = { 0 };
-	enum bc_method used;
 	char msg[1024];
-	int rc, ex, ok;
+	int rc, ok;
 
 	bool hang = argc == 2 && !strcmp(argv[1], "hang");
 
@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: lying-target require|auto|hang\n");
 		return 2;
 	}
-	o.offload = !strcmp(argv[1], "auto") ? BC_OFFLOAD_AUTO : BC_OFFLOAD_REQUIRE;
+	o.copy.offload = !strcmp(argv[1], "auto") ? BC_OFFLOAD_AUTO : BC_OFFLOAD_REQUIRE;
 	if (!sim)
 		return 1;
 	for (unsigned n = 0; n < 3; n++) {	/* LU 2 keeps the old data */
@@ -100,28 +100,25 @@ int main(int argc, char **argv)
 	if (bc_sim_open(sim, 0, &t) < 0 || bc_scsi_volume_wrap(t, 0, &src, &e) < 0 ||
 	    bc_sim_open(sim, 1, &t) < 0 ||
 	    bc_scsi_volume_wrap(t, BC_OPEN_WRITE, &dst, &e) < 0 ||
-	    bc_volume_caps(src, &sc, &e) < 0 || bc_volume_caps(dst, &dc, &e) < 0)
+	    bc_copy_check(src, dst, &e) < 0 ||
+	    bc_clone_attach(src, dst, NULL, NULL, &o, &cl, &e) < 0)
 		return 1;
-	bc_plan_make(sc, dc, o.offload, false, false, &plan);
-	rc = bc_copy_run(src, dst, &plan, &o, &st, &used, &fb, &e);
+	rc = bc_clone_plan(cl, &e);
+	if (rc == 0)
+		rc = bc_clone_run(cl, &e);
+	r = bc_clone_result(cl);
 	if (rc < 0) {
-		bool untouched = !st.dest_modified && !st.offloaded_bytes &&
-				 !st.written_bytes && !st.zeroed_bytes;
-
-		ex = o.offload == BC_OFFLOAD_REQUIRE && untouched && rc != -ETIME ? 3 : 1;
-		bc_error_format(&e, msg, sizeof(msg));
+		bc_error_format(&r->error, msg, sizeof(msg));
 		/* a hung operation never ran: the old data, though the
 		 * copy cannot know it */
-		ok = (untouched || hang) && same(sim, 1, 2);
+		ok = (!r->dest_touched || hang) && same(sim, 1, 2);
 	} else {
-		ex = 0;
-		snprintf(msg, sizeof(msg), "%s (fell back: %s)", bc_method_name(used),
-			 fb.happened ? fb.reason : "no");
+		snprintf(msg, sizeof(msg), "%s (fell back: %s)", bc_method_name(r->used),
+			 r->fallback.happened ? r->fallback.reason : "no");
 		ok = same(sim, 0, 1);
 	}
-	printf("exit %d: %s\n", ex, msg);
-	bc_volume_close(src);
-	bc_volume_close(dst);
+	printf("exit %d: %s\n", bc_cli_exit_for_clone(r), msg);
+	bc_clone_close(cl);
 	bc_sim_free(sim);
 	return ok ? 0 : 1;
 }
