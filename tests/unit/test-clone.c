@@ -40,15 +40,6 @@ static int make_dir(void **state)
 	return setenv("BLKCLONE_STATE_DIR", dir, 1);
 }
 
-/* Also after a failed test, so that the next starts afresh. */
-static int remove_files(void **state)
-{
-	(void)state;
-	unlink(dst_path);
-	unlink(src_path);
-	return 0;
-}
-
 static int remove_dir(void **state)
 {
 	char cmd[128];
@@ -101,36 +92,70 @@ static void count_create(void *arg)
 	creates++;
 }
 
-/* Host copies only, unless a test says otherwise: the directory's
- * filesystem may or may not clone. */
-static struct bc_clone_opts host_opts(void)
+/* What each test works with, fresh from its setup: host copies only,
+ * unless the test says otherwise (the directory's filesystem may or may
+ * not clone), and no refusal memory. */
+static struct bc_clone_opts o;
+static struct bc_error e;
+static struct bc_clone *c;
+static volatile sig_atomic_t cancel;
+
+static int fresh(void **state)
 {
-	struct bc_clone_opts o = {
+	(void)state;
+	o = (struct bc_clone_opts){
 		.copy = { .offload = BC_OFFLOAD_NEVER },
 		.no_refusal_memory = true,
 		.before_create = count_create,
 		.before_create_arg = &creates,
 	};
-
+	memset(&e, 0, sizeof(e));
+	c = NULL;
 	creates = 0;
-	return o;
+	cancel = 0;
+	return 0;
+}
+
+static void close_session(void)
+{
+	bc_clone_close(c);
+	c = NULL;
+}
+
+/* Also after a failed test, so that the next starts afresh. */
+static int clean_up(void **state)
+{
+	(void)state;
+	close_session();
+	unlink(dst_path);
+	unlink(src_path);
+	return 0;
+}
+
+/* Open SRC onto DST, which must succeed, and plan: the plan's return. */
+static int open_plan(void)
+{
+	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
+	return bc_clone_plan(c, &e);
+}
+
+/* The same, planned without fault, and run: the run's return. */
+static int open_plan_run(void)
+{
+	assert_int_equal(open_plan(), 0);
+	return bc_clone_run(c, &e);
 }
 
 static void test_clean_clone(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 	struct stat st;
 
 	(void)state;
 	put_file(src_path, 2 * MIB, 3, 0400);
 	o.copy.verify = true;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
+	assert_int_equal(open_plan_run(), 0);
 	assert_int_equal(creates, 1);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
-	assert_int_equal(bc_clone_run(c, &e), 0);
 	r = bc_clone_result(c);
 	assert_int_equal(r->outcome, BC_CLONE_OK);
 	assert_int_equal(r->error.err, 0);
@@ -149,7 +174,7 @@ static void test_clean_clone(void **state)
 	assert_true(r->dest_touched);
 	assert_false(r->dest_removed);
 	assert_int_equal(r->hint, BC_CLONE_HINT_NONE);
-	bc_clone_close(c);
+	close_session();
 	assert_true(same_bytes(src_path, dst_path));
 	/* made with the source's mode: a 0400 image gives a 0400 copy */
 	assert_int_equal(stat(dst_path, &st), 0);
@@ -159,28 +184,21 @@ static void test_clean_clone(void **state)
 /* An existing destination: nothing is created, so no callback. */
 static void test_existing_destination(void **state)
 {
-	struct bc_clone_opts o = host_opts();
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
 	put_file(dst_path, 2 * MIB, 9, 0600);
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
-	assert_int_equal(bc_clone_run(c, &e), 0);
+	assert_int_equal(open_plan_run(), 0);
 	assert_int_equal(creates, 0);
 	assert_false(bc_clone_result(c)->dest_created);
-	bc_clone_close(c);
+	close_session();
 }
 
 static void test_refused_smaller(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 }, e2 = { 0 };
+	struct bc_error e2 = { 0 };
 	char keep[128], m1[512], m2[512];
-	struct bc_clone *c;
 
 	(void)state;
 	snprintf(keep, sizeof(keep), "%s/keep.img", dir);
@@ -205,18 +223,15 @@ static void test_refused_smaller(void **state)
 	assert_string_equal(e2.detail, e.detail);
 	assert_false(r->planned);
 	assert_int_equal(bc_clone_run(c, NULL), -ENOSPC);
-	bc_clone_close(c);
+	close_session();
 	assert_true(same_bytes(dst_path, keep));
 	unlink(keep);
 }
 
 static void test_refused_same_file(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
 	char link[128];
-	struct bc_clone *c;
 
 	(void)state;
 	snprintf(link, sizeof(link), "%s/link.img", dir);
@@ -227,61 +242,50 @@ static void test_refused_same_file(void **state)
 	assert_int_equal(r->outcome, BC_CLONE_REFUSED);
 	assert_string_equal(e.device, link);
 	assert_string_equal(e.detail, "source and destination are the same volume");
-	bc_clone_close(c);
+	close_session();
 	unlink(link);
 }
 
 /* Refused in the plan, after the file was created: it is removed. */
 static void test_resume_beyond_end(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
 	o.resume = true;
 	o.resume_lba = MIB / 512 + 1;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_true(exists(dst_path));
-	assert_int_equal(bc_clone_plan(c, &e), -EINVAL);
+	assert_int_equal(open_plan(), -EINVAL);
 	r = bc_clone_result(c);
+	assert_true(r->dest_created);
 	assert_int_equal(r->outcome, BC_CLONE_REFUSED);
 	assert_string_equal(e.device, src_path);
 	assert_string_equal(e.detail, "--resume-from LBA 2049 is beyond the end of the source");
 	assert_true(r->dest_removed);
 	assert_false(r->dest_touched);
 	assert_false(exists(dst_path));
-	bc_clone_close(c);
+	close_session();
 }
 
 static void test_resume_with_require(void **state)
 {
-	struct bc_clone_opts o = host_opts();
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
 	o.copy.offload = BC_OFFLOAD_REQUIRE;
 	o.resume = true;
 	o.resume_lba = 10;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), -EINVAL);
+	assert_int_equal(open_plan(), -EINVAL);
 	assert_int_equal(bc_clone_result(c)->outcome, BC_CLONE_REFUSED);
 	assert_string_equal(e.detail, "--resume-from continues a host copy; it cannot be combined with --offload=require");
-	bc_clone_close(c);
+	close_session();
 	assert_false(exists(dst_path));
 }
 
 /* A resumed copy is a host copy from the LBA on, whatever the policy. */
 static void test_resume(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, 2 * MIB, 3, 0600);
@@ -289,21 +293,18 @@ static void test_resume(void **state)
 	o.copy.offload = BC_OFFLOAD_AUTO;
 	o.resume = true;
 	o.resume_lba = 2048;	/* the second MiB */
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
+	assert_int_equal(open_plan(), 0);
 	r = bc_clone_result(c);
 	assert_int_equal(r->plan.chosen, BC_METHOD_HOST);
 	assert_string_equal(r->plan.steps[0].reason, "--offload=never");
 	assert_int_equal(bc_clone_run(c, &e), 0);
 	assert_int_equal(r->stats.read_bytes, MIB);
 	assert_int_equal(r->stats.written_bytes, MIB);
-	bc_clone_close(c);
+	close_session();
 	assert_false(same_bytes(src_path, dst_path));
 	o.resume_lba = 0;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
-	assert_int_equal(bc_clone_run(c, &e), 0);
-	bc_clone_close(c);
+	assert_int_equal(open_plan_run(), 0);
+	close_session();
 	assert_true(same_bytes(src_path, dst_path));
 }
 
@@ -311,18 +312,14 @@ static void test_resume(void **state)
  * plan (the outcome behind exit 3), the created file removed. */
 static void test_offload_required(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
 	o.copy.offload = BC_OFFLOAD_REQUIRE;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	if (bc_clone_plan(c, &e) == 0) {
+	if (open_plan() == 0) {
 		/* a filesystem that clones files (XFS, btrfs) takes it */
-		bc_clone_close(c);
+		close_session();
 		skip();
 	}
 	r = bc_clone_result(c);
@@ -338,25 +335,18 @@ static void test_offload_required(void **state)
 	assert_int_equal(r->hint, BC_CLONE_HINT_NONE);
 	assert_true(r->dest_removed);
 	assert_false(exists(dst_path));
-	bc_clone_close(c);
+	close_session();
 }
-
-static volatile sig_atomic_t cancel;
 
 /* Stopped before anything was written: the created file goes. */
 static void test_cancel_before_run(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
-	cancel = 0;
 	o.copy.cancel = &cancel;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
+	assert_int_equal(open_plan(), 0);
 	cancel = 1;
 	assert_int_equal(bc_clone_run(c, &e), -EINTR);
 	r = bc_clone_result(c);
@@ -367,7 +357,7 @@ static void test_cancel_before_run(void **state)
 	assert_int_equal(r->hint, BC_CLONE_HINT_REMOVED);
 	assert_false(exists(dst_path));
 	assert_false(r->verified);
-	bc_clone_close(c);
+	close_session();
 }
 
 /*
@@ -378,10 +368,7 @@ static void test_cancel_before_run(void **state)
 static void test_fail_mid_copy(void **state)
 {
 	struct rlimit unlimited, low = { 8 * MIB, 8 * MIB };
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 	uint64_t lba;
 	int rc;
 
@@ -389,8 +376,7 @@ static void test_fail_mid_copy(void **state)
 	put_file(src_path, 16 * MIB, 3, 0600);
 	put_file(dst_path, 16 * MIB, 9, 0600);
 	o.copy.chunk = 256 * 1024;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
+	assert_int_equal(open_plan(), 0);
 	assert_int_equal(getrlimit(RLIMIT_FSIZE, &unlimited), 0);
 	low.rlim_max = unlimited.rlim_max;
 	signal(SIGXFSZ, SIG_IGN);
@@ -407,15 +393,13 @@ static void test_fail_mid_copy(void **state)
 	assert_true(r->stats.resume_offset <= 8 * MIB);
 	assert_int_equal(r->resume_lba, r->stats.resume_offset / 512);
 	lba = r->resume_lba;
-	bc_clone_close(c);
+	close_session();
 	assert_true(exists(dst_path));
 	o.resume = true;
 	o.resume_lba = lba;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
-	assert_int_equal(bc_clone_run(c, &e), 0);
+	assert_int_equal(open_plan_run(), 0);
 	assert_int_equal(bc_clone_result(c)->stats.read_bytes, 16 * MIB - lba * 512);
-	bc_clone_close(c);
+	close_session();
 	assert_true(same_bytes(src_path, dst_path));
 }
 
@@ -429,20 +413,14 @@ static void cancel_once_copied(const struct bc_copy_stats *st, void *arg)
 
 static void test_fail_in_verify(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, 2 * MIB, 3, 0600);
-	cancel = 0;
 	o.copy.cancel = &cancel;
 	o.copy.verify = true;
 	o.copy.progress = cancel_once_copied;
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
-	assert_int_equal(bc_clone_run(c, &e), -EINTR);
+	assert_int_equal(open_plan_run(), -EINTR);
 	r = bc_clone_result(c);
 	assert_string_equal(e.op, "verify");
 	assert_int_equal(r->outcome, BC_CLONE_FAILED);
@@ -450,7 +428,7 @@ static void test_fail_in_verify(void **state)
 	assert_int_equal(r->hint, BC_CLONE_HINT_ALL_WRITTEN);
 	assert_false(r->dest_removed);
 	assert_false(r->verified);
-	bc_clone_close(c);
+	close_session();
 	assert_true(same_bytes(src_path, dst_path));
 }
 
@@ -458,11 +436,8 @@ static void test_fail_in_verify(void **state)
  * takes them, plans, and names them as it is told. */
 static void test_attach(void **state)
 {
-	struct bc_clone_opts o = host_opts();
 	const struct bc_clone_result *r;
 	struct bc_volume *sv, *dv;
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
@@ -476,42 +451,41 @@ static void test_attach(void **state)
 	assert_false(r->dest_created);
 	assert_int_equal(bc_clone_plan(c, &e), 0);
 	assert_int_equal(r->plan.chosen, BC_METHOD_HOST);
-	bc_clone_close(c);
+	close_session();
 	assert_true(exists(dst_path));
 }
 
 /* Planned, never run: closing removes the file the session created. */
 static void test_close_unrun(void **state)
 {
-	struct bc_clone_opts o = host_opts();
-	struct bc_error e = { 0 };
-	struct bc_clone *c;
 
 	(void)state;
 	put_file(src_path, MIB, 3, 0600);
-	assert_int_equal(bc_clone_open(src_path, dst_path, &o, &c, &e), 0);
-	assert_int_equal(bc_clone_plan(c, &e), 0);
+	assert_int_equal(open_plan(), 0);
 	assert_true(exists(dst_path));
-	bc_clone_close(c);
+	close_session();
 	assert_false(exists(dst_path));
 }
+
+/* every test with its own session, files and options */
+#define SESSION_TEST(f) cmocka_unit_test_setup_teardown(f, fresh, clean_up)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_clean_clone, remove_files),
-		cmocka_unit_test_teardown(test_existing_destination, remove_files),
-		cmocka_unit_test_teardown(test_refused_smaller, remove_files),
-		cmocka_unit_test_teardown(test_refused_same_file, remove_files),
-		cmocka_unit_test_teardown(test_resume_beyond_end, remove_files),
-		cmocka_unit_test_teardown(test_resume_with_require, remove_files),
-		cmocka_unit_test_teardown(test_resume, remove_files),
-		cmocka_unit_test_teardown(test_offload_required, remove_files),
-		cmocka_unit_test_teardown(test_cancel_before_run, remove_files),
-		cmocka_unit_test_teardown(test_fail_mid_copy, remove_files),
-		cmocka_unit_test_teardown(test_fail_in_verify, remove_files),
-		cmocka_unit_test_teardown(test_attach, remove_files),
-		cmocka_unit_test_teardown(test_close_unrun, remove_files),
+		SESSION_TEST(test_clean_clone),
+		SESSION_TEST(test_existing_destination),
+		SESSION_TEST(test_refused_smaller),
+		SESSION_TEST(test_refused_same_file),
+		SESSION_TEST(test_resume_beyond_end),
+		SESSION_TEST(test_resume_with_require),
+		SESSION_TEST(test_resume),
+		SESSION_TEST(test_offload_required),
+		SESSION_TEST(test_cancel_before_run),
+		SESSION_TEST(test_fail_mid_copy),
+		SESSION_TEST(test_fail_in_verify),
+		SESSION_TEST(test_attach),
+		SESSION_TEST(test_close_unrun),
 	};
 
 	return cmocka_run_group_tests(tests, make_dir, remove_dir);
