@@ -130,7 +130,8 @@ int bc_clone_attach(struct bc_volume *src, struct bc_volume *dst,
 int bc_clone_plan(struct bc_clone *c, struct bc_error *e);
 
 /* Copy as planned (bc_copy_run), then tell the refusal memory whether
- * the chosen method was refused for this pair or worked. */
+ * the chosen method was refused for this pair or worked.  -EINVAL, the
+ * session left as it was, before bc_clone_plan. */
 int bc_clone_run(struct bc_clone *c, struct bc_error *e);
 
 /* Valid until bc_clone_close. */
