@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use Test::More;
 use lib 't/lib', '.';
+use PVEEnv;
 use BlkCloneTest;
 use PVE::Storage::Plugin;
 use PVE::Storage::Custom::BlkcloneISCSIPlugin;
@@ -18,8 +19,16 @@ $PVE::Storage::Custom::BlkcloneISCSIPlugin::PRIV_DIR = "$root/priv";
 my $Pool = 'PVE::Storage::Custom::BlkClone::LunPool';
 
 ok(exists $C->properties()->{'copy-offload'}, 'declares copy-offload while pve-storage has none');
-my $opts = PVE::Storage::Plugin->register($C);
-ok($opts->{'copy-offload'} && $opts->{luns}, 'registers like PVE does, with copy-offload and luns');
+my @warnings;
+{
+    local $SIG{__WARN__} = sub { push @warnings, $_[0] };
+    load_custom_plugins($C);
+}
+ok(!grep({ /Error loading storage plugin/ } @warnings), 'loads as PVE loads a custom plugin (register, then init over all plugins)')
+    or diag(@warnings);
+is(PVE::Storage::Plugin->lookup('blkcloneiscsi'), $C, 'registered as blkcloneiscsi');
+my $opts = PVE::Storage::Plugin->private()->{options}{blkcloneiscsi};
+ok($opts->{'copy-offload'} && $opts->{luns}, 'its options include copy-offload and luns');
 is(PVE::Storage::Plugin->private()->{propertyList}{'copy-offload'}{default}, 1, 'copy-offload defaults to on');
 
 my $scfg = { type => 'blkcloneiscsi', portal => '127.0.0.1:3260', target => 'iqn.2026-11.test:a',
@@ -168,11 +177,12 @@ subtest 'CHAP: the secret file' => sub {
 
 subtest 'a pve-storage that already defines copy-offload' => sub {
     # Once the RFC is merged the option is pve-storage's; declaring it
-    # again would make PVE refuse to load the plugin.  A fresh process,
-    # as the registry is per process.
-    my $code = 'use PVE::Storage::Plugin; use PVE::Storage::Custom::BlkcloneISCSIPlugin;'
-        . ' PVE::Storage::Plugin::define_property("copy-offload", { type => "boolean" });'
-        . ' my $o = PVE::Storage::Plugin->register("PVE::Storage::Custom::BlkcloneISCSIPlugin");'
+    # again would make PVE's init() die.  A fresh process, as the
+    # registry is per process.
+    my $code = 'use PVEEnv; $SIG{__WARN__} = sub { print STDERR @_ if $_[0] !~ /older storage API/ };'
+        . ' define_base_property("copy-offload", { type => "boolean", optional => 1 });'
+        . ' load_custom_plugins("PVE::Storage::Custom::BlkcloneISCSIPlugin");'
+        . ' my $o = PVE::Storage::Plugin->private()->{options}{blkcloneiscsi};'
         . ' print exists $o->{"copy-offload"} ? "option\n" : "none\n";'
         . ' print exists PVE::Storage::Custom::BlkcloneISCSIPlugin->properties()->{"copy-offload"} ? "declared\n" : "not declared\n";';
     my $out = `$^X -It/lib -I. -e '$code' 2>&1`;

@@ -8,6 +8,7 @@ use warnings;
 use Test::More;
 use Digest::SHA qw(sha256_hex);
 use lib 't/lib', '.';
+use PVEEnv;
 use BlkCloneTest;
 use PVE::Storage::Plugin;
 use PVE::Storage::Custom::BlkcloneISCSIPlugin;
@@ -21,7 +22,10 @@ my $Pool = 'PVE::Storage::Custom::BlkClone::LunPool';
 my $root = setup();
 real_blkclone();
 $PVE::Storage::Custom::BlkcloneISCSIPlugin::PRIV_DIR = "$root/priv";
-PVE::Storage::Plugin->register($C);
+{
+    local $SIG{__WARN__} = sub { warn @_ if $_[0] !~ /older storage API/ };
+    load_custom_plugins($C);
+}
 
 my $dir = $ENV{BLKCLONE_PVE_LUN_DIR};
 my $scfg = { type => 'blkcloneiscsi', portal => $ENV{BLKCLONE_PVE_PORTAL},

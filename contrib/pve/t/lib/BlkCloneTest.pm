@@ -10,6 +10,8 @@ use warnings;
 use File::Temp qw(tempdir);
 use JSON::PP;
 
+use PVEEnv;
+
 use PVE::Storage::Custom::BlkClone::Exec;
 use PVE::Storage::Custom::BlkClone::LunPool;
 
@@ -23,7 +25,7 @@ sub setup {
     $root = tempdir('blkclone-pve-t.XXXXXX', TMPDIR => 1, CLEANUP => 1);
     mkdir "$root/$_" for qw(state priv lock fake refusals);
     $PVE::Storage::Custom::BlkClone::LunPool::STATE_DIR = "$root/state";
-    $ENV{PVE_FAKE_LOCK_DIR} = "$root/lock";
+    set_lock_dir("$root/lock");
     # blkclone remembers refused pairs; keep that out of /var/lib
     $ENV{BLKCLONE_STATE_DIR} = "$root/refusals";
     delete $ENV{BLKCLONE_ISCSI_PASSWORD};
