@@ -399,9 +399,14 @@ sub copy_image {
         on_progress => sub { print "    ($_[0]/100%)\n" }));
     if ($res->{failed}) {
         my $msg = $res->{message};
+        # Zero outside the lock: on shared storage PVE's cluster lock
+        # aborts its code after 60 s, and zeroing a LUN may take longer.
+        # The LUN stays assigned meanwhile, so nobody else is handed it.
         eval {
+            PVE::Storage::Custom::BlkClone::Exec::zero($dst, exec_opts($storeid, $scfg, timeout => undef))
+                if !$res->{untouched};
             $class->cluster_lock_storage($storeid, $scfg->{shared}, undef, sub {
-                $class->release_lun($storeid, $scfg, $dst_volname, $res->{untouched});
+                $class->release_lun($storeid, $scfg, $dst_volname, 1);    # zeroed above, or untouched
             });
         };
         if (my $err = $@) {
