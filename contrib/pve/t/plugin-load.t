@@ -1,0 +1,118 @@
+#!/usr/bin/perl
+# The blkclone plugin beside other storage plugins, loaded as pve-storage
+# loads them (PVEEnv::load_custom_plugins: each custom plugin registers
+# in an eval of its own, then PVE::Storage::Plugin->init() checks all
+# plugins at once, outside any eval).  Property names are global across
+# all plugins: one declared twice makes init() die, and as that happens
+# while PVE::Storage is being loaded, every PVE daemon that needs storage
+# fails to start.  The second plugins are in t/plugins/.
+use strict;
+use warnings;
+use Test::More;
+use File::Temp qw(tempdir);
+use lib 't/lib', 't/plugins', '.';
+use PVEEnv;
+use PVE::Storage::Plugin;
+
+my $C = 'PVE::Storage::Custom::BlkcloneISCSIPlugin';
+my $tmp = tempdir('blkclone-pve-load.XXXXXX', TMPDIR => 1, CLEANUP => 1);
+
+# run_perl(CODE, %env): (output with stderr, exit code) of CODE in a
+# fresh perl, with the tests' library paths and PVEEnv loaded.
+my $n = 0;
+sub run_perl {
+    my ($code, %env) = @_;
+    my $f = "$tmp/case" . $n++ . '.pl';
+    open(my $fh, '>', $f) or die "$f: $!\n";
+    print $fh "use strict; use warnings; use lib 't/lib', 't/plugins', '.'; use PVEEnv;\n"
+        . "\$SIG{__WARN__} = sub { print STDERR \@_ if \$_[0] !~ /older storage API/ };\n$code\n";
+    close($fh);
+    local @ENV{ keys %env } = values %env;
+    my $out = `$^X $f 2>&1`;
+    return ($out, $? >> 8);
+}
+
+subtest 'beside a second custom plugin: both load' => sub {
+    my @warnings;
+    {
+        local $SIG{__WARN__} = sub { push @warnings, $_[0] if $_[0] !~ /older storage API/ };
+        load_custom_plugins('PVE::Storage::Custom::ExampleNASPlugin', $C);
+    }
+    is("@warnings", '', 'no plugin failed to load');
+    my $pdata = PVE::Storage::Plugin->private();
+    is($pdata->{plugins}{blkcloneiscsi}, $C, 'blkcloneiscsi is registered');
+    is($pdata->{plugins}{examplenas}, 'PVE::Storage::Custom::ExampleNASPlugin', 'examplenas too');
+    ok($pdata->{options}{blkcloneiscsi}{luns} && $pdata->{options}{examplenas}{'nas-pool'},
+        'both have their options');
+    ok($pdata->{propertyList}{luns} && $pdata->{propertyList}{'nas-pool'} && $pdata->{propertyList}{'copy-offload'},
+        "both plugins' properties are in the one property list");
+    ok($pdata->{options}{dir} && $pdata->{options}{iscsi}, 'the built-in plugins are still there');
+};
+
+subtest 'what the blkclone plugin declares' => sub {
+    # (asked again now, it leaves out copy-offload: init() declared it)
+    my $props = { %{ $C->properties() }, 'copy-offload' => {} };
+    is_deeply([sort keys %$props], ['copy-offload', 'luns'], 'only luns and copy-offload');
+    my $pdata = PVE::Storage::Plugin->private();
+    my $base = $pdata->{'base-property-list'} // {};
+    for my $p (sort keys %$props) {
+        my @by = grep { $_ ne 'blkcloneiscsi' && exists $pdata->{plugins}{$_}->properties()->{$p} }
+            sort keys %{ $pdata->{plugins} };
+        push @by, 'the base plugin' if exists $base->{$p};
+        is("@by", '', "'$p' is declared by no other loaded plugin");
+    }
+    for my $p (qw(portal target username password)) {
+        ok(!exists $props->{$p}, "'$p' is used, not declared (pve-storage's plugins declare it)");
+    }
+};
+
+subtest 'a second plugin of a type pve-storage has: only it is lost' => sub {
+    my ($out, $rc) = run_perl('load_custom_plugins("PVE::Storage::Custom::IscsiTypePlugin", '
+        . '"PVE::Storage::Custom::BlkcloneISCSIPlugin"); print "started: ", '
+        . 'join(",", grep { /^(iscsi|blkcloneiscsi)$/ } sort keys %{ PVE::Storage::Plugin->private()->{options} }), "\n";');
+    like($out, qr/^Error loading storage plugin "PVE::Storage::Custom::IscsiTypePlugin": duplicate plugin registration \(type = iscsi\)/m,
+        'a warning names the plugin');
+    like($out, qr/^started: blkcloneiscsi,iscsi$/m, 'the rest loads, the blkclone plugin too');
+    is($rc, 0, 'exit 0');
+};
+
+subtest "a second plugin declaring 'luns': every storage is down" => sub {
+    my $load = 'load_custom_plugins("PVE::Storage::Custom::LunListPlugin", "PVE::Storage::Custom::BlkcloneISCSIPlugin");';
+    # as in PVE, where the loading happens while PVE::Storage is compiled
+    my ($out, $rc) = run_perl("BEGIN { $load } print qq(started\\n);");
+    like($out, qr/duplicate property 'luns'/, "init() dies: duplicate property 'luns'");
+    unlike($out, qr/Error loading storage plugin/, 'not a per-plugin load error: nothing catches it');
+    unlike($out, qr/started/, 'the program does not start');
+    isnt($rc, 0, "exit $rc");
+    # a program that survives it has no usable storage type left
+    ($out) = run_perl("eval { $load }; print qq(error: \$\@); my \$o = PVE::Storage::Plugin->private()->{options};"
+        . ' print "usable: ", join(",", grep { $o->{$_} } qw(dir lvm iscsi nfs luniscsi blkcloneiscsi)), "\n";');
+    like($out, qr/^error: duplicate property 'luns'/m, 'the same error');
+    like($out, qr/^usable: $/m, 'no storage type has its options: dir, lvm, iscsi, nfs and both plugins are all down');
+};
+
+subtest "another RFC plugin declaring 'copy-offload'" => sub {
+    # init() visits the plugins in hash order; the blkclone plugin leaves
+    # copy-offload out only if it is already declared when it is asked.
+    my (%dies, @seeds);
+    for my $seed (1 .. 8) {
+        my ($out, $rc) = run_perl('eval { load_custom_plugins("PVE::Storage::Custom::OffloadNASPlugin",'
+            . ' "PVE::Storage::Custom::BlkcloneISCSIPlugin") }; print $@ ? "died: $@" : "loaded\n";',
+            PERL_HASH_SEED => $seed, PERL_PERTURB_KEYS => 0);
+        if ($out =~ /^died: (.*)$/m) {
+            $dies{$1}++;
+            push @seeds, $seed;
+        } elsif ($out !~ /^loaded$/m) {
+            fail("seed $seed: $out");
+        }
+    }
+    diag('init() died with hash seeds ' . join(' ', @seeds) . ': ' . join('; ', keys %dies)) if @seeds;
+    ok(!%dies || (keys %dies == 1 && (keys %dies)[0] =~ /^duplicate property 'copy-offload'/),
+        'if it dies, then for copy-offload');
+    TODO: {
+        local $TODO = "the blkclone plugin declares copy-offload whenever init() asks it before the other plugin";
+        is(scalar @seeds, 0, 'loads whatever the order of the plugins');
+    }
+};
+
+done_testing();
