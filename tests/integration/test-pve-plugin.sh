@@ -40,6 +40,9 @@ else
 fi
 
 note "prove: contrib/pve/t against 127.0.0.1:$TGT_PORT"
+# PVE_STORAGE_SRC (and PVE_COMMON_SRC, PVE_CLUSTER_SRC) pass through:
+# the same tests against real PVE sources (doc/proxmox.md)
+[ -n "${PVE_STORAGE_SRC:-}" ] && note "prove: with the real PVE modules of $PVE_STORAGE_SRC (contrib/pve/t/lib/PVEEnv.pm)"
 (cd "$TOP_SRCDIR/contrib/pve" &&
  BLKCLONE=$BLKCLONE FAKE_BLKCLONE_BIN=$TOP_SRCDIR/contrib/pve/t/bin/fake-blkclone \
  BLKCLONE_PVE_PORTAL=127.0.0.1:$TGT_PORT BLKCLONE_PVE_TARGET=$IQN BLKCLONE_PVE_LUN_DIR=$T \
