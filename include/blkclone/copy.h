@@ -58,6 +58,10 @@ struct bc_copy_opts {
 	bc_progress_fn progress;
 	void *progress_arg;
 	volatile sig_atomic_t *cancel;	/* set non-zero to stop early */
+	/* when the copy must be over: bc_copy_run sets it from timeout_s
+	 * for all its parts (offload, host copy, verify); a caller of one
+	 * part alone may set it, 0 = none */
+	struct bc_deadline deadline;
 	/* stop the whole copy (with -ETIME) once it has run this many
 	 * seconds, verify included; 0 = no limit.  Checked between commands
 	 * and while polling the storage: one command's own timeout comes on

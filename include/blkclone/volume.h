@@ -226,6 +226,21 @@ const char *bc_method_name(enum bc_method m);
 /* Flags for ops->zero. */
 #define BC_ZERO_MAY_UNMAP 0x1	/* deallocating is fine if it reads zero */
 
+/* When a copy must be over (copy --timeout): CLOCK_MONOTONIC milliseconds,
+ * 0 = never, and the seconds it was given, for messages. */
+struct bc_deadline {
+	uint64_t at_ms;
+	unsigned seconds;
+};
+
+/* What stops a long operation early, handed to whatever runs it (the
+ * engine between commands, a backend polling the storage, which aborts
+ * its operation there). */
+struct bc_stop {
+	volatile sig_atomic_t *cancel;	/* non-zero: stop (-EINTR); may be NULL */
+	struct bc_deadline deadline;	/* passed: stop (-ETIME) */
+};
+
 struct bc_volume;
 
 struct bc_volume_ops {
@@ -276,18 +291,12 @@ struct bc_volume_ops {
 	int (*offload_copy)(struct bc_volume *src, uint64_t src_off,
 			    struct bc_volume *dst, uint64_t dst_off,
 			    uint64_t len, enum bc_method method,
-			    uint64_t *done, struct bc_error *e);
+			    const struct bc_stop *stop, uint64_t *done,
+			    struct bc_error *e);
 	/* Files we created: set the size, or remove after a failure. */
 	int (*resize)(struct bc_volume *v, uint64_t size, struct bc_error *e);
 	int (*unlink_created)(struct bc_volume *v);
 	void (*close)(struct bc_volume *v);
-};
-
-/* When a copy must be over (copy --timeout): CLOCK_MONOTONIC milliseconds,
- * 0 = never, and the seconds it was given, for messages. */
-struct bc_deadline {
-	uint64_t at_ms;
-	unsigned seconds;
 };
 
 struct bc_volume {
@@ -305,12 +314,6 @@ struct bc_volume {
 	unsigned io_threads;	/* threads that may call read/write at once;
 				 * 0 or 1: one at a time */
 	struct bc_caps caps;
-	/* set by the copy executor: a backend running a long operation in
-	 * the storage (an IMMED token copy) polls it and aborts the operation */
-	volatile sig_atomic_t *cancel;
-	/* set by the copy executor: a backend polling a long operation stops
-	 * it (as for a cancel) once this has passed */
-	struct bc_deadline deadline;
 	/* host locks held while the volume is open for writing (iSCSI LUs,
 	 * src/volume/lock.h), released after the backend closed */
 	struct bc_lock *lock;

@@ -230,6 +230,7 @@ static int file_drop_cache(struct bc_volume *v, struct bc_error *e)
 static int file_offload_copy(struct bc_volume *src, uint64_t src_off,
 			     struct bc_volume *dst, uint64_t dst_off,
 			     uint64_t len, enum bc_method method,
+			     const struct bc_stop *stop,
 			     uint64_t *done, struct bc_error *e)
 {
 	char why[300];

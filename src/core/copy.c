@@ -103,15 +103,17 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 		struct bc_copy_stats *st, enum bc_method *used,
 		struct bc_fallback *fb, struct bc_error *e)
 {
+	struct bc_copy_opts run = *o;
 	uint64_t start = o->start;
 	double t0 = now_s();
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	memset(fb, 0, sizeof(*fb));
-	src->cancel = o->cancel;
-	dst->cancel = o->cancel;
-	src->deadline = dst->deadline = bc_deadline_in(o->timeout_s);
+	/* one deadline for every part: offload, host copy, verify */
+	if (!run.deadline.at_ms)
+		run.deadline = bc_deadline_in(o->timeout_s);
+	o = &run;
 	st->total_bytes = src->size;
 	st->resume_offset = start;
 	*used = plan->chosen;
@@ -144,7 +146,7 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 			goto out;
 		/* a copy manager that may still be writing the destination
 		 * is not written over; nor does a copy out of time go on */
-		if (rc == -EINPROGRESS || bc_deadline_passed(&dst->deadline))
+		if (rc == -EINPROGRESS || bc_deadline_passed(&o->deadline))
 			goto out;
 		/* auto: the refusal is reported, the host does the rest. */
 		fb->happened = true;

@@ -96,9 +96,9 @@ static void *worker_main(void *arg)
 		if (g->o->cancel && *g->o->cancel)
 			rc = bc_error_set(&w->err, -EINTR, g->src->name, "copy",
 					  NULL);
-		else if (bc_deadline_passed(&g->dst->deadline))
+		else if (bc_deadline_passed(&g->o->deadline))
 			rc = bc_deadline_error(&w->err, g->src->name, "copy", c.off,
-					       g->src->block_size, &g->dst->deadline);
+					       g->src->block_size, &g->o->deadline);
 		else
 			rc = bc_host_copy_chunk(w, c.off, (size_t)c.len, &fail);
 

@@ -261,12 +261,12 @@ static void walk_source(struct engine *g)
 		int rc;
 
 		if ((o->cancel && *o->cancel) ||
-		    bc_deadline_passed(&g->dst->deadline)) {
+		    bc_deadline_passed(&g->o->deadline)) {
 			rc = o->cancel && *o->cancel ?
 			     bc_error_set(&me, -EINTR, g->src->name, "copy", NULL) :
 			     bc_deadline_error(&me, g->src->name, "copy", pos,
 					       g->src->block_size,
-					       &g->dst->deadline);
+					       &g->o->deadline);
 			producer_failed(g, rc, pos, &me);
 			return;
 		}

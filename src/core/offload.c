@@ -54,6 +54,8 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 		     const struct bc_copy_opts *o, struct bc_copy_stats *st,
 		     struct bc_error *e)
 {
+	const struct bc_stop stop = { o->cancel, o->deadline };
+
 	while (len) {
 		uint64_t n = len > STEP_BYTES ? STEP_BYTES : len, done = 0;
 		int rc;
@@ -62,13 +64,13 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 			return bc_error_set_lba(e, -EINTR, src->name, "copy",
 						off / src->block_size,
 						src->block_size, "interrupted");
-		if (bc_deadline_passed(&dst->deadline))
+		if (bc_deadline_passed(&o->deadline))
 			return bc_deadline_error(e, src->name, "copy", off,
-						 src->block_size, &dst->deadline);
+						 src->block_size, &o->deadline);
 		bool was = st->dest_modified;
 
 		st->dest_modified = true;
-		rc = bc_volume_offload_copy(src, off, dst, off, n, m, &done, e);
+		rc = bc_volume_offload_copy(src, off, dst, off, n, m, &stop, &done, e);
 		if (done > n)
 			done = n;	/* a backend never reports more */
 		/* refused as malformed: the command was not performed at all */
@@ -158,7 +160,7 @@ static int ask_pair(struct walk *w, uint64_t pos, struct bc_error *e)
 {
 	uint64_t none = 0;
 	int rc = bc_volume_offload_copy(w->src, pos, w->dst, pos, 0, w->m,
-					&none, e);
+					NULL, &none, e);
 
 	if (rc == 0) {
 		w->pend.confirmed = true;

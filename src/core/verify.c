@@ -69,9 +69,9 @@ static int verify_range(struct bc_volume *src, struct bc_volume *dst,
 		if (o && o->cancel && *o->cancel)
 			return bc_error_set(e, -EINTR, dst->name, "verify",
 					    "interrupted");
-		if (bc_deadline_passed(&dst->deadline))
+		if (o && bc_deadline_passed(&o->deadline))
 			return bc_deadline_error(e, dst->name, "verify", pos,
-						 dst->block_size, &dst->deadline);
+						 dst->block_size, &o->deadline);
 		if (!src_zero && (rc = bc_volume_read(src, a, pos, len, e)) < 0)
 			return rc;
 		if ((rc = bc_volume_read(dst, b, pos, len, e)) < 0)

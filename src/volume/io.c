@@ -115,7 +115,8 @@ int bc_volume_flush(struct bc_volume *v, struct bc_error *e)
 int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   struct bc_volume *dst, uint64_t dst_off,
 			   uint64_t len, enum bc_method method,
-			   uint64_t *done, struct bc_error *e)
+			   const struct bc_stop *stop, uint64_t *done,
+			   struct bc_error *e)
 {
 	int rc;
 
@@ -127,8 +128,10 @@ int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "offload copy",
 				    "%s is not implemented for this volume",
 				    bc_method_name(method));
+	static const struct bc_stop never;
+
 	return src->ops->offload_copy(src, src_off, dst, dst_off, len, method,
-				      done, e);
+				      stop ? stop : &never, done, e);
 }
 
 bool bc_volume_has_map(const struct bc_volume *v, const struct bc_caps *c)

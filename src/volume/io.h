@@ -32,11 +32,13 @@ int bc_volume_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 int bc_volume_discard(struct bc_volume *v, uint64_t off, uint64_t len,
 		      struct bc_error *e);
 int bc_volume_flush(struct bc_volume *v, struct bc_error *e);
-/* ops->offload_copy, with both ranges checked; *done is 0 if not sent. */
+/* ops->offload_copy, with both ranges checked; *done is 0 if not sent.
+ * @stop (may be NULL) bounds an operation the backend polls. */
 int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   struct bc_volume *dst, uint64_t dst_off,
 			   uint64_t len, enum bc_method method,
-			   uint64_t *done, struct bc_error *e);
+			   const struct bc_stop *stop, uint64_t *done,
+			   struct bc_error *e);
 
 /* A map the engine may use: the backend has one and @c, its probe's
  * answer (NULL: not probed), found it working. */

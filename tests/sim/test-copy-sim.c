@@ -214,7 +214,8 @@ static void test_token_stale_after_short_transfer(void **state)
 
 		assert_int_equal(f.src->ops->offload_copy(f.src, 40000ull * BS, f.dst,
 							  40000ull * BS, 4096ull * BS,
-							  BC_METHOD_TOKEN, &done, &e), 0);
+							  BC_METHOD_TOKEN, &(struct bc_stop){ 0 },
+							  &done, &e), 0);
 		assert_int_equal(done, 4096ull * BS);
 		assert_int_equal(bc_sim_read(f.sim, 1, 44096, 1, blk), 0);
 		assert_int_equal(blk[0], 0xee);

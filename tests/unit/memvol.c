@@ -171,13 +171,14 @@ static int mv_flush_locked(struct bc_volume *v, struct bc_error *e)
  */
 static int mv_offload_locked(struct bc_volume *src, uint64_t soff,
 			     struct bc_volume *dst, uint64_t doff, uint64_t len,
-			     enum bc_method method, uint64_t *done,
-			     struct bc_error *e)
+			     enum bc_method method, const struct bc_stop *stop,
+			     uint64_t *done, struct bc_error *e)
 {
 	struct memvol *s = memvol_of(src), *d = memvol_of(dst);
 	uint64_t n = len;
 
 	(void)method;
+	(void)stop;
 	*done = 0;
 	s->offload_calls++;
 	if (!len && (s->pair_cannot_ask || s->pair_os_refuse)) {
@@ -260,8 +261,8 @@ LOCKED(mv_zero, (struct bc_volume *v, uint64_t off, uint64_t len,
 LOCKED(mv_flush, (struct bc_volume *v, struct bc_error *e), (v, e))
 LOCKED(mv_offload, (struct bc_volume *src, uint64_t soff, struct bc_volume *dst,
 		    uint64_t doff, uint64_t len, enum bc_method method,
-		    uint64_t *done, struct bc_error *e),
-       (src, soff, dst, doff, len, method, done, e))
+		    const struct bc_stop *stop, uint64_t *done, struct bc_error *e),
+       (src, soff, dst, doff, len, method, stop, done, e))
 
 static void mv_close(struct bc_volume *v)
 {

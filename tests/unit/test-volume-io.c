@@ -81,11 +81,11 @@ static void test_passed_to_the_backend(void **state)
 	assert_string_equal(e.detail, "unaligned");
 	m->offload = true;
 	assert_int_equal(bc_volume_offload_copy(v, 0, v, 8192, 4096,
-						BC_METHOD_XCOPY_LID1, &done,
+						BC_METHOD_XCOPY_LID1, NULL, &done,
 						&e), 0);
 	assert_int_equal(done, 4096);
 	assert_int_equal(bc_volume_offload_copy(v, 0, v, 62 * 1024, 4096,
-						BC_METHOD_XCOPY_LID1, &done,
+						BC_METHOD_XCOPY_LID1, NULL, &done,
 						&e), -EINVAL);
 	assert_int_equal(done, 0);
 	assert_int_equal(m->offload_calls, 1);
@@ -118,7 +118,7 @@ static void test_missing_operations(void **state)
 	assert_int_equal(bc_volume_discard(&v, 0, 512, &e), -EOPNOTSUPP);
 	assert_int_equal(bc_volume_flush(&v, &e), -EOPNOTSUPP);
 	assert_int_equal(bc_volume_offload_copy(&v, 0, &v, 4096, 512,
-						BC_METHOD_TOKEN, &done, &e),
+						BC_METHOD_TOKEN, NULL, &done, &e),
 			 -EOPNOTSUPP);
 	assert_int_equal(done, 0);
 	assert_non_null(strstr(e.detail, "is not implemented for this volume"));

@@ -288,7 +288,8 @@ static void *copy_stream_run(void *arg)
 static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   struct bc_volume *dst, uint64_t dst_off,
 			   uint64_t len, enum bc_method method,
-			   uint64_t *done, struct bc_error *e)
+			   const struct bc_stop *stop,
+			     uint64_t *done, struct bc_error *e)
 {
 	struct nvme_priv *s = np(src), *d;
 	struct bc_nvme_ns_ref sr, dr;

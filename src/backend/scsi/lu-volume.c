@@ -133,17 +133,20 @@ static int scsi_drop_cache(struct bc_volume *v, struct bc_error *e)
 static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 			     struct bc_volume *dst, uint64_t dst_off,
 			     uint64_t len, enum bc_method method,
+			     const struct bc_stop *stop,
 			     uint64_t *done, struct bc_error *e)
 {
 	bool dst_is_lu = scsi_lu_of(dst) != NULL;
 
 	*done = 0;
 	if (method == BC_METHOD_TOKEN && dst_is_lu)
-		return bc_scsi_token_exec(src, src_off, dst, dst_off, len, done, e);
+		return bc_scsi_token_exec(src, src_off, dst, dst_off, len, stop,
+					  done, e);
 	if (method != BC_METHOD_XCOPY_LID1 || !dst_is_lu)
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
 				    "%s needs SCSI LUs on both sides",
 				    bc_method_name(method));
+	(void)stop;	/* one EXTENDED COPY runs to its end: nothing to poll */
 	return bc_scsi_xcopy_exec(src, src_off, dst, dst_off, len, done, e);
 }
 

@@ -64,8 +64,10 @@ int bc_scsi_discard(struct bc_volume *v, uint64_t off, uint64_t len,
 int bc_scsi_xcopy_exec(struct bc_volume *src, uint64_t src_off,
 		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
 		       uint64_t *done, struct bc_error *e);
+/* @stop: a cancel or the deadline aborts the IMMED copy it polls */
 int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
 		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
-		       uint64_t *done, struct bc_error *e);
+		       const struct bc_stop *stop, uint64_t *done,
+		       struct bc_error *e);
 
 #endif

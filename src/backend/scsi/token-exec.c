@@ -145,8 +145,8 @@ static int token_stop(struct bc_volume *dst, uint32_t id, uint64_t lba,
  * (token_stop).  *ts holds the last status either way.
  */
 static int token_wait(struct bc_volume *dst, uint32_t id, uint64_t lba,
-		      uint32_t stall_s, struct bc_token_status *ts,
-		      struct bc_error *e)
+		      uint32_t stall_s, const struct bc_stop *stop,
+		      struct bc_token_status *ts, struct bc_error *e)
 {
 	struct scsi_priv *p = sp(dst);
 	uint64_t count = UINT64_MAX, since = bc_now_ms();
@@ -164,12 +164,12 @@ static int token_wait(struct bc_volume *dst, uint32_t id, uint64_t lba,
 			count = ts->transfer_count;
 			since = now;
 		}
-		if (dst->cancel && *dst->cancel)
+		if (stop->cancel && *stop->cancel)
 			return token_stop(dst, id, lba, -EINTR, NULL, ts, e);
-		if (bc_deadline_passed(&dst->deadline)) {
+		if (bc_deadline_passed(&stop->deadline)) {
 			snprintf(why, sizeof(why),
 				 "still in progress when the copy's --timeout=%u s ran out",
-				 dst->deadline.seconds);
+				 stop->deadline.seconds);
 			return token_stop(dst, id, lba, -ETIME, why, ts, e);
 		}
 		if (now - since >= (uint64_t)stall_s * 1000u) {
@@ -208,7 +208,8 @@ static bool token_stale(const struct bc_error *e)
  */
 static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 		      uint64_t lba, uint64_t dlba, uint64_t blocks,
-		      uint64_t *done_blocks, struct bc_error *e)
+		      const struct bc_stop *stop, uint64_t *done_blocks,
+		      struct bc_error *e)
 {
 	const struct bc_caps *sc = &src->caps;
 	uint64_t max = sc->token_lim.max_token_transfer;
@@ -281,7 +282,7 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 			}
 			if (rc < 0)
 				break;
-			rc = token_wait(dst, id, d + off, stall_s, &ts, e);
+			rc = token_wait(dst, id, d + off, stall_s, stop, &ts, e);
 			if (rc < 0) {
 				/* what the destination confirmed before it stopped */
 				if (ts.transfer_count && ts.transfer_count <= rep - off)
@@ -311,7 +312,8 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
  */
 int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
 		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
-		       uint64_t *done, struct bc_error *e)
+		       const struct bc_stop *stop, uint64_t *done,
+		       struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
 	uint64_t blocks = 0;
@@ -329,7 +331,7 @@ int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
 				    "ranges must be whole blocks of one size");
 	rc = token_copy(src, dst, src_off / src->block_size + sp(src)->base_lba,
 			dst_off / dst->block_size + sp(dst)->base_lba,
-			len / src->block_size, &blocks, e);
+			len / src->block_size, stop, &blocks, e);
 	*done = blocks * src->block_size;
 	if (sp(dst)->data && *done)
 		bc_blk_invalidate(sp(dst)->data);
