@@ -6,6 +6,8 @@
  *	bc_clone_open	same-object check, source, destination (a file is
  *			created), bc_copy_check
  *	bc_clone_plan	the resume rule, the plan, the refusal memory
+ *	bc_clone_start	fix the copy's point in time (optional: run does
+ *			it when it was not called)
  *	bc_clone_run	the copy; the refusal memory learns from it
  *	bc_clone_result	what happened, as data: outcome, stats, plan, hint
  *	bc_clone_close	closes; a created file never written is removed
@@ -60,6 +62,21 @@ enum bc_clone_outcome {
 	BC_CLONE_FAILED,	/* failed while opening or running */
 };
 
+/* What the clone's content is a copy of (bc_clone_start). */
+enum bc_consistency {
+	BC_CONSISTENCY_NONE = 0,	/* not started */
+	/* the copy reads the source until it ends: the source must stay
+	 * still (or be mirrored) until then (EXTENDED COPY, NVMe Copy, a
+	 * host copy) */
+	BC_CONSISTENCY_BULK,
+	/* the content was fixed when bc_clone_start returned: the source
+	 * may change afterwards (token copy with every token populated, a
+	 * reflink made) */
+	BC_CONSISTENCY_ATOMIC,
+};
+
+const char *bc_consistency_name(enum bc_consistency c);
+
 /* What to tell after a failure, beside the error itself. */
 enum bc_clone_hint {
 	BC_CLONE_HINT_NONE = 0,
@@ -95,6 +112,8 @@ struct bc_clone_result {
 	bool dest_removed;		/* created, never written, removed */
 	enum bc_clone_hint hint;
 	uint64_t resume_lba;		/* with BC_CLONE_HINT_RESUME */
+	enum bc_consistency consistency;	/* from bc_clone_start */
+	char consistency_reason[200];
 };
 
 struct bc_clone;
@@ -128,6 +147,16 @@ int bc_clone_attach(struct bc_volume *src, struct bc_volume *dst,
  * method is left (offload required); the plan is in the result either way.
  */
 int bc_clone_plan(struct bc_clone *c, struct bc_error *e);
+
+/*
+ * Fix the point in time the clone will hold, for the method planned, and
+ * say which kind it is (result.consistency, with the reason): after 0 a
+ * BC_CONSISTENCY_ATOMIC clone no longer depends on the source; a
+ * BC_CONSISTENCY_BULK one reads the source until bc_clone_run ends.  A
+ * caller that freezes a guest calls this for every disk, then thaws.
+ * -EINVAL before bc_clone_plan.
+ */
+int bc_clone_start(struct bc_clone *c, struct bc_error *e);
 
 /* Copy as planned (bc_copy_run), then tell the refusal memory whether
  * the chosen method was refused for this pair or worked.  -EINVAL, the

@@ -291,6 +291,8 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 	if (!r->planned)
 		return bc_error_set(e, -EINVAL, r->destination, "copy",
 				    "bc_clone_run before bc_clone_plan");
+	if ((rc = bc_clone_start(c, e)) < 0)
+		return rc;
 	rc = bc_copy_run(c->src, c->dst, &r->plan, &c->o.copy, &r->stats,
 			 &r->used, &r->fallback, e);
 	remember_outcome(c, e);
@@ -306,6 +308,42 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 	}
 	c->ran_ok = true;
 	r->verified = c->o.copy.verify;
+	return 0;
+}
+
+const char *bc_consistency_name(enum bc_consistency c)
+{
+	switch (c) {
+	case BC_CONSISTENCY_BULK: return "bulk";
+	case BC_CONSISTENCY_ATOMIC: return "atomic";
+	case BC_CONSISTENCY_NONE: break;
+	}
+	return "none";
+}
+
+/*
+ * Every method reads its source while it runs, so far: the point in time
+ * is the copy's end (bulk).  Token copy with tokens populated up front
+ * and a reflink made at start are the atomic ones to come.
+ */
+int bc_clone_start(struct bc_clone *c, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	struct bc_clone_result *r = &c->r;
+
+	if (!e)
+		e = &scratch;
+	if (r->outcome != BC_CLONE_OK)
+		return again(c, e);
+	if (!r->planned)
+		return bc_error_set(e, -EINVAL, r->destination, "start",
+				    "bc_clone_start before bc_clone_plan");
+	if (r->consistency != BC_CONSISTENCY_NONE)
+		return 0;
+	r->consistency = BC_CONSISTENCY_BULK;
+	snprintf(r->consistency_reason, sizeof(r->consistency_reason),
+		 "%s reads the source until the copy ends: keep it still until then",
+		 bc_method_name(r->plan.chosen));
 	return 0;
 }
 
