@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * The host copy's worker pool: a bounded queue of chunks, the threads that
- * copy them, and the watermark below which every byte is done -- what a
- * failed or stopped copy resumes from.
+ * copy them, and the progress they make.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "core/hostcopy.h"
+#include "core/hostcopy-priv.h"
 #include "util/deadline.h"
 
 static double elapsed(const struct timespec *a)
@@ -18,28 +17,6 @@ static double elapsed(const struct timespec *a)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (double)(now.tv_sec - a->tv_sec) +
 	       (double)(now.tv_nsec - a->tv_nsec) / 1e9;
-}
-
-/* Lowest byte not known done: call with the lock held. */
-uint64_t bc_host_watermark(struct engine *g)
-{
-	uint64_t w = g->produced;
-
-	if (g->q_len && g->queue[g->q_head].off < w)
-		w = g->queue[g->q_head].off;
-	for (unsigned i = 0; i < g->n_workers; i++)
-		if (g->workers[i].inflight < w)
-			w = g->workers[i].inflight;
-	if (g->hole_len && g->hole_off < w)
-		w = g->hole_off;
-	if (g->producer_settling < w)
-		w = g->producer_settling;
-	for (unsigned i = 0; i < g->n_workers; i++)
-		if (g->workers[i].settling < w)
-			w = g->workers[i].settling;
-	if (g->failed && g->fail_off < w)
-		w = g->fail_off;
-	return w;
 }
 
 /* With the lock held. */

@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 
-#include "core/hostcopy.h"
+#include "core/hostcopy-priv.h"
 #include "util/zerodetect.h"
 #include "volume/io.h"
 

@@ -10,7 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "core/hostcopy.h"
+#include "core/hostcopy-priv.h"
 #include "util/deadline.h"
 #include "volume/extent.h"
 #include "volume/io.h"

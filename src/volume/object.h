@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* For backends: making a volume object and stating its capabilities. */
+/* For backends: making a volume object and stating its capabilities (object.c). */
 #ifndef BC_VOLUME_OBJECT_H
 #define BC_VOLUME_OBJECT_H
 

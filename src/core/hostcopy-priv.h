@@ -74,8 +74,31 @@ struct engine {
 	struct worker workers[MAX_WORKERS];
 };
 
-/* hostcopy-pool.c: the lock held unless said otherwise */
-uint64_t bc_host_watermark(struct engine *g);
+/* Lowest byte not known done -- what a failed or stopped copy resumes
+ * from, and the progress reported: call with the lock held.  Here, not in
+ * a .c, so the pool and the writes both read it without calling each
+ * other. */
+static inline uint64_t bc_host_watermark(const struct engine *g)
+{
+	uint64_t w = g->produced;
+
+	if (g->q_len && g->queue[g->q_head].off < w)
+		w = g->queue[g->q_head].off;
+	for (unsigned i = 0; i < g->n_workers; i++)
+		if (g->workers[i].inflight < w)
+			w = g->workers[i].inflight;
+	if (g->hole_len && g->hole_off < w)
+		w = g->hole_off;
+	if (g->producer_settling < w)
+		w = g->producer_settling;
+	for (unsigned i = 0; i < g->n_workers; i++)
+		if (g->workers[i].settling < w)
+			w = g->workers[i].settling;
+	if (g->failed && g->fail_off < w)
+		w = g->fail_off;
+	return w;
+}
+
 void bc_host_progress(struct engine *g, bool force);
 void bc_host_record_failure(struct engine *g, int rc, uint64_t off,
 			    const struct bc_error *e);
