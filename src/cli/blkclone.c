@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /* blkclone: clone block volumes as cheaply as the storage allows. */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,24 +14,6 @@ static const struct bc_cmd commands[] = {
 	{ "probe", bc_cmd_probe, "show capabilities, and the plan for SRC to DST" },
 	{ "zero", bc_cmd_zero, "make a volume read as zeros, thin where possible" },
 };
-
-void bc_cli_msg(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("blkclone: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void bc_cli_error(const struct bc_error *e)
-{
-	char buf[1024];
-
-	bc_cli_msg("%s", bc_error_format(e, buf, sizeof(buf)));
-}
 
 static void usage(FILE *f)
 {

@@ -29,7 +29,7 @@ int bc_cmd_map(int argc, char **argv);
 int bc_cmd_copy(int argc, char **argv);
 int bc_cmd_zero(int argc, char **argv);
 
-/* Print "blkclone: <error>" to stderr. */
+/* Print "blkclone: <error>" to stderr (msg.c). */
 void bc_cli_error(const struct bc_error *e);
 void bc_cli_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Exit codes from what the library says (exit.c, which the tests that

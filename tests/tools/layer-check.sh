@@ -4,7 +4,9 @@
 # them blkclone's own: the #include lines of the sources, and the symbols
 # the compiler left undefined in each object file (nm), which catch a call
 # through a declaration written by hand.  Also fails on a header that
-# includes itself through others (an include cycle).
+# includes itself through others (an include cycle), on two source files
+# that call each other (a call cycle), and on a header declaring what only
+# a higher layer defines.
 #
 # usage: layer-check.sh [SRCDIR BUILDDIR]   (make check: $TOP_SRCDIR, $TOP_BUILDDIR)
 # exit 0: clean; 1: violations, one line each: FILE -> WHAT (layer A < B)
@@ -110,7 +112,36 @@ for o in "${objs[@]}"; do
 	done < <(nm -u "$o" | awk '{print $2}')
 done
 
-# 4. declarations: a header may not declare a function that only a higher
+# 4. call cycles between files: two files that call each other are one
+# file's job split badly, or one layer's job done in two places
+declare -A calls=()
+for o in "${objs[@]}"; do
+	c=${o%.o}.c
+	deps=""
+	while read -r sym; do
+		d=${def[$sym]:-}
+		[ -n "$d" ] || continue
+		f=${d#* }
+		[ "$f" = "$c" ] || case " $deps " in *" $f "*) ;; *) deps="$deps $f" ;; esac
+	done < <(nm -u "$o" | awk '{print $2}')
+	calls[$c]=$deps
+done
+declare -A cstate=()
+cvisit() {
+	local n=$1 d
+	cstate[$n]=1
+	for d in ${calls[$n]:-}; do
+		if [ "${cstate[$d]:-0}" = 1 ]; then report "call cycle through $n -> $d"
+		elif [ "${cstate[$d]:-0}" = 0 ]; then cvisit "$d"
+		fi
+	done
+	cstate[$n]=2
+}
+for n in "${!calls[@]}"; do
+	[ "${cstate[$n]:-0}" = 0 ] && cvisit "$n"
+done
+
+# 5. declarations: a header may not declare a function that only a higher
 # layer defines (a lower layer could then call up without including it)
 cd "$srcdir" || exit 2
 for f in "${files[@]}"; do
