@@ -62,21 +62,6 @@ enum bc_clone_outcome {
 	BC_CLONE_FAILED,	/* failed while opening or running */
 };
 
-/* What the clone's content is a copy of (bc_clone_start). */
-enum bc_consistency {
-	BC_CONSISTENCY_NONE = 0,	/* not started */
-	/* the copy reads the source until it ends: the source must stay
-	 * still (or be mirrored) until then (EXTENDED COPY, NVMe Copy, a
-	 * host copy) */
-	BC_CONSISTENCY_BULK,
-	/* the content was fixed when bc_clone_start returned: the source
-	 * may change afterwards (token copy with every token populated, a
-	 * reflink made) */
-	BC_CONSISTENCY_ATOMIC,
-};
-
-const char *bc_consistency_name(enum bc_consistency c);
-
 /* What to tell after a failure, beside the error itself. */
 enum bc_clone_hint {
 	BC_CLONE_HINT_NONE = 0,
@@ -112,8 +97,10 @@ struct bc_clone_result {
 	bool dest_removed;		/* created, never written, removed */
 	enum bc_clone_hint hint;
 	uint64_t resume_lba;		/* with BC_CLONE_HINT_RESUME */
-	enum bc_consistency consistency;	/* from bc_clone_start */
-	char consistency_reason[200];
+	/* from bc_clone_start (enum in copy.h): what the clone's content
+	 * is a copy of, why, and what was asked of the storage for it */
+	enum bc_consistency consistency;
+	char consistency_reason[400];
 };
 
 struct bc_clone;

@@ -69,11 +69,29 @@ struct bc_copy_opts {
 	unsigned timeout_s;
 };
 
-/* Why a method was or was not chosen. */
+/* What the clone's content is a copy of (bc_clone_start). */
+enum bc_consistency {
+	BC_CONSISTENCY_NONE = 0,	/* not started; a step not usable */
+	/* the copy reads the source until it ends: the source must stay
+	 * still (or be mirrored) until then (EXTENDED COPY, NVMe Copy, a
+	 * host copy) */
+	BC_CONSISTENCY_BULK,
+	/* the content was fixed when bc_clone_start returned: the source
+	 * may change afterwards (token copy with every token populated at
+	 * start) */
+	BC_CONSISTENCY_ATOMIC,
+};
+
+const char *bc_consistency_name(enum bc_consistency c);
+
+/* Why a method was or was not chosen, and the point in time it gives
+ * a clone session (bc_clone_start; NONE when not usable). */
 struct bc_plan_step {
 	enum bc_method method;
 	bool usable;
 	char reason[240];
+	enum bc_consistency consistency;
+	char consistency_reason[240];
 };
 
 #define BC_PLAN_MAX 6
@@ -82,6 +100,9 @@ struct bc_plan {
 	size_t n;
 	struct bc_plan_step steps[BC_PLAN_MAX];	/* every method, best first */
 	enum bc_method chosen;			/* first usable, or NONE */
+	/* the chosen step's point in time and why */
+	enum bc_consistency consistency;
+	char consistency_reason[240];
 	bool dest_proven_zero;			/* holes may be skipped */
 	char dest_zero_reason[200];
 	/* what the chosen method will do that a user should know, e.g. a
@@ -110,6 +131,14 @@ void bc_plan_make(const struct bc_caps *src, const struct bc_caps *dst,
  */
 void bc_plan_known_refusal(struct bc_plan *p, enum bc_method method,
 			   enum bc_offload_policy policy, const char *why);
+
+/*
+ * Pure: mark @method unusable because the storage refused it when the
+ * copy was started (bc_clone_start could not fix its point in time,
+ * @why), and choose again, whatever the policy: nothing was written.
+ */
+void bc_plan_refused_at_start(struct bc_plan *p, enum bc_method method,
+			      const char *why);
 
 /* Refusals before any write; -EINVAL/-EXDEV etc. with a reason in @e. */
 int bc_copy_check(struct bc_volume *src, struct bc_volume *dst,

@@ -388,10 +388,26 @@ void bc_report_plan_text(FILE *f, const struct bc_plan *p)
 	scols_unref_table(tb);
 	fprintf(f, "Holes: %s%s\n",
 		p->dest_proven_zero ? "skipped, " : "", p->dest_zero_reason);
+	/* what a clone session started now would capture, per usable method */
+	for (size_t i = 0, n = 0; i < p->n; i++)
+		if (p->steps[i].consistency != BC_CONSISTENCY_NONE)
+			fprintf(f, "%s%s: %s: %s\n", n++ ? "  " : "Point in time:\n  ",
+				bc_method_name(p->steps[i].method),
+				bc_consistency_name(p->steps[i].consistency),
+				p->steps[i].consistency_reason);
 	if (p->note[0])
 		fprintf(f, "Note: %s\n", p->note);
 	if (p->identity[0])
 		fprintf(f, "Identity: %s\n", p->identity);
+}
+
+static void step_consistency_json(struct bc_json *j, const struct bc_plan_step *st)
+{
+	bool none = st->consistency == BC_CONSISTENCY_NONE;
+
+	bc_json_string(j, "consistency", none ? NULL :
+		       bc_consistency_name(st->consistency));
+	bc_json_string(j, "consistency_reason", none ? NULL : st->consistency_reason);
 }
 
 void bc_report_plan_json(struct bc_json *j, const char *key,
@@ -406,6 +422,7 @@ void bc_report_plan_json(struct bc_json *j, const char *key,
 		bc_json_string(j, "method", bc_method_name(p->steps[i].method));
 		bc_json_bool(j, "usable", p->steps[i].usable);
 		bc_json_string(j, "reason", p->steps[i].reason);
+		step_consistency_json(j, &p->steps[i]);
 		bc_json_close_object(j);
 	}
 	bc_json_close_array(j);
@@ -413,6 +430,10 @@ void bc_report_plan_json(struct bc_json *j, const char *key,
 	bc_json_string(j, "holes", p->dest_zero_reason);
 	bc_json_string(j, "note", p->note[0] ? p->note : NULL);
 	bc_json_string(j, "identity", p->identity);
+	bc_json_string(j, "consistency", p->consistency == BC_CONSISTENCY_NONE ?
+		       NULL : bc_consistency_name(p->consistency));
+	bc_json_string(j, "consistency_reason", p->consistency == BC_CONSISTENCY_NONE ?
+		       NULL : p->consistency_reason);
 	bc_json_close_object(j);
 }
 

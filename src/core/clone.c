@@ -311,16 +311,6 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 	return 0;
 }
 
-const char *bc_consistency_name(enum bc_consistency c)
-{
-	switch (c) {
-	case BC_CONSISTENCY_BULK: return "bulk";
-	case BC_CONSISTENCY_ATOMIC: return "atomic";
-	case BC_CONSISTENCY_NONE: break;
-	}
-	return "none";
-}
-
 /*
  * Every method reads its source while it runs, so far: the point in time
  * is the copy's end (bulk).  Token copy with tokens populated up front

@@ -81,15 +81,97 @@ static void plan_array(struct bc_plan *p, enum bc_method m,
 		     what, s->id.copy_domain);
 }
 
+const char *bc_consistency_name(enum bc_consistency c)
+{
+	switch (c) {
+	case BC_CONSISTENCY_BULK: return "bulk";
+	case BC_CONSISTENCY_ATOMIC: return "atomic";
+	case BC_CONSISTENCY_NONE: break;
+	}
+	return "none";
+}
+
+/*
+ * The point in time each usable method gives a clone session.  Atomic
+ * needs the content fixed by bc_clone_start without writing the
+ * destination: a token copy populates every token there (point-in-time
+ * ROD tokens the storage keeps for us) and the run only writes them.
+ * Everything else reads the source while the run copies.
+ */
+static void consistency_of(struct bc_plan_step *st, const struct bc_caps *s)
+{
+	const char *what = NULL;
+	uint32_t max_s = s->token_lim.max_inactivity_s;
+
+	st->consistency = BC_CONSISTENCY_NONE;
+	st->consistency_reason[0] = '\0';
+	if (!st->usable)
+		return;
+	st->consistency = BC_CONSISTENCY_BULK;
+	switch (st->method) {
+	case BC_METHOD_TOKEN:
+		st->consistency = BC_CONSISTENCY_ATOMIC;
+		if (max_s)
+			snprintf(st->consistency_reason, sizeof(st->consistency_reason),
+				 "start populates a point-in-time ROD token for every extent (kept up to %u s unused, the source's maximum) and the run only writes them: the source may change once start returned",
+				 max_s);
+		else
+			snprintf(st->consistency_reason, sizeof(st->consistency_reason),
+				 "start populates a point-in-time ROD token for every extent (kept for the source's default inactivity timeout) and the run only writes them: the source may change once start returned");
+		return;
+	case BC_METHOD_XCOPY_LID1:
+		what = "the copy manager reads the source while EXTENDED COPY runs";
+		break;
+	case BC_METHOD_NVME_COPY:
+		what = "the controller reads the source namespace while NVMe Copy runs";
+		break;
+	case BC_METHOD_REFLINK:
+		what = "the run makes the reflink (and settles holes) from the source as it is then";
+		break;
+	case BC_METHOD_HOST:
+		what = "this host reads the source until the copy ends";
+		break;
+	case BC_METHOD_NONE:
+		break;
+	}
+	snprintf(st->consistency_reason, sizeof(st->consistency_reason),
+		 "%s: keep the source still (frozen or unused) until the copy ends",
+		 what ? what : "the source is read while the copy runs");
+}
+
 static void choose(struct bc_plan *p)
 {
 	p->chosen = BC_METHOD_NONE;
+	p->consistency = BC_CONSISTENCY_NONE;
+	p->consistency_reason[0] = '\0';
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->steps[i].usable) {
 			p->chosen = p->steps[i].method;
+			p->consistency = p->steps[i].consistency;
+			snprintf(p->consistency_reason, sizeof(p->consistency_reason),
+				 "%s", p->steps[i].consistency_reason);
 			break;
 		}
 	}
+}
+
+void bc_plan_refused_at_start(struct bc_plan *p, enum bc_method method,
+			      const char *why)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct bc_plan_step *st = &p->steps[i];
+
+		if (st->method != method || !st->usable)
+			continue;
+		st->usable = false;
+		snprintf(st->reason, sizeof(st->reason),
+			 "refused when the copy was started: %.200s", why);
+		st->consistency = BC_CONSISTENCY_NONE;
+		st->consistency_reason[0] = '\0';
+	}
+	choose(p);
+	if (p->chosen == BC_METHOD_HOST || p->chosen == BC_METHOD_NONE)
+		p->note[0] = '\0';
 }
 
 void bc_plan_known_refusal(struct bc_plan *p, enum bc_method method,
@@ -108,6 +190,8 @@ void bc_plan_known_refusal(struct bc_plan *p, enum bc_method method,
 			st->usable = false;
 			snprintf(st->reason, sizeof(st->reason),
 				 "refused by the target for this pair before: %.190s", why);
+			st->consistency = BC_CONSISTENCY_NONE;
+			st->consistency_reason[0] = '\0';
 		}
 	}
 	choose(p);
@@ -154,6 +238,8 @@ void bc_plan_make(const struct bc_caps *s, const struct bc_caps *d,
 		step(p, BC_METHOD_HOST, true,
 		     "always possible: data moves through this host");
 
+	for (size_t i = 0; i < p->n; i++)
+		consistency_of(&p->steps[i], s);
 	choose(p);
 	bc_identity_pair_text(p->identity, sizeof(p->identity), &s->id, s->size,
 			      &d->id, d->size);

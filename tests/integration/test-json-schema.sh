@@ -27,8 +27,8 @@ same() {	# same WHAT GOT WANT
 make_sparse "$T/s.img" 16 4 256 1
 bcrun 0 "$T/copy.json" "$T/err" copy --json "$T/s.img" "$T/d.img"
 same "copy keys, as doc/json-schema.md's copy table" "$(keys "$T/copy.json" .)" "$(doc_keys 1)"
-same "plan keys" "$(keys "$T/copy.json" .plan)" "method steps destination_proven_zero holes note identity"
-same "plan step keys" "$(keys "$T/copy.json" '.plan.steps[0]')" "method usable reason"
+same "plan keys" "$(keys "$T/copy.json" .plan)" "method steps destination_proven_zero holes note identity consistency consistency_reason"
+same "plan step keys" "$(keys "$T/copy.json" '.plan.steps[0]')" "method usable reason consistency consistency_reason"
 check "copy schema is 1" test "$(jq .schema "$T/copy.json")" = 1
 check "a host copy reports its I/O" test "$(jq -r .method "$T/copy.json")" = host
 same "host_io keys" "$(keys "$T/copy.json" .host_io)" "chunk_bytes workers flushes"
@@ -70,6 +70,8 @@ check "extents tile the volume" test "$(jq '[.extents[].length] | add' "$T/map.j
 bcrun 0 "$T/zero.json" "$T/err" zero --json "$T/d.img"
 same "zero keys, as the zero table" "$(keys "$T/zero.json" .)" "$(doc_keys 5)"
 
+check "two plain files: a host copy, bulk, and the plan says what must stay still" \
+	test "$(jq -r '[.plan.method, .plan.consistency, (.plan.consistency_reason | test("keep the source still")), .plan.steps[0].consistency] | @tsv' "$T/probe.json")" = "$(printf 'host\tbulk\ttrue\t')"
 check "a file is its own unit, named by device and inode" \
 	test "$(jq -c '.volumes[0] | [.unit, (.unit_keys | length), .unit_known_by_path_only, (.unit_keys[0] | startswith("file:"))]' "$T/probe.json")" = '["file",1,false,true]'
 check "the plan says the two files have no name in common" \
