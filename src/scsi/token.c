@@ -109,8 +109,9 @@ static int put_ranges(uint8_t *p, const struct bc_token_range *r, size_t n)
 	return 0;
 }
 
-int bc_token_build_populate(uint8_t *buf, size_t len, uint32_t inactivity_s,
-			    const struct bc_token_range *r, size_t n)
+int bc_token_build_populate_rod(uint8_t *buf, size_t len, uint32_t inactivity_s,
+				uint32_t rod_type, const struct bc_token_range *r,
+				size_t n)
 {
 	size_t need = BC_TOKEN_HDR_LEN + n * BC_TOKEN_RANGE_LEN;
 
@@ -120,12 +121,22 @@ int bc_token_build_populate(uint8_t *buf, size_t len, uint32_t inactivity_s,
 		return -ENOSPC;
 	memset(buf, 0, BC_TOKEN_HDR_LEN);
 	put16(buf, (uint16_t)(need - 2));	/* POPULATE TOKEN DATA LENGTH */
-	/* byte 2: RTV 0 (default ROD type), IMMED 0 */
+	/* byte 2: RTV (a ROD type is named), IMMED 0 */
+	if (rod_type) {
+		buf[2] = 0x02;
+		put32(buf + 8, rod_type);
+	}
 	put32(buf + 4, inactivity_s);		/* 0 = the default */
 	put16(buf + 14, (uint16_t)(n * BC_TOKEN_RANGE_LEN));
 	if (put_ranges(buf + BC_TOKEN_HDR_LEN, r, n) < 0)
 		return -EINVAL;
 	return (int)need;
+}
+
+int bc_token_build_populate(uint8_t *buf, size_t len, uint32_t inactivity_s,
+			    const struct bc_token_range *r, size_t n)
+{
+	return bc_token_build_populate_rod(buf, len, inactivity_s, 0, r, n);
 }
 
 int bc_token_build_write(uint8_t *buf, size_t len, uint64_t rod_offset,

@@ -19,6 +19,11 @@
 #define BC_TOKEN_RANGE_LEN	16
 #define BC_TOKEN_HDR_LEN	16
 #define BC_ROD_TYPE_ZERO	0xffff0001u	/* block device zero ROD token */
+/* SPC-4 ROD types of a point in time copy: the copy manager's default
+ * kind (change vulnerable or persistent, its choice), and the two kinds */
+#define BC_ROD_TYPE_PIT_DEFAULT		0x00800000u
+#define BC_ROD_TYPE_PIT_VULNERABLE	0x00800001u
+#define BC_ROD_TYPE_PIT_PERSISTENT	0x00800002u
 
 /* What VPD 0x8F says about token copy. */
 struct bc_tpc_info {
@@ -43,6 +48,12 @@ struct bc_token_range {
  * timeout); returns its length or -ENOSPC / -EINVAL. */
 int bc_token_build_populate(uint8_t *buf, size_t len, uint32_t inactivity_s,
 			    const struct bc_token_range *r, size_t n);
+/* The same naming ROD type @rod_type (RTV 1; 0: the default, RTV 0): a
+ * point in time copy is BC_ROD_TYPE_PIT_DEFAULT.  A target that cannot
+ * make that kind refuses the command (SPC-4 6.4.3). */
+int bc_token_build_populate_rod(uint8_t *buf, size_t len, uint32_t inactivity_s,
+				uint32_t rod_type, const struct bc_token_range *r,
+				size_t n);
 
 /* WRITE USING TOKEN parameter list: @token (512 bytes) at @rod_offset
  * blocks into the ROD, onto the ranges; @immed: return at once, the

@@ -17,6 +17,7 @@
 
 #include "memvol.h"
 #include "scsi/xcopy.h"
+#include "scsi/token.h"
 
 #define MiB (1024 * 1024)
 
@@ -77,6 +78,30 @@ static void test_list_bytes(void **state)
 	assert_int_equal(cdb[0], 0x83);
 	assert_int_equal(cdb[1], 0x00);
 	assert_int_equal(cdb[13], len);
+}
+
+/* POPULATE TOKEN naming the point-in-time ROD type: RTV set, the type
+ * in bytes 8-11, the inactivity timeout in 4-7; without a type, RTV 0. */
+static void test_populate_rod_bytes(void **state)
+{
+	static const uint8_t want[32] = {
+		0x00, 0x1e, 0x02, 0x00, 0x00, 0x00, 0x02, 0x58,	/* len, RTV, 600 s */
+		0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10,	/* PIT default; 16 */
+		0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x20, 0x00,	/* LBA 8192 */
+		0x00, 0x00, 0x00, 0x08, 0x00, 0x00, 0x00, 0x00,	/* 8 blocks */
+	};
+	struct bc_token_range r = { 8192, 8 };
+	uint8_t b[32];
+
+	(void)state;
+	assert_int_equal(bc_token_build_populate_rod(b, sizeof(b), 600,
+						     BC_ROD_TYPE_PIT_DEFAULT, &r, 1), 32);
+	assert_memory_equal(b, want, 32);
+	assert_int_equal(bc_token_build_populate(b, sizeof(b), 600, &r, 1), 32);
+	assert_int_equal(b[2], 0);
+	assert_int_equal(b[8] | b[9] | b[10] | b[11], 0);
+	assert_int_equal(bc_token_build_populate_rod(b, 31, 0, BC_ROD_TYPE_PIT_DEFAULT,
+						     &r, 1), -ENOSPC);
 }
 
 static void test_list_refusals(void **state)
@@ -483,6 +508,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_list_bytes),
 		cmocka_unit_test(test_list_refusals),
+		cmocka_unit_test(test_populate_rod_bytes),
 		cmocka_unit_test(test_pick_designator),
 		cmocka_unit_test(test_shape),
 		cmocka_unit_test(test_segments_done),
