@@ -210,6 +210,8 @@ struct sim_token {
 	uint64_t last_active_ms;
 	uint32_t timeout_s;
 	enum { TOK_VALID, TOK_CANCELLED, TOK_DELETED } state;
+	uint32_t rod_type;
+	uint8_t *snap;			/* a persistent token's blocks, else NULL */
 };
 
 struct bc_sim {
@@ -348,6 +350,15 @@ void sim_cmd_populate_token(struct sim_ctx *c);
 void sim_cmd_write_using_token(struct sim_ctx *c);
 void sim_cmd_copy_abort(struct sim_ctx *c);
 void sim_cmd_rcs_lid4(struct sim_ctx *c);	/* 0x84 SA 5 and 7 */
+/* simlu-pit.c: the ROD type a POPULATE TOKEN gets (0: refused, RTV the
+ * bit, @asked its type), whether a token's type is one the sim makes,
+ * a persistent token's blocks kept, and written from at ROD block
+ * @rodpos.  -ENOMEM. */
+uint32_t sim_pit_rod_type(const struct sim_lu *lu, bool rtv, uint32_t asked);
+bool sim_pit_known(uint32_t rod_type);
+int sim_pit_snapshot(struct bc_sim *sim, struct sim_token *t);
+int sim_pit_write(struct bc_sim *sim, const struct sim_token *t, uint64_t rodpos,
+		  struct sim_lu *dst, uint64_t dlba, uint64_t k);
 /* Invalidate tokens whose source overlaps [lba, lba + n) of @lu. */
 void sim_tokens_written(struct bc_sim *sim, unsigned lu, uint64_t lba, uint64_t n);
 /* Drop tokens of a sim being freed. */

@@ -5,8 +5,9 @@
  * (LID4), RECEIVE ROD TOKEN INFORMATION and COPY OPERATION ABORT.
  *
  * A ROD token is 512 bytes the initiator must treat as opaque.  This one
- * holds: ROD type 0x00800001 (point in time, change vulnerable: a write to
- * the source cancels it), length 0x01F8, the token's id, the creator LU as
+ * holds: its ROD type (0x00800001, point in time, change vulnerable: a
+ * write to the source cancels it; or 0x00800002, persistent, when a named
+ * type asks for it: simlu-pit.c), length 0x01F8, the token's id, the creator LU as
  * an 0xE4 CSCD (its NAA-6), the bytes it represents, the sim's identity,
  * the LU and up to 20 of its ranges, and a keyed checksum over all of it
  * in bytes 504-511.  The checksum is not cryptography: it catches garbled
@@ -19,7 +20,6 @@
 
 #include "simlu-int.h"
 
-#define ROD_PIT_DEFAULT		0x00800000u
 #define ROD_PIT_VULNERABLE	0x00800001u
 #define ROD_BLOCK_ZERO		0xffff0001u
 #define TOKEN_LEN		512
@@ -84,6 +84,7 @@ static bool tok_expired(const struct bc_sim *sim, const struct sim_token *t)
 static void tok_drop(struct bc_sim *sim, size_t i)
 {
 	free(sim->tok[i].ranges);
+	free(sim->tok[i].snap);
 	sim->tok[i] = sim->tok[--sim->ntok];
 }
 
@@ -101,8 +102,8 @@ void sim_tokens_written(struct bc_sim *sim, unsigned lu, uint64_t lba, uint64_t 
 	for (size_t i = 0; i < sim->ntok; i++) {
 		struct sim_token *t = &sim->tok[i];
 
-		if (t->state != TOK_VALID || t->lu != lu)
-			continue;
+		if (t->state != TOK_VALID || t->lu != lu || t->snap)
+			continue;	/* a persistent token kept its blocks */
 		for (size_t r = 0; r < t->nranges; r++)
 			if (lba < t->ranges[r][0] + t->ranges[r][1] &&
 			    t->ranges[r][0] < lba + n) {
@@ -147,7 +148,7 @@ static void tok_bytes(const struct bc_sim *sim, const struct sim_lu *lu,
 		      const struct sim_token *t, uint8_t *p)
 {
 	memset(p, 0, TOKEN_LEN);
-	sim_put32(p, ROD_PIT_VULNERABLE);
+	sim_put32(p, t->rod_type);
 	sim_put16(p + 6, TOKEN_LEN - 8);
 	sim_put64(p + 8, t->id);
 	/* creator LU as an identification CSCD */
@@ -270,6 +271,13 @@ static void populate(struct sim_ctx *c, struct sim_list *l, const uint8_t *p)
 		tok->ranges[tok->nranges++][1] = cnt;
 		tok->blocks += cnt;
 	}
+	tok->rod_type = sim_pit_rod_type(c->lu, p[2] & 0x02, sim_be32(p + 8));
+	if (tok->rod_type != ROD_PIT_VULNERABLE && sim_pit_snapshot(c->sim, tok) < 0) {
+		tok_drop(c->sim, (size_t)(tok - c->sim->tok));
+		sim_sense(c, SK_HARDWARE_ERROR, ASC_INTERNAL_FAILURE);
+		list_failed(c, l);
+		return;
+	}
 	tok->timeout_s = timeout ? timeout : t.default_inactivity_s;
 	tok->last_active_ms = c->sim->now_ms;
 	tok->state = TOK_VALID;
@@ -300,9 +308,8 @@ void sim_cmd_populate_token(struct sim_ctx *c)
 		sim_bad_param(c, ASC_INVALID_PARAM_FIELD, 4);
 		return;
 	}
-	/* RTV: the initiator names a ROD type; the sim makes one kind */
-	if ((p[2] & 0x02) && sim_be32(p + 8) != ROD_PIT_DEFAULT &&
-	    sim_be32(p + 8) != ROD_PIT_VULNERABLE) {
+	/* RTV: the initiator names a ROD type (bc_sim_token_limits.pit) */
+	if (!sim_pit_rod_type(c->lu, p[2] & 0x02, sim_be32(p + 8))) {
 		sim_bad_param(c, ASC_INVALID_PARAM_FIELD, 8);
 		return;
 	}
@@ -325,7 +332,7 @@ static struct sim_token *token_check(struct sim_ctx *c, const uint8_t *tok)
 	struct sim_token *t;
 	uint16_t why = 0;
 
-	if (sim_be32(tok) != ROD_PIT_VULNERABLE)
+	if (!sim_pit_known(sim_be32(tok)))
 		why = ASC_TOKEN_UNSUP_TYPE;
 	else if (sim_be16(tok + 6) != TOKEN_LEN - 8)
 		why = ASC_TOKEN_LENGTH;
@@ -366,6 +373,7 @@ static void write_using(struct sim_ctx *c, struct sim_list *l, const uint8_t *p)
 	const uint8_t *d = p + WUT_HDR;
 	bool zero = sim_be32(p + 16) == ROD_BLOCK_ZERO;
 	uint64_t off = sim_be64(p + 8), want = 0, budget, done = 0, sin = 0;
+	uint64_t rodpos = off;	/* ROD block being written */
 	struct sim_token *t = NULL;
 	struct sim_lu *src = NULL;
 	uint64_t (*ranges)[2] = NULL;
@@ -416,8 +424,10 @@ static void write_using(struct sim_ctx *c, struct sim_list *l, const uint8_t *p)
 			if (!k)
 				break;
 			rc = zero ? sim_lu_zero(c->sim, c->lu, dlba, k) :
+			     t->snap ? sim_pit_write(c->sim, t, rodpos, c->lu, dlba, k) :
 			     sim_lu_copy(c->sim, src, ranges[sr][0] + sin, c->lu, dlba, k);
 			done += k;
+			rodpos += k;
 			dlba += k;
 			dn -= k;
 			l->ops_done++;

@@ -79,6 +79,19 @@ struct bc_sim_xcopy_limits {	/* BC_SIM_XCOPY_SPC only; 0 = the default */
 	bool no_progress;		/* COPY ABORTED says nothing, as LIO */
 };
 
+/* What a POPULATE TOKEN that names a point in time ROD type (RTV=1) gets;
+ * without RTV a token is always change vulnerable (00800001h). */
+enum bc_sim_pit {
+	/* 00800000h (the default kind) and 00800001h: change vulnerable, a
+	 * write to the source cancels it (23/08); 00800002h refused */
+	BC_SIM_PIT_VULNERABLE = 0,
+	/* 00800000h and 00800002h: persistent, the token keeps the blocks
+	 * as they were when it was made; 00800001h change vulnerable */
+	BC_SIM_PIT_PERSISTENT,
+	/* any named ROD type: INVALID FIELD IN PARAMETER LIST (byte 8) */
+	BC_SIM_PIT_REFUSED,
+};
+
 struct bc_sim_token_limits {	/* VPD 0x8F, 0 = the default */
 	uint16_t max_ranges;		/* range descriptors per command, default 16 */
 	uint32_t max_inactivity_s;	/* default 600 */
@@ -103,6 +116,7 @@ struct bc_sim_token_limits {	/* VPD 0x8F, 0 = the default */
 	bool never_completes;
 	/* COPY OPERATION ABORT answers GOOD and stops nothing. */
 	bool abort_ignored;
+	enum bc_sim_pit pit;
 };
 
 struct bc_sim_lu_cfg {
