@@ -70,4 +70,28 @@ int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
 		       const struct bc_stop *stop, uint64_t *done,
 		       struct bc_error *e);
 
+/*
+ * The two halves of a token copy (token-exec.c), for token-capture.c too.
+ * Populate: one token for the @n ranges of @src (absolute LBAs, at most
+ * BC_TOKEN_POPULATE_RANGES), ROD type @rod_type (0 the default) and
+ * inactivity timeout @inactivity_s (0 the default); *represented is the
+ * blocks it stands for, a prefix of the ranges.  Write: blocks
+ * [rod_off, +blocks) of @token's ROD onto @dlba of @dst, following short
+ * transfers; *written is what the destination confirmed, also on failure.
+ */
+#define BC_TOKEN_POPULATE_RANGES 64
+int bc_scsi_token_populate(struct bc_volume *src, const struct bc_token_range *r,
+			   size_t n, uint32_t rod_type, uint32_t inactivity_s,
+			   uint8_t *token, uint64_t *represented, struct bc_error *e);
+int bc_scsi_token_write(struct bc_volume *dst, const uint8_t *token,
+			uint64_t rod_off, uint64_t dlba, uint64_t blocks,
+			uint32_t stall_s, const struct bc_stop *stop,
+			uint64_t *written, struct bc_error *e);
+/* An expired, cancelled or deleted token (INVALID TOKEN OPERATION, ASC
+ * 23h with ASCQ 07h/08h/09h). */
+bool bc_scsi_token_stale(const struct bc_error *e);
+/* How long a token copy may show no progress before it is taken for
+ * stuck: the source's default inactivity timeout. */
+uint32_t bc_scsi_token_stall_s(const struct bc_volume *src);
+
 #endif

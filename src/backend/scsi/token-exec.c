@@ -27,35 +27,51 @@ static uint32_t next_list_id(struct scsi_priv *p)
 	return ((uint32_t)getpid() & 0xfffff) << 12 | p->list_seq;
 }
 
-/* POPULATE TOKEN for [lba, lba+blocks) of @src; the token and how many
- * blocks it represents. */
-static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
-			  uint8_t *token, uint64_t *represented,
-			  struct bc_error *e)
+int bc_scsi_token_populate(struct bc_volume *src, const struct bc_token_range *r,
+			   size_t n, uint32_t rod_type, uint32_t inactivity_s,
+			   uint8_t *token, uint64_t *represented, struct bc_error *e)
 {
 	struct scsi_priv *p = sp(src);
-	struct bc_token_range r = { lba, (uint32_t)blocks };
 	struct bc_token_status ts;
-	uint8_t pl[BC_TOKEN_HDR_LEN + BC_TOKEN_RANGE_LEN];
+	uint8_t pl[BC_TOKEN_HDR_LEN + BC_TOKEN_POPULATE_RANGES * BC_TOKEN_RANGE_LEN];
 	uint32_t id = next_list_id(p);
-	int l = bc_token_build_populate(pl, sizeof(pl), 0, &r, 1), rc;
+	uint64_t blocks = 0;
+	int l, rc;
 
+	if (!n || n > BC_TOKEN_POPULATE_RANGES)
+		return bc_error_set(e, -EINVAL, src->name, "POPULATE TOKEN",
+				    "%zu ranges", n);
+	for (size_t i = 0; i < n; i++)
+		blocks += r[i].blocks;
+	l = bc_token_build_populate_rod(pl, sizeof(pl), inactivity_s, rod_type, r, n);
 	if (l < 0)
 		return bc_error_set(e, l, src->name, "POPULATE TOKEN", "parameter list");
-	rc = bc_lu_populate_token(&p->lu, id, pl, (uint32_t)l, lba, e);
+	rc = bc_lu_populate_token(&p->lu, id, pl, (uint32_t)l, r[0].lba, e);
 	if (rc < 0)
 		return rc;
-	rc = bc_lu_rrti(&p->lu, id, lba, &ts, e);
+	rc = bc_lu_rrti(&p->lu, id, r[0].lba, &ts, e);
 	if (rc < 0)
 		return rc;
+	/* a token represents a prefix of the ranges: never more than asked */
 	if (!ts.has_token || !ts.transfer_count || ts.transfer_count > blocks)
-		return bc_error_set_lba(e, -EIO, src->name, "POPULATE TOKEN", lba,
+		return bc_error_set_lba(e, -EIO, src->name, "POPULATE TOKEN", r[0].lba,
 					src->block_size,
 					"no usable token (copy status %#x, %llu blocks)",
 					ts.copy_status, (unsigned long long)ts.transfer_count);
 	memcpy(token, ts.token, BC_TOKEN_LEN);
+	explicit_bzero(ts.token, sizeof(ts.token));
 	*represented = ts.transfer_count;
 	return 0;
+}
+
+/* POPULATE TOKEN of [lba, lba+blocks) with the default ROD type. */
+static int token_populate(struct bc_volume *src, uint64_t lba, uint64_t blocks,
+			  uint8_t *token, uint64_t *represented,
+			  struct bc_error *e)
+{
+	struct bc_token_range r = { lba, (uint32_t)blocks };
+
+	return bc_scsi_token_populate(src, &r, 1, 0, 0, token, represented, e);
 }
 
 /* RECEIVE ROD TOKEN INFORMATION polls after COPY OPERATION ABORT before
@@ -191,20 +207,87 @@ static int token_wait(struct bc_volume *dst, uint32_t id, uint64_t lba,
 	return 0;
 }
 
-/* An expired or invalidated token (INVALID TOKEN OPERATION, ASC 23h with
- * ASCQ 07h/08h/09h) is worth one new token; others are refusals. */
-static bool token_stale(const struct bc_error *e)
+bool bc_scsi_token_stale(const struct bc_error *e)
 {
 	return e->status.cat == BC_CAT_INVALID_TOKEN &&
 	       (e->status.ascq == 0x07 || e->status.ascq == 0x08 ||
 		e->status.ascq == 0x09);
 }
 
+uint32_t bc_scsi_token_stall_s(const struct bc_volume *src)
+{
+	/* a token lives this long unused (the default is asked for): a
+	 * copy manager that shows no progress for as long is taken for
+	 * stuck */
+	return src->caps.token_lim.default_inactivity_s ?
+	       src->caps.token_lim.default_inactivity_s : TOKEN_STALL_S;
+}
+
+int bc_scsi_token_write(struct bc_volume *dst, const uint8_t *token,
+			uint64_t rod_off, uint64_t dlba, uint64_t blocks,
+			uint32_t stall_s, const struct bc_stop *stop,
+			uint64_t *written, struct bc_error *e)
+{
+	uint8_t pl[536 + BC_TOKEN_RANGE_LEN];
+	int rc = 0;
+
+	*written = 0;
+	while (*written < blocks) {
+		uint64_t left = blocks - *written, d = dlba + *written;
+		struct bc_token_range r = { d, (uint32_t)(left > UINT32_MAX ? UINT32_MAX : left) };
+		struct bc_token_status ts;
+		uint32_t id = next_list_id(sp(dst));
+		/* IMMED where the operation can be aborted: a cancel then
+		 * stops the copy manager too */
+		bool immed = sp(dst)->tpc.copy_abort;
+		int l = bc_token_build_write(pl, sizeof(pl), rod_off + *written,
+					     token, &r, 1, immed);
+
+		if (l < 0) {
+			rc = bc_error_set(e, l, dst->name, "WRITE USING TOKEN",
+					  "parameter list");
+			break;
+		}
+		rc = bc_lu_write_using_token(&sp(dst)->lu, id, pl, (uint32_t)l, d, e);
+		if (rc == -ECANCELED) {
+			/* COPY ABORTED: the list's status says how far the
+			 * destination got */
+			struct bc_error re = { 0 };
+
+			if (bc_lu_rrti(&sp(dst)->lu, id, d, &ts, &re) == 0 &&
+			    ts.transfer_count && ts.transfer_count <= r.blocks)
+				*written += ts.transfer_count;
+		}
+		if (rc < 0)
+			break;
+		rc = token_wait(dst, id, d, stall_s, stop, &ts, e);
+		if (rc < 0) {
+			/* what the destination confirmed before it stopped */
+			if (ts.transfer_count && ts.transfer_count <= r.blocks)
+				*written += ts.transfer_count;
+			break;
+		}
+		if (!ts.transfer_count || ts.transfer_count > r.blocks) {
+			rc = bc_error_set_lba(e, -EIO, dst->name, "WRITE USING TOKEN",
+					      d, dst->block_size,
+					      "transfer count %llu of %llu blocks",
+					      (unsigned long long)ts.transfer_count,
+					      (unsigned long long)r.blocks);
+			break;
+		}
+		/* short: the rest follows at a larger offset into the ROD */
+		*written += ts.transfer_count;
+	}
+	explicit_bzero(pl, sizeof(pl));
+	return rc;
+}
+
 /*
- * Token copy of [src_lba, +blocks) onto dst_lba: populate a token for as
- * much as the limits allow, write it, continue at the transfer count the
- * destination reports (a larger offset into the ROD), repopulate once if
- * the token went stale.  *done counts blocks the destination confirmed.
+ * Token copy of [lba, +blocks) onto dlba, the copy reading the source as
+ * it goes (bulk): populate a token for as much as the limits allow, write
+ * it, and when a token went stale populate once more for what is left
+ * (the source is meant to be still: the new token has the same content).
+ * *done counts blocks the destination confirmed.
  */
 static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 		      uint64_t lba, uint64_t dlba, uint64_t blocks,
@@ -213,12 +296,9 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 {
 	const struct bc_caps *sc = &src->caps;
 	uint64_t max = sc->token_lim.max_token_transfer;
-	/* a token lives this long unused (we ask for the default): a copy
-	 * manager that shows no progress for as long is taken for stuck */
-	uint32_t stall_s = sc->token_lim.default_inactivity_s ?
-			   sc->token_lim.default_inactivity_s : TOKEN_STALL_S;
-	uint8_t *token, *pl;
-	size_t pl_len = 536 + BC_TOKEN_RANGE_LEN;
+	uint32_t stall_s = bc_scsi_token_stall_s(src);
+	uint8_t token[BC_TOKEN_LEN];
+	bool repopulated = false;
 	int rc = 0;
 
 	*done_blocks = 0;
@@ -226,83 +306,28 @@ static int token_copy(struct bc_volume *src, struct bc_volume *dst,
 		max = UINT32_MAX;
 	if (sc->token_lim.optimal_transfer && sc->token_lim.optimal_transfer < max)
 		max = sc->token_lim.optimal_transfer;
-	token = malloc(BC_TOKEN_LEN);
-	pl = malloc(pl_len);
-	if (!token || !pl) {
-		free(token);
-		free(pl);
-		return bc_error_set(e, -ENOMEM, src->name, "token copy", NULL);
-	}
 	while (*done_blocks < blocks && rc == 0) {
-		uint64_t want = blocks - *done_blocks, rep = 0, off = 0;
-		uint64_t s = lba + *done_blocks, d = dlba + *done_blocks;
-		const uint64_t s0 = s;	/* where this token's window starts */
-		bool repopulated = false;
+		uint64_t want = blocks - *done_blocks, rep = 0, w = 0;
 
 		if (want > max)
 			want = max;
-		rc = token_populate(src, s, want, token, &rep, e);
-		while (rc == 0 && off < rep) {
-			struct bc_token_range r = { d + off, (uint32_t)(rep - off) };
-			struct bc_token_status ts;
-			uint32_t id = next_list_id(sp(dst));
-			/* IMMED where the operation can be aborted: a cancel
-			 * then stops the copy manager too */
-			bool immed = sp(dst)->tpc.copy_abort;
-			int l = bc_token_build_write(pl, pl_len, off, token, &r, 1, immed);
-
-			if (l < 0) {
-				rc = bc_error_set(e, l, dst->name, "WRITE USING TOKEN",
-						  "parameter list");
-				break;
-			}
-			rc = bc_lu_write_using_token(&sp(dst)->lu, id, pl, (uint32_t)l,
-						     d + off, e);
-			if (rc < 0 && token_stale(e) && !repopulated) {
-				/* once: a new token for what is left of this
-				 * window, and not one block past it (*done_blocks
-				 * has moved on with the blocks already written) */
-				repopulated = true;
-				s += off;
-				d += off;
-				rep = 0;
-				off = 0;
-				bc_error_clear(e);
-				rc = token_populate(src, s, want - (s - s0), token, &rep, e);
-				continue;
-			}
-			if (rc == -ECANCELED) {
-				/* COPY ABORTED: the list's status says how far
-				 * the destination got */
-				struct bc_error re = { 0 };
-
-				if (bc_lu_rrti(&sp(dst)->lu, id, d + off, &ts, &re) == 0 &&
-				    ts.transfer_count && ts.transfer_count <= rep - off)
-					*done_blocks = d + off + ts.transfer_count - dlba;
-			}
-			if (rc < 0)
-				break;
-			rc = token_wait(dst, id, d + off, stall_s, stop, &ts, e);
-			if (rc < 0) {
-				/* what the destination confirmed before it stopped */
-				if (ts.transfer_count && ts.transfer_count <= rep - off)
-					*done_blocks = d + off + ts.transfer_count - dlba;
-				break;
-			}
-			if (!ts.transfer_count || ts.transfer_count > rep - off) {
-				rc = bc_error_set_lba(e, -EIO, dst->name, "WRITE USING TOKEN",
-						      d + off, dst->block_size,
-						      "transfer count %llu of %llu blocks",
-						      (unsigned long long)ts.transfer_count,
-						      (unsigned long long)(rep - off));
-				break;
-			}
-			off += ts.transfer_count;
-			*done_blocks = d + off - dlba;
+		rc = token_populate(src, lba + *done_blocks, want, token, &rep, e);
+		if (rc < 0)
+			break;
+		rc = bc_scsi_token_write(dst, token, 0, dlba + *done_blocks, rep,
+					 stall_s, stop, &w, e);
+		*done_blocks += w;
+		if (rc < 0 && bc_scsi_token_stale(e) && !repopulated) {
+			/* once in a row: a new token for what is left */
+			repopulated = true;
+			bc_error_clear(e);
+			rc = 0;
+			continue;
 		}
+		if (rc == 0)
+			repopulated = false;
 	}
-	free(token);
-	free(pl);
+	explicit_bzero(token, sizeof(token));
 	return rc;
 }
 
