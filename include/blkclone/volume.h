@@ -243,6 +243,14 @@ struct bc_stop {
 
 struct bc_volume;
 
+/*
+ * A backend's hold on part of a source's content as it was at one point
+ * in time, for a copy that writes it later (ROD tokens a copy manager
+ * keeps).  Opaque to every other layer.  It may hold credentials (a ROD
+ * token is a bearer token): never written to disk or logs.
+ */
+struct bc_capture;
+
 struct bc_volume_ops {
 	const char *name;
 	unsigned methods;	/* BC_METHOD_BIT of each method offload_copy runs */
@@ -293,6 +301,33 @@ struct bc_volume_ops {
 			    uint64_t len, enum bc_method method,
 			    const struct bc_stop *stop, uint64_t *done,
 			    struct bc_error *e);
+	/*
+	 * Fix now the content of the @n extents @x of @src (ascending, not
+	 * overlapping, whole blocks) for a later copy with @method onto
+	 * @dst (capture_copy) that writes that content, whatever the source
+	 * holds by then.  Nothing is written to either volume.  *@out is
+	 * the backend's, freed by capture_free; @said says what was asked
+	 * of the storage (how many holds, how long they last), for the
+	 * user.  A refusal comes as for offload_copy.  NULL: not possible.
+	 */
+	int (*capture)(struct bc_volume *src, struct bc_volume *dst,
+		       enum bc_method method, const struct bc_extent *x,
+		       size_t n, const struct bc_stop *stop,
+		       struct bc_capture **out, char *said, size_t said_len,
+		       struct bc_error *e);
+	/*
+	 * As offload_copy, of what @cap fixed for [src_off, src_off+len)
+	 * (inside its extents).  When the storage no longer holds it (a
+	 * token expired or was invalidated) this fails: it never copies
+	 * the source's later content instead.
+	 */
+	int (*capture_copy)(struct bc_capture *cap, struct bc_volume *src,
+			    uint64_t src_off, struct bc_volume *dst,
+			    uint64_t dst_off, uint64_t len,
+			    const struct bc_stop *stop, uint64_t *done,
+			    struct bc_error *e);
+	/* Forget @cap, wiping what it held. */
+	void (*capture_free)(struct bc_capture *cap);
 	/* Files we created: set the size, or remove after a failure. */
 	int (*resize)(struct bc_volume *v, uint64_t size, struct bc_error *e);
 	int (*unlink_created)(struct bc_volume *v);

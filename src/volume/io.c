@@ -134,6 +134,68 @@ int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,
 				      stop ? stop : &never, done, e);
 }
 
+bool bc_volume_can_capture(const struct bc_volume *v, enum bc_method method)
+{
+	return v->ops->capture && v->ops->capture_copy && v->ops->capture_free &&
+	       (v->ops->methods & BC_METHOD_BIT(method));
+}
+
+int bc_volume_capture(struct bc_volume *src, struct bc_volume *dst,
+		      enum bc_method method, const struct bc_extent *x,
+		      size_t n, const struct bc_stop *stop,
+		      struct bc_capture **out, char *said, size_t said_len,
+		      struct bc_error *e)
+{
+	static const struct bc_stop never;
+	uint64_t end = 0;
+	int rc;
+
+	*out = NULL;
+	if (said_len)
+		said[0] = '\0';
+	if (!bc_volume_can_capture(src, method))
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "capture",
+				    "%s cannot fix a point in time on this volume",
+				    bc_method_name(method));
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = check_io(src, "capture", x[i].offset, x[i].length, e)) < 0)
+			return rc;
+		if (x[i].offset < end || !x[i].length || x[i].length % block_of(src))
+			return bc_error_set_lba(e, -EINVAL, src->name, "capture",
+						x[i].offset / block_of(src), block_of(src),
+						"extents must be whole blocks, ascending, not overlapping");
+		end = x[i].offset + x[i].length;
+	}
+	return src->ops->capture(src, dst, method, x, n, stop ? stop : &never,
+				 out, said, said_len, e);
+}
+
+int bc_volume_capture_copy(struct bc_capture *cap, struct bc_volume *src,
+			   uint64_t src_off, struct bc_volume *dst,
+			   uint64_t dst_off, uint64_t len,
+			   const struct bc_stop *stop, uint64_t *done,
+			   struct bc_error *e)
+{
+	static const struct bc_stop never;
+	int rc;
+
+	*done = 0;
+	if ((rc = check_io(src, "copy", src_off, len, e)) < 0 ||
+	    (rc = check_io(dst, "copy", dst_off, len, e)) < 0)
+		return rc;
+	if (!cap || !src->ops->capture_copy)
+		return bc_error_set(e, -EINVAL, src->name, "copy",
+				    "no point in time was fixed for this copy");
+	return src->ops->capture_copy(cap, src, src_off, dst, dst_off, len,
+				      stop ? stop : &never, done, e);
+}
+
+void bc_volume_capture_free(struct bc_volume *src, struct bc_capture *cap)
+{
+	if (cap && src->ops->capture_free)
+		src->ops->capture_free(cap);
+}
+
 bool bc_volume_has_map(const struct bc_volume *v, const struct bc_caps *c)
 {
 	return v->ops->map && c && c->extent_map.state == BC_SUP_YES;

@@ -42,6 +42,24 @@ int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,
 
 /* A map the engine may use: the backend has one and @c, its probe's
  * answer (NULL: not probed), found it working. */
+/* ops->capture: the extents checked (inside @src, whole blocks,
+ * ascending), @method one the backend runs; -EOPNOTSUPP without one. */
+int bc_volume_capture(struct bc_volume *src, struct bc_volume *dst,
+		      enum bc_method method, const struct bc_extent *x,
+		      size_t n, const struct bc_stop *stop,
+		      struct bc_capture **out, char *said, size_t said_len,
+		      struct bc_error *e);
+/* ops->capture_copy, with both ranges checked; *done is 0 if not sent. */
+int bc_volume_capture_copy(struct bc_capture *cap, struct bc_volume *src,
+			   uint64_t src_off, struct bc_volume *dst,
+			   uint64_t dst_off, uint64_t len,
+			   const struct bc_stop *stop, uint64_t *done,
+			   struct bc_error *e);
+/* ops->capture_free of @src's backend; NULL is fine. */
+void bc_volume_capture_free(struct bc_volume *src, struct bc_capture *cap);
+/* Can @v fix a point in time for @method (ops->capture)? */
+bool bc_volume_can_capture(const struct bc_volume *v, enum bc_method method);
+
 bool bc_volume_has_map(const struct bc_volume *v, const struct bc_caps *c);
 /* For callers to whom a missing operation is no error: a volume with
  * nothing to flush, a backend without a copy manager. */

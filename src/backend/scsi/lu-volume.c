@@ -150,6 +150,40 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 	return bc_scsi_xcopy_exec(src, src_off, dst, dst_off, len, done, e);
 }
 
+/* A token copy's point in time, fixed before anything is written
+ * (token-capture.c); SCSI-to-SCSI only, as the copy itself. */
+static int scsi_capture(struct bc_volume *src, struct bc_volume *dst,
+			enum bc_method method, const struct bc_extent *x,
+			size_t n, const struct bc_stop *stop,
+			struct bc_capture **out, char *said, size_t said_len,
+			struct bc_error *e)
+{
+	if (method != BC_METHOD_TOKEN || !scsi_lu_of(dst))
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "POPULATE TOKEN",
+				    "%s fixes no point in time here: token copy between SCSI LUs does",
+				    bc_method_name(method));
+	return bc_scsi_token_capture(src, dst, x, n, stop, out, said, said_len, e);
+}
+
+static int scsi_capture_copy(struct bc_capture *cap, struct bc_volume *src,
+			     uint64_t src_off, struct bc_volume *dst,
+			     uint64_t dst_off, uint64_t len,
+			     const struct bc_stop *stop, uint64_t *done,
+			     struct bc_error *e)
+{
+	int rc;
+
+	*done = 0;
+	if (!scsi_lu_of(dst))
+		return bc_error_set(e, -EOPNOTSUPP, dst->name, "WRITE USING TOKEN",
+				    "the destination is no SCSI LU");
+	rc = bc_scsi_token_capture_copy(cap, src, src_off, dst, dst_off, len,
+					stop, done, e);
+	if (sp(dst)->data && *done)
+		bc_blk_invalidate(sp(dst)->data);
+	return rc;
+}
+
 static void scsi_close(struct bc_volume *v)
 {
 	bc_scsi_transport_close(sp(v)->lu.t);
@@ -169,6 +203,9 @@ static const struct bc_volume_ops scsi_ops = {
 	.flush = scsi_flush,
 	.drop_cache = scsi_drop_cache,
 	.offload_copy = scsi_offload_copy,
+	.capture = scsi_capture,
+	.capture_copy = scsi_capture_copy,
+	.capture_free = bc_scsi_capture_free,
 	.close = scsi_close,
 };
 

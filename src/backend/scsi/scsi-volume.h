@@ -87,6 +87,18 @@ int bc_scsi_token_write(struct bc_volume *dst, const uint8_t *token,
 			uint64_t rod_off, uint64_t dlba, uint64_t blocks,
 			uint32_t stall_s, const struct bc_stop *stop,
 			uint64_t *written, struct bc_error *e);
+/* token-capture.c: the ->capture, ->capture_copy, ->capture_free ops of
+ * a token copy (lu-volume.c checks the method and the destination). */
+int bc_scsi_token_capture(struct bc_volume *src, struct bc_volume *dst,
+			  const struct bc_extent *x, size_t n,
+			  const struct bc_stop *stop, struct bc_capture **out,
+			  char *said, size_t said_len, struct bc_error *e);
+int bc_scsi_token_capture_copy(struct bc_capture *c, struct bc_volume *src,
+			       uint64_t src_off, struct bc_volume *dst,
+			       uint64_t dst_off, uint64_t len,
+			       const struct bc_stop *stop, uint64_t *done,
+			       struct bc_error *e);
+void bc_scsi_capture_free(struct bc_capture *c);
 /* An expired, cancelled or deleted token (INVALID TOKEN OPERATION, ASC
  * 23h with ASCQ 07h/08h/09h). */
 bool bc_scsi_token_stale(const struct bc_error *e);
