@@ -46,6 +46,9 @@ struct bc_copy_stats {
 
 typedef void (*bc_progress_fn)(const struct bc_copy_stats *st, void *arg);
 
+/* A copy's content fixed before it runs (bc_copy_fix): opaque. */
+struct bc_fixed;
+
 struct bc_copy_opts {
 	enum bc_offload_policy offload;
 	bool dest_zeroed;	/* the caller vouches the destination reads zero */
@@ -67,6 +70,12 @@ struct bc_copy_opts {
 	 * and while polling the storage: one command's own timeout comes on
 	 * top. */
 	unsigned timeout_s;
+	/* the content bc_copy_fix fixed, from its start offset on, for the
+	 * method it was fixed for: the offload writes that, never what the
+	 * source holds by then, and no host copy follows a failure (it
+	 * would copy a later state).  NULL: the copy reads the source as it
+	 * goes (bulk). */
+	const struct bc_fixed *fixed;
 };
 
 /* What the clone's content is a copy of (bc_clone_start). */
@@ -175,6 +184,22 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		    enum bc_method method, bool dest_proven_zero,
 		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
 		    struct bc_error *e);
+
+/*
+ * Fix now the content of @src from o->start to its end for a copy with
+ * @method onto @dst, writing nothing: the source's map is read and kept,
+ * and the backend holds every extent that is not a hole known to read
+ * zero (bc_volume_ops.capture: a token copy populates point-in-time ROD
+ * tokens).  Pass the result as o->fixed to bc_copy_run.  @said says what
+ * was asked of the storage.  -EOPNOTSUPP when @method cannot; a refusal
+ * of the storage as for a copy, nothing written.
+ */
+int bc_copy_fix(struct bc_volume *src, struct bc_volume *dst,
+		enum bc_method method, const struct bc_copy_opts *o,
+		struct bc_fixed **out, char *said, size_t said_len,
+		struct bc_error *e);
+/* Release what it holds; NULL is fine.  Before closing its source. */
+void bc_fixed_free(struct bc_fixed *f);
 
 /* Compare the two volumes over the source's size; -EILSEQ on mismatch
  * with the first differing LBA in @e. */

@@ -23,6 +23,10 @@ struct bc_clone {
 	const struct bc_caps *sc, *dc;
 	bool ran_ok;
 	struct bc_clone_result r;
+	/* what bc_clone_start fixed (o.copy.fixed points here), and the
+	 * method it could not fix a point in time with */
+	struct bc_fixed *fixed;
+	struct bc_fallback start_fb;
 };
 
 static struct bc_clone *session_new(const struct bc_clone_opts *o)
@@ -277,6 +281,14 @@ static void remember_outcome(const struct bc_clone *c, const struct bc_error *e)
 	}
 }
 
+/* The tokens are credentials and cost the storage: not kept past use. */
+static void release_fixed(struct bc_clone *c)
+{
+	bc_fixed_free(c->fixed);
+	c->fixed = NULL;
+	c->o.copy.fixed = NULL;
+}
+
 int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 {
 	struct bc_error scratch = { 0 };
@@ -295,6 +307,10 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 		return rc;
 	rc = bc_copy_run(c->src, c->dst, &r->plan, &c->o.copy, &r->stats,
 			 &r->used, &r->fallback, e);
+	release_fixed(c);
+	/* a method refused at start is a fallback too */
+	if (!r->fallback.happened && c->start_fb.happened)
+		r->fallback = c->start_fb;
 	remember_outcome(c, e);
 	r->dest_touched = st->dest_modified || !nothing_written(st);
 	if (rc < 0) {
@@ -312,14 +328,49 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 }
 
 /*
- * Every method reads its source while it runs, so far: the point in time
- * is the copy's end (bulk).  Token copy with tokens populated up front
- * and a reflink made at start are the atomic ones to come.
+ * The storage refused to fix the point in time (or could not) before
+ * anything was written: under --offload=auto the plan goes on to the next
+ * method, as a refused copy goes on on the host, and the result says the
+ * point in time changed and why; under --offload=require that is all.
+ */
+static int start_refused(struct bc_clone *c, int rc, struct bc_error *e)
+{
+	struct bc_clone_result *r = &c->r;
+	enum bc_method m = r->plan.chosen;
+	char why[320];
+
+	if (c->o.copy.offload == BC_OFFLOAD_REQUIRE || rc == -EINTR || rc == -ETIME)
+		return fail(c, c->o.copy.offload == BC_OFFLOAD_REQUIRE && rc != -EINTR &&
+			    rc != -ETIME ? BC_CLONE_NO_OFFLOAD : BC_CLONE_FAILED, rc, e);
+	bc_error_format(e, why, sizeof(why));
+	bc_plan_refused_at_start(&r->plan, m, why);
+	if (r->plan.chosen == BC_METHOD_NONE)
+		return fail(c, BC_CLONE_NO_OFFLOAD, rc, e);
+	bc_error_clear(e);
+	c->start_fb.happened = true;
+	c->start_fb.method = m;
+	snprintf(c->start_fb.reason, sizeof(c->start_fb.reason), "%s", why);
+	r->fallback = c->start_fb;
+	r->consistency = r->plan.consistency;
+	snprintf(r->consistency_reason, sizeof(r->consistency_reason),
+		 "%s could not fix the point in time at start (%.120s), so %s: %.200s",
+		 bc_method_name(m), why, bc_method_name(r->plan.chosen),
+		 r->plan.consistency_reason);
+	return 0;
+}
+
+/*
+ * A method whose plan step says atomic has its content fixed here
+ * (bc_copy_fix: a token copy populates every token), so the run writes
+ * the source as it was when this returned; any other reads the source
+ * while it runs (bulk), and this only says so.
  */
 int bc_clone_start(struct bc_clone *c, struct bc_error *e)
 {
 	struct bc_error scratch = { 0 };
 	struct bc_clone_result *r = &c->r;
+	char said[240];
+	int rc;
 
 	if (!e)
 		e = &scratch;
@@ -330,10 +381,21 @@ int bc_clone_start(struct bc_clone *c, struct bc_error *e)
 				    "bc_clone_start before bc_clone_plan");
 	if (r->consistency != BC_CONSISTENCY_NONE)
 		return 0;
+	if (r->plan.consistency == BC_CONSISTENCY_ATOMIC) {
+		rc = bc_copy_fix(c->src, c->dst, r->plan.chosen, &c->o.copy,
+				 &c->fixed, said, sizeof(said), e);
+		if (rc < 0)
+			return start_refused(c, rc, e);
+		c->o.copy.fixed = c->fixed;
+		r->consistency = BC_CONSISTENCY_ATOMIC;
+		snprintf(r->consistency_reason, sizeof(r->consistency_reason),
+			 "%s fixed the content at start: %s; the source may change from here on",
+			 bc_method_name(r->plan.chosen), said);
+		return 0;
+	}
 	r->consistency = BC_CONSISTENCY_BULK;
-	snprintf(r->consistency_reason, sizeof(r->consistency_reason),
-		 "%s reads the source until the copy ends: keep it still until then",
-		 bc_method_name(r->plan.chosen));
+	snprintf(r->consistency_reason, sizeof(r->consistency_reason), "%s: %s",
+		 bc_method_name(r->plan.chosen), r->plan.consistency_reason);
 	return 0;
 }
 
@@ -349,6 +411,7 @@ void bc_clone_close(struct bc_clone *c)
 	/* opened or planned, never run: nothing to keep */
 	if (!c->ran_ok && c->r.outcome == BC_CLONE_OK)
 		remove_unwritten(c);
+	release_fixed(c);
 	bc_volume_close(c->dst);
 	bc_volume_close(c->src);
 	free(c);

@@ -142,7 +142,9 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 				     plan->dest_proven_zero, &oo, st, e);
 		if (rc == 0)
 			goto done;
-		if (o->offload == BC_OFFLOAD_REQUIRE)
+		/* a point in time fixed at start is not traded for the
+		 * source's later state on the host */
+		if (o->offload == BC_OFFLOAD_REQUIRE || o->fixed)
 			goto out;
 		/* a copy manager that may still be writing the destination
 		 * is not written over; nor does a copy out of time go on */

@@ -13,6 +13,7 @@
 #include <blkclone/copy.h>
 
 #include "util/deadline.h"
+#include "core/fixed.h"
 #include "core/holes.h"
 #include "volume/extent.h"
 #include "volume/io.h"
@@ -70,14 +71,22 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 		bool was = st->dest_modified;
 
 		st->dest_modified = true;
-		rc = bc_volume_offload_copy(src, off, dst, off, n, m, &stop, &done, e);
+		if (o->fixed)	/* what was fixed at start, nothing later */
+			rc = bc_volume_capture_copy(o->fixed->cap, src, off, dst, off,
+						    n, &stop, &done, e);
+		else
+			rc = bc_volume_offload_copy(src, off, dst, off, n, m, &stop,
+						    &done, e);
 		if (done > n)
 			done = n;	/* a backend never reports more */
 		/* refused as malformed: the command was not performed at all */
 		if (rc < 0 && !done && rejected_unperformed(e, rc)) {
 			st->dest_modified = was;
-			/* the first command refused unperformed: the pair is */
-			if (!was && !st->offloaded_bytes && e->status.kind != BC_STATUS_NONE)
+			/* the first command refused unperformed: the pair is,
+			 * unless a token held since start died (that is time,
+			 * not the pair) */
+			if (!was && !st->offloaded_bytes && e->status.kind != BC_STATUS_NONE &&
+			    !(o->fixed && e->status.cat == BC_CAT_INVALID_TOKEN))
 				st->offload_refused = true;
 		}
 		st->offloaded_bytes += done;
@@ -216,24 +225,43 @@ static int walk_extent(struct walk *w, const struct bc_extent *x,
 	return rc;
 }
 
+/* The next extent: from what was fixed at start, or the source's map. */
+static int next_extent(const struct bc_fixed *fx, size_t *i,
+		       struct bc_extent_iter *it, struct bc_extent *x,
+		       struct bc_error *e)
+{
+	if (!fx)
+		return bc_extent_next(it, x, e);
+	if (*i == fx->n)
+		return 0;
+	*x = fx->x[(*i)++];
+	return 1;
+}
+
 int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		    enum bc_method m, bool dest_proven_zero,
 		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
 		    struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
+	const struct bc_fixed *fx = o->fixed;
 	struct bc_extent ext[MAP_BATCH], x;
 	struct bc_extent_iter it;
 	struct bc_dest_holes holes;
 	struct walk w = { .src = src, .dst = dst, .m = m, .o = o, .st = st,
 			  .pend = { .holes = &holes } };
 	uint64_t pos = o->start, end = src->size;
+	size_t fi = 0;
 	int rc;
 
 	if (!bc_volume_can_offload(src))
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "offload copy",
 				    "%s is not implemented for this volume",
 				    bc_method_name(m));
+	if (fx && (fx->src != src || fx->method != m || fx->start != pos ||
+		   fx->end != end))
+		return bc_error_set(e, -EINVAL, src->name, "offload copy",
+				    "the point in time was fixed for another copy");
 	if ((rc = bc_volume_caps(src, &sc, e)) < 0 ||
 	    (rc = bc_volume_caps(dst, &dc, e)) < 0)
 		return rc;
@@ -246,13 +274,13 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	st->done_bytes = pos;
 
 	/* Data other writers left in a cache must be on the medium the copy
-	 * manager reads. */
-	if (bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0)
+	 * manager reads (when fixed, it was, at start). */
+	if (!fx && bc_volume_can_flush(src) && (rc = bc_volume_flush(src, e)) < 0)
 		return rc;
-	if (pos < end && (rc = ask_pair(&w, pos, e)) < 0)
+	if (!fx && pos < end && (rc = ask_pair(&w, pos, e)) < 0)
 		return rc;
 	bc_extent_iter_init(&it, src, pos, end, ext, MAP_BATCH);
-	while ((rc = bc_extent_next(&it, &x, e)) > 0)
+	while ((rc = next_extent(fx, &fi, &it, &x, e)) > 0)
 		if ((rc = walk_extent(&w, &x, e)) < 0)
 			return rc;
 	if (rc < 0 || (rc = pending_flush(&w.pend, st, e)) < 0)
