@@ -137,7 +137,12 @@ int bc_clone_plan(struct bc_clone *c, struct bc_error *e);
 
 /*
  * Fix the point in time the clone will hold, for the method planned, and
- * say which kind it is (result.consistency, with the reason): after 0 a
+ * say which kind it is (result.consistency, with the reason and what was
+ * asked of the storage; the plan says it per method beforehand).  Token
+ * copy: every extent's point-in-time ROD token is populated here, held
+ * in memory, and the run only writes them; a refusal (ROD type, no room
+ * for the tokens) fails here with nothing written, or under
+ * --offload=auto moves the plan on (result.fallback).  After 0 a
  * BC_CONSISTENCY_ATOMIC clone no longer depends on the source; a
  * BC_CONSISTENCY_BULK one reads the source until bc_clone_run ends.  A
  * caller that freezes a guest calls this for every disk, then thaws.
