@@ -19,40 +19,20 @@
 #include <unistd.h>
 
 #include "core/refusals.h"
+#include "core/statedir.h"
 #include "util/safedir.h"
 
 #define MAX_ENTRIES 512
 #define LINE_MAX_LEN 1400
 
-static int mkdirs(char *path)
-{
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -errno;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0755) < 0 && errno != EEXIST ? -errno : 0;
-}
-
 int bc_refusal_path(char *buf, size_t len)
 {
-	const char *d = getenv("BLKCLONE_STATE_DIR"), *home;
+	char dir[4096];
+	int rc = bc_state_dir(dir, sizeof(dir));
 
-	if (d && *d)
-		snprintf(buf, len, "%s/refusals", d);
-	else if (geteuid() == 0)
-		snprintf(buf, len, "/var/lib/blkclone/refusals");
-	else if ((d = getenv("XDG_STATE_HOME")) && *d)
-		snprintf(buf, len, "%s/blkclone/refusals", d);
-	else if ((home = getenv("HOME")) && *home)
-		snprintf(buf, len, "%s/.local/state/blkclone/refusals", home);
-	else
-		return -ENOENT;
+	if (rc < 0)
+		return rc;
+	snprintf(buf, len, "%s/refusals", dir);
 	return 0;
 }
 
@@ -203,7 +183,7 @@ static int rewrite(const char *path, enum bc_method m, const char *src,
 
 	if (split_path(path, dir, sizeof(dir), base, sizeof(base)) < 0)
 		return -EINVAL;
-	if ((rc = mkdirs(dir)) < 0)
+	if ((rc = bc_state_mkdirs(dir)) < 0)
 		return rc;
 	dfd = bc_safedir_open(dir, false, "state directory", why, sizeof(why));
 	if (dfd < 0)
