@@ -85,6 +85,10 @@ struct bc_clone_result {
 	 * URL is shown as "***" */
 	char source[320];
 	char destination[320];
+	/* the source's, once opened (0 before): what a caller shows as
+	 * the work to do before the run has counted anything */
+	uint64_t source_size;
+	uint32_t source_block_size;
 	bool planned;			/* @plan holds the plan */
 	struct bc_plan plan;
 	enum bc_method used;		/* NONE until the run chose one */

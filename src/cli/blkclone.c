@@ -10,6 +10,7 @@
 
 static const struct bc_cmd commands[] = {
 	{ "copy", bc_cmd_copy, "clone SRC onto DST, in the array when possible" },
+	{ "job", bc_cmd_job, "run copies in the background and follow them" },
 	{ "map", bc_cmd_map, "show the allocation map of a volume" },
 	{ "probe", bc_cmd_probe, "show capabilities, and the plan for SRC to DST" },
 	{ "zero", bc_cmd_zero, "make a volume read as zeros, thin where possible" },
@@ -28,7 +29,7 @@ static void usage(FILE *f)
 		"\nAddresses: iscsi://[user@]host[:port]/iqn/lun, /dev/sdX, /dev/sgN,\n"
 		"/dev/nvmeXnY, any block device, or an image file.\n\n"
 		"Exit status: 0 done; 1 failed while running; 2 refused before any\n"
-		"write; 3 offload required but unavailable.\n\n"
+		"write; 3 offload required but unavailable; 124 job wait timed out.\n\n"
 		"'blkclone COMMAND --help' shows a command's options; see blkclone(8).\n");
 }
 

@@ -27,6 +27,7 @@ struct bc_cmd {
 int bc_cmd_probe(int argc, char **argv);
 int bc_cmd_map(int argc, char **argv);
 int bc_cmd_copy(int argc, char **argv);
+int bc_cmd_job(int argc, char **argv);
 int bc_cmd_zero(int argc, char **argv);
 
 /* Print "blkclone: <error>" to stderr (msg.c). */

@@ -146,6 +146,8 @@ int bc_clone_open(const char *src, const char *dst,
 	 * a copy leaves nothing behind. */
 	if ((rc = bc_volume_open(src, 0, &c->src, e)) < 0)
 		return fail(c, open_outcome(rc), rc, e);
+	r->source_size = c->src->size;
+	r->source_block_size = c->src->block_size;
 	if ((rc = bc_volume_caps(c->src, &c->sc, e)) < 0)
 		return fail(c, BC_CLONE_FAILED, rc, e);
 	before_create(&c->o, dst);
@@ -185,6 +187,8 @@ int bc_clone_attach(struct bc_volume *src, struct bc_volume *dst,
 	bc_addr_display(dst_name ? dst_name : dst->name, c->r.destination,
 			sizeof(c->r.destination));
 	c->r.dest_created = dst->created;
+	c->r.source_size = src->size;
+	c->r.source_block_size = src->block_size;
 	if ((rc = bc_volume_caps(src, &c->sc, e)) < 0 ||
 	    (rc = bc_volume_caps(dst, &c->dc, e)) < 0)
 		return fail(c, BC_CLONE_FAILED, rc, e);

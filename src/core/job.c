@@ -112,7 +112,7 @@ static int proc_start(int pid, uint64_t *out)
 	if (!(p = strrchr(buf, ')')))
 		return -EINVAL;
 	p++;
-	for (int field = 2; field < 22; field++) {
+	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -EINVAL;

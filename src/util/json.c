@@ -184,3 +184,9 @@ void bc_json_finish(struct bc_json *j)
 	fputc('\n', j->out);
 	fflush(j->out);
 }
+
+void bc_json_raw(struct bc_json *j, const char *key, const char *text)
+{
+	member(j, key);
+	fputs(text ? text : "null", j->out);
+}

@@ -32,6 +32,9 @@ void bc_json_i64(struct bc_json *j, const char *key, int64_t val);
 void bc_json_double(struct bc_json *j, const char *key, double val);
 void bc_json_bool(struct bc_json *j, const char *key, bool val);
 void bc_json_null(struct bc_json *j, const char *key);
+/* @text, a JSON value the caller has checked (json-c wrote it), as it is;
+ * NULL is null. */
+void bc_json_raw(struct bc_json *j, const char *key, const char *text);
 /* Ends the document with a newline. */
 void bc_json_finish(struct bc_json *j);
 
