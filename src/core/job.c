@@ -100,7 +100,8 @@ static int boot_id(char *buf, size_t len)
 
 /* Field 22 of /proc/PID/stat: when the process started, in clock ticks
  * since boot; the name in field 2 may hold spaces and ')', so fields are
- * counted after its last ')'. */
+ * counted after its last ')'.  A zombie (state Z or X, field 3) has ended:
+ * -ESRCH. */
 static int proc_start(int pid, uint64_t *out)
 {
 	char path[64], buf[1024], *p;
@@ -109,9 +110,11 @@ static int proc_start(int pid, uint64_t *out)
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	if ((rc = read_small(path, buf, sizeof(buf))) < 0)
 		return rc;
-	if (!(p = strrchr(buf, ')')))
+	if (!(p = strrchr(buf, ')')) || p[1] != ' ')
 		return -EINVAL;
-	p++;
+	p++;			/* the space before field 3 */
+	if (p[1] == 'Z' || p[1] == 'X')
+		return -ESRCH;
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)

@@ -1,0 +1,178 @@
+#!/bin/bash
+# Clone jobs (blkclone job ...) on tgt: a 4 GiB thin LUN copied as a job
+# with monotonic progress, byte-equal and thin; a cancel while the copy is
+# held at the gate (tests/lib/gate.sh) leaves a resume offset below the
+# held read, and --resume finishes it; a kill -9 reads as "process died";
+# a second job onto a busy destination and bad ids, records and job
+# directories are refused with exit 2.  Every stop happens at a known
+# point (a read held at the gate, or the job's own log saying it got the
+# signal), never after a fixed time.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/gate.sh"
+need_root
+command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
+export BLKCLONE_STATE_DIR=$T/state
+JOBS=$BLKCLONE_STATE_DIR/jobs
+IQN=iqn.2026-11.test.blkclone:jobs
+GIB4=$((4096 << 20))
+HALF=$((2048 << 20))
+
+# a 4 GiB thin source: scattered extents, and data in its last MiB, so a
+# read past the middle always comes
+make_sparse "$T/src.img" 4096 40 8192 7
+dd if=/dev/urandom of="$T/src.img" bs=1M seek=4095 count=1 conv=notrunc status=none
+src_alloc=$(alloc_bytes "$T/src.img")
+truncate -s $GIB4 "$T/dst.img"
+gate_mount || exit 1
+tgt_start && tgt_target 1 "$IQN" && tgt_lun 1 1 "$GATE_MNT/src.img" &&
+	tgt_lun 1 2 "$GATE_MNT/dst.img" || exit 1
+U=iscsi://127.0.0.1:$TGT_PORT/$IQN
+
+st() { "$BLKCLONE" job status --json "$1" >"$T/st.json" 2>"$T/st.err"; jq -r "$2" "$T/st.json"; }
+fresh_dst() { truncate -s 0 "$T/dst.img" && truncate -s $GIB4 "$T/dst.img"; }
+njobs() { ls "$JOBS" 2>/dev/null | grep -c '\.json$'; }
+
+# --- 1. a whole copy as a job, polled to the end ------------------------
+bcrun 0 "$T/id1" "$T/e1" job start "$U/1" "$U/2"
+id1=$(cat "$T/id1")
+check "job start prints a 16-hex-digit id ($id1)" grep -Eqx '[0-9a-f]{16}' "$T/id1"
+prev=0; mono=yes; polls=0
+for i in $(seq 6000); do	# 600 s at most: a bound, not a wait for time
+	state=$(st "$id1" .state)
+	p=$(jq -r .progress "$T/st.json")
+	polls=$((polls + 1))
+	awk -v a="$prev" -v b="$p" 'BEGIN { exit !(b + 0 >= a + 0) }' || mono="no: $prev then $p"
+	prev=$p
+	[ "$state" = running ] || break
+	sleep 0.1
+done
+note "polled $polls times; last progress $prev"
+check "the job completed (state $state)" test "$state" = complete
+check "progress never decreased ($mono)" test "$mono" = yes
+check "progress ends at 100" test "$(jq .progress "$T/st.json")" = 100
+check "bytes_done = bytes_total = 4 GiB" \
+	test "$(jq -c '[.bytes_done, .bytes_total]' "$T/st.json")" = "[$GIB4,$GIB4]"
+check "the pair's report is copy's JSON: ok, host" \
+	test "$(jq -c '.pairs[0].report | [.status, .method, .size_bytes]' "$T/st.json")" = "[\"ok\",\"host\",$GIB4]"
+check "pid, started, updated, consistency are there" \
+	test "$(jq -c '[(.pid > 1), (.started > 0), (.updated >= .started), .consistency]' "$T/st.json")" = '[true,true,true,"bulk"]'
+bcrun 0 /dev/null "$T/e1w" job wait "$id1"
+check "the copy is byte-identical (cmp of the backing files)" cmp -s "$T/src.img" "$T/dst.img"
+check "the destination is thin ($(alloc_bytes "$T/dst.img") <= $src_alloc allocated)" \
+	test "$(alloc_bytes "$T/dst.img")" -le "$src_alloc"
+
+# --- 2. held mid-copy: a second job, wait --timeout, cancel, resume -------
+fresh_dst
+gate_arm src.img read $HALF
+bcrun 0 "$T/id2" "$T/e2" job start --json "$U/1" "$U/2"
+id2=$(jq -r .id "$T/id2")
+check "job start --json: schema, id, state, consistency, pairs" \
+	test "$(jq -c '[.schema, .state, .consistency, (.pairs | length), .pairs[0].method]' "$T/id2")" = '[1,"running","bulk",1,"host"]'
+gate_wait_held 300 || exit 1
+held=$(gate_low)
+n=$(njobs)
+bcrun 2 "$T/o" "$T/err" job start "$U/1" "$U/2"
+expect_msg 'lock|busy|in use' "a second job onto the busy destination says why"
+check "... and leaves no job behind" test "$(njobs)" = "$n"
+bcrun 124 /dev/null "$T/e" job wait --timeout=1 "$id2"
+check "the held job is still running" test "$(st "$id2" .state)" = running
+"$BLKCLONE" job cancel "$id2" >"$T/c.out" 2>"$T/c.err" &
+cpid=$!
+wait_for "$JOBS/$id2.log" 'cancel requested' 60 || fail "the job never logged the cancel"
+gate_open
+wait $cpid
+check "job cancel exits 0 ($(cat "$T/c.err"))" test $? = 0
+check "job cancel reports the final state and the resume offset" \
+	grep -Eq "cancelled.*|resume offset [0-9]+" "$T/c.out"
+check "the job is cancelled" test "$(st "$id2" .state)" = cancelled
+off=$(jq .pairs[0].resume_offset "$T/st.json")
+note "held read at $held, resume offset $off"
+check "the resume offset ($off) is below the held read ($held)" test "$off" -le "$held"
+check "the resume offset is past the start" test "$off" -gt 0
+check "everything below the resume offset is copied" cmp -s -n "$off" "$T/src.img" "$T/dst.img"
+check "wait on a cancelled job exits 1, as copy stopped by a signal" \
+	sh -c "'$BLKCLONE' job wait '$id2' 2>/dev/null; test \$? = 1"
+bcrun 0 /dev/null "$T/e" job cancel "$id2"
+bcrun 0 "$T/id3" "$T/e3" job start --resume="$id2"
+id3=$(cat "$T/id3")
+bcrun 0 /dev/null "$T/e3w" job wait "$id3"
+check "the resumed job names the one it resumed" test "$(st "$id3" .resumed_from)" = "$id2"
+rd=$(jq .pairs[0].report.read_bytes "$T/st.json")
+check "it started at the resume offset: read $rd of the source's $src_alloc data bytes" \
+	test "$rd" -lt "$src_alloc"
+check "resumed: byte-identical" cmp -s "$T/src.img" "$T/dst.img"
+bcrun 2 "$T/o" "$T/err" job start --resume="$id3"
+expect_msg 'is complete' "a complete job is not resumed"
+
+# --- 3. kill -9 of the job's process -------------------------------------
+fresh_dst
+gate_arm src.img read $HALF
+bcrun 0 "$T/id4" "$T/e4" job start "$U/1" "$U/2"
+id4=$(cat "$T/id4")
+gate_wait_held 300 || exit 1
+pid=$(st "$id4" .pid)
+kill -9 "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "after kill -9 the next status says failed" test "$(st "$id4" .state)" = failed
+check "... with 'process died'" grep -q 'process died' "$T/st.json"
+gate_open
+bcrun 0 /dev/null "$T/e" job forget "$id4"
+check "forget removes the record and the log" test ! -e "$JOBS/$id4.json" -a ! -e "$JOBS/$id4.log"
+
+# --- 4. --stall-timeout: a read held for good stalls the job --------------
+fresh_dst
+gate_arm src.img read $HALF
+bcrun 0 "$T/id5" "$T/e5" job start --stall-timeout=1 "$U/1" "$U/2"
+id5=$(cat "$T/id5")
+gate_wait_held 300 || exit 1
+wait_for "$JOBS/$id5.log" 'no progress for 1 s' 60 || fail "the watchdog never fired"
+gate_open
+"$BLKCLONE" job wait "$id5" 2>"$T/e5w"
+check "a stalled job ends with exit 1" test $? = 1
+check "it is failed, 'stalled'" test "$(st "$id5" '[.state, .error] | join(" ")')" = "failed stalled: no progress for 1 s"
+check "... with a resume offset" test "$(jq .pairs[0].resume_offset "$T/st.json")" -le "$(gate_low)"
+
+# --- 5. refusals before any write: exit 2 or 3, no job left ---------------
+n=$(njobs)
+bcrun 2 "$T/o" "$T/err" job start "$U/1" "$U/1"
+expect_msg 'same volume' "a job from a LUN onto itself is refused"
+bcrun 3 "$T/o" "$T/err" job start --offload=require "$U/1" "$U/2"
+check "refused jobs leave no record" test "$(njobs)" = "$n"
+check "... and no log" test "$(ls "$JOBS" | grep -c '\.log$')" = "$n"
+
+# --- 6. bad ids, records and directories ---------------------------------
+bcrun 2 "$T/o" "$T/err" job status 0123456789abcdef
+expect_msg 'no such job' "unknown id"
+bcrun 2 "$T/o" "$T/err" job status ../../etc/passwd
+expect_msg 'malformed job id' "malformed id"
+bcrun 2 "$T/o" "$T/err" job wait 0123456789ABCDEF
+expect_msg 'malformed job id' "upper-case id is malformed"
+cp "$JOBS/$id1.json" "$JOBS/1111111111111111.json"
+sed -i 's/"id": "[0-9a-f]*"/"id": "1111111111111111"/' "$JOBS/1111111111111111.json"
+chown nobody "$JOBS/1111111111111111.json"
+bcrun 2 "$T/o" "$T/err" job status 1111111111111111
+expect_msg 'owned by uid [0-9]+.*not by us' "a record owned by another user"
+printf '{"schema": 1, "id": "2222222222222222", "state": 7}' >"$JOBS/2222222222222222.json"
+bcrun 2 "$T/o" "$T/err" job status 2222222222222222
+expect_msg 'corrupt or not blkclone.s: record: state has the wrong type' "a corrupt record"
+head -c 2000000 /dev/zero >"$JOBS/3333333333333333.json"
+bcrun 2 "$T/o" "$T/err" job status 3333333333333333
+expect_msg 'larger than' "an oversized record"
+bcrun 0 "$T/list" "$T/err" job list
+check "job list still lists the good jobs" grep -q "^$id1 complete" "$T/list"
+check "... and names each bad record" test "$(grep -c 'job' "$T/err")" -ge 3
+bcrun 0 "$T/o" "$T/err" job status "$id1"
+mkdir -p "$T/st2" "$T/elsewhere"; ln -s "$T/elsewhere" "$T/st2/jobs"
+BLKCLONE_STATE_DIR=$T/st2 bcrun 2 "$T/o" "$T/err" job list
+expect_msg 'jobs directory .* is a symbolic link' "a jobs directory that is a symlink (list)"
+BLKCLONE_STATE_DIR=$T/st2 bcrun 2 "$T/o" "$T/err" job start "$T/src.img" "$T/new.img"
+expect_msg 'is a symbolic link' "... (start)"
+check "... start made nothing there" test -z "$(ls "$T/elsewhere")" -a ! -e "$T/new.img"
+bcrun 2 "$T/o" "$T/err" job forget "$id1" extra
+bcrun 2 "$T/o" "$T/err" job frob
+expect_msg "unknown job command 'frob'" "unknown job command"
+
+finish
