@@ -8,7 +8,8 @@ DOC=$TOP_SRCDIR/doc/json-schema.md
 # keys(FILE, JQ-PATH): sorted key list of the object at PATH
 keys() { jq -r "$2 | keys_unsorted[]" "$1" | sort | tr '\n' ' '; }
 # doc_keys N: the keys in the first column of the document's Nth key table
-# (1 copy, 2 probe, 3 a probe volume, 4 map, 5 zero); "a, b" rows are two
+# (1 copy, 2 probe, 3 a probe volume, 4 map, 5 zero, 6 job status, 7 a job
+# pair, 8 job start); "a, b" rows are two
 # keys.  The lists this test compares come from the document itself.
 doc_keys() {
 	awk -v want="$1" '
@@ -18,7 +19,7 @@ doc_keys() {
 			m = split(k, ks, ","); for (i = 1; i <= m; i++) print ks[i]; next }
 		intable { intable = 0 }' "$DOC" | sort | tr '\n' ' '
 }
-check "the document has the five key tables" test "$(grep -c '^| key | type | meaning |$' "$DOC")" = 5
+check "the document has the eight key tables" test "$(grep -c '^| key | type | meaning |$' "$DOC")" = 8
 same() {	# same WHAT GOT WANT
 	if [ "$2" = "$(echo $3 | tr ' ' '\n' | sort | tr '\n' ' ')" ]; then pass "$1"
 	else fail "$1: got [$2], documented [$3]"; fi
@@ -72,6 +73,26 @@ same "zero keys, as the zero table" "$(keys "$T/zero.json" .)" "$(doc_keys 5)"
 
 check "two plain files: a host copy, bulk, and the plan says what must stay still" \
 	test "$(jq -r '[.plan.method, .plan.consistency, (.plan.consistency_reason | test("keep the source still")), .plan.steps[0].consistency] | @tsv' "$T/probe.json")" = "$(printf 'host\tbulk\ttrue\t')"
+
+# jobs: the status of a finished job on files, and what start prints
+export BLKCLONE_STATE_DIR=$T/state
+bcrun 0 "$T/job.json" "$T/err" job start --json "$T/s.img" "$T/j.img"
+same "job start keys, as the job start table" "$(keys "$T/job.json" .)" "$(doc_keys 8)"
+same "job start pair keys" "$(keys "$T/job.json" '.pairs[0]')" "source destination method consistency"
+jid=$(jq -r .id "$T/job.json")
+bcrun 0 /dev/null "$T/err" job wait "$jid"
+bcrun 0 "$T/jst.json" "$T/err" job status --json "$jid"
+same "job status keys, as the job status table" "$(keys "$T/jst.json" .)" "$(doc_keys 6)"
+same "job pair keys, as the job pair table" "$(keys "$T/jst.json" '.pairs[0]')" "$(doc_keys 7)"
+same "a finished pair's report has the copy keys" "$(keys "$T/jst.json" '.pairs[0].report')" "$(doc_keys 1)"
+check "job status schema is 1, state complete" test "$(jq -c '[.schema, .state, .exit_code]' "$T/jst.json")" = '[1,"complete",0]'
+bcrun 0 "$T/jl.json" "$T/err" job list --json
+same "job list keys" "$(keys "$T/jl.json" .)" "schema jobs"
+same "job list entry keys" "$(keys "$T/jl.json" '.jobs[0]')" "id state progress pairs started"
+for k in jobs progress pairs started; do
+	check "doc names the job list key $k" grep -Eq "[\`{ ,(]$k[\`}:, ]" "$DOC"
+done
+
 check "a file is its own unit, named by device and inode" \
 	test "$(jq -c '.volumes[0] | [.unit, (.unit_keys | length), .unit_known_by_path_only, (.unit_keys[0] | startswith("file:"))]' "$T/probe.json")" = '["file",1,false,true]'
 check "the plan says the two files have no name in common" \
