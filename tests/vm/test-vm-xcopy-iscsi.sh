@@ -6,7 +6,7 @@
 # destination untouched under require, a host copy under auto, and the
 # refusal remembered; a block size mismatch is refused by the planner; a
 # copy manager failing part-way (destination out of space) exits 1 naming
-# where it stopped.
+# where it stopped.  The same clone as a job is bulk and completes.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/vm.sh"
 vm_require
@@ -59,6 +59,27 @@ check "method is xcopy-lid1" jqt '.method == "xcopy-lid1"' "$T/copy.json"
 check "offloaded_bytes is the whole LU ($((64 * MiB)))" jqt ".offloaded_bytes == $((64 * MiB))" "$T/copy.json"
 check "no data read or written by the host" jqt '.read_bytes == 0 and .written_bytes == 0' "$T/copy.json"
 check "destination equals the source byte for byte (LIO's backing file)" test "$(lu_sum t)" = "$src_sum"
+
+# --- the same clone as a job: bulk (LIO reads the source until it ends),
+# started, waited for, reported like the copy, byte-equal
+"$BLKCLONE" copy --offload=never "$T/old.img" "$DST" >/dev/null 2>"$T/err" ||
+	fail "reload old data onto $DST: $(cat "$T/err")"
+check "the job's destination holds old data again" test "$(lu_sum t)" != "$src_sum"
+check "probe says EXTENDED COPY gives a bulk point in time" \
+	jqt '.plan.consistency == "bulk" and (.plan.consistency_reason | length > 0)' "$T/probe.json"
+expect_exit 0 "job start, LUN to LUN with --offload=require" \
+	"$BLKCLONE" job start --offload=require --json "$S" "$DST"
+cp "$T/out" "$T/job.json"
+check "the job's pair is xcopy-lid1 and bulk" \
+	jqt '.pairs[0].method == "xcopy-lid1" and .pairs[0].consistency == "bulk" and .consistency == "bulk"' "$T/job.json"
+jid=$(jq -r .id "$T/job.json")
+expect_exit 0 "job wait exits as the copy would" "$BLKCLONE" job wait "$jid"
+"$BLKCLONE" job status --json "$jid" >"$T/jst.json" 2>"$T/err"
+rc=$?; check "job status exits 0 ($(cat "$T/err"))" test $rc = 0
+check "the job is complete at 100%, offloaded, nothing through the host" \
+	jqt ".state == \"complete\" and .progress == 100 and .pairs[0].report.offloaded_bytes == $((64 * MiB)) and .pairs[0].report.read_bytes == 0" "$T/jst.json"
+check "the job's destination equals the source (LIO's backing file)" test "$(lu_sum t)" = "$src_sum"
+expect_exit 0 "job forget" "$BLKCLONE" job forget "$jid"
 
 # --- a LU of the same target in another portal group: LIO refuses
 d_before=$(lu_sum d)
