@@ -143,7 +143,9 @@ static int get(struct rd *r, const char *key, enum json_type t, bool nullable,
 		*out = NULL;
 		return 0;
 	}
-	if (!json_object_is_type(v, t))
+	/* a JSON number is a number: 100 and 100.0 are one percentage */
+	if (!json_object_is_type(v, t) &&
+	    !(t == json_type_double && json_object_is_type(v, json_type_int)))
 		return bad(r, key, "has the wrong type");
 	*out = v;
 	return 0;

@@ -2,7 +2,8 @@
 # Clone jobs (blkclone job ...) on tgt: a 4 GiB thin LUN copied as a job
 # with monotonic progress, byte-equal and thin; a cancel while the copy is
 # held at the gate (tests/lib/gate.sh) leaves a resume offset below the
-# held read, and --resume finishes it; a kill -9 reads as "process died";
+# held read, and --resume finishes it; a kill -9 reads as "process died",
+# and so does a record whose pid lives on under another boot or start time;
 # a second job onto a busy destination and bad ids, records and job
 # directories are refused with exit 2.  Every stop happens at a known
 # point (a read held at the gate, or the job's own log saying it got the
@@ -121,6 +122,30 @@ kill -9 "$pid"
 for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 check "after kill -9 the next status says failed" test "$(st "$id4" .state)" = failed
 check "... with 'process died'" grep -q 'process died' "$T/st.json"
+
+# A record is alive only by pid, that pid's start time and this boot:
+# the dead job's record pointed at a live stand-in process
+cp "$JOBS/$id4.json" "$T/rec.orig"
+sleep 1000 & standin=$!
+tick=$(sed 's/.*) //' /proc/$standin/stat | awk '{print $20}')
+boot=$(cat /proc/sys/kernel/random/boot_id)
+as_record() {	# as_record PID_START BOOT_ID: the record, pointing at the stand-in
+	jq -c --argjson pid "$standin" --argjson t "$1" --arg b "$2" \
+		'.state = "running" | .pid = $pid | .pid_start = $t | .boot_id = $b' \
+		"$T/rec.orig" >"$T/rec.new" && cat "$T/rec.new" >"$JOBS/$id4.json"
+}
+as_record "$tick" "$boot"
+check "a record whose process, start time and boot all match reads running" \
+	test "$(st "$id4" .state)" = running
+as_record "$tick" 00000000-0000-0000-0000-000000000000
+check "the same process under another boot id reads failed (a reboot)" \
+	test "$(st "$id4" .state)" = failed
+check "... with 'process died'" grep -q 'process died' "$T/st.json"
+as_record $((tick + 1)) "$boot"
+check "a pid reused by another process (other start time) reads failed" \
+	test "$(st "$id4" .state)" = failed
+kill "$standin"; wait "$standin" 2>/dev/null
+cat "$T/rec.orig" >"$JOBS/$id4.json"
 gate_open
 bcrun 0 /dev/null "$T/e" job forget "$id4"
 check "forget removes the record and the log" test ! -e "$JOBS/$id4.json" -a ! -e "$JOBS/$id4.log"
