@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli-parse.h"
+#include "cli/copy-opts.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -59,8 +60,7 @@ static void copy_usage(FILE *f)
 		"      --verify              read both back and compare\n");
 }
 
-enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_PROGRESS, OPT_JSON,
-       OPT_RESUME, OPT_TIMEOUT };
+enum { OPT_PROGRESS = BC_OPT_CMD, OPT_JSON, OPT_RESUME };
 
 struct copy_args {
 	struct bc_clone_opts o;
@@ -72,14 +72,11 @@ struct copy_args {
 static int parse_args(int argc, char **argv, struct copy_args *a)
 {
 	static const struct option longopts[] = {
-		{ "dest-zeroed", no_argument, NULL, OPT_DEST_ZEROED },
+		BC_COPY_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "offload", required_argument, NULL, OPT_OFFLOAD },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "resume-from", required_argument, NULL, OPT_RESUME },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bc_copy_opts *co = &a->o.copy;
@@ -87,16 +84,13 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int shared = bc_cli_copy_option(c, optarg, co);
+
+		if (shared < 0)
+			return BC_EXIT_REFUSED;
+		if (shared)
+			continue;
 		switch (c) {
-		case OPT_OFFLOAD:
-			if (bc_cli_parse_offload(optarg, &co->offload) < 0) {
-				bc_cli_msg("--offload must be auto, require or never, not '%s'",
-					   optarg);
-				return BC_EXIT_REFUSED;
-			}
-			break;
-		case OPT_DEST_ZEROED: co->dest_zeroed = true; break;
-		case OPT_VERIFY: co->verify = true; break;
 		case OPT_PROGRESS: a->progress = true; break;
 		case OPT_JSON: a->json = true; break;
 		case OPT_RESUME:
@@ -106,13 +100,6 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
 				return BC_EXIT_REFUSED;
 			}
 			a->o.resume = true;
-			break;
-		case OPT_TIMEOUT:
-			if (bc_cli_parse_seconds(optarg, &co->timeout_s) < 0) {
-				bc_cli_msg("--timeout takes a number of seconds (1 or more), not '%s'",
-					   optarg);
-				return BC_EXIT_REFUSED;
-			}
 			break;
 		case 'h': copy_usage(stdout); return BC_EXIT_OK;
 		default: copy_usage(stderr); return BC_EXIT_REFUSED;

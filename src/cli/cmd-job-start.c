@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/copy-opts.h"
 #include "cli/cli-parse.h"
 #include "cli/job.h"
 
@@ -38,22 +39,18 @@ static void start_usage(FILE *f)
 		"      --verify              read both back and compare\n");
 }
 
-enum { OPT_OFFLOAD = 256, OPT_DEST_ZEROED, OPT_VERIFY, OPT_JSON, OPT_TIMEOUT,
-       OPT_STALL, OPT_RESUME };
+enum { OPT_JSON = BC_OPT_CMD, OPT_STALL, OPT_RESUME };
 
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 		      const char **resume, bool *stall_given)
 {
 	static const struct option longopts[] = {
-		{ "dest-zeroed", no_argument, NULL, OPT_DEST_ZEROED },
+		BC_COPY_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "offload", required_argument, NULL, OPT_OFFLOAD },
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "stall-timeout", required_argument, NULL, OPT_STALL },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "verify", no_argument, NULL, OPT_VERIFY },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bc_copy_opts *co = &s->o.copy;
@@ -61,29 +58,28 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		int shared = bc_cli_copy_option(c, optarg, co);
+
+		if (shared < 0)
+			return BC_EXIT_REFUSED;
+		/* the record keeps the options a --resume continues with */
+		if (c == BC_OPT_OFFLOAD)
+			snprintf(s->jo.offload, sizeof(s->jo.offload), "%s", optarg);
+		s->jo.dest_zeroed = co->dest_zeroed;
+		s->jo.verify = co->verify;
+		s->jo.timeout_s = co->timeout_s;
+		if (shared)
+			continue;
 		switch (c) {
-		case OPT_OFFLOAD:
-			if (bc_cli_parse_offload(optarg, &co->offload) < 0) {
-				bc_cli_msg("--offload must be auto, require or never, not '%s'",
+		case OPT_JSON: s->json = true; break;
+		case OPT_RESUME: *resume = optarg; break;
+		case OPT_STALL:
+			if (bc_cli_parse_seconds(optarg, &s->jo.stall_timeout_s) < 0) {
+				bc_cli_msg("--stall-timeout takes a number of seconds (1 or more), not '%s'",
 					   optarg);
 				return BC_EXIT_REFUSED;
 			}
-			snprintf(s->jo.offload, sizeof(s->jo.offload), "%s", optarg);
-			break;
-		case OPT_DEST_ZEROED: co->dest_zeroed = s->jo.dest_zeroed = true; break;
-		case OPT_VERIFY: co->verify = s->jo.verify = true; break;
-		case OPT_JSON: s->json = true; break;
-		case OPT_RESUME: *resume = optarg; break;
-		case OPT_TIMEOUT:
-		case OPT_STALL:
-			if (bc_cli_parse_seconds(optarg, c == OPT_STALL ?
-						 &s->jo.stall_timeout_s : &co->timeout_s) < 0) {
-				bc_cli_msg("--%s takes a number of seconds (1 or more), not '%s'",
-					   c == OPT_STALL ? "stall-timeout" : "timeout", optarg);
-				return BC_EXIT_REFUSED;
-			}
-			*stall_given = *stall_given || c == OPT_STALL;
-			s->jo.timeout_s = co->timeout_s;
+			*stall_given = true;
 			break;
 		case 'h': start_usage(stdout); return BC_EXIT_OK;
 		default: start_usage(stderr); return BC_EXIT_REFUSED;

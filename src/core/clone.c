@@ -93,6 +93,19 @@ static int again(const struct bc_clone *c, struct bc_error *e)
 	return c->r.error.err ? c->r.error.err : -EINVAL;
 }
 
+/* A step that needs the plan: 1 to go on; else what to return (the
+ * earlier failure again, or -EINVAL when called before bc_clone_plan). */
+static int after_plan(const struct bc_clone *c, const char *op,
+		      const char *fn, struct bc_error *e)
+{
+	if (c->r.outcome != BC_CLONE_OK)
+		return again(c, e);
+	if (!c->r.planned)
+		return bc_error_set(e, -EINVAL, c->r.destination, op,
+				    "%s before bc_clone_plan", fn);
+	return 1;
+}
+
 static enum bc_clone_outcome open_outcome(int rc)
 {
 	return bc_error_is_refusal(rc) ? BC_CLONE_REFUSED : BC_CLONE_FAILED;
@@ -302,11 +315,8 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 
 	if (!e)
 		e = &scratch;
-	if (r->outcome != BC_CLONE_OK)
-		return again(c, e);
-	if (!r->planned)
-		return bc_error_set(e, -EINVAL, r->destination, "copy",
-				    "bc_clone_run before bc_clone_plan");
+	if ((rc = after_plan(c, "copy", "bc_clone_run", e)) != 1)
+		return rc;
 	if ((rc = bc_clone_start(c, e)) < 0)
 		return rc;
 	rc = bc_copy_run(c->src, c->dst, &r->plan, &c->o.copy, &r->stats,
@@ -378,11 +388,8 @@ int bc_clone_start(struct bc_clone *c, struct bc_error *e)
 
 	if (!e)
 		e = &scratch;
-	if (r->outcome != BC_CLONE_OK)
-		return again(c, e);
-	if (!r->planned)
-		return bc_error_set(e, -EINVAL, r->destination, "start",
-				    "bc_clone_start before bc_clone_plan");
+	if ((rc = after_plan(c, "start", "bc_clone_start", e)) != 1)
+		return rc;
 	if (r->consistency != BC_CONSISTENCY_NONE)
 		return 0;
 	if (r->plan.consistency == BC_CONSISTENCY_ATOMIC) {

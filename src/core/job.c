@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/job-record.h"
+#include "util/sysfs.h"
 #include "core/statedir.h"
 #include "util/safedir.h"
 
@@ -71,25 +72,10 @@ int bc_job_dir_open(bool create, struct bc_error *e)
 
 /* --- liveness ------------------------------------------------------------ */
 
-static int read_small(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	return 0;
-}
-
 static int boot_id(char *buf, size_t len)
 {
 	char b[64];
-	int rc = read_small("/proc/sys/kernel/random/boot_id", b, sizeof(b));
+	int rc = bc_sysfs_read_path("/proc/sys/kernel/random/boot_id", b, sizeof(b));
 
 	if (rc < 0)
 		return rc;
@@ -108,7 +94,7 @@ static int proc_start(int pid, uint64_t *out)
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if ((rc = read_small(path, buf, sizeof(buf))) < 0)
+	if ((rc = bc_sysfs_read_path(path, buf, sizeof(buf))) < 0)
 		return rc;
 	if (!(p = strrchr(buf, ')')) || p[1] != ' ')
 		return -EINVAL;
