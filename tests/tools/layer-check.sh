@@ -71,20 +71,28 @@ for f in "${files[@]}"; do
 	done
 	edges[$f]=$deps
 done
-declare -A state=()
-visit() {	# depth-first; state 1 = on the path, 2 = done
-	local n=$1 d
-	state[$n]=1
-	for d in ${edges[$n]:-}; do
-		if [ "${state[$d]:-0}" = 1 ]; then report "include cycle through $n -> $d"
-		elif [ "${state[$d]:-0}" = 0 ]; then visit "$d"
-		fi
+# depth-first over the graph in the associative array named $1 (node ->
+# "node node ..."): each edge that closes a cycle is reported as $2
+declare -A seen=()
+find_cycles() {
+	local -n g=$1
+	local what=$2 n
+	seen=()
+	visit() {	# seen 1 = on the path, 2 = done
+		local n=$1 d
+		seen[$n]=1
+		for d in ${g[$n]:-}; do
+			if [ "${seen[$d]:-0}" = 1 ]; then report "$what through $n -> $d"
+			elif [ "${seen[$d]:-0}" = 0 ]; then visit "$d"
+			fi
+		done
+		seen[$n]=2
+	}
+	for n in "${!g[@]}"; do
+		[ "${seen[$n]:-0}" = 0 ] && visit "$n"
 	done
-	state[$n]=2
 }
-for n in "${!edges[@]}"; do
-	[ "${state[$n]:-0}" = 0 ] && visit "$n"
-done
+find_cycles edges "include cycle"
 
 # 3. calls: every symbol an object leaves undefined that another object of
 # src/ defines must be defined in the same layer or a lower one
@@ -126,20 +134,7 @@ for o in "${objs[@]}"; do
 	done < <(nm -u "$o" | awk '{print $2}')
 	calls[$c]=$deps
 done
-declare -A cstate=()
-cvisit() {
-	local n=$1 d
-	cstate[$n]=1
-	for d in ${calls[$n]:-}; do
-		if [ "${cstate[$d]:-0}" = 1 ]; then report "call cycle through $n -> $d"
-		elif [ "${cstate[$d]:-0}" = 0 ]; then cvisit "$d"
-		fi
-	done
-	cstate[$n]=2
-}
-for n in "${!calls[@]}"; do
-	[ "${cstate[$n]:-0}" = 0 ] && cvisit "$n"
-done
+find_cycles calls "call cycle"
 
 # 5. declarations: a header may not declare a function that only a higher
 # layer defines (a lower layer could then call up without including it)
