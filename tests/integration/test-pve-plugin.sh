@@ -1,10 +1,12 @@
 #!/bin/bash
 # The Proxmox VE plugin (contrib/pve) with the real blkclone: its Perl
-# tests (prove) against a tgt target on 127.0.0.1, files on ext4 and on a
-# reflink-capable XFS; then the Cinder drop-in commands exactly as
+# tests (prove) against a tgt target on 127.0.0.1 (one of its targets
+# through the gate, tests/lib/gate.sh, so a cancel strikes mid-copy),
+# files on ext4 and on a reflink-capable XFS; then the Cinder drop-in commands exactly as
 # doc/cinder.md prints them, on files and loop devices.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/gate.sh"
 need_root
 command -v tgtd >/dev/null || { echo "SKIP: tgtd not installed (apt-get install tgt)"; exit 77; }
 command -v prove >/dev/null || { echo "SKIP: prove not installed (perl)"; exit 77; }
@@ -25,6 +27,15 @@ tgt_target 1 "$IQN" || fail "target 1"
 for l in 1 2 3 4; do tgt_lun 1 "$l" "$T/lun$l.img" || fail "LUN $l"; done
 tgt_target 2 "$IQN_CHAP" && tgt_lun 2 1 "$T/chap1.img" && tgt_chap 2 pveuser pve-chap-secret-1 ||
 	fail "CHAP target"
+# a pair whose reads can be held: a cancel through free_image mid-copy
+IQN_GATE=iqn.2026-11.test:pve-gate
+make_sparse "$T/gsrc.img" 16 24 256 14
+truncate -s 16M "$T/gdst.img"
+gate_mount || { fail "gatefs: the cancel case needs it"; finish; exit 1; }
+tgt_target 3 "$IQN_GATE" && tgt_lun 3 1 "$GATE_MNT/gsrc.img" && tgt_lun 3 2 "$GATE_MNT/gdst.img" ||
+	fail "gated target"
+# a read held at the gate must not time out and be retried meanwhile
+export BLKCLONE_ISCSI_TIMEOUT=3600
 
 # --- an XFS with reflink, where an offloaded copy (reflink) really happens
 if command -v mkfs.xfs >/dev/null; then
@@ -48,6 +59,7 @@ note "prove: contrib/pve/t against 127.0.0.1:$TGT_PORT"
  BLKCLONE_PVE_PORTAL=127.0.0.1:$TGT_PORT BLKCLONE_PVE_TARGET=$IQN BLKCLONE_PVE_LUN_DIR=$T \
  BLKCLONE_PVE_CHAP_TARGET=$IQN_CHAP BLKCLONE_PVE_CHAP_USER=pveuser \
  BLKCLONE_PVE_CHAP_SECRET=pve-chap-secret-1 \
+ BLKCLONE_PVE_GATE_TARGET=$IQN_GATE BLKCLONE_PVE_GATE_MNT=$GATE_MNT \
  BLKCLONE_PVE_PLAIN_DIR=$T BLKCLONE_PVE_REFLINK_DIR=${XFS_MNT:-} TMPDIR=$T \
  timeout 300 prove -v -I t/lib -I . t/) >"$T/prove.out" 2>&1
 rc=$?
@@ -55,7 +67,7 @@ rc=$?
 grep -E '^t/|not ok|# skip|SKIP|^Files=|^Result|^#   Failed|Dubious' "$T/prove.out" | sed 's/^/#   /'
 note "prove: $(grep -Ec '^ *ok [0-9]' "$T/prove.out") assertions passed"
 check "prove: all plugin tests pass" test "$rc" = 0
-check "prove ran the six test files" grep -q '^Files=6,' "$T/prove.out"
+check "prove ran the seven test files" grep -q '^Files=7,' "$T/prove.out"
 tgt_stop
 
 # --- Cinder: the two commands of doc/cinder.md, taken from the document

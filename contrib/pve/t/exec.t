@@ -110,11 +110,39 @@ subtest 'stand-in: other exits and odd output' => sub {
     eval { $E->can('copy')->('a', 'b') };
     like($@, qr/unreadable JSON/, 'garbage on success is an error');
     fake_answer('probe-1-2', exit => 0, out => '{"schema":2,"plan":{"method":"xcopy-lid1"}}');
-    my ($m, $why) = $E->can('offload_method')->('h/1', 'h/2');
+    my ($m, $why) = $E->can('offload_method')->('iscsi://h/t/1', 'iscsi://h/t/2');
     ok(!defined $m && $why =~ /schema 2/, "an unknown schema is no offload: $why");
     fake_answer('probe-1-2', exit => 0, out => '{"schema":1,"plan":{"method":"host","steps":[]}}');
-    ($m) = $E->can('offload_method')->('h/1', 'h/2');
+    ($m) = $E->can('offload_method')->('iscsi://h/t/1', 'iscsi://h/t/2');
     ok(!defined $m, 'a host plan is no offload');
+};
+
+subtest 'jobs with the real binary on files' => sub {
+    real_blkclone();
+    my ($s, $d) = make_pair($plain, 'job', 4);
+    eval { $E->can('job_start')->([[$s, $d]], offload => 'require', timeout => 60) };
+    like($@, qr/^copy offload unavailable \(blkclone exit 3\): .*; the destination is untouched$/m,
+        "require on files without reflink: refused before any write: $@");
+    is(slurp_file($d), "\xA5" x (4 << 20), 'the destination is untouched');
+    my $job = $E->can('job_start')->([[$s, $d]], offload => 'auto', stall_timeout => 600, timeout => 60);
+    like($job->{id}, qr/^[0-9a-f]{16}$/, "job start: id $job->{id}");
+    is($job->{pairs}[0]{consistency}, 'bulk', 'a host copy is bulk');
+    my ($st, $last) = (undef, -1);
+    for (1 .. 600) {
+        $st = $E->can('job_status')->($job->{id}, timeout => 60);
+        ok(0, "progress went back: $st->{progress} < $last") if $st->{progress} < $last;
+        $last = $st->{progress};
+        last if $st->{state} ne 'running';
+        select(undef, undef, undef, 0.05);
+    }
+    is($st->{state}, 'complete', 'polled to complete');
+    ok(slurp_file($s) eq slurp_file($d), 'bytes equal');
+    ok($E->can('job_cancel')->($job->{id}, timeout => 60), 'cancelling a finished job is not an error');
+    ok($E->can('job_forget')->($job->{id}, timeout => 60), 'forget');
+    eval { $E->can('job_status')->($job->{id}, timeout => 60) };
+    like($@, qr/job status $job->{id} failed \(exit 2\)/, 'a forgotten job is unknown');
+    eval { $E->can('job_status')->('../../etc/passwd') };
+    like($@, qr/invalid blkclone job id/, 'a malformed id is refused before blkclone runs');
 };
 
 subtest 'the secret: a file name in the environment, never argv' => sub {

@@ -151,68 +151,92 @@ my @runs;
         my @res = $orig->(@_);
         my $after = alarm(0);
         alarm($after) if $after;
-        push @runs, { sub => $cmd->[1], timeout => $param{timeout}, before => $before, after => $after,
+        push @runs, { sub => $cmd->[1] eq 'job' ? "job $cmd->[2]" : $cmd->[1], timeout => $param{timeout}, before => $before, after => $after,
             handler => $handler };
         return $res[0];
     };
 }
 my $scfg = { type => 'blkcloneiscsi', portal => '127.0.0.1:3260', target => 'iqn.2026-11.test:a',
-    luns => '1-4', shared => 1 };
+    'blkclone-luns' => '1-4', shared => 1 };
+my $ID = '00000000000000aa';
 sub own { $Pool->can('save')->('st', {@_}) }
 sub describe { join(', ', map { "$_->{sub}" . ($_->{before} ? ' (under the alarm)' : '') } @_) }
+my %vm100 = (1 => { volname => 'vm-100-disk-0', vmid => 100, size => 16777216 });
 
 subtest 'alloc_image under the lock, as vdisk_alloc calls it' => sub {
     fake_blkclone();
     write_file("$root/fake/size-2", 8388608);
-    own(1 => { volname => 'vm-100-lun1', vmid => 100, size => 16777216 });
+    own(%vm100);
     @runs = ();
     my $vol = $C->cluster_lock_storage('st', 1, undef, sub {
         return $C->alloc_image('st', $scfg, 300, 'raw', undef, 10 * 1024);
     });
-    is($vol, 'vm-300-lun3', 'allocated');
+    is($vol, 'vm-300-disk-0', 'allocated');
     ok(@runs >= 2, 'blkclone ran under the lock: ' . describe(@runs));
     ok(!grep({ !$_->{before} } @runs), 'every run saw the armed alarm');
     ok(!grep({ !defined $_->{timeout} } @runs), 'each with a timeout of its own');
     ok(!grep({ !$_->{after} } @runs), 'and the alarm was still armed after each');
     ok(!grep({ $_->{handler} !~ $LOCKED } @runs), "the lock's SIGALRM handler stayed in place (the plugin sets none)");
+    @runs = ();
+    $C->cluster_lock_storage('st', 1, undef, sub { $C->alloc_image('st', $scfg, 301, 'raw', undef, 1024) });
+    is(describe(@runs), '', 'a second allocation within the size cache time runs no blkclone at all');
 };
 
-subtest 'copy_image: no unbounded blkclone run under the alarm' => sub {
+subtest 'copy offload: bounded runs only, and none of the copying under the lock' => sub {
     fake_blkclone();
-    own(1 => { volname => 'vm-100-lun1', vmid => 100, size => 16777216 });
-    fake_answer('copy', exit => 1, err => "blkclone: EXTENDED COPY at LBA 8: COPY ABORTED\n");
+    own(%vm100);
+    fake_answer('job-start', out => qq({"schema":1,"id":"$ID","state":"running","consistency":"bulk","pairs":[{"method":"xcopy-lid1"}]}));
+    fake_answer('job-status', out => qq({"schema":1,"id":"$ID","state":"failed","error":"EXTENDED COPY at LBA 8: COPY ABORTED","pairs":[]}));
     @runs = ();
-    my ($out, $err) = capture(sub { $C->copy_image($scfg, 'st', 'vm-100-lun1', 200, 'raw', {}) });
-    like($err, qr/failed part-way .* st:vm-200-lun2 was freed \(zeroed\)$/m, 'the failed copy was zeroed and freed');
+    my $tvol = $C->cluster_lock_storage('st', 1, undef, sub {
+        $C->copy_image_prepare($scfg, 'st', 'vm-100-disk-0', $scfg, 'st', 200, undef, {});
+    });
+    ok(!grep({ !defined $_->{timeout} } @runs), 'prepare (under the lock): every run bounded: ' . describe(@runs));
+    @runs = ();
+    capture(sub { $C->copy_image_start($scfg, 'st', 'vm-100-disk-0', $scfg, 'st', $tvol, undef) });
+    eval { $C->copy_image_status($scfg, 'st', $tvol, undef) };
+    like($@, qr/COPY ABORTED/, 'the job failed');
+    is(describe(grep { $_->{before} } @runs), '', 'start and status ran outside the lock');
+    ok(!grep({ !defined $_->{timeout} } @runs), 'each bounded (the copy itself runs detached): ' . describe(@runs));
+
+    @runs = ();
+    my ($out, $err) = capture(sub { $C->copy_image($scfg, 'st', 'vm-100-disk-0', 201, 'raw', {}) });
+    like($err, qr/COPY ABORTED; st:vm-201-disk-0 was freed \(zeroed\)$/m, 'copy_image: the failed target was zeroed and freed');
     my @zero = grep { $_->{sub} eq 'zero' } @runs;
     is(scalar @zero, 1, 'one zero run');
     my @bad = grep { !defined $_->{timeout} && $_->{before} } @runs;
-    is(describe(@bad), '', 'copy and zero (no time limit) ran outside the cluster lock: ' . describe(@runs));
-    ok(!exists $Pool->can('load')->('st')->{2}, 'LUN 2 is free again');
+    is(describe(@bad), '', 'zero (no time limit) ran outside the cluster lock: ' . describe(@runs));
 };
 
-subtest 'free_image under the lock, as vdisk_free calls it, when the alarm strikes' => sub {
+subtest 'free_image under the lock, as vdisk_free calls it: the zeroing is a cleanup worker' => sub {
     fake_blkclone();
-    own(1 => { volname => 'vm-100-lun1', vmid => 100, size => 16777216 },
-        3 => { volname => 'vm-300-lun3', vmid => 300, size => 16777216 });
-    write_file("$root/fake/zero-3.alarm", '');
+    own(%vm100, 3 => { volname => 'vm-300-disk-0', vmid => 300, size => 16777216 });
     @runs = ();
-    eval {
-        $C->cluster_lock_storage('st', 1, undef, sub { return $C->free_image('st', $scfg, 'vm-300-lun3', 0, 'raw') });
-    };
-    chomp(my $err = $@);
-    my $pid = (grep { $_->{argv}[0] eq 'zero' } @{ fake_log() })[-1]{pid};
-    like($err, qr/^blkclone zero of \S+\/3 failed \(exit -1\)/, "free_image fails: $err");
-    is($Pool->can('load')->('st')->{3}{volname}, 'vm-300-lun3',
-        'the LUN stays assigned: it is never handed out before it reads zeros');
-    ok($pid && kill(0, $pid), 'the zeroing goes on running after the abort');
-    write_file("$root/fake/zero-3.release", '');
-    waitpid($pid, 0) if $pid;
-    TODO: {
-        local $TODO = 'free_image zeroes under the lock (PVE calls it there); a big LUN outlasts the 60 s alarm.'
-            . ' It could return a cleanup worker, as LVM with saferemove does';
-        ok(!grep({ $_->{sub} eq 'zero' && $_->{before} } @runs), 'no zeroing under the alarm');
-    }
+    my $worker = $C->cluster_lock_storage('st', 1, undef, sub { return $C->free_image('st', $scfg, 'vm-300-disk-0', 0, 'raw') });
+    is(ref($worker), 'CODE', 'free_image returns a cleanup worker (vdisk_free forks it outside the lock)');
+    ok(!grep({ $_->{sub} eq 'zero' } @runs), 'no zeroing under the alarm: ' . describe(@runs));
+    is($Pool->can('load')->('st')->{3}{state}, 'freeing', 'the LUN is marked as being freed');
+    eval { $C->cluster_lock_storage('st', 1, undef, sub { $C->alloc_image('st', $scfg, 301, 'raw', 'vm-301-disk-0', 1024) }) };
+    unlike($@ // '', qr/./, 'an allocation meanwhile works');
+    isnt($Pool->can('load')->('st')->{3}{volname}, 'vm-301-disk-0', 'but is not handed the LUN being zeroed');
+
+    @runs = ();
+    my ($out, $err) = capture($worker);
+    is($err, '', 'the worker runs');
+    my @zero = grep { $_->{sub} eq 'zero' } @runs;
+    is(scalar @zero, 1, 'it zeroes once');
+    ok(!$zero[0]{before}, 'with no lock alarm armed');
+    ok(!defined $zero[0]{timeout}, 'and no time limit (a large LUN takes as long as it takes)');
+    ok(!exists $Pool->can('load')->('st')->{3}, 'then gives the LUN back, under the lock');
+    ok(!-e lock_path('st', 1), 'and releases the lock');
+
+    # a zeroing that fails keeps the LUN out of the pool
+    own(%vm100, 3 => { volname => 'vm-300-disk-0', vmid => 300, size => 16777216 });
+    fake_answer('zero', exit => 1, err => "blkclone: WRITE SAME failed\n");
+    $worker = $C->cluster_lock_storage('st', 1, undef, sub { return $C->free_image('st', $scfg, 'vm-300-disk-0', 0, 'raw') });
+    ($out, $err) = capture($worker);
+    like($err, qr/blkclone zero of \S+\/3 failed \(exit 1\): WRITE SAME failed/, 'a failed zeroing fails the worker');
+    is($Pool->can('load')->('st')->{3}{state}, 'freeing', 'the LUN stays out of the pool: never handed out with data on it');
 };
 
 done_testing();

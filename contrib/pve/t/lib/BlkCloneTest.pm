@@ -14,6 +14,7 @@ use PVEEnv;
 
 use PVE::Storage::Custom::BlkClone::Exec;
 use PVE::Storage::Custom::BlkClone::LunPool;
+use PVE::Storage::Custom::BlkClone::Local;
 
 use base 'Exporter';
 our @EXPORT = qw(setup real_blkclone fake_blkclone fake_answer fake_log capture
@@ -25,6 +26,7 @@ sub setup {
     $root = tempdir('blkclone-pve-t.XXXXXX', TMPDIR => 1, CLEANUP => 1);
     mkdir "$root/$_" for qw(state priv lock fake refusals);
     $PVE::Storage::Custom::BlkClone::LunPool::STATE_DIR = "$root/state";
+    $PVE::Storage::Custom::BlkClone::Local::DIR = "$root/local";
     set_lock_dir("$root/lock");
     # blkclone remembers refused pairs; keep that out of /var/lib
     $ENV{BLKCLONE_STATE_DIR} = "$root/refusals";

@@ -4,23 +4,28 @@ package PVE::Storage::Custom::BlkcloneISCSIPlugin;
 # reached with libiscsi (iscsi:// URLs, as the iscsidirect storage), with
 # full clones offloaded to the array through blkclone.
 #
-# It implements the contract proposed on pve-devel ("offload full/live
-# clone to storage backend"):
-#   copy_image($scfg, $storeid, $src_volname, $vmid, $dst_format, $opts)
-#       allocates a destination LUN, copies with
-#       "blkclone copy --offload=require" and returns the new volname;
-#       a failed offload frees the LUN again and dies with blkclone's
-#       message -- there is no host copy behind the caller's back.
-#   volume_has_feature(..., 'copy-offload', ...)
-#       asks blkclone, for this source and the destination the copy
-#       would get, whether an in-array method is usable.
-#   the per-storage 'copy-offload' option
-#       can only switch offload off; it never claims what blkclone denies.
+# Copy offload follows the contract of the pve-storage fork that carries
+# it (API 16: copy_image_prepare / copy_image_start / copy_images_start /
+# copy_image_status, features copy-offload-atomic and copy-offload-bulk,
+# the base options copy-offload and copy-offload-timeout) on top of
+# "blkclone job":
+#   prepare  (under the storage lock) assigns a target LUN, so a rollback
+#            can free it;
+#   start    runs "blkclone job start --offload=require --json SRC DST",
+#            which returns once the copy's point in time is fixed, and
+#            remembers the job id for the target (BlkClone::Local);
+#   status   maps "blkclone job status --json ID": pending with the
+#            pair's percentage, complete, or dies with blkclone's error;
+#   free     of a target whose job still runs cancels the job first.
+# copy_image, the first RFC's one-call form, is a thin adapter over the
+# same calls.
 #
 # LUNs are not created here: the administrator exports a pool of them
-# (option 'luns') and the plugin assigns them to guests, keeping the
-# assignment in LunPool's file.  A LUN is zeroed when it is freed, so the
-# next guest never reads the last one's data.
+# (blkclone-luns) and the plugin assigns them to volumes, keeping the
+# assignment in LunPool's file.  A volume name never picks a LUN by
+# itself: every entry point looks the name up in that assignment and
+# refuses a LUN outside the storage's set.  A freed LUN is zeroed, in a
+# cleanup worker outside the storage lock, before it is handed out again.
 
 use strict;
 use warnings;
@@ -29,20 +34,40 @@ use POSIX qw(ceil);
 
 use PVE::Storage::Plugin;
 use PVE::Storage::Custom::BlkClone::Exec;
+use PVE::Storage::Custom::BlkClone::Local;
 use PVE::Storage::Custom::BlkClone::LunPool;
 
 use base qw(PVE::Storage::Plugin);
 
+my $Exec = 'PVE::Storage::Custom::BlkClone::Exec';
+my $Pool = 'PVE::Storage::Custom::BlkClone::LunPool';
+my $Local = 'PVE::Storage::Custom::BlkClone::Local';
+
 # Where PVE keeps storage secrets (as for CIFS and PBS); tests move it.
 our $PRIV_DIR = '/etc/pve/priv/storage';
 
-# Probes are short; a copy has no time limit (PVE's task can be stopped).
+# Probes, job start/status/cancel are short.
 my $PROBE_TIMEOUT = 60;
+# How long a LUN's size and a pair's plan are trusted (seconds); an absent
+# LUN is asked again sooner.
+our $SIZE_TTL = 600;
+our $ABSENT_TTL = 60;
+our $PLAN_TTL = 60;
 
-# Storage API version this module was written against (PVE 8.x/9.x
-# accept 10).  copy_image and copy-offload need the API bump the RFC asks
-# for; older PVE ignores them and uses its host copy.
-sub api { return 10; }
+# --- API version ---
+
+# The newest storage API this plugin was checked against: 16, the
+# pve-storage fork that defines the copy-offload contract.
+use constant API_VALIDATED => 16;
+
+# The host's API version, capped at the one validated: a PVE that is
+# newer calls nothing we do not know, and an older one must never be
+# told a version it does not have (it refuses to load the plugin).
+sub api {
+    my $host = eval { PVE::Storage::APIVER() };
+    return API_VALIDATED if !defined $host;
+    return $host < API_VALIDATED ? $host : API_VALIDATED;
+}
 
 sub type { return 'blkcloneiscsi'; }
 
@@ -54,44 +79,73 @@ sub plugindata {
     };
 }
 
-# 'portal', 'target', 'username' and 'password' are already defined by
-# PVE's iscsi, cifs and pbs plugins (property names are global); only
-# ours are declared here.  'copy-offload' is the RFC's option: when a
-# pve-storage with the RFC defines it, it must not be declared twice.
+# Property names are global across every storage plugin, and a name
+# declared twice makes PVE's SectionConfig init() die outside any eval:
+# every storage is down then.  So only names no other plugin would use
+# are declared here; 'portal', 'target', 'username', 'password' are
+# pve-storage's (iscsi, cifs, pbs) and only used.
 sub properties {
-    my $props = {
-        luns => {
-            description => "LUNs of the target this storage may assign to guests (e.g. 1-8,10).",
+    return {
+        'blkclone-luns' => {
+            description => "LUNs of the target this storage may assign to volumes (e.g. 1-8,10).",
             type => 'string',
             pattern => '\d+(?:-\d+)?(?:,\d+(?:-\d+)?)*',
         },
+        'blkclone-offload' => {
+            description => "How blkclone copies a clone: 'require' only in the array"
+                . " (EXTENDED COPY, token copy), 'auto' also through this host when the"
+                . " array cannot (still a background job with progress).",
+            type => 'string',
+            enum => ['require', 'auto'],
+            default => 'require',
+        },
     };
-    my $known = eval { PVE::Storage::Plugin->private()->{propertyList} } // {};
-    if (!$known->{'copy-offload'}) {
-        $props->{'copy-offload'} = {
-            description => "Let the array copy full clones (blkclone copy --offload=require)."
-                . " 0 sends every clone through the host; 1 allows offload only where"
-                . " blkclone finds it usable.",
-            type => 'boolean',
-            default => 1,
-        };
-    }
-    return $props;
+}
+
+# Options defined by the base plugin only when the running pve-storage
+# has them (the fork's copy-offload and copy-offload-timeout).
+sub base_has_property {
+    my ($name) = @_;
+    my $pdata = eval { PVE::Storage::Plugin->private() } // {};
+    my $base = $pdata->{'base-property-list'} // $pdata->{propertyList} // {};
+    return exists $base->{$name};
 }
 
 sub options {
-    return {
+    my $o = {
         portal => { fixed => 1 },
         target => { fixed => 1 },
-        luns => {},
+        'blkclone-luns' => {},
+        'blkclone-offload' => { optional => 1 },
         username => { optional => 1 },
         password => { optional => 1 },
-        'copy-offload' => { optional => 1 },
         nodes => { optional => 1 },
         disable => { optional => 1 },
         content => { optional => 1 },
         shared => { optional => 1 },
     };
+    for my $p (qw(copy-offload copy-offload-timeout)) {
+        $o->{$p} = { optional => 1 } if base_has_property($p);
+    }
+    return $o;
+}
+
+# The LUN list; 'luns' is what versions before 0.x called it.
+sub luns_spec {
+    my ($scfg) = @_;
+    return $scfg->{'blkclone-luns'} // $scfg->{luns};
+}
+
+sub all_luns {
+    my ($scfg) = @_;
+    return $Pool->can('parse_luns')->(luns_spec($scfg));
+}
+
+sub offload_mode {
+    my ($scfg) = @_;
+    my $m = $scfg->{'blkclone-offload'} // 'require';
+    die "blkclone-offload '$m' is not require or auto\n" if $m ne 'require' && $m ne 'auto';
+    return $m;
 }
 
 # --- configuration hooks: the CHAP secret lives in a root-only file ---
@@ -117,7 +171,7 @@ sub set_password {
 
 sub on_add_hook {
     my ($class, $storeid, $scfg, %param) = @_;
-    PVE::Storage::Custom::BlkClone::LunPool::parse_luns($scfg->{luns});
+    all_luns($scfg);
     set_password($storeid, $param{password}) if defined $param{password};
     return;
 }
@@ -139,21 +193,40 @@ sub on_delete_hook {
     return;
 }
 
-# --- addresses ---
+# --- names and the LUNs behind them ---
 
-# vm-<VMID>-lun<N>: the owner for PVE's permission checks, the LUN for us.
+# Proxmox's own names (vm-N-disk-M, vm-N-cloudinit, base-N-disk-M) and
+# vm-N-lunL, the names of earlier versions.  The name says who owns the
+# volume (PVE's permission checks rely on it), never which LUN it is.
 sub parse_volname {
     my ($class, $volname) = @_;
-    if ($volname =~ m/^vm-(\d+)-lun(\d{1,5})$/) {
+    if ($volname =~ m/^(vm|base)-(\d+)-disk-(\d{1,4})$/) {
+        return ('images', $volname, $2, undef, undef, $1 eq 'base' ? 1 : 0, 'raw');
+    }
+    if ($volname =~ m/^vm-(\d+)-(?:cloudinit|lun\d{1,5})$/) {
         return ('images', $volname, $1, undef, undef, 0, 'raw');
     }
     die "unable to parse blkclone-iscsi volume name '$volname'\n";
 }
 
-sub volname_lun {
-    my ($volname) = @_;
-    $volname =~ m/^vm-\d+-lun(\d{1,5})$/ or die "unable to parse blkclone-iscsi volume name '$volname'\n";
-    return $1 + 0;
+# owned_lun($storeid, $scfg, $volname[, $map]): (LUN, its entry) of the
+# volume, or die: the name must be assigned to exactly one LUN, that LUN
+# must be in the storage's set, and the entry's owner must be the name's.
+sub owned_lun {
+    my ($class, $storeid, $scfg, $volname, $map) = @_;
+    my (undef, undef, $vmid) = $class->parse_volname($volname);
+    $map //= $Pool->can('load')->($storeid);
+    my @luns = grep { ($map->{$_}{volname} // '') eq $volname } keys %$map;
+    die "volume '$volname' does not exist on storage '$storeid'\n" if !@luns;
+    die "volume '$volname' is assigned to LUNs " . join(',', sort { $a <=> $b } @luns)
+        . " of storage '$storeid': the assignment file is damaged\n" if @luns > 1;
+    my $lun = $luns[0];
+    die "LUN $lun of volume '$volname' is not in storage '$storeid' (blkclone-luns "
+        . (luns_spec($scfg) // '') . ")\n"
+        if !grep { $_ == $lun } @{ all_luns($scfg) };
+    die "LUN $lun of storage '$storeid' belongs to VM $map->{$lun}{vmid}, not to '$volname'\n"
+        if ($map->{$lun}{vmid} // -1) != $vmid;
+    return ($lun, $map->{$lun});
 }
 
 # iscsi://[user@]portal/target/lun, as blkclone and QEMU's libiscsi take it.
@@ -180,101 +253,157 @@ sub exec_opts {
     return %o;
 }
 
+sub volume_address {
+    my ($class, $storeid, $scfg, $volname) = @_;
+    my ($lun) = $class->owned_lun($storeid, $scfg, $volname);
+    return lun_address($scfg, $lun);
+}
+
 sub path {
     my ($class, $scfg, $volname, $storeid, $snapname) = @_;
     die "volume snapshots are not possible on blkclone-iscsi storage\n" if defined $snapname;
     my (undef, undef, $vmid) = $class->parse_volname($volname);
-    return (lun_address({ %$scfg, username => undef }, volname_lun($volname)), $vmid, 'images');
+    die "no storage id given for '$volname'\n" if !defined $storeid;
+    my ($lun) = $class->owned_lun($storeid, $scfg, $volname);
+    return (lun_address({ %$scfg, username => undef }, $lun), $vmid, 'images');
+}
+
+sub filesystem_path {
+    my ($class, $scfg, $volname, $snapname) = @_;
+    die "blkclone-iscsi volumes have no file system path (they are iSCSI LUNs)\n";
 }
 
 sub qemu_blockdev_options {
     my ($class, $scfg, $storeid, $volname, $machine_version, $options) = @_;
     die "volume snapshots are not possible on blkclone-iscsi storage\n"
         if $options->{'snapshot-name'};
+    my ($lun) = $class->owned_lun($storeid, $scfg, $volname);
     return {
         driver => 'iscsi',
         transport => 'tcp',
         portal => "$scfg->{portal}",
         target => "$scfg->{target}",
-        lun => volname_lun($volname),
+        lun => int($lun),
     };
+}
+
+# --- sizes: asked once per LUN per $SIZE_TTL, not on every status ---
+
+sub size_key { my ($scfg, $lun) = @_; return "size " . lun_address({ %$scfg, username => undef }, $lun); }
+
+# lun_size($storeid, $scfg, $lun): bytes, or undef when the LUN does not answer.
+sub lun_size {
+    my ($class, $storeid, $scfg, $lun) = @_;
+    my $key = size_key($scfg, $lun);
+    my $c = $Local->can('cache_get')->($key, $SIZE_TTL);
+    return $c->[0] if $c && defined $c->[0];
+    $c = $Local->can('cache_get')->($key, $ABSENT_TTL);
+    return undef if $c;
+    my $size = eval { $Exec->can('size_bytes')->(lun_address($scfg, $lun), exec_opts($storeid, $scfg)) };
+    $Local->can('cache_put')->($key, $size);
+    return $size;
 }
 
 # --- allocation ---
 
 # The smallest free LUN of at least $bytes (the lowest number among
-# equals), or an explicit one; returns (lun, size) or dies.
+# equals); returns (lun, size) or dies.
 sub pick_lun {
-    my ($class, $storeid, $scfg, $bytes, $want) = @_;
-    my $all = PVE::Storage::Custom::BlkClone::LunPool::parse_luns($scfg->{luns});
-    my $map = PVE::Storage::Custom::BlkClone::LunPool::load($storeid);
-    my $free = PVE::Storage::Custom::BlkClone::LunPool::free_luns($all, $map);
-    if (defined $want) {
-        die "LUN $want is not in storage '$storeid' ('luns' $scfg->{luns})\n"
-            if !grep { $_ == $want } @$all;
-        die "LUN $want of storage '$storeid' is in use by $map->{$want}{volname}\n"
-            if exists $map->{$want};
-        $free = [$want];
-    }
+    my ($class, $storeid, $scfg, $bytes, $map) = @_;
+    $map //= $Pool->can('load')->($storeid);
+    my $free = $Pool->can('free_luns')->(all_luns($scfg), $map);
     my ($best, $best_size);
     for my $lun (@$free) {
-        my $size = eval {
-            PVE::Storage::Custom::BlkClone::Exec::size_bytes(lun_address($scfg, $lun), exec_opts($storeid, $scfg));
-        };
-        next if !defined $size;    # an absent LUN is not a candidate
-        next if $size < $bytes;
+        my $size = $class->lun_size($storeid, $scfg, $lun);
+        next if !defined $size || $size < $bytes;
         ($best, $best_size) = ($lun, $size) if !defined $best || $size < $best_size;
     }
     die "no free LUN of at least $bytes bytes on storage '$storeid'\n" if !defined $best;
     return ($best, $best_size);
 }
 
-# Called by PVE under the storage's cluster lock.  $size is in KiB.
+sub free_diskname {
+    my ($vmid, $map) = @_;
+    my %taken = map { ($_->{volname} // '') => 1 } values %$map;
+    for my $i (0 .. 1023) {
+        return "vm-$vmid-disk-$i" if !$taken{"vm-$vmid-disk-$i"};
+    }
+    die "unable to allocate an image name for VM $vmid\n";
+}
+
+# Called by PVE under the storage's lock.  $size is in KiB.  A LUN is
+# assigned whole: an EFI vars or TPM state disk of a few MiB takes one
+# too, and the task log says so.
 sub alloc_image {
     my ($class, $storeid, $scfg, $vmid, $fmt, $name, $size) = @_;
     die "blkclone-iscsi storage holds raw volumes only, not '$fmt'\n" if $fmt ne 'raw';
-    my $want;
+    my $map = $Pool->can('load')->($storeid);
     if (defined $name) {
         my (undef, undef, $owner) = $class->parse_volname($name);
         die "volume name '$name' does not belong to VM $vmid\n" if $owner != $vmid;
-        $want = volname_lun($name);
+        die "volume '$name' already exists on storage '$storeid'\n"
+            if grep { ($_->{volname} // '') eq $name } values %$map;
+    } else {
+        $name = free_diskname($vmid, $map);
     }
-    my ($lun, $lun_size) = $class->pick_lun($storeid, $scfg, $size * 1024, $want);
-    my $volname = "vm-$vmid-lun$lun";
-    my $map = PVE::Storage::Custom::BlkClone::LunPool::load($storeid);
-    $map->{$lun} = { volname => $volname, vmid => $vmid + 0, size => $lun_size };
-    PVE::Storage::Custom::BlkClone::LunPool::save($storeid, $map);
-    return $volname;
+    my $bytes = $size * 1024;
+    my ($lun, $lun_size) = $class->pick_lun($storeid, $scfg, $bytes, $map);
+    if ($lun_size > $bytes) {
+        printf "%s:%s: %d bytes asked, LUN %d (%d bytes) assigned whole%s\n", $storeid, $name, $bytes,
+            $lun, $lun_size, $bytes <= (4 << 20) ? ' (an EFI or TPM disk takes a whole LUN: keep small LUNs for them)' : '';
+    }
+    $map->{$lun} = { volname => $name, vmid => $vmid + 0, size => $lun_size };
+    $Pool->can('save')->($storeid, $map);
+    return $name;
 }
 
-# Give a LUN back to the pool; unless the caller knows nothing was
-# written to it, zero it first (a failed zeroing keeps it assigned, so it
-# is never handed out with data on it).
-sub release_lun {
-    my ($class, $storeid, $scfg, $volname, $untouched) = @_;
-    my $lun = volname_lun($volname);
-    my $map = PVE::Storage::Custom::BlkClone::LunPool::load($storeid);
-    die "volume '$volname' is not allocated on storage '$storeid'\n"
-        if !exists $map->{$lun} || $map->{$lun}{volname} ne $volname;
-    PVE::Storage::Custom::BlkClone::Exec::zero(lun_address($scfg, $lun), exec_opts($storeid, $scfg, timeout => undef))
-        if !$untouched;
-    delete $map->{$lun};
-    PVE::Storage::Custom::BlkClone::LunPool::save($storeid, $map);
-    return;
+sub cancel_job_of {
+    my ($class, $storeid, $scfg, $volname) = @_;
+    my $link = $Local->can('job_link_get')->($storeid, $volname) or return;
+    my $id = $link->{id};
+    print "cancelling blkclone job $id writing $storeid:$volname\n";
+    $Exec->can('job_cancel')->($id, exec_opts($storeid, $scfg));
+    $Local->can('job_link_remove')->($storeid, $volname);
+    eval { $Exec->can('job_forget')->($id, exec_opts($storeid, $scfg)) } if !$Local->can('job_linked')->($id);
+    return $id;
 }
 
+# Called by PVE under the storage's lock (on shared storage a cluster
+# lock whose code is aborted after 60 s).  Only quick steps here: cancel
+# a copy still writing the volume, and mark its LUN as being freed (it
+# is neither listed nor handed out).  The zeroing runs in the cleanup
+# worker returned, which PVE forks outside the lock (as LVM's saferemove);
+# it gives the LUN back to the pool only once it reads zeros.
 sub free_image {
     my ($class, $storeid, $scfg, $volname, $isBase, $format) = @_;
-    $class->release_lun($storeid, $scfg, $volname, 0);
-    return undef;
+    my $map = $Pool->can('load')->($storeid);
+    my ($lun, $entry) = $class->owned_lun($storeid, $scfg, $volname, $map);
+    $class->cancel_job_of($storeid, $scfg, $volname);
+    my $mark = "del-$volname";
+    $map->{$lun} = { %$entry, volname => $mark, state => 'freeing', since => time() };
+    $Pool->can('save')->($storeid, $map);
+    my $addr = lun_address($scfg, $lun);
+    return sub {
+        print "zeroing LUN $lun of $storeid:$volname before it returns to the pool\n";
+        $Exec->can('zero')->($addr, exec_opts($storeid, $scfg, timeout => undef));
+        $class->cluster_lock_storage($storeid, $scfg->{shared}, undef, sub {
+            my $m = $Pool->can('load')->($storeid);
+            if (($m->{$lun}{volname} // '') eq $mark) {
+                delete $m->{$lun};
+                $Pool->can('save')->($storeid, $m);
+            }
+        });
+        print "LUN $lun of storage '$storeid' is free again\n";
+    };
 }
 
 sub list_images {
     my ($class, $storeid, $scfg, $vmid, $vollist, $cache) = @_;
-    my $map = PVE::Storage::Custom::BlkClone::LunPool::load($storeid);
+    my $map = $Pool->can('load')->($storeid);
     my @res;
     for my $lun (sort { $a <=> $b } keys %$map) {
         my $e = $map->{$lun};
+        next if $e->{state};
         my $volid = "$storeid:$e->{volname}";
         if ($vollist) {
             next if !grep { $_ eq $volid } @$vollist;
@@ -286,17 +415,15 @@ sub list_images {
     return \@res;
 }
 
-# Used: the assigned LUNs; free: the others that answer.
+# Used: the assigned LUNs (and those being zeroed); free: the others that
+# answer, by their cached sizes.
 sub status {
     my ($class, $storeid, $scfg, $cache) = @_;
-    my $all = PVE::Storage::Custom::BlkClone::LunPool::parse_luns($scfg->{luns});
-    my $map = PVE::Storage::Custom::BlkClone::LunPool::load($storeid);
+    my $map = $Pool->can('load')->($storeid);
     my ($used, $free) = (0, 0);
     $used += $_->{size} // 0 for values %$map;
-    for my $lun (@{ PVE::Storage::Custom::BlkClone::LunPool::free_luns($all, $map) }) {
-        my $size = eval {
-            PVE::Storage::Custom::BlkClone::Exec::size_bytes(lun_address($scfg, $lun), exec_opts($storeid, $scfg));
-        };
+    for my $lun (@{ $Pool->can('free_luns')->(all_luns($scfg), $map) }) {
+        my $size = $class->lun_size($storeid, $scfg, $lun);
         $free += $size if defined $size;
     }
     return ($used + $free, $free, $used, 1);
@@ -304,8 +431,8 @@ sub status {
 
 sub volume_size_info {
     my ($class, $scfg, $storeid, $volname, $timeout) = @_;
-    my $size = PVE::Storage::Custom::BlkClone::Exec::size_bytes(lun_address($scfg, volname_lun($volname)),
-        exec_opts($storeid, $scfg, timeout => $timeout || $PROBE_TIMEOUT));
+    my $addr = $class->volume_address($storeid, $scfg, $volname);
+    my $size = $Exec->can('size_bytes')->($addr, exec_opts($storeid, $scfg, timeout => $timeout || $PROBE_TIMEOUT));
     return wantarray ? ($size, 'raw', $size, undef) : $size;
 }
 
@@ -315,6 +442,7 @@ sub deactivate_storage { return 1; }
 sub activate_volume {
     my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
     die "volume snapshots are not possible on blkclone-iscsi storage\n" if $snapname;
+    $class->owned_lun($storeid, $scfg, $volname);
     return 1;
 }
 
@@ -325,13 +453,139 @@ sub deactivate_volume {
 }
 
 sub create_base { die "base images are not possible on blkclone-iscsi storage\n"; }
-sub clone_image { die "linked clones are not possible on blkclone-iscsi storage\n"; }
+
+sub clone_image {
+    my ($class, $scfg, $storeid, $volname, $vmid, $snap) = @_;
+    $class->owned_lun($storeid, $scfg, $volname);
+    die "linked clones are not possible on blkclone-iscsi storage (full clones are: copy offload)\n";
+}
+
+sub rename_volume { die "renaming volumes is not possible on blkclone-iscsi storage\n"; }
 sub volume_resize { die "LUNs of blkclone-iscsi storage are resized on the target\n"; }
 sub volume_snapshot { die "volume snapshots are not possible on blkclone-iscsi storage\n"; }
 sub volume_snapshot_rollback { die "volume snapshots are not possible on blkclone-iscsi storage\n"; }
 sub volume_snapshot_delete { die "volume snapshots are not possible on blkclone-iscsi storage\n"; }
 
-# --- copy offload (the RFC's contract) ---
+# --- copy offload ---
+
+# The plan for the pair SRC-volume -> the LUN a prepare would assign now,
+# cached per pair for $PLAN_TTL seconds: { method, consistency, reason }.
+sub offload_plan {
+    my ($class, $scfg, $storeid, $volname, $target_scfg, $target_storeid) = @_;
+    $target_scfg //= $scfg;
+    $target_storeid //= $storeid;
+    my ($lun, $entry) = $class->owned_lun($storeid, $scfg, $volname);
+    my ($dst_lun) = $class->pick_lun($target_storeid, $target_scfg, $entry->{size} // 0);
+    my ($src, $dst) = (lun_address($scfg, $lun), lun_address($target_scfg, $dst_lun));
+    my $mode = offload_mode($target_scfg);
+    my $key = "plan $mode $src $dst";
+    my $c = $Local->can('cache_get')->($key, $PLAN_TTL);
+    return $c->[0] if $c && ref($c->[0]) eq 'HASH';
+    my $plan = $Exec->can('pair_plan')->($src, $dst, exec_opts($target_storeid, $target_scfg), offload => $mode);
+    $Local->can('cache_put')->($key, $plan);
+    return $plan;
+}
+
+sub volume_has_feature {
+    my ($class, $scfg, $feature, $storeid, $volname, $snapname, $running, $opts) = @_;
+    return undef if defined $snapname;
+    if ($feature =~ /^copy-offload-(atomic|bulk)$/) {
+        my $want = $1;
+        my $plan = eval { $class->offload_plan($scfg, $storeid, $volname) };
+        return $plan && ($plan->{consistency} // '') eq $want ? 1 : undef;
+    }
+    if ($feature eq 'copy-offload') {    # the first RFC
+        my ($method) = eval { $class->copy_offload_check($scfg, $storeid, $volname, $opts) };
+        return $method ? 1 : undef;
+    }
+    return 1 if $feature eq 'copy';
+    return undef;
+}
+
+# Called by PVE under the TARGET storage's lock: assign the target LUN.
+sub copy_image_prepare {
+    my ($class, $scfg, $storeid, $volname, $target_scfg, $target_storeid, $target_vmid, $snap, $opts) = @_;
+    die "copy offload cannot copy from a snapshot on blkclone-iscsi storage\n" if defined $snap;
+    my $format = ($opts // {})->{format} // 'raw';
+    die "copy offload cannot produce format '$format' (raw only)\n" if $format ne 'raw';
+    my (undef, $entry) = $class->owned_lun($storeid, $scfg, $volname);
+    my $size = $entry->{size} // $class->volume_size_info($scfg, $storeid, $volname);
+    return $class->alloc_image($target_storeid, $target_scfg, $target_vmid, 'raw', undef, ceil($size / 1024));
+}
+
+sub stall_timeout {
+    my ($scfg) = @_;
+    my $t = $scfg->{'copy-offload-timeout'} // 24 * 3600;
+    die "copy-offload-timeout '$t' is not a positive number of seconds\n" if $t !~ /^\d+$/ || $t < 1;
+    return $t;
+}
+
+# Start all $copies ([{source, target, snap}]) as ONE blkclone job: their
+# points in time are fixed together, and the call returns once they are.
+sub copy_images_start {
+    my ($class, $scfg, $storeid, $target_scfg, $target_storeid, $copies) = @_;
+    return if !$copies || !@$copies;
+    my (@pairs, %seen);
+    for my $c (@$copies) {
+        die "copy offload cannot copy from a snapshot on blkclone-iscsi storage\n" if defined $c->{snap};
+        die "target '$c->{target}' named twice\n" if $seen{ $c->{target} }++;
+        push @pairs, [
+            $class->volume_address($storeid, $scfg, $c->{source}),
+            $class->volume_address($target_storeid, $target_scfg, $c->{target}),
+        ];
+        die "a copy is already running onto $target_storeid:$c->{target}\n"
+            if $Local->can('job_link_get')->($target_storeid, $c->{target});
+    }
+    my $job = $Exec->can('job_start')->(\@pairs, exec_opts($target_storeid, $target_scfg),
+        offload => offload_mode($target_scfg), stall_timeout => stall_timeout($target_scfg));
+    for my $i (0 .. $#$copies) {
+        $Local->can('job_link_put')->($target_storeid, $copies->[$i]{target},
+            { id => $job->{id}, pair => $i, source => "$storeid:$copies->[$i]{source}" });
+        printf "copy offload: %s:%s -> %s:%s, blkclone job %s, %s (%s)\n", $storeid, $copies->[$i]{source},
+            $target_storeid, $copies->[$i]{target}, $job->{id}, $job->{pairs}[$i]{method} // '?',
+            $job->{pairs}[$i]{consistency} // $job->{consistency} // '?';
+    }
+    return;
+}
+
+sub copy_image_start {
+    my ($class, $scfg, $storeid, $volname, $target_scfg, $target_storeid, $target_volname, $snap) = @_;
+    return $class->copy_images_start($scfg, $storeid, $target_scfg, $target_storeid,
+        [{ source => $volname, target => $target_volname, snap => $snap }]);
+}
+
+# Polled by PVE outside the lock: { state => pending, progress } while
+# the job runs, { state => complete, progress => 100 } once it ended well;
+# dies with blkclone's error when it failed or was cancelled.
+sub copy_image_status {
+    my ($class, $scfg, $storeid, $volname, $source) = @_;
+    $class->owned_lun($storeid, $scfg, $volname);
+    my $link = $Local->can('job_link_get')->($storeid, $volname)
+        or die "no blkclone job is copying onto $storeid:$volname\n";
+    my $id = $link->{id};
+    my $st = $Exec->can('job_status')->($id, exec_opts($storeid, $scfg));
+    my $pair = ref($st->{pairs}) eq 'ARRAY' ? $st->{pairs}[ $link->{pair} // 0 ] : undef;
+    my $state = $st->{state};
+    if ($state eq 'running') {
+        my $p = $st->{progress};
+        if (ref($pair) eq 'HASH' && ($pair->{bytes_total} // 0) > 0) {
+            $p = 100 * ($pair->{bytes_done} // 0) / $pair->{bytes_total};
+        }
+        $p = 0 if !defined $p || ref($p) || $p !~ /^\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
+        $p = 99 if $p >= 100;    # complete is the job's word, not ours
+        return { state => 'pending', progress => int($p) };
+    }
+    if ($state eq 'complete') {
+        $Local->can('job_link_remove')->($storeid, $volname);
+        eval { $Exec->can('job_forget')->($id, exec_opts($storeid, $scfg)) } if !$Local->can('job_linked')->($id);
+        return { state => 'complete', progress => 100 };
+    }
+    my $err = $st->{error} // (ref($pair) eq 'HASH' ? $pair->{report}{error} : undef) // 'no error given';
+    $Local->can('job_link_remove')->($storeid, $volname);
+    die "blkclone job $id $state: $err\n";
+}
+
+# --- the first RFC's copy_image: prepare, start, wait, in one call ---
 
 sub offload_enabled {
     my ($scfg) = @_;
@@ -339,10 +593,7 @@ sub offload_enabled {
 }
 
 # copy_offload_check($scfg, $storeid, $volname, $opts): (method, undef)
-# when blkclone would copy this volume in the array to the destination
-# copy_image would use, else (undef, reason).  $opts: target_storeid and
-# target_format (the RFC's negotiation), target_volname (an existing
-# destination; else the LUN an allocation would pick now).
+# when copy_image would copy in the array, else (undef, reason).
 sub copy_offload_check {
     my ($class, $scfg, $storeid, $volname, $opts) = @_;
     $opts //= {};
@@ -351,74 +602,55 @@ sub copy_offload_check {
         if defined $opts->{target_storeid} && $opts->{target_storeid} ne $storeid;
     return (undef, "format '$opts->{target_format}' needs a converting host copy")
         if defined $opts->{target_format} && $opts->{target_format} ne 'raw';
-    my $src = lun_address($scfg, volname_lun($volname));
-    my $dst;
-    if (defined $opts->{target_volname}) {
-        $dst = lun_address($scfg, volname_lun($opts->{target_volname}));
-    } else {
-        my $bytes = eval { $class->volume_size_info($scfg, $storeid, $volname) };
-        return (undef, "cannot size the source: $@") if !defined $bytes;
-        my ($lun) = eval { $class->pick_lun($storeid, $scfg, $bytes) };
-        if (!defined $lun) {
-            my $err = $@;
-            chomp $err;
-            return (undef, $err);
+    my $plan = eval {
+        if (defined $opts->{target_volname}) {
+            my $src = $class->volume_address($storeid, $scfg, $volname);
+            my $dst = $class->volume_address($storeid, $scfg, $opts->{target_volname});
+            return $Exec->can('pair_plan')->($src, $dst, exec_opts($storeid, $scfg), offload => offload_mode($scfg));
         }
-        $dst = lun_address($scfg, $lun);
+        return $class->offload_plan($scfg, $storeid, $volname);
+    };
+    if (!$plan) {
+        my $err = $@;
+        chomp $err;
+        return (undef, $err);
     }
-    return PVE::Storage::Custom::BlkClone::Exec::offload_method($src, $dst, exec_opts($storeid, $scfg));
-}
-
-sub volume_has_feature {
-    my ($class, $scfg, $feature, $storeid, $volname, $snapname, $running, $opts) = @_;
-    return undef if defined $snapname;
-    if ($feature eq 'copy-offload') {
-        my ($method) = $class->copy_offload_check($scfg, $storeid, $volname, $opts);
-        return $method ? 1 : undef;
-    }
-    return 1 if $feature eq 'copy';
-    return undef;
+    return ($plan->{method}, undef) if $plan->{method};
+    return (undef, $plan->{reason});
 }
 
 sub copy_image {
     my ($class, $scfg, $storeid, $src_volname, $vmid, $dst_format, $opts) = @_;
-    die "copy offload is disabled on storage '$storeid' (copy-offload 0)\n"
-        if !offload_enabled($scfg);
+    die "copy offload is disabled on storage '$storeid' (copy-offload 0)\n" if !offload_enabled($scfg);
     $dst_format //= 'raw';
-    die "copy offload cannot convert to '$dst_format' (raw only)\n" if $dst_format ne 'raw';
-    my $src = lun_address($scfg, volname_lun($src_volname));
-    my $bytes = $class->volume_size_info($scfg, $storeid, $src_volname);
-
     my $dst_volname = $class->cluster_lock_storage($storeid, $scfg->{shared}, undef, sub {
-        return $class->alloc_image($storeid, $scfg, $vmid, 'raw', undef, ceil($bytes / 1024));
+        return $class->copy_image_prepare($scfg, $storeid, $src_volname, $scfg, $storeid, $vmid, undef,
+            { format => $dst_format });
     });
-    my $dst = lun_address($scfg, volname_lun($dst_volname));
-    print "copy offload: $storeid:$src_volname -> $storeid:$dst_volname\n";
-
-    my $res = PVE::Storage::Custom::BlkClone::Exec::copy($src, $dst, exec_opts($storeid, $scfg, timeout => undef,
-        on_progress => sub { print "    ($_[0]/100%)\n" }));
-    if ($res->{failed}) {
-        my $msg = $res->{message};
-        # Zero outside the lock: on shared storage PVE's cluster lock
-        # aborts its code after 60 s, and zeroing a LUN may take longer.
-        # The LUN stays assigned meanwhile, so nobody else is handed it.
-        eval {
-            PVE::Storage::Custom::BlkClone::Exec::zero($dst, exec_opts($storeid, $scfg, timeout => undef))
-                if !$res->{untouched};
+    eval {
+        $class->copy_image_start($scfg, $storeid, $src_volname, $scfg, $storeid, $dst_volname, undef);
+        my $last = -1;
+        while (1) {
+            my $st = $class->copy_image_status($scfg, $storeid, $dst_volname,
+                { scfg => $scfg, storeid => $storeid, volname => $src_volname });
+            if (($st->{progress} // -1) != $last) {
+                $last = $st->{progress};
+                printf "    (%.2f/100%%)\n", $last;
+            }
+            last if $st->{state} eq 'complete';
+            sleep(1);
+        }
+    };
+    if (my $err = $@) {
+        chomp $err;
+        my $worker = eval {
             $class->cluster_lock_storage($storeid, $scfg->{shared}, undef, sub {
-                $class->release_lun($storeid, $scfg, $dst_volname, 1);    # zeroed above, or untouched
+                return $class->free_image($storeid, $scfg, $dst_volname, 0, 'raw');
             });
         };
-        if (my $err = $@) {
-            chomp $err;
-            $msg .= "; $storeid:$dst_volname stays allocated: $err";
-        } else {
-            $msg .= "; $storeid:$dst_volname was freed" . ($res->{untouched} ? '' : ' (zeroed)');
-        }
-        die "$msg\n";
+        eval { $worker->() } if $worker;    # zeroes outside the lock
+        die "$err; $storeid:$dst_volname " . ($@ ? "stays allocated: $@" : "was freed (zeroed)\n");
     }
-    printf "copy offload: %s copied %d of %d bytes in the array in %.2f s\n",
-        $res->{method}, $res->{offloaded_bytes} // 0, $res->{size_bytes} // 0, $res->{seconds} // 0;
     return $dst_volname;
 }
 

@@ -17,9 +17,11 @@ use warnings;
 
 use PVE::Storage::Plugin;
 
-# real: use constant APIVER / APIAGE in src/PVE/Storage.pm (9.1.7)
-use constant APIVER => 15;
-use constant APIAGE => 6;
+# real: use constant APIVER / APIAGE in src/PVE/Storage.pm (9.1.7; the
+# copy-offload fork has 16 and 7).  PVE_FAKE_APIVER / PVE_FAKE_APIAGE
+# stand for other PVE versions (t/plugin-load.t).
+use constant APIVER => $ENV{PVE_FAKE_APIVER} // 15;
+use constant APIAGE => $ENV{PVE_FAKE_APIAGE} // 6;
 
 my %BUILTIN = (
     btrfs => ['BTRFSPlugin', [qw(nocow)]],

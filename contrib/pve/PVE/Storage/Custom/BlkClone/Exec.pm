@@ -189,4 +189,100 @@ sub zero {
     return 1;
 }
 
+
+# pair_plan($src, $dst, %o): what "copy --offload=$o{offload}" would do
+# for this pair: { method, consistency, reason }.  method and consistency
+# are undef when no usable method exists (reason says why); a host method
+# counts only when $o{offload} is not 'require'.
+sub pair_plan {
+    my ($src, $dst, %o) = @_;
+    my $mode = $o{offload} // 'require';
+    my $p = eval { probe([$src, $dst], %o, offload => $mode) };
+    if (!$p) {
+        my $err = $@;
+        chomp $err;
+        return { reason => $err };
+    }
+    my $plan = $p->{plan};
+    return { reason => 'probe printed no plan' } if ref($plan) ne 'HASH';
+    my ($m, $c) = ($plan->{method}, $plan->{consistency});
+    if (defined $m && !ref($m) && ($m ne 'host' || $mode ne 'require')) {
+        return { reason => "method $m: no point in time given" }
+            if !defined $c || ($c ne 'atomic' && $c ne 'bulk');
+        return { method => $m, consistency => $c, reason => $plan->{consistency_reason} };
+    }
+    my (undef, $why) = offload_method($src, $dst, %o);
+    return { reason => $why // 'no usable method' };
+}
+
+# blkclone's job ids: 16 lower-case hex digits (doc/json-schema.md).
+sub check_job_id {
+    my ($id) = @_;
+    die "invalid blkclone job id '" . ($id // '') . "'\n" if !defined $id || $id !~ /^[0-9a-f]{16}$/;
+    return $id;
+}
+
+# job_start(\@pairs, %o): "job start --offload=MODE --json SRC DST ..."
+# for [[src, dst], ...]; %o: offload ('require' or 'auto'),
+# stall_timeout (seconds).  Returns the decoded start object once every
+# pair's point in time is fixed, or dies with blkclone's message (no job
+# is left behind then: blkclone refuses before any write).
+sub job_start {
+    my ($pairs, %o) = @_;
+    my $mode = $o{offload} // 'require';
+    die "offload mode '$mode' is not require or auto\n" if $mode ne 'require' && $mode ne 'auto';
+    my @args = ('job', 'start', "--offload=$mode", '--json');
+    push @args, "--stall-timeout=$o{stall_timeout}" if $o{stall_timeout};
+    my $res = run([@args, map { @$_ } @$pairs], %o);
+    my $exit = $res->{exit};
+    if ($exit != EXIT_OK) {
+        my $text = message_text($res);
+        die "copy offload unavailable (blkclone exit 3): $text; the destination is untouched\n"
+            if $exit == EXIT_NO_OFFLOAD;
+        die "blkclone refused the copy (exit 2): $text; the destination is untouched\n"
+            if $exit == EXIT_REFUSED;
+        die "blkclone job start failed (exit $exit): $text\n";
+    }
+    my $obj = decode_object($res->{stdout}, 'job start');
+    check_job_id($obj->{id});
+    die "blkclone job start: " . scalar(@{ $obj->{pairs} // [] }) . " pairs reported for "
+        . scalar(@$pairs) . " given\n"
+        if ref($obj->{pairs}) ne 'ARRAY' || @{ $obj->{pairs} } != @$pairs;
+    return $obj;
+}
+
+# job_status($id, %o): the decoded "job status --json ID" object.
+sub job_status {
+    my ($id, %o) = @_;
+    check_job_id($id);
+    my $res = run(['job', 'status', '--json', $id], %o);
+    die "blkclone job status $id failed (exit $res->{exit}): " . message_text($res) . "\n"
+        if $res->{exit} != EXIT_OK;
+    my $obj = decode_object($res->{stdout}, 'job status');
+    die "blkclone job status $id: state '" . ($obj->{state} // '') . "' unknown\n"
+        if ($obj->{state} // '') !~ /^(running|complete|failed|cancelled)$/;
+    return $obj;
+}
+
+# job_cancel($id, %o): stop job ID and wait for it; a job that already
+# ended is not an error (blkclone's contract).
+sub job_cancel {
+    my ($id, %o) = @_;
+    check_job_id($id);
+    my $res = run(['job', 'cancel', $id], %o);
+    die "blkclone job cancel $id failed (exit $res->{exit}): " . message_text($res) . "\n"
+        if $res->{exit} != EXIT_OK;
+    return 1;
+}
+
+# job_forget($id, %o): remove an ended job's record; errors are the caller's to ignore.
+sub job_forget {
+    my ($id, %o) = @_;
+    check_job_id($id);
+    my $res = run(['job', 'forget', $id], %o);
+    die "blkclone job forget $id failed (exit $res->{exit}): " . message_text($res) . "\n"
+        if $res->{exit} != EXIT_OK;
+    return 1;
+}
+
 1;

@@ -18,7 +18,7 @@ our $STATE_DIR = '/etc/pve/priv/blkclone';
 # usually the target's controller LU (tgt), so it is never implied.
 sub parse_luns {
     my ($spec) = @_;
-    die "no LUNs configured (option 'luns', e.g. 1-8)\n" if !defined $spec || $spec eq '';
+    die "no LUNs configured (option 'blkclone-luns', e.g. 1-8)\n" if !defined $spec || $spec eq '';
     my %seen;
     for my $part (split /\s*,\s*/, $spec) {
         if ($part =~ /^(\d{1,5})$/) {
@@ -54,6 +54,13 @@ sub load {
     my $obj = eval { JSON::PP->new->decode($text) };
     die "$path is not valid JSON: $@" if !$obj;
     die "$path: no 'luns' object\n" if ref($obj) ne 'HASH' || ref($obj->{luns}) ne 'HASH';
+    for my $lun (keys %{ $obj->{luns} }) {
+        die "$path: '$lun' is not a LUN number\n" if $lun !~ /^\d{1,5}$/;
+        my $e = $obj->{luns}{$lun};
+        die "$path: LUN $lun has no volume name and owner\n"
+            if ref($e) ne 'HASH' || !defined $e->{volname} || ref($e->{volname})
+            || !defined $e->{vmid} || $e->{vmid} !~ /^\d+$/;
+    }
     return $obj->{luns};
 }
 
