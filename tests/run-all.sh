@@ -107,14 +107,22 @@ if [ "${BLKCLONE_SKIP_DEB:-0}" != 1 ] && [ $status = 0 ]; then
 	echo "=== Debian package ==="
 	deb=$(mktemp -d /tmp/blkclone-deb.XXXXXX)
 	tar -C "$deb" -xzf build/blkclone-*.tar.gz
+	# and the Proxmox VE plugins land where PVE loads custom plugins
+	pvecustom=/usr/share/perl5/PVE/Storage/Custom
 	if (cd "$deb"/blkclone-* && dpkg-buildpackage -us -uc -b >"$deb/build.log" 2>&1) &&
 	   dpkg -i "$deb"/blkclone_*.deb >/dev/null && /usr/sbin/blkclone --version &&
 	   test -f /usr/share/man/man8/blkclone.8.gz &&
 	   test -f /usr/share/bash-completion/completions/blkclone &&
-	   grep -qx 'd /run/lock/blkclone 0755 root root -' /usr/lib/tmpfiles.d/blkclone.conf; then
+	   grep -qx 'd /run/lock/blkclone 0755 root root -' /usr/lib/tmpfiles.d/blkclone.conf &&
+	   ! dpkg -L blkclone | grep -q '^/usr/share/perl5' &&
+	   dpkg -i "$deb"/libpve-storage-blkclone-perl_*.deb >/dev/null &&
+	   test -f $pvecustom/BlkcloneISCSIPlugin.pm &&
+	   test -f $pvecustom/BlkClone/Exec.pm && test -f $pvecustom/BlkClone/Local.pm &&
+	   test -f $pvecustom/BlkClone/LunPool.pm &&
+	   perl -I"$(pwd)/contrib/pve/t/fake" -e 'require PVE::Storage::Custom::BlkcloneISCSIPlugin'; then
 		total_pass=$((total_pass + 1))
-		lintian "$deb"/blkclone_*.deb 2>/dev/null | grep -v initial-upload-closes-no-bugs || true
-		dpkg -r blkclone >/dev/null
+		lintian "$deb"/*.deb 2>/dev/null | grep -v initial-upload-closes-no-bugs || true
+		dpkg -r libpve-storage-blkclone-perl blkclone >/dev/null
 	else
 		tail -n 40 "$deb/build.log"; total_fail=$((total_fail + 1)); status=1
 	fi
