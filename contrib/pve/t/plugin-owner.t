@@ -49,6 +49,7 @@ my %entry = (
     copy_images_start => sub { $C->copy_images_start($scfg, 'st', $scfg, 'st', [{ source => 'vm-100-disk-0', target => $_[0] }]) },
     copy_image_status => sub { $C->copy_image_status($scfg, 'st', $_[0], undef) },
     copy_image => sub { $C->copy_image($scfg, 'st', $_[0], 200, 'raw', {}) },
+    volume_export => sub { open(my $fh, '>', \my $buf); $C->volume_export($scfg, 'st', $fh, $_[0], 'raw+size', undef, undef, 0) },
 );
 
 my %case = (

@@ -30,6 +30,7 @@ my $Exec = 'PVE::Storage::Custom::BlkClone::Exec';
 my $root = setup();
 real_blkclone();
 $PVE::Storage::Custom::BlkcloneISCSIPlugin::PRIV_DIR = "$root/priv";
+$PVE::Storage::Custom::BlkcloneISCSIPlugin::TMP_DIR = $root;
 {
     local $SIG{__WARN__} = sub { warn @_ if $_[0] !~ /older storage API/ };
     load_custom_plugins($C);
@@ -196,6 +197,47 @@ subtest 'cancel via free_image while the copy is held mid-way' => sub {
     ok(zeros("$dir/gdst.img"), 'the target LUN was zeroed after the job stopped');
     ok(!exists $Pool->can('load')->('gated')->{2}, 'and is back in the pool');
     ok(!zeros("$dir/gsrc.img"), 'the source is untouched');
+};
+
+subtest 'raw+size export and import on tgt (storage_migrate)' => sub {
+    is_deeply([$C->volume_export_formats($scfg, 'tgt', 'vm-100-disk-0', undef, undef, 0)], ['raw+size'], 'export: raw+size');
+    is_deeply([$C->volume_import_formats($scfg, 'tgt', 'vm-100-disk-0', undef, undef, 0)], ['raw+size'], 'import: raw+size');
+    is_deeply([$C->volume_export_formats($scfg, 'tgt', 'vm-100-disk-0', undef, undef, 1)], [], 'none with snapshots');
+    my $stream = "$root/stream.raw";
+    open(my $fh, '>', $stream) or die;
+    $C->volume_export($scfg, 'tgt', $fh, 'vm-100-disk-0', 'raw+size', undef, undef, 0);
+    close($fh);
+    my $data = slurp_file($stream);
+    is(unpack('Q<', substr($data, 0, 8)), 16 << 20, 'the header holds the size (64-bit little-endian)');
+    ok(substr($data, 8) eq slurp_file(lun_file(1)), 'then LUN 1 byte for byte');
+    ok(!glob("$root/blkclone-export-*"), 'the temporary directory is gone');
+
+    open($fh, '<', $stream) or die;
+    my $vol = $C->volume_import($scfg, 'tgt', $fh, 'vm-400-disk-0', 'raw+size', undef, undef, 0, 0);
+    close($fh);
+    is($vol, 'tgt:vm-400-disk-0', 'imported under its name');
+    is($Pool->can('load')->('tgt')->{3}{volname}, 'vm-400-disk-0', 'on LUN 3');
+    ok(slurp_file(lun_file(3)) eq slurp_file(lun_file(1)), 'LUN 3 equals LUN 1');
+    open($fh, '<', $stream) or die;
+    eval { $C->volume_import($scfg, 'tgt', $fh, 'vm-400-disk-0', 'raw+size', undef, undef, 0, 0) };
+    like($@, qr/volume 'tgt:vm-400-disk-0' already exists/, 'the same name again: refused');
+    seek($fh, 0, 0);
+    $vol = $C->volume_import($scfg, 'tgt', $fh, 'vm-400-disk-0', 'raw+size', undef, undef, 0, 1);
+    close($fh);
+    is($vol, 'tgt:vm-400-disk-1', 'with allow_rename: another name');
+    ok(first_bytes(lun_file(4), 16 << 20) eq slurp_file(lun_file(1)), 'on LUN 4, equal to LUN 1');
+    write_file("$root/short.raw", substr($data, 0, 8 + (1 << 20)));
+    open($fh, '<', "$root/short.raw") or die;
+    eval { $C->volume_import($scfg, 'tgt', $fh, 'vm-401-disk-0', 'raw+size', undef, undef, 0, 0) };
+    close($fh);
+    like($@, qr/the stream ended after 1048576 of 16777216 bytes/, 'a short stream: refused');
+    ok(!grep({ $_->{volname} eq 'vm-401-disk-0' } values %{ $Pool->can('load')->('tgt') }), 'nothing allocated for it');
+    ok(!glob("$root/blkclone-import-*"), 'no temporary directory left');
+    open($fh, '>', "$root/x.raw") or die;
+    eval { $C->volume_export($scfg, 'tgt', $fh, 'vm-400-lun1', 'raw+size', undef, undef, 0) };
+    like($@, qr/does not exist on storage 'tgt'/, "export of a name that is not the volume's: refused");
+    capture(sub { vdisk_free('tgt', $scfg, $_) }) for 'vm-400-disk-0', 'vm-400-disk-1';
+    is_deeply([keys %{ $Pool->can('load')->('tgt') }], [1], 'back to the pool');
 };
 
 subtest 'alloc and free on tgt' => sub {

@@ -30,6 +30,7 @@ package PVE::Storage::Custom::BlkcloneISCSIPlugin;
 use strict;
 use warnings;
 
+use File::Temp;
 use POSIX qw(ceil);
 
 use PVE::Storage::Plugin;
@@ -45,6 +46,10 @@ my $Local = 'PVE::Storage::Custom::BlkClone::Local';
 
 # Where PVE keeps storage secrets (as for CIFS and PBS); tests move it.
 our $PRIV_DIR = '/etc/pve/priv/storage';
+
+# Export and import pass through a sparse file in a private directory
+# made here (mkdtemp, 0700); tests move it.
+our $TMP_DIR = '/var/tmp';
 
 # Probes, job start/status/cancel are short.
 my $PROBE_TIMEOUT = 60;
@@ -465,6 +470,134 @@ sub volume_resize { die "LUNs of blkclone-iscsi storage are resized on the targe
 sub volume_snapshot { die "volume snapshots are not possible on blkclone-iscsi storage\n"; }
 sub volume_snapshot_rollback { die "volume snapshots are not possible on blkclone-iscsi storage\n"; }
 sub volume_snapshot_delete { die "volume snapshots are not possible on blkclone-iscsi storage\n"; }
+
+# --- export and import: raw+size, for storage_migrate ---
+#
+# The stream is PVE's raw+size format: the image size in bytes as a
+# 64-bit little-endian number, then the raw bytes.  blkclone cannot write
+# to a pipe, so the data passes through a sparse file on this host: it
+# takes as much space there as the volume holds data.
+
+sub raw_size_only {
+    my ($snapshot, $base_snapshot, $with_snapshots) = @_;
+    return !defined $snapshot && !defined $base_snapshot && !$with_snapshots;
+}
+
+sub volume_export_formats {
+    my ($class, $scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots) = @_;
+    return raw_size_only($snapshot, $base_snapshot, $with_snapshots) ? ('raw+size') : ();
+}
+
+sub volume_import_formats {
+    my ($class, $scfg, $storeid, $volname, $snapshot, $base_snapshot, $with_snapshots) = @_;
+    return raw_size_only($snapshot, $base_snapshot, $with_snapshots) ? ('raw+size') : ();
+}
+
+sub write_all {
+    my ($fh, $buf) = @_;
+    my $off = 0;
+    while ($off < length($buf)) {
+        my $n = syswrite($fh, $buf, length($buf) - $off, $off);
+        die "export: write failed: $!\n" if !defined $n;
+        $off += $n;
+    }
+}
+
+# read_full($fh, $len): up to $len bytes, fewer only at the end of the stream.
+sub read_full {
+    my ($fh, $len) = @_;
+    my $buf = '';
+    while (length($buf) < $len) {
+        my $n = sysread($fh, $buf, $len - length($buf), length($buf));
+        die "import: read failed: $!\n" if !defined $n;
+        last if $n == 0;
+    }
+    return $buf;
+}
+
+sub volume_export {
+    my ($class, $scfg, $storeid, $fh, $volname, $format, $snapshot, $base_snapshot, $with_snapshots) = @_;
+    die "volume export format $format not available for $class\n"
+        if $format ne 'raw+size' || !raw_size_only($snapshot, $base_snapshot, $with_snapshots);
+    my $addr = $class->volume_address($storeid, $scfg, $volname);
+    my $size = $Exec->can('size_bytes')->($addr, exec_opts($storeid, $scfg));
+    # removed with its content when $dir goes out of scope
+    my $dir = File::Temp->newdir('blkclone-export-XXXXXX', DIR => $TMP_DIR);
+    my $tmp = $dir->dirname . '/volume.raw';
+    open(my $out, '>', $tmp) or die "export: cannot create $tmp: $!\n";
+    truncate($out, $size) or die "export: cannot size $tmp: $!\n";
+    close($out);
+    $Exec->can('copy_through')->($addr, $tmp, exec_opts($storeid, $scfg, timeout => undef));
+    open(my $in, '<', $tmp) or die "export: cannot read $tmp: $!\n";
+    binmode($in);
+    binmode($fh);
+    write_all($fh, pack('Q<', $size));
+    my $sent = 0;
+    while (1) {
+        my $buf = read_full($in, 1 << 20);
+        last if $buf eq '';
+        write_all($fh, $buf);
+        $sent += length($buf);
+    }
+    close($in);
+    die "export: sent $sent of $size bytes\n" if $sent != $size;
+    return;
+}
+
+sub volume_import {
+    my ($class, $scfg, $storeid, $fh, $volname, $format, $snapshot, $base_snapshot, $with_snapshots,
+        $allow_rename) = @_;
+    die "volume import format '$format' not available for $class\n"
+        if $format ne 'raw+size' || !raw_size_only($snapshot, $base_snapshot, $with_snapshots);
+    my (undef, $name, $vmid) = $class->parse_volname($volname);
+    binmode($fh);
+    my $head = read_full($fh, 8);
+    die "import: no size found in the stream's header\n" if length($head) != 8;
+    my $size = unpack('Q<', $head);
+
+    # the data first, into a sparse file: a broken stream allocates nothing
+    # removed with its content when $dir goes out of scope
+    my $dir = File::Temp->newdir('blkclone-import-XXXXXX', DIR => $TMP_DIR);
+    my $tmp = $dir->dirname . '/volume.raw';
+    open(my $out, '>', $tmp) or die "import: cannot create $tmp: $!\n";
+    binmode($out);
+    my $got = 0;
+    while ($got < $size) {
+        my $want = $size - $got < (1 << 20) ? $size - $got : 1 << 20;
+        my $buf = read_full($fh, $want);
+        last if $buf eq '';
+        if ($buf =~ /[^\0]/) {
+            sysseek($out, $got, 0) // die "import: seek in $tmp: $!\n";
+            write_all($out, $buf);
+        }
+        $got += length($buf);
+    }
+    die "import: the stream ended after $got of $size bytes\n" if $got != $size;
+    die "import: the stream holds more than its header's $size bytes\n" if read_full($fh, 1) ne '';
+    truncate($out, $size) or die "import: cannot size $tmp: $!\n";
+    close($out) or die "import: cannot write $tmp: $!\n";
+
+    my $new = $class->cluster_lock_storage($storeid, $scfg->{shared}, undef, sub {
+        my $map = $Pool->can('load')->($storeid);
+        my $taken = grep { ($_->{volname} // '') eq $name } values %$map;
+        die "volume '$storeid:$name' already exists\n" if $taken && !$allow_rename;
+        return $class->alloc_image($storeid, $scfg, $vmid, 'raw', $taken ? undef : $name, ceil($size / 1024));
+    });
+    eval {
+        $Exec->can('copy_through')->($tmp, $class->volume_address($storeid, $scfg, $new),
+            exec_opts($storeid, $scfg, timeout => undef));
+    };
+    if (my $err = $@) {
+        my $worker = eval {
+            $class->cluster_lock_storage($storeid, $scfg->{shared}, undef, sub {
+                $class->free_image($storeid, $scfg, $new, 0, 'raw');
+            });
+        };
+        eval { $worker->() } if $worker;
+        die $err;
+    }
+    return "$storeid:$new";
+}
 
 # --- copy offload ---
 

@@ -285,4 +285,19 @@ sub job_forget {
     return 1;
 }
 
+
+# copy_through($src, $dst, %o): "copy --offload=auto --json SRC DST",
+# blkclone's sparse host copy where nothing better exists (export and
+# import go through a file on this host).  Returns the copy object or
+# dies with blkclone's message.
+sub copy_through {
+    my ($src, $dst, %o) = @_;
+    my $res = run(['copy', '--offload=auto', '--json', $src, $dst], %o);
+    die "blkclone copy $src -> $dst failed (exit $res->{exit}): " . message_text($res) . "\n"
+        if $res->{exit} != EXIT_OK;
+    my $obj = decode_object($res->{stdout}, 'copy');
+    die "blkclone copy $src -> $dst: status '" . ($obj->{status} // '') . "'\n" if ($obj->{status} // '') ne 'ok';
+    return $obj;
+}
+
 1;
