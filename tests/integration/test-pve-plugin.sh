@@ -67,7 +67,7 @@ rc=$?
 grep -E '^t/|not ok|# skip|SKIP|^Files=|^Result|^#   Failed|Dubious' "$T/prove.out" | sed 's/^/#   /'
 note "prove: $(grep -Ec '^ *ok [0-9]' "$T/prove.out") assertions passed"
 check "prove: all plugin tests pass" test "$rc" = 0
-check "prove ran the seven test files" grep -q '^Files=7,' "$T/prove.out"
+check "prove ran the eight test files" grep -q '^Files=8,' "$T/prove.out"
 tgt_stop
 
 # --- Cinder: the two commands of doc/cinder.md, taken from the document

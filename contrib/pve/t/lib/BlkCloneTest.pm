@@ -53,10 +53,13 @@ sub fake_blkclone {
     return $bin;
 }
 
-# fake_answer(KEY, exit => N, out => TEXT, err => TEXT)
+# fake_answer(KEY, exit => N, out => TEXT, err => TEXT, outs => [TEXT, ...])
+# (outs: one answer per run, the last repeating)
 sub fake_answer {
     my ($key, %a) = @_;
-    for my $k (qw(exit out err)) {
+    $a{outs} = join("----\n", map { "$_\n" } @{ $a{outs} }) if ref($a{outs});
+    unlink "$root/fake/$key.n";
+    for my $k (qw(exit out err outs)) {
         my $f = "$root/fake/$key.$k";
         if (defined $a{$k}) { write_file($f, $a{$k}) } else { unlink $f }
     }
