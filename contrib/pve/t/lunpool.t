@@ -18,6 +18,8 @@ for my $bad ('', '4-1', 'a', '1;2', '1-', '0-2000', '20000') {
     like($@, qr/LUN|no LUNs/, "'$bad' refused: $@");
 }
 
+eval { $P->can('parse_luns')->(undef) };
+like($@, qr/option 'blkclone-luns'.*'luns' of earlier versions must be renamed/, 'no LUN list: says what to set (and rename)');
 is_deeply($P->can('load')->('st1'), {}, 'no file: nothing assigned');
 $P->can('save')->('st1', { 3 => { volname => 'vm-100-lun3', vmid => 100, size => 4096 } });
 is_deeply($P->can('load')->('st1'), { 3 => { volname => 'vm-100-lun3', vmid => 100, size => 4096 } },

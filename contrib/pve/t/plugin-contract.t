@@ -51,6 +51,7 @@ sub status_json {
         error => $o{error}, pairs => $o{pairs} // [] });
 }
 sub own { $Pool->can('save')->('st', {@_}) }
+sub pool_vol { $Pool->can('load')->('st')->{ $_[0] }{volname} }
 sub runs_of {
     my ($sub) = @_;
     return grep { ($_->{argv}[0] eq 'job' ? "job-$_->{argv}[1]" : $_->{argv}[0]) eq $sub } @{ fake_log() };
@@ -216,6 +217,20 @@ subtest 'free_image of a target with a job in flight cancels the job first' => s
     capture($worker);
     is_deeply((runs_of('zero'))[-1]{argv}, ['zero', '--json', "$url/3"], 'the worker zeroes LUN 3');
     ok(!exists $Pool->can('load')->('st')->{3}, 'then gives it back to the pool');
+};
+
+subtest 'free_image when the job cannot be cancelled: the volume stays' => sub {
+    own(%vm100, 3 => { volname => 'vm-200-disk-0', vmid => 200, size => 16777216 });
+    $Local->can('job_link_put')->('st', 'vm-200-disk-0', { id => $ID, pair => 0 });
+    fake_answer('job-cancel', exit => 2, err => "blkclone: job $ID: record unreadable\n");
+    my $n = () = runs_of('zero');
+    my (undef, $err) = capture(sub { $C->free_image('st', $scfg, 'vm-200-disk-0', 0, 'raw') });
+    like($err, qr/^blkclone job cancel $ID failed \(exit 2\): job $ID: record unreadable; st:vm-200-disk-0 is not freed while job $ID may still write it .*job-st-vm-200-disk-0\.json\)$/m,
+        'refused, and says what to do');
+    is(pool_vol(3), 'vm-200-disk-0', 'the volume is still there');
+    is(scalar(() = runs_of('zero')), $n, 'nothing zeroed');
+    fake_answer('job-cancel');
+    $Local->can('job_link_remove')->('st', 'vm-200-disk-0');
 };
 
 subtest 'copy_image (the first RFC): prepare, start, wait' => sub {

@@ -135,10 +135,13 @@ sub options {
     return $o;
 }
 
-# The LUN list; 'luns' is what versions before 0.x called it.
+# The LUN list.  Earlier versions called it 'luns': PVE's config parser
+# drops that line with a warning ("unexpected property") before the
+# plugin sees the storage, so it cannot be read here; the error says
+# what to rename.
 sub luns_spec {
     my ($scfg) = @_;
-    return $scfg->{'blkclone-luns'} // $scfg->{luns};
+    return $scfg->{'blkclone-luns'};
 }
 
 sub all_luns {
@@ -367,7 +370,13 @@ sub cancel_job_of {
     my $link = $Local->can('job_link_get')->($storeid, $volname) or return;
     my $id = $link->{id};
     print "cancelling blkclone job $id writing $storeid:$volname\n";
-    $Exec->can('job_cancel')->($id, exec_opts($storeid, $scfg));
+    eval { $Exec->can('job_cancel')->($id, exec_opts($storeid, $scfg)) };
+    if (my $err = $@) {
+        chomp $err;
+        die "$err; $storeid:$volname is not freed while job $id may still write it (blkclone job list;"
+            . " once it is gone, remove " . $Local->can('dir')->() . '/'
+            . $Local->can('job_link_name')->($storeid, $volname) . ")\n";
+    }
     $Local->can('job_link_remove')->($storeid, $volname);
     eval { $Exec->can('job_forget')->($id, exec_opts($storeid, $scfg)) } if !$Local->can('job_linked')->($id);
     return $id;

@@ -18,7 +18,7 @@ our $STATE_DIR = '/etc/pve/priv/blkclone';
 # usually the target's controller LU (tgt), so it is never implied.
 sub parse_luns {
     my ($spec) = @_;
-    die "no LUNs configured (option 'blkclone-luns', e.g. 1-8)\n" if !defined $spec || $spec eq '';
+    die "no LUNs configured (option 'blkclone-luns', e.g. 1-8; the 'luns' of earlier versions must be renamed)\n" if !defined $spec || $spec eq '';
     my %seen;
     for my $part (split /\s*,\s*/, $spec) {
         if ($part =~ /^(\d{1,5})$/) {
