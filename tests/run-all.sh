@@ -119,7 +119,7 @@ if [ "${BLKCLONE_SKIP_DEB:-0}" != 1 ] && [ $status = 0 ]; then
 	   test -f $pvecustom/BlkcloneISCSIPlugin.pm &&
 	   test -f $pvecustom/BlkClone/Exec.pm && test -f $pvecustom/BlkClone/Local.pm &&
 	   test -f $pvecustom/BlkClone/LunPool.pm &&
-	   perl -I"$(pwd)/contrib/pve/t/fake" -e 'require PVE::Storage::Custom::BlkcloneISCSIPlugin'; then
+	   perl -I"$top/contrib/pve/t/fake" -e 'require PVE::Storage::Custom::BlkcloneISCSIPlugin'; then
 		total_pass=$((total_pass + 1))
 		lintian "$deb"/*.deb 2>/dev/null | grep -v initial-upload-closes-no-bugs || true
 		dpkg -r libpve-storage-blkclone-perl blkclone >/dev/null
