@@ -264,27 +264,22 @@ sub job_status {
     return $obj;
 }
 
+# job_run($sub, $id, %o): "job SUB ID"; dies with blkclone's message.
+sub job_run {
+    my ($sub, $id, %o) = @_;
+    check_job_id($id);
+    my $res = run(['job', $sub, $id], %o);
+    die "blkclone job $sub $id failed (exit $res->{exit}): " . message_text($res) . "\n"
+        if $res->{exit} != EXIT_OK;
+    return 1;
+}
+
 # job_cancel($id, %o): stop job ID and wait for it; a job that already
 # ended is not an error (blkclone's contract).
-sub job_cancel {
-    my ($id, %o) = @_;
-    check_job_id($id);
-    my $res = run(['job', 'cancel', $id], %o);
-    die "blkclone job cancel $id failed (exit $res->{exit}): " . message_text($res) . "\n"
-        if $res->{exit} != EXIT_OK;
-    return 1;
-}
+sub job_cancel { return job_run('cancel', @_); }
 
-# job_forget($id, %o): remove an ended job's record; errors are the caller's to ignore.
-sub job_forget {
-    my ($id, %o) = @_;
-    check_job_id($id);
-    my $res = run(['job', 'forget', $id], %o);
-    die "blkclone job forget $id failed (exit $res->{exit}): " . message_text($res) . "\n"
-        if $res->{exit} != EXIT_OK;
-    return 1;
-}
-
+# job_forget($id, %o): remove an ended job's record.
+sub job_forget { return job_run('forget', @_); }
 
 # copy_through($src, $dst, %o): "copy --offload=auto --json SRC DST",
 # blkclone's sparse host copy where nothing better exists (export and
