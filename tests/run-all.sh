@@ -63,7 +63,8 @@ check_build build
 # Sanitizers: any report aborts the test that triggered it.
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0
+# fast_unwind_on_malloc=0: libiscsi has no frame pointers (tests/lsan.supp)
+export LSAN_OPTIONS=suppressions=$top/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0
 check_build build-san
 unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 tests/vm/vm.sh stop
