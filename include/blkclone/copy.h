@@ -31,6 +31,11 @@ struct bc_copy_stats {
 	uint64_t skipped_bytes;		/* holes left alone: proven zero */
 	uint64_t done_bytes;		/* progress: source bytes dealt with */
 	uint64_t resume_offset;		/* on failure: first byte not copied */
+	/* while running: every byte below is on the destination's stable
+	 * storage (a flush that succeeded came after it was written), so a
+	 * copy whose process died may resume here; the start until then.
+	 * A progress report follows each advance. */
+	uint64_t durable_offset;
 	/* the host copy's I/O shape (0 when no host copy ran) */
 	uint32_t chunk_bytes;		/* bytes per read */
 	uint32_t workers;		/* reads and writes in flight at most */

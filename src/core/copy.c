@@ -116,6 +116,7 @@ int bc_copy_run(struct bc_volume *src, struct bc_volume *dst,
 	o = &run;
 	st->total_bytes = src->size;
 	st->resume_offset = start;
+	st->durable_offset = start;
 	*used = plan->chosen;
 	if (plan->chosen == BC_METHOD_NONE)
 		return bc_error_set(e, -EOPNOTSUPP, dst->name, "plan",

@@ -26,8 +26,9 @@ void bc_host_progress(struct engine *g, bool force)
 	g->st->seconds = elapsed(&g->t0);
 	if (!g->o->progress)
 		return;
-	if (!force && elapsed(&g->last_progress) < 0.25)
+	if (!force && !g->durable_news && elapsed(&g->last_progress) < 0.25)
 		return;
+	g->durable_news = false;
 	clock_gettime(CLOCK_MONOTONIC, &g->last_progress);
 	g->o->progress(g->st, g->o->progress_arg);
 }

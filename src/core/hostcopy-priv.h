@@ -64,6 +64,10 @@ struct engine {
 	 * storage: written before a flush that succeeded.  A failed flush
 	 * may have lost any write after that, so the copy resumes here. */
 	uint64_t durable;
+	/* st->durable_offset moved on since the last progress report:
+	 * rare (once per write_behind bytes) and worth telling at once, as
+	 * a job records where a crash would resume */
+	bool durable_news;
 	/* a destination range waiting to be made zero, merged so that runs
 	 * of holes cost one command */
 	uint64_t hole_off, hole_len;

@@ -95,6 +95,12 @@ static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
 	pthread_mutex_lock(&g->lock);
 	if (rc == 0 && mark > g->durable)
 		g->durable = mark;
+	/* the flush covers the whole destination: also what an offload
+	 * wrote before this host copy took over (below its start) */
+	if (rc == 0 && g->durable > g->st->durable_offset) {
+		g->st->durable_offset = g->durable;
+		g->durable_news = true;	/* the pool reports it */
+	}
 	if (rc < 0)
 		*fail = g->durable;
 	pthread_mutex_unlock(&g->lock);

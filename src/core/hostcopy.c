@@ -215,6 +215,10 @@ static int engine_new(struct bc_volume *src, struct bc_volume *dst,
 	g->write_behind = o->write_behind ? o->write_behind : WRITE_BEHIND;
 	st->total_bytes = src->size;
 	st->resume_offset = pos;
+	/* a caller's earlier part (an offload before a fallback) counts
+	 * only from the first flush on, which covers it too */
+	if (st->durable_offset > pos)
+		st->durable_offset = pos;
 	*out = g;
 	return 0;
 }
@@ -318,6 +322,8 @@ static int finish(struct engine *g, struct bc_error *e)
 		g->fail_off = g->durable;	/* the writes since may be lost */
 	}
 	g->st->resume_offset = rc < 0 ? bc_host_watermark(g) : g->src->size;
+	if (!rc)
+		g->st->durable_offset = g->src->size;
 	bc_host_progress(g, true);
 	return rc;
 }

@@ -290,6 +290,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 		return rc;
 	st->done_bytes = end;
 	st->resume_offset = end;
+	st->durable_offset = end;
 	if (o->progress)
 		o->progress(st, o->progress_arg);
 	return 0;

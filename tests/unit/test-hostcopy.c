@@ -342,6 +342,67 @@ static void lost_flush(void **state, unsigned fail_at, uint64_t wb,
 	bc_volume_close(d);
 }
 
+/*
+ * durable_offset, what a job records while it runs (a crash resumes
+ * there): it only grows, is told by a progress report at each advance,
+ * and never passes a byte that a failing flush then loses.  The third
+ * flush (every MiB) fails on a destination that loses unflushed writes.
+ */
+struct durable_seen {
+	uint64_t last, reports;
+	bool went_back;
+};
+
+static void note_durable(const struct bc_copy_stats *st, void *arg)
+{
+	struct durable_seen *d = arg;
+
+	if (st->durable_offset < d->last)
+		d->went_back = true;
+	if (st->durable_offset > d->last)
+		d->reports++;
+	d->last = st->durable_offset;
+}
+
+static void test_durable_offset(void **state)
+{
+	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
+	struct bc_volume *d = with_threads(memvol_new("dst", 8 * MiB, 512, true, true, true), state);
+	struct durable_seen seen = { 0 };
+	struct bc_copy_opts o = { .write_behind = 1 * MiB, .progress = note_durable,
+				  .progress_arg = &seen };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	struct memvol *m = memvol_of(d);
+	uint64_t first_lost = UINT64_MAX;
+
+	memvol_fill(s, 0, 8 * MiB, 9);
+	m->volatile_cache = true;
+	m->fail_flush_at = 3;
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), -EIO);
+	for (uint64_t b = 0; b < m->nblocks && first_lost == UINT64_MAX; b++)
+		if (m->data[b * 512] == 0xee && m->data[b * 512 + 1] == 0xee)
+			first_lost = b * 512;
+	assert_false(seen.went_back);
+	assert_true(seen.last <= first_lost);
+	assert_true(seen.last % 512 == 0);
+	/* one thread: two flushes succeeded after whole chunks, each told */
+	if (threads_of(state) == 1) {
+		assert_true(seen.last > 0);
+		assert_true(seen.reports >= 1);
+	}
+	/* a copy that ends well: everything is durable, and said so */
+	m->fail_flush_at = 0;
+	memset(&seen, 0, sizeof(seen));
+	memset(&st, 0, sizeof(st));
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	assert_false(seen.went_back);
+	assert_int_equal(seen.last, 8 * MiB);
+	assert_int_equal(st.durable_offset, 8 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 /* The third of the flushes every MiB fails: the second one made all
  * before the chunk it followed durable (1 MiB), the rest may be lost. */
 static void test_failed_write_behind_flush(void **state)
@@ -464,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_chunk_from_block_limits),
 		cmocka_unit_test(test_failed_zeroing_resumes_below_the_hole),
 		cmocka_unit_test(test_failed_write_behind_flush),
+		cmocka_unit_test(test_durable_offset),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
 		/* the same with four I/O threads */
@@ -474,6 +536,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_write_behind_flushes, (void *)4),
 		cmocka_unit_test_prestate(test_failed_zeroing_resumes_below_the_hole, (void *)4),
 		cmocka_unit_test_prestate(test_failed_write_behind_flush, (void *)4),
+		cmocka_unit_test_prestate(test_durable_offset, (void *)4),
 		cmocka_unit_test_prestate(test_failed_final_flush_after_write_behind, (void *)4),
 	};
 
