@@ -19,6 +19,7 @@
 #define BLKCLONE_JOB_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <blkclone/error.h>
@@ -48,10 +49,12 @@ struct bc_job_pair {
 	char consistency[16];		/* "bulk", "atomic"; "" before */
 	uint64_t bytes_done;		/* never decreases */
 	uint64_t bytes_total;
-	/* where this pair continues from: the run's own start while it
-	 * runs (what was copied before a crash is not known to be on the
-	 * destination), the first byte not copied once it stopped, and
-	 * bytes_total once done */
+	/* where this pair continues from: while it runs, the last point
+	 * the destination made durable (bc_copy_stats.durable_offset: a
+	 * flush covered every byte below it, so a kill -9 or a reboot
+	 * loses none of them), else the run's own start; the first byte
+	 * not copied once it stopped; bytes_total once done.  A record
+	 * whose process died keeps the value it last wrote. */
 	uint64_t resume_offset;
 	uint64_t resume_lba;		/* the same, in the source's blocks */
 	int exit_code;			/* as "copy" would exit; -1 not finished */
@@ -90,6 +93,11 @@ struct bc_job {
  * -EINVAL: nothing else is ever made into a path. */
 int bc_job_id_check(const char *id);
 
+/* @id as a message may show it (a job id is typed input, and may hold
+ * anything): printable ASCII as is, every other byte as \xNN, at most
+ * 40 bytes of it; returns @buf.  @len of 64 or more fits any. */
+const char *bc_job_id_shown(const char *id, char *buf, size_t len);
+
 /* A new random id. */
 int bc_job_id_new(char id[BC_JOB_ID_LEN + 1]);
 
@@ -113,15 +121,20 @@ int bc_job_write(int dfd, const struct bc_job *j, struct bc_error *e);
 /*
  * Read and check the record of @id: -EINVAL malformed id, -ENOENT no such
  * job, -EPERM not a file to trust, -EBADMSG not a record; the reason in
- * @e.  A running job whose process is gone (killed, or the system
- * restarted) reads as failed, "process died".  Release @j after.
+ * @e.  A running job whose process is provably gone (no such process,
+ * another start time, or the system restarted) reads as failed, "process
+ * died", and the record is replaced so (under a lock on @dfd, write +
+ * rename, resume offsets kept); one whose process cannot be checked
+ * reads so without being written.  progress is never below what the
+ * record's bytes prove.  Release @j after.
  */
 int bc_job_read(int dfd, const char *id, struct bc_job *j, struct bc_error *e);
 
 /* Free what bc_job_read or the caller allocated (the reports). */
 void bc_job_release(struct bc_job *j);
 
-/* Remove the record and the log of @id. */
+/* Remove the record and the log of @id (under the lock bc_job_read
+ * takes to write a died job's record). */
 int bc_job_remove(int dfd, const char *id, struct bc_error *e);
 
 /* Create the log of @id (O_EXCL): a descriptor, or -errno. */

@@ -53,6 +53,8 @@ struct runner {
 	bool stalled, done;
 	int wake[2];
 	struct bc_clone *cl[BC_JOB_MAX_PAIRS];
+	uint32_t block[BC_JOB_MAX_PAIRS];	/* each source's block size */
+	uint64_t run_start[BC_JOB_MAX_PAIRS];	/* where each run began */
 };
 
 static double now_mono(void)
@@ -111,9 +113,18 @@ static void on_progress(const struct bc_copy_stats *st, void *arg)
 	}
 	sum_up(&r->job);
 	/* at most every second or every 1%: no write (and never an fsync)
-	 * per callback */
-	if (t - r->last_write >= 1.0 || r->job.progress - r->last_written_progress >= 1.0)
+	 * per callback; and when the destination made more of the copy
+	 * durable (once per write-behind flush, 128 MiB): from there a job
+	 * whose process dies resumes, whatever killed it */
+	if (st->durable_offset > p->resume_offset && r->block[r->cur] &&
+	    st->durable_offset <= p->bytes_total) {
+		p->resume_lba = st->durable_offset / r->block[r->cur];
+		p->resume_offset = p->resume_lba * r->block[r->cur];
 		save(r);
+	} else if (t - r->last_write >= 1.0 ||
+		   r->job.progress - r->last_written_progress >= 1.0) {
+		save(r);
+	}
 	pthread_mutex_unlock(&r->lock);
 }
 
@@ -238,6 +249,8 @@ static int start_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
 	p->resume_lba = s->resume_lba[i];
 	p->resume_offset = s->resume_lba[i] * res->source_block_size;
 	p->bytes_done = p->resume_offset;
+	r->block[i] = res->source_block_size;
+	r->run_start[i] = p->resume_offset;
 	if (res->consistency != BC_CONSISTENCY_ATOMIC)
 		snprintf(r->job.consistency, sizeof(r->job.consistency), "%s",
 			 bc_consistency_name(res->consistency));
@@ -274,6 +287,12 @@ static int finish_pair(struct runner *r, size_t i, int rc)
 	} else if (res->hint == BC_CLONE_HINT_RESUME) {
 		p->resume_offset = res->stats.resume_offset;
 		p->resume_lba = res->resume_lba;
+	} else if (ex) {
+		/* nothing to resume (a verify that found a difference, a
+		 * failure before the copy): the whole run again, not from
+		 * what was durable while it ran */
+		p->resume_offset = r->run_start[i];
+		p->resume_lba = r->block[i] ? r->run_start[i] / r->block[i] : 0;
 	}
 	if (ex && !r->job.error[0]) {
 		char msg[1024];

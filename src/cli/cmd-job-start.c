@@ -121,8 +121,10 @@ static int pairs_from_record(const char *id, struct bc_job *old,
 	int dfd, rc;
 
 	if (bc_job_id_check(id) < 0) {
-		bc_cli_msg("malformed job id '%.40s': %d hex digits expected", id,
-			   BC_JOB_ID_LEN);
+		char shown[64];
+
+		bc_cli_msg("malformed job id '%s': %d hex digits expected",
+			   bc_job_id_shown(id, shown, sizeof(shown)), BC_JOB_ID_LEN);
 		return BC_EXIT_REFUSED;
 	}
 	if ((dfd = bc_job_dir_open(false, &e)) < 0 ||

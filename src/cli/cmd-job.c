@@ -74,8 +74,10 @@ static int parse_common(int argc, char **argv, bool want_id, bool *json,
 	if (want_id) {
 		*id = argv[optind];
 		if (bc_job_id_check(*id) < 0) {
-			bc_cli_msg("malformed job id '%.40s': %d hex digits expected", *id,
-				   BC_JOB_ID_LEN);
+			char shown[64];
+
+			bc_cli_msg("malformed job id '%s': %d hex digits expected",
+				   bc_job_id_shown(*id, shown, sizeof(shown)), BC_JOB_ID_LEN);
 			return BC_EXIT_REFUSED;
 		}
 	}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -32,6 +33,23 @@ int bc_job_id_check(const char *id)
 		    !((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f')))
 			return -EINVAL;
 	return i == BC_JOB_ID_LEN ? 0 : -EINVAL;
+}
+
+const char *bc_job_id_shown(const char *id, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; id[i] && i < 40 && o + 5 < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+
+		if (c >= 0x20 && c < 0x7f)
+			buf[o++] = (char)c;
+		else
+			o += (size_t)snprintf(buf + o, len - o, "\\x%02x", c);
+		buf[o] = '\0';
+	}
+	return buf;
 }
 
 int bc_job_id_new(char id[BC_JOB_ID_LEN + 1])
@@ -121,14 +139,30 @@ int bc_job_set_self(struct bc_job *j, struct bc_error *e)
 	return 0;
 }
 
-bool bc_job_alive(const struct bc_job *j)
+/* 1 when the process @j names runs, 0 when it provably does not (another
+ * boot, no such process, another start time: a reused pid), -errno when
+ * /proc cannot tell.  Only a 0 is ever written into a record. */
+static int liveness(const struct bc_job *j)
 {
 	char b[40];
 	uint64_t start;
+	int rc;
 
-	if (boot_id(b, sizeof(b)) < 0 || strcmp(b, j->boot_id))
-		return false;
-	return proc_start(j->pid, &start) == 0 && start == j->pid_start;
+	if ((rc = boot_id(b, sizeof(b))) < 0)
+		return rc;
+	if (strcmp(b, j->boot_id))
+		return 0;
+	rc = proc_start(j->pid, &start);
+	if (rc == -ENOENT || rc == -ESRCH)
+		return 0;
+	if (rc < 0)
+		return rc;
+	return start == j->pid_start;
+}
+
+bool bc_job_alive(const struct bc_job *j)
+{
+	return liveness(j) == 1;
 }
 
 /* --- records --------------------------------------------------------------- */
@@ -234,32 +268,94 @@ static int read_once(int dfd, const char *id, struct bc_job *j, struct bc_error 
 	return 0;
 }
 
-int bc_job_read(int dfd, const char *id, struct bc_job *j, struct bc_error *e)
+/* Percent from the byte counts (bytes_done and the pairs' only grow). */
+static double bytes_percent(const struct bc_job *j)
+{
+	double pc = j->bytes_total ? (double)j->bytes_done * 100.0 / (double)j->bytes_total : 0;
+
+	return pc > 100 ? 100 : pc;
+}
+
+/* What a running record whose process is gone says instead; the resume
+ * offsets stay as the job last wrote them. */
+static void mark_died(struct bc_job *j, int live)
 {
 	char b[40];
-	int rc;
 
-	if (bc_job_id_check(id) < 0)
-		return bc_error_set(e, -EINVAL, "job", "id",
-				    "malformed job id '%.40s': %d hex digits expected",
-				    id, BC_JOB_ID_LEN);
-	if ((rc = read_once(dfd, id, j, e)) < 0 || j->state != BC_JOB_RUNNING ||
-	    bc_job_alive(j))
-		return rc;
-	/* it may have written its final record and ended since: read again,
-	 * and only a record still "running" is a process that died */
-	bc_job_release(j);
-	if ((rc = read_once(dfd, id, j, e)) < 0 || j->state != BC_JOB_RUNNING ||
-	    bc_job_alive(j))
-		return rc;
 	j->state = BC_JOB_FAILED;
 	j->exit_code = 1;
-	if (boot_id(b, sizeof(b)) == 0 && strcmp(b, j->boot_id))
+	if (live < 0)
+		snprintf(j->error, sizeof(j->error),
+			 "process died? whether pid %d still runs cannot be told (%s)",
+			 j->pid, strerror(-live));
+	else if (boot_id(b, sizeof(b)) == 0 && strcmp(b, j->boot_id))
 		snprintf(j->error, sizeof(j->error),
 			 "process died: the system was restarted since (boot id %.36s)",
 			 j->boot_id);
 	else
 		snprintf(j->error, sizeof(j->error), "process died (pid %d)", j->pid);
+}
+
+/*
+ * Under the jobs directory's lock: read @id again and, when it still says
+ * running and its process is provably gone, write it back as failed, so
+ * that list, wait, forget and --resume all see one state.  Only a dead
+ * process's record is written (a live job is the only writer of its own),
+ * and the lock keeps two readers (or a reader and forget) from replacing
+ * it twice or bringing a forgotten record back.  0, or -errno with @e set
+ * when @j could not be read again.
+ */
+static int persist_died(int dfd, const char *id, struct bc_job *j,
+			struct bc_error *e)
+{
+	struct bc_error we = { 0 };
+	int rc;
+
+	if (flock(dfd, LOCK_EX) < 0)
+		return 1;	/* no lock: say it, do not write it */
+	rc = read_once(dfd, id, j, e);
+	if (rc == 0 && j->state == BC_JOB_RUNNING && liveness(j) == 0) {
+		mark_died(j, 0);
+		j->updated = (int64_t)time(NULL);
+		/* a failed write is not the reader's failure: the record
+		 * reads the same next time, and is written then */
+		bc_job_write(dfd, j, &we);
+	}
+	flock(dfd, LOCK_UN);
+	return rc;
+}
+
+int bc_job_read(int dfd, const char *id, struct bc_job *j, struct bc_error *e)
+{
+	char shown[64];
+	int rc, live;
+
+	if (bc_job_id_check(id) < 0)
+		return bc_error_set(e, -EINVAL, "job", "id",
+				    "malformed job id '%s': %d hex digits expected",
+				    bc_job_id_shown(id, shown, sizeof(shown)), BC_JOB_ID_LEN);
+	if ((rc = read_once(dfd, id, j, e)) < 0)
+		return rc;
+	if (j->state == BC_JOB_RUNNING && (live = liveness(j)) != 1) {
+		/* it may have written its final record and ended since: read
+		 * again (under the lock when it is provably gone), and only a
+		 * record still "running" is a process that died */
+		bc_job_release(j);
+		rc = live == 0 ? persist_died(dfd, id, j, e) : 1;
+		if (rc > 0)
+			rc = read_once(dfd, id, j, e);
+		if (rc < 0)
+			return rc;
+		if (j->state == BC_JOB_RUNNING && (live = liveness(j)) != 1)
+			mark_died(j, live);
+	}
+	/* progress never goes back: a record whose percent is below what
+	 * its own byte counts prove (a writer that lowered it) reads as
+	 * those bytes say, and a complete job as 100 */
+	if (j->progress < bytes_percent(j))
+		j->progress = bytes_percent(j);
+	if (j->state == BC_JOB_COMPLETE)
+		j->progress = 100;
 	return 0;
 }
 
@@ -267,17 +363,23 @@ int bc_job_remove(int dfd, const char *id, struct bc_error *e)
 {
 	char name[64];
 
+	int rc = 0;
+
 	if (bc_job_id_check(id) < 0)
 		return bc_error_set(e, -EINVAL, "job", "id", "malformed job id");
+	/* not while a reader writes a died job's record (persist_died) */
+	flock(dfd, LOCK_EX);
 	snprintf(name, sizeof(name), "%s.log", id);
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-		return bc_error_set(e, -errno, id, "unlink", "cannot remove the job's log");
+		rc = bc_error_set(e, -errno, id, "unlink", "cannot remove the job's log");
 	snprintf(name, sizeof(name), "%s.json.tmp", id);
-	unlinkat(dfd, name, 0);
+	if (!rc)
+		unlinkat(dfd, name, 0);
 	snprintf(name, sizeof(name), "%s.json", id);
-	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
-		return bc_error_set(e, -errno, id, "unlink", "cannot remove the job record");
-	return 0;
+	if (!rc && unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
+		rc = bc_error_set(e, -errno, id, "unlink", "cannot remove the job record");
+	flock(dfd, LOCK_UN);
+	return rc;
 }
 
 int bc_job_log_create(int dfd, const char *id, struct bc_error *e)

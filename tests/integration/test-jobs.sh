@@ -5,7 +5,11 @@
 # held read, and --resume finishes it; a kill -9 reads as "process died",
 # and so does a record whose pid lives on under another boot or start time;
 # a second job onto a busy destination and bad ids, records and job
-# directories are refused with exit 2.  Every stop happens at a known
+# directories are refused with exit 2.  A job killed mid-copy is written
+# as failed by the next status (list, wait and --resume agree), keeps the
+# resume offset it recorded while running (what the destination had made
+# durable), and --resume continues from there without writing below it
+# (the gate counts the destination's writes).  Every stop happens at a known
 # point (a read held at the gate, or the job's own log saying it got the
 # signal), never after a fixed time.
 . "$(dirname "$0")/../lib/common.sh"
@@ -30,9 +34,15 @@ make_sparse "$T/src.img" 4096 40 8192 7
 dd if=/dev/urandom of="$T/src.img" bs=1M seek=4095 count=1 conv=notrunc status=none
 src_alloc=$(alloc_bytes "$T/src.img")
 truncate -s $GIB4 "$T/dst.img"
+# a 512 MiB source whose first 320 MiB are data, so more than two
+# write-behind flushes' worth (128 MiB each) is written before a read
+# past 288 MiB is held (section 3b)
+dd if=/dev/urandom of="$T/src2.img" bs=1M count=320 status=none
+truncate -s 512M "$T/src2.img" "$T/dst2.img"
 gate_mount || exit 1
 tgt_start && tgt_target 1 "$IQN" && tgt_lun 1 1 "$GATE_MNT/src.img" &&
-	tgt_lun 1 2 "$GATE_MNT/dst.img" || exit 1
+	tgt_lun 1 2 "$GATE_MNT/dst.img" && tgt_lun 1 3 "$GATE_MNT/src2.img" &&
+	tgt_lun 1 4 "$GATE_MNT/dst2.img" || exit 1
 U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 
 st() { "$BLKCLONE" job status --json "$1" >"$T/st.json" 2>"$T/st.err"; jq -r "$2" "$T/st.json"; }
@@ -149,6 +159,81 @@ cat "$T/rec.orig" >"$JOBS/$id4.json"
 gate_open
 bcrun 0 /dev/null "$T/e" job forget "$id4"
 check "forget removes the record and the log" test ! -e "$JOBS/$id4.json" -a ! -e "$JOBS/$id4.log"
+
+# --- 3b. kill -9 mid-copy: the record says so, and --resume continues -----
+# from what the destination made durable, rewriting nothing below it
+MIB=$((1 << 20))
+HOLD=$((288 << 20))
+gate_arm src2.img read $HOLD
+bcrun 0 "$T/id6" "$T/e6" job start "$U/3" "$U/4"
+id6=$(cat "$T/id6")
+gate_wait_held 300 || exit 1
+held=$(gate_low)
+# every read below the gate was written and more than 256 MiB of data
+# went out: two flushes made at least 128 MiB durable, and the job
+# records each when it happens (a bound, not a wait for time)
+ro=0
+for i in $(seq 600); do
+	ro=$(jq .pairs[0].resume_offset "$JOBS/$id6.json" 2>/dev/null || echo 0)
+	[ "${ro:-0}" -ge $((128 * MIB)) ] && break
+	sleep 0.1
+done
+note "held read at $held; while running, the record's resume offset is $ro"
+check "while it runs, the record's resume offset ($ro) is what the flushes made durable (>= 128 MiB)" \
+	test "$ro" -ge $((128 * MIB))
+check "... below the held read ($held)" test "$ro" -le "$held"
+check "... and everything below it is on the destination" cmp -s -n "$ro" "$T/src2.img" "$T/dst2.img"
+pid=$(st "$id6" .pid)
+check "the job still runs before the kill" test "$(jq -r .state "$T/st.json")" = running
+check "... and its record on disk says so (a live job's record is never rewritten by status)" \
+	test "$(jq -r .state "$JOBS/$id6.json")" = running
+kill -9 "$pid"
+for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "after kill -9 status says failed" test "$(st "$id6" .state)" = failed
+check "the record itself now says failed, 'process died' (written, not only shown)" \
+	test "$(jq -r '[.state, (.error | startswith("process died")), .exit_code] | join(" ")' "$JOBS/$id6.json")" = "failed true 1"
+check "... keeping the resume offset the job wrote ($ro)" \
+	test "$(jq .pairs[0].resume_offset "$JOBS/$id6.json")" = "$ro"
+check "... and no temporary file is left beside it" test ! -e "$JOBS/$id6.json.tmp"
+bcrun 0 "$T/list" "$T/err" job list
+check "job list says failed too" grep -q "^$id6 failed" "$T/list"
+"$BLKCLONE" job wait "$id6" 2>"$T/err"; rc=$?
+check "job wait exits 1 ($rc), 'process died'" sh -c "test $rc = 1 && grep -q 'process died' '$T/err'"
+
+# progress never goes back: a record whose percent a writer lowered reads
+# as its own bytes prove
+cp "$JOBS/$id6.json" "$T/rec6"
+jq -c '.progress = 1' "$T/rec6" >"$T/rec6.low" && cat "$T/rec6.low" >"$JOBS/$id6.json"
+done6=$(jq '.bytes_done * 100 / .bytes_total' "$T/rec6")
+p=$(st "$id6" .progress)
+check "a record whose progress was lowered to 1 reads $p, not below its bytes ($done6%)" \
+	awk -v a="$p" -v b="$done6" 'BEGIN { exit !(a + 0 >= b - 0.01) }'
+cat "$T/rec6" >"$JOBS/$id6.json"
+
+# the dead job's held read goes, and its connection with it: whatever
+# the dead session had sent is done before the destination is watched
+gate_open
+for i in $(seq 600); do
+	[ -z "$(tgtadm -C "$TGT_CTL" --lld iscsi --op show --mode conn --tid 1 2>/dev/null)" ] && break
+	sleep 0.1
+done
+gate_watch dst2.img
+bcrun 0 "$T/id7" "$T/e7" job start --resume="$id6"
+id7=$(cat "$T/id7")
+p=$(st "$id7" .progress)
+want=$(awk -v r="$ro" 'BEGIN { printf "%.4f", r * 100 / (512 * 1048576) }')
+check "the resumed job's first status starts at the resume offset's progress ($p >= $want)" \
+	awk -v a="$p" -v b="$want" 'BEGIN { exit !(a + 0 >= b - 0.01) }'
+bcrun 0 /dev/null "$T/e7w" job wait "$id7"
+check "resumed after kill -9: byte-identical (cmp of the backing files)" cmp -s "$T/src2.img" "$T/dst2.img"
+wlow=$(gate_wlow)
+note "the resumed job wrote $(gate_writes) times to the destination, the lowest at byte $wlow"
+check "it wrote the destination ($(gate_writes) writes)" test "$(gate_writes)" -gt 0
+check "nothing below the resume offset ($ro) was written again (lowest write at $wlow)" \
+	test "$wlow" -ge "$ro"
+rd=$(st "$id7" .pairs[0].report.read_bytes)
+check "it read $rd bytes: the source from the resume offset on" \
+	test "$rd" -le $(( (320 << 20) - ro ))
 
 # --- 4. --stall-timeout: a read held for good stalls the job --------------
 fresh_dst

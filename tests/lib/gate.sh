@@ -13,6 +13,9 @@
 #   gate_open                let every held request go, disarm
 #   gate_total               requests held since the last arm
 #   gate_low                 the lowest byte offset held since then (-1)
+#   gate_watch FILE          count the writes to $T/FILE from now on
+#   gate_writes              writes to the watched file since the watch
+#   gate_wlow                the lowest byte offset they touched (-1)
 #
 # A test arms the gate, starts the copy, waits until it is held, injects
 # the fault, and opens the gate: the copy cannot have ended before the
@@ -56,6 +59,18 @@ gate_total() {
 
 gate_low() {	# the lowest byte offset held since the last arm, or -1
 	sed -n 's/^low //p' "$GATE_MNT/.gate"
+}
+
+gate_watch() {
+	echo "watch $1" >"$GATE_MNT/.gate"
+}
+
+gate_writes() {
+	sed -n 's/^writes //p' "$GATE_MNT/.gate"
+}
+
+gate_wlow() {	# the lowest byte offset written since gate_watch, or -1
+	sed -n 's/^wlow //p' "$GATE_MNT/.gate"
 }
 
 gate_wait_held() {	# [SECS [PID]]: PID gone before the gate is a harness error

@@ -14,9 +14,13 @@
  *                                    file NAME that ends past OFFSET
  *                                    (write also covers fallocate)
  *   open                             let every held request go, disarm
+ *   watch NAME                       count from now on the writes (and
+ *                                    fallocates) of file NAME
  * Reading .gate gives "armed 0|1\nheld N\ntotal M\nlow OFF\n": requests
  * held now and since the last arm, and the lowest byte offset of those
- * (-1 before any).  A held request that the kernel
+ * (-1 before any); then "writes N\nwlow OFF\n": the watched file's writes
+ * since the watch and the lowest byte offset they touched (-1 before
+ * any), so a test can tell that a range was not written again.  A held request that the kernel
  * interrupts (its caller got SIGKILL) ends with EINTR, unperformed, so
  * a killed tgtd dies instead of waiting in D state.
  *
@@ -56,6 +60,9 @@ struct gate {
 	unsigned held;		/* requests waiting now */
 	unsigned total;		/* requests held since the last arm */
 	off_t low;		/* lowest offset held since the last arm */
+	char wname[NAME_MAX + 1];	/* the watched file, "" when none */
+	unsigned writes;	/* its writes since the watch */
+	off_t wlow;		/* the lowest offset they touched */
 };
 
 static struct gate *gate_of(void)
@@ -87,6 +94,11 @@ static int gate_pass(const char *name, int kind, off_t off, size_t len)
 	int counted = 0, ret = 0;
 
 	pthread_mutex_lock(&g->lock);
+	if ((kind & GATE_WRITE) && g->wname[0] && strcmp(g->wname, name) == 0) {
+		if (g->writes == 0 || off < g->wlow)
+			g->wlow = off;
+		g->writes++;
+	}
 	while (g->armed && (g->kind & kind) && strcmp(g->name, name) == 0 &&
 	       off + (off_t)len > g->offset) {
 		struct timespec ts;
@@ -168,12 +180,14 @@ static int gfs_release(const char *path, struct fuse_file_info *fi)
 static int ctl_read(char *buf, size_t size, off_t off)
 {
 	struct gate *g = gate_of();
-	char text[160];
+	char text[256];
 	int n;
 
 	pthread_mutex_lock(&g->lock);
-	n = snprintf(text, sizeof(text), "armed %d\nheld %u\ntotal %u\nlow %lld\n",
-		     g->armed, g->held, g->total, g->total ? (long long)g->low : -1LL);
+	n = snprintf(text, sizeof(text),
+		     "armed %d\nheld %u\ntotal %u\nlow %lld\nwrites %u\nwlow %lld\n",
+		     g->armed, g->held, g->total, g->total ? (long long)g->low : -1LL,
+		     g->writes, g->writes ? (long long)g->wlow : -1LL);
 	pthread_mutex_unlock(&g->lock);
 	if (off >= n)
 		return 0;
@@ -197,6 +211,13 @@ static int ctl_write(const char *buf, size_t size)
 		pthread_mutex_lock(&g->lock);
 		g->armed = 0;
 		pthread_cond_broadcast(&g->cond);
+		pthread_mutex_unlock(&g->lock);
+		return (int)size;
+	}
+	if (sscanf(line, "watch %255s", name) == 1) {
+		pthread_mutex_lock(&g->lock);
+		snprintf(g->wname, sizeof(g->wname), "%s", name);
+		g->writes = 0;
 		pthread_mutex_unlock(&g->lock);
 		return (int)size;
 	}
