@@ -152,6 +152,32 @@ else
 	XFSSRC=; why_XFS="no XFS with reflink here (mkfs.xfs, mount -o loop)"
 fi
 
+# --- job records (doc/bad-inputs.md, job-* rows) ----------------------------
+# one good job, complete, beside bad records; none of the rows may touch it
+JOBSTATE=$T/jobstate
+BLKCLONE_STATE_DIR=$JOBSTATE "$BLKCLONE" job start "$SRC" "$T/jobdst.img" >"$T/jobid" 2>"$T/err" &&
+	BLKCLONE_STATE_DIR=$JOBSTATE "$BLKCLONE" job wait "$(cat "$T/jobid")" 2>>"$T/err" ||
+	fail "the good job did not run: $(cat "$T/err")"
+JOBGOOD=$(cat "$T/jobid")
+JD=$JOBSTATE/jobs
+JOBUNKNOWN=0123456789abcdef
+JOBNOBODY=1111111111111111
+jq --arg id $JOBNOBODY '.id = $id' "$JD/$JOBGOOD.json" >"$JD/$JOBNOBODY.json"
+chown 65534 "$JD/$JOBNOBODY.json"
+JOBNOTJSON=2222222222222222
+printf 'not json {' >"$JD/$JOBNOTJSON.json"
+JOBHUGE=3333333333333333
+head -c 2000000 /dev/zero >"$JD/$JOBHUGE.json"
+JOBFOREIGN=4444444444444444
+jq --arg id $JOBFOREIGN '.id = $id | .schema = 2' "$JD/$JOBGOOD.json" >"$JD/$JOBFOREIGN.json"
+JOBOTHER=5555555555555555
+cp "$JD/$JOBGOOD.json" "$JD/$JOBOTHER.json"
+jobs_sum() { cat "$JD"/*.json | md5sum; }
+jobs_before=$(jobs_sum)
+# a jobs directory that is a symbolic link to somewhere else
+mkdir -p "$T/jobst2" "$T/jobelsewhere"
+ln -s "$T/jobelsewhere" "$T/jobst2/jobs"; JOBLINKSTATE=$T/jobst2
+
 # --- the table ------------------------------------------------------------
 # A message's $NAME is the value above, taken literally.
 re_quote() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
@@ -265,6 +291,14 @@ check "nothing was created in unsafe state directories" \
 	test -z "$(find "$NOBODYSTATE" "$OPENSTATE" "$T/statevictims" -mindepth 1 ! -name refusals)"
 [ -n "$XFSSRC" ] && check "no reflink destination was left by the refusals" test ! -e "$XFSNEW"
 check "nothing created under /dev" test ! -e /dev/blkclone-no-such-disk
+check "no job row changed a job record (the good one nor the bad ones)" \
+	test "$(jobs_sum)" = "$jobs_before"
+BLKCLONE_STATE_DIR=$JOBSTATE bcrun 0 "$T/out" "$T/err" job list
+check "job list still lists the good job, complete" grep -q "^$JOBGOOD complete" "$T/out"
+check "... and names each bad record on stderr" \
+	test "$(grep -cE "$JOBNOBODY|$JOBNOTJSON|$JOBHUGE|$JOBFOREIGN|$JOBOTHER" "$T/err")" = 5
+BLKCLONE_STATE_DIR=$JOBSTATE bcrun 0 "$T/out" "$T/err" job status "$JOBGOOD"
+check "nothing was made where the jobs directory link points" test -z "$(ls -A "$T/jobelsewhere")"
 bcrun 2 "$T/out" "$T/err" copy "iscsi://u:s3cr3tpw@127.0.0.1/iqn.2026-11.x:t/1" "$NEW"
 check "a password typed into an URL is not echoed" sh -c "! grep -q s3cr3tpw '$T/err' '$T/out'"
 
