@@ -151,6 +151,8 @@ as_record "$tick" 00000000-0000-0000-0000-000000000000
 check "the same process under another boot id reads failed (a reboot)" \
 	test "$(st "$id4" .state)" = failed
 check "... with 'process died'" grep -q 'process died' "$T/st.json"
+check "... and the record is written so, naming the restart" \
+	test "$(jq -r '[.state, (.error | test("restarted since"))] | join(" ")' "$JOBS/$id4.json")" = "failed true"
 as_record $((tick + 1)) "$boot"
 check "a pid reused by another process (other start time) reads failed" \
 	test "$(st "$id4" .state)" = failed
