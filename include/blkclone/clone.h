@@ -146,7 +146,12 @@ int bc_clone_plan(struct bc_clone *c, struct bc_error *e);
  * copy: every extent's point-in-time ROD token is populated here, held
  * in memory, and the run only writes them; a refusal (ROD type, no room
  * for the tokens) fails here with nothing written, or under
- * --offload=auto moves the plan on (result.fallback).  After 0 a
+ * --offload=auto moves the plan on (result.fallback).  Reflink: every
+ * data extent is cloned onto the destination here, the run settles the
+ * holes; a clone refused before any other moves on as a token refusal
+ * does; one refused later (the clones punched again, dest_touched) fails
+ * under --offload=require, and under auto moves on with the destination
+ * no longer proven zero.  After 0 a
  * BC_CONSISTENCY_ATOMIC clone no longer depends on the source; a
  * BC_CONSISTENCY_BULK one reads the source until bc_clone_run ends.  A
  * caller that freezes a guest calls this for every disk, then thaws.

@@ -192,8 +192,9 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 
 /*
  * Fix now the content of @src from o->start to its end for a copy with
- * @method onto @dst, writing nothing: the source's map is read and kept,
- * and the backend holds every extent that is not a hole known to read
+ * @method onto @dst, writing nothing (but a reflink's clones, which are
+ * the copy's data, see bc_volume_ops.capture): the source's map is read
+ * and kept, and the backend holds every extent that is not a hole known to read
  * zero (bc_volume_ops.capture: a token copy populates point-in-time ROD
  * tokens).  Pass the result as o->fixed to bc_copy_run.  @said says what
  * was asked of the storage.  -EOPNOTSUPP when @method cannot; a refusal

@@ -305,7 +305,11 @@ struct bc_volume_ops {
 	 * Fix now the content of the @n extents @x of @src (ascending, not
 	 * overlapping, whole blocks) for a later copy with @method onto
 	 * @dst (capture_copy) that writes that content, whatever the source
-	 * holds by then.  Nothing is written to either volume.  *@out is
+	 * holds by then.  Nothing is written to either volume, except by a
+	 * reflink, whose hold is the clone itself: every extent is cloned
+	 * onto @dst here and capture_copy only confirms it; one that fails
+	 * after cloning punches what it cloned and fails with status.cat
+	 * OTHER (written), not as a refusal.  *@out is
 	 * the backend's, freed by capture_free; @said says what was asked
 	 * of the storage (how many holds, how long they last), for the
 	 * user.  A refusal comes as for offload_copy.  NULL: not possible.

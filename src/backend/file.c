@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -88,6 +89,15 @@ static int file_probe(struct bc_volume *v, struct bc_caps *c,
 	c->any_length = true;
 
 	fs = fs_name(p->fs_type, &reflink);
+	/* XFS says in its geometry whether it was made with reflink: a yes
+	 * is known without a clone (and so a point in time fixed at start,
+	 * plan.c); a no stays for the pair's own check, which says why */
+	if (p->fs_type == XFS_SUPER_MAGIC) {
+		char why[160];
+
+		if (bc_reflink_fs(p->fd, why, sizeof(why)) == BC_REFLINK_YES)
+			reflink = 1;
+	}
 	c->reflink.state = reflink == 1 ? BC_SUP_YES :
 			   reflink == 2 ? BC_SUP_UNKNOWN : BC_SUP_NO;
 	snprintf(c->reflink.reason, sizeof(c->reflink.reason),
@@ -279,12 +289,162 @@ static int file_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   src->name, len);
 }
 
+
 static int file_resize(struct bc_volume *v, uint64_t size, struct bc_error *e)
 {
 	if (ftruncate(fp(v)->fd, (off_t)size) < 0)
 		return bc_error_set(e, -errno, v->name, "ftruncate", NULL);
 	v->size = size;
 	return 0;
+}
+
+/*
+ * A reflink's point in time (bc_volume_ops.capture): every data extent of
+ * the source is cloned onto the destination now, so the destination
+ * shares the source's blocks as they are at start and the filesystem
+ * copies on the source's later writes; capture_copy then only confirms
+ * what is already there.  This is the one capture that writes the
+ * destination (the clone is the copy); what it keeps is the list of
+ * cloned ranges, so a run is never told "done" for anything else.
+ */
+struct bc_capture {
+	struct bc_volume *dst;
+	size_t n;
+	struct bc_extent *x;
+};
+
+static void file_capture_free(struct bc_capture *c)
+{
+	if (!c)
+		return;
+	free(c->x);
+	free(c);
+}
+
+/*
+ * A clone failed after others succeeded: the ranges cloned so far are
+ * punched again, so no part of a point in time nobody will finish stays
+ * behind (a file blkclone created reads zeros again); @how says whether
+ * that worked.
+ */
+static void unclone(struct bc_volume *dst, const struct bc_extent *x,
+		    size_t n, char *how, size_t len)
+{
+	struct bc_error pe = { 0 };
+
+	for (size_t i = 0; i < n; i++)
+		if (file_punch(dst, x[i].offset, x[i].length, &pe) < 0) {
+			char what[200];
+
+			bc_error_format(&pe, what, sizeof(what));
+			snprintf(how, len, "punching the ranges cloned before failed too (%s): the destination holds part of the source",
+				 what);
+			return;
+		}
+	snprintf(how, len, "the %zu range%s cloned before %s punched again", n,
+		 n == 1 ? "" : "s", n == 1 ? "was" : "were");
+}
+
+static int file_capture(struct bc_volume *src, struct bc_volume *dst,
+			enum bc_method method, const struct bc_extent *x,
+			size_t n, const struct bc_stop *stop,
+			struct bc_capture **out, char *said, size_t said_len,
+			struct bc_error *e)
+{
+	uint64_t size = dst->created && dst->size < src->size ? src->size : dst->size;
+	uint64_t bytes = 0;
+	struct bc_capture *c;
+	char why[300];
+	int rc;
+
+	if (method != BC_METHOD_REFLINK || src->ops != dst->ops)
+		return bc_error_set(e, -EOPNOTSUPP, dst->name, "start",
+				    "files fix a point in time only with reflink");
+	/* the filesystem's own "no" (another filesystem, no reflink, a
+	 * partial last block): refused before anything is cloned */
+	if (bc_reflink_pair(fp(src)->fd, src->size, fp(dst)->fd, size, why,
+			    sizeof(why)) == BC_REFLINK_NO) {
+		bc_error_set(e, -EOPNOTSUPP, dst->name, "reflink", "from %s: %s",
+			     src->name, why);
+		e->status.cat = BC_CAT_NOT_SUPPORTED;	/* refused */
+		return -EOPNOTSUPP;
+	}
+	if (!(c = calloc(1, sizeof(*c))) ||
+	    (n && !(c->x = calloc(n, sizeof(*c->x))))) {
+		file_capture_free(c);
+		return bc_error_set(e, -ENOMEM, dst->name, "start", NULL);
+	}
+	c->dst = dst;
+	/* a file this copy created takes the source's length first, as the
+	 * run would: a partial last block is cloned only to both ends */
+	if (size != dst->size && (rc = file_resize(dst, size, e)) < 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		bool untouched = false;
+		char how[300];
+
+		if (stop->cancel && *stop->cancel) {
+			unclone(dst, c->x, c->n, how, sizeof(how));
+			rc = bc_error_set_lba(e, -EINTR, dst->name, "FICLONERANGE",
+					      x[i].offset / dst->block_size,
+					      dst->block_size, "interrupted; %s", how);
+			goto fail;
+		}
+		rc = bc_reflink_range(fp(src)->fd, fp(dst)->fd, x[i].offset,
+				      x[i].length, &untouched);
+		if (rc == 0) {
+			c->x[c->n++] = x[i];
+			bytes += x[i].length;
+			continue;
+		}
+		/* refused before anything was cloned: as the run's refusal */
+		if (!c->n && untouched &&
+		    (rc == -EXDEV || rc == -EOPNOTSUPP || rc == -EINVAL)) {
+			clone_error(e, rc, dst, x[i].offset, true,
+				    "from %s, %" PRIu64 " bytes: refused; the destination's extents are unchanged",
+				    src->name, x[i].length);
+			goto fail;
+		}
+		/* part of the point in time is on the destination: that is
+		 * written, not refused (no quiet fallback, see clone.c) */
+		c->x[c->n++] = x[i];
+		unclone(dst, c->x, c->n, how, sizeof(how));
+		clone_error(e, rc, dst, x[i].offset, false,
+			    "from %s, %" PRIu64 " bytes, extent %zu of %zu at start: %s",
+			    src->name, x[i].length, i + 1, n, how);
+		goto fail;
+	}
+	snprintf(said, said_len,
+		 "FICLONERANGE of %zu data extent%s (%" PRIu64 " bytes) of %s, the destination now shares their blocks",
+		 c->n, c->n == 1 ? "" : "s", bytes, src->name);
+	*out = c;
+	return 0;
+fail:
+	file_capture_free(c);
+	return rc;
+}
+
+/* What file_capture cloned is there already: done, for ranges it cloned. */
+static int file_capture_copy(struct bc_capture *c, struct bc_volume *src,
+			     uint64_t src_off, struct bc_volume *dst,
+			     uint64_t dst_off, uint64_t len,
+			     const struct bc_stop *stop, uint64_t *done,
+			     struct bc_error *e)
+{
+	(void)stop;
+	*done = 0;
+	if (dst != c->dst || src_off != dst_off)
+		return bc_error_set(e, -EINVAL, dst->name, "FICLONERANGE",
+				    "the point in time was fixed for another range");
+	for (size_t i = 0; i < c->n; i++)
+		if (src_off >= c->x[i].offset &&
+		    src_off + len <= c->x[i].offset + c->x[i].length) {
+			*done = len;
+			return 0;
+		}
+	return bc_error_set_lba(e, -EINVAL, dst->name, "FICLONERANGE",
+				src_off / src->block_size, src->block_size,
+				"the range was not cloned at start");
 }
 
 static int file_unlink_created(struct bc_volume *v)
@@ -316,6 +476,9 @@ static const struct bc_volume_ops file_ops = {
 	.flush = file_flush,
 	.drop_cache = file_drop_cache,
 	.offload_copy = file_offload_copy,
+	.capture = file_capture,
+	.capture_copy = file_capture_copy,
+	.capture_free = file_capture_free,
 	.resize = file_resize,
 	.unlink_created = file_unlink_created,
 	.close = file_close,

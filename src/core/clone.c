@@ -326,7 +326,7 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 	if (!r->fallback.happened && c->start_fb.happened)
 		r->fallback = c->start_fb;
 	remember_outcome(c, e);
-	r->dest_touched = st->dest_modified || !nothing_written(st);
+	r->dest_touched = r->dest_touched || st->dest_modified || !nothing_written(st);
 	if (rc < 0) {
 		/* exit 3 says "refused, the host may copy"; a stop on
 		 * request or out of time says nothing of the kind */
@@ -353,6 +353,19 @@ static int start_refused(struct bc_clone *c, int rc, struct bc_error *e)
 	enum bc_method m = r->plan.chosen;
 	char why[320];
 
+	/* A capture that may have written the destination (a reflink
+	 * refused part-way; file.c punched its clones again) leaves it
+	 * touched: under --offload=require that is a failure, not "refused,
+	 * untouched"; under auto the host copy below proves nothing of it
+	 * zero and so rewrites every byte (holes by the destination's map). */
+	if (e->status.kind == BC_STATUS_NONE && e->status.cat == BC_CAT_OTHER) {
+		r->dest_touched = true;
+		if (c->o.copy.offload == BC_OFFLOAD_REQUIRE)
+			return fail(c, BC_CLONE_FAILED, rc, e);
+		r->plan.dest_proven_zero = false;
+		snprintf(r->plan.dest_zero_reason, sizeof(r->plan.dest_zero_reason),
+			 "not proven zero: %s wrote part of it at start", bc_method_name(m));
+	}
 	if (c->o.copy.offload == BC_OFFLOAD_REQUIRE || rc == -EINTR || rc == -ETIME)
 		return fail(c, c->o.copy.offload == BC_OFFLOAD_REQUIRE && rc != -EINTR &&
 			    rc != -ETIME ? BC_CLONE_NO_OFFLOAD : BC_CLONE_FAILED, rc, e);

@@ -93,10 +93,12 @@ const char *bc_consistency_name(enum bc_consistency c)
 
 /*
  * The point in time each usable method gives a clone session.  Atomic
- * needs the content fixed by bc_clone_start without writing the
- * destination: a token copy populates every token there (point-in-time
- * ROD tokens the storage keeps for us) and the run only writes them.
- * Everything else reads the source while the run copies.
+ * needs the content fixed by bc_clone_start: a token copy populates every
+ * token there (point-in-time ROD tokens the storage keeps for us) and the
+ * run only writes them; a reflink shares every data extent with the
+ * destination there (the filesystem copies on the source's later writes)
+ * and the run only settles holes.  Everything else reads the source while
+ * the run copies.
  */
 static void consistency_of(struct bc_plan_step *st, const struct bc_caps *s)
 {
@@ -126,8 +128,16 @@ static void consistency_of(struct bc_plan_step *st, const struct bc_caps *s)
 		what = "the controller reads the source namespace while NVMe Copy runs";
 		break;
 	case BC_METHOD_REFLINK:
-		what = "the run makes the reflink (and settles holes) from the source as it is then";
-		break;
+		/* a filesystem that may clone only if its server does (NFS,
+		 * FUSE) is found out by the run's first clone */
+		if (s->reflink.state != BC_SUP_YES) {
+			what = "the filesystem clones only if its server does, which the run finds out, from the source as it is then";
+			break;
+		}
+		st->consistency = BC_CONSISTENCY_ATOMIC;
+		snprintf(st->consistency_reason, sizeof(st->consistency_reason),
+			 "start clones every data extent onto the destination (FICLONERANGE): it shares the source's blocks as they were then, the run only settles the holes mapped then; the source may change once start returned");
+		return;
 	case BC_METHOD_HOST:
 		what = "this host reads the source until the copy ends";
 		break;

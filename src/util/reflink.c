@@ -78,6 +78,17 @@ static enum bc_reflink_answer fs_clones(int fd, long type, char *why, size_t len
 	return BC_REFLINK_NO;
 }
 
+enum bc_reflink_answer bc_reflink_fs(int fd, char *why, size_t len)
+{
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs) < 0) {
+		snprintf(why, len, "fstatfs: %s", strerror(errno));
+		return BC_REFLINK_MAYBE;
+	}
+	return fs_clones(fd, (long)fs.f_type, why, len);
+}
+
 enum bc_reflink_answer bc_reflink_pair(int src_fd, uint64_t src_size,
 				       int dst_fd, uint64_t dst_size,
 				       char *why, size_t len)

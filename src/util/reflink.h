@@ -27,6 +27,13 @@ enum bc_reflink_answer bc_reflink_pair(int src_fd, uint64_t src_size,
 				       char *why, size_t len);
 
 /*
+ * Does the filesystem of @fd clone extents at all?  What bc_reflink_pair
+ * says of the filesystem alone (YES, NO, or MAYBE where only a clone can
+ * tell); writes nothing.
+ */
+enum bc_reflink_answer bc_reflink_fs(int fd, char *why, size_t len);
+
+/*
  * Clone exactly [@off, @off+@len) of @src_fd onto the same range of
  * @dst_fd (@len > 0: never the kernel's "0 = to the end of the source").
  * 0 or -errno; on failure *@untouched says whether the destination's

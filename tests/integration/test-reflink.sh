@@ -7,7 +7,7 @@
 # the source", and together they cover exactly the source's data).
 . "$(dirname "$0")/../lib/common.sh"
 need_root
-for t in mkfs.xfs strace filefrag; do
+for t in mkfs.xfs strace filefrag jq; do
 	command -v $t >/dev/null || { echo "$t missing: run tests/install-deps.sh"; exit 1; }
 done
 export BLKCLONE_STATE_DIR=$T/state	# no refusal memory from elsewhere
@@ -136,8 +136,77 @@ run_fs() {	# run_fs FS DIR
 	rm -f "$d"/*.img
 }
 
+# A reflink job is atomic: "job start" returns with every data extent of
+# the source already cloned, so what the source gets after that (data
+# written over data, and over a hole) is not in the clone.  Judged by cmp
+# against a full copy made before the start (cp --reflink=never), and by
+# the order of the system calls (strace): every clone comes before the
+# job's id is printed, none after, whatever the run's speed.
+run_job() {	# run_job DIR
+	local d=$1 id alloc
+
+	make_sparse "$d/jsrc.img" 32 12 512 5
+	alloc=$(alloc_bytes "$d/jsrc.img")
+	cp --reflink=never --sparse=always "$d/jsrc.img" "$T/jsrc.saved"
+	# the first data block and the first hole
+	local data hole
+	data=$(python3 -c 'import os,sys; f=os.open(sys.argv[1],os.O_RDONLY); print(os.lseek(f,0,os.SEEK_DATA))' "$d/jsrc.img")
+	hole=$(python3 -c 'import os,sys; f=os.open(sys.argv[1],os.O_RDONLY); print(os.lseek(f,0,os.SEEK_HOLE))' "$d/jsrc.img")
+	"$BLKCLONE" job start --offload=require --json "$d/jsrc.img" "$d/jdst.img" \
+		>"$T/job-start.json" 2>"$T/job-start.err"
+	rc=$?
+	check "job: start of a reflink pair exits 0 ($(head -n 1 "$T/job-start.err"))" test $rc = 0
+	id=$(jq -r .id "$T/job-start.json")
+	check "job: start says atomic, method reflink ($(jq -c '[.consistency, .pairs[0].method, .pairs[0].consistency]' "$T/job-start.json"))" \
+		test "$(jq -c '[.consistency, .pairs[0].method, .pairs[0].consistency]' "$T/job-start.json")" = '["atomic","reflink","atomic"]'
+	# over data, and over a hole, of the source, once start returned
+	dd if=/dev/urandom of="$d/jsrc.img" bs=4096 seek=$((data / 4096)) count=16 conv=notrunc status=none
+	dd if=/dev/urandom of="$d/jsrc.img" bs=4096 seek=$((hole / 4096)) count=16 conv=notrunc status=none
+	check "job: the overwrites changed the source" \
+		test "$(cmp -s "$d/jsrc.img" "$T/jsrc.saved"; echo $?)" = 1
+	"$BLKCLONE" job wait --timeout=300 "$id" >/dev/null 2>"$T/job-wait.err"
+	rc=$?
+	check "job: wait exits 0 ($(head -n 1 "$T/job-wait.err"))" test $rc = 0
+	check "job: the clone holds the source as it was at start (cmp)" \
+		cmp "$d/jdst.img" "$T/jsrc.saved"
+	"$BLKCLONE" job status --json "$id" >"$T/job-status.json"
+	check "job: status says complete, atomic ($(jq -c '[.state, .consistency, .pairs[0].consistency]' "$T/job-status.json"))" \
+		test "$(jq -c '[.state, .consistency, .pairs[0].consistency]' "$T/job-status.json")" = '["complete","atomic","atomic"]'
+	check "job: the report says offloaded_bytes = the allocation at start ($alloc)" \
+		test "$(jq '.pairs[0].report.offloaded_bytes' "$T/job-status.json")" = "$alloc"
+
+	# The order, by strace: every FICLONERANGE before the id is written
+	# (strace follows the job to its end; a start that left the clones
+	# to the run shows them after).
+	rm -f "$d/jdst.img"
+	cp --reflink=never --sparse=always "$T/jsrc.saved" "$d/jsrc.img"
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
+	strace -f -qq -e trace=ioctl,write -o "$T/job.trace" \
+		"$BLKCLONE" job start --offload=require "$d/jsrc.img" "$d/jdst.img" \
+		>"$T/job-start.out" 2>"$T/job-start.err"
+	rc=$?
+	id=$(cat "$T/job-start.out")
+	check "job (traced): start exits 0 with an id ($id; $(head -n 1 "$T/job-start.err"))" \
+		test $rc = 0 -a -n "$id"
+	"$BLKCLONE" job wait --timeout=300 "$id" >/dev/null 2>&1
+	local told last n
+	told=$(grep -n "write(1, \"$id" "$T/job.trace" | head -n 1 | cut -d: -f1)
+	last=$(grep -n 'FICLONERANGE.* = 0$' "$T/job.trace" | tail -n 1 | cut -d: -f1)
+	n=$(grep -c 'FICLONERANGE.* = 0$' "$T/job.trace")
+	check "job (traced): $n clones, the last (line ${last:-none}) before the id is printed (line ${told:-none})" \
+		test -n "$told" -a -n "$last" -a "${last:-0}" -lt "${told:-0}"
+	check "job (traced): identical" cmp "$d/jdst.img" "$T/jsrc.saved"
+	"$BLKCLONE" probe --json "$d/jsrc.img" "$d/jdst.img" >"$T/probe.json" 2>"$T/probe.err"
+	check "probe: a reflink pair is atomic, and says why ($(jq -c '[.plan.method, .plan.consistency]' "$T/probe.json"))" \
+		test "$(jq -c '[.plan.method, .plan.consistency]' "$T/probe.json")" = '["reflink","atomic"]'
+	check "probe: the reason names the clones at start" \
+		grep -q '"consistency_reason": "start clones every data extent' "$T/probe.json"
+	rm -f "$d"/j*.img
+}
+
 if mount_fs xfs mkfs.xfs -f -m reflink=1; then
 	run_fs xfs "$T/xfs"
+	run_job "$T/xfs"
 else
 	fail "cannot make and mount XFS with reflink=1"
 fi

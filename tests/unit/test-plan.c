@@ -62,7 +62,7 @@ static const struct row rows[] = {
 	{ SCSI_BOTH, SCSI_BOTH, "iscsi:a/t", "iscsi:a/t", 512, 512, BC_OFFLOAD_AUTO, BC_METHOD_XCOPY_LID1, "one copy domain", B },
 	{ NVME, NVME, "nvme:ns1", "nvme:ns1", 512, 512, BC_OFFLOAD_AUTO, BC_METHOD_NVME_COPY, "source", B },
 	{ NVME, NVME, "nvme:ns1", "nvme:ns2", 512, 512, BC_OFFLOAD_REQUIRE, BC_METHOD_NONE, "source", N },
-	{ FILE_REFLINK, FILE_REFLINK, "fs:1", "fs:1", 512, 512, BC_OFFLOAD_AUTO, BC_METHOD_REFLINK, "source", B },
+	{ FILE_REFLINK, FILE_REFLINK, "fs:1", "fs:1", 512, 512, BC_OFFLOAD_AUTO, BC_METHOD_REFLINK, "source", A },
 	{ FILE_REFLINK, FILE_REFLINK, "fs:1", "fs:2", 512, 512, BC_OFFLOAD_AUTO, BC_METHOD_HOST, "source", B },
 	{ FILE_PLAIN, FILE_PLAIN, "fs:1", "fs:1", 512, 512, BC_OFFLOAD_REQUIRE, BC_METHOD_NONE, "source", N },
 	{ BLOCK, FILE_PLAIN, "", "fs:1", 512, 512, BC_OFFLOAD_AUTO, BC_METHOD_HOST, "source", B },
@@ -124,7 +124,7 @@ static void test_consistency_per_method(void **state)
 		{ SCSI_TOKEN, "iscsi:a/t", BC_METHOD_TOKEN, A, "point-in-time ROD token for every extent" },
 		{ SCSI_XCOPY, "iscsi:a/t", BC_METHOD_XCOPY_LID1, B, "EXTENDED COPY runs: keep the source still" },
 		{ NVME, "nvme:ns1", BC_METHOD_NVME_COPY, B, "NVMe Copy runs: keep the source still" },
-		{ FILE_REFLINK, "fs:1", BC_METHOD_REFLINK, B, "reflink" },
+		{ FILE_REFLINK, "fs:1", BC_METHOD_REFLINK, A, "start clones every data extent" },
 		{ FILE_PLAIN, "fs:1", BC_METHOD_HOST, B, "this host reads the source until the copy ends" },
 	};
 
@@ -179,6 +179,27 @@ static void test_refused_at_start(void **state)
 	assert_int_equal(p.steps[1].consistency, N);
 }
 
+/* A filesystem known to clone fixes the point in time at start; one
+ * that may clone only if its server does (NFS, FUSE) is bulk: the run's
+ * first clone finds out. */
+static void test_reflink_atomic_only_when_known(void **state)
+{
+	struct bc_caps s, d;
+	struct bc_plan p;
+
+	(void)state;
+	caps_of(FILE_REFLINK, "fs:1", 512, &s);
+	caps_of(FILE_REFLINK, "fs:1", 512, &d);
+	bc_plan_make(&s, &d, BC_OFFLOAD_AUTO, true, false, &p);
+	assert_int_equal(p.chosen, BC_METHOD_REFLINK);
+	assert_int_equal(p.consistency, A);
+	s.reflink.state = BC_SUP_UNKNOWN;
+	bc_plan_make(&s, &d, BC_OFFLOAD_AUTO, true, false, &p);
+	assert_int_equal(p.chosen, BC_METHOD_REFLINK);
+	assert_int_equal(p.consistency, B);
+	assert_non_null(strstr(p.consistency_reason, "only if its server does"));
+}
+
 static void test_dest_zero_proof(void **state)
 {
 	struct bc_caps s, d;
@@ -211,6 +232,7 @@ int main(void)
 		cmocka_unit_test(test_dest_zero_proof),
 		cmocka_unit_test(test_consistency_per_method),
 		cmocka_unit_test(test_refused_at_start),
+		cmocka_unit_test(test_reflink_atomic_only_when_known),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
