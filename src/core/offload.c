@@ -22,6 +22,10 @@
 /* Bytes per call into the backend: small enough to notice a cancel and
  * report progress, large enough to keep the copy manager busy. */
 #define STEP_BYTES (256ull << 20)
+/* Destination bytes written (copied or zeroed) between two flushes that
+ * let durable_offset move on, unless o->write_behind says otherwise: the
+ * host copy's cadence (hostcopy.c). */
+#define DURABLE_STEP (128ull << 20)
 
 /*
  * Did a failed command certainly not run?  A device says so by the
@@ -50,10 +54,13 @@ static bool rejected_unperformed(const struct bc_error *e, int rc)
 	}
 }
 
-static int walk_data(struct bc_volume *src, struct bc_volume *dst,
-		     enum bc_method m, uint64_t off, uint64_t len,
-		     const struct bc_copy_opts *o, struct bc_copy_stats *st,
-		     struct bc_error *e)
+struct walk;
+static int durable_step(struct walk *w, struct bc_error *e);
+
+static int walk_data(struct walk *w, struct bc_volume *src,
+		     struct bc_volume *dst, enum bc_method m, uint64_t off,
+		     uint64_t len, const struct bc_copy_opts *o,
+		     struct bc_copy_stats *st, struct bc_error *e)
 {
 	const struct bc_stop stop = { o->cancel, o->deadline };
 
@@ -96,6 +103,8 @@ static int walk_data(struct bc_volume *src, struct bc_volume *dst,
 			return rc;
 		off += n;
 		len -= n;
+		if ((rc = durable_step(w, e)) < 0)
+			return rc;
 		if (o->progress)
 			o->progress(st, o->progress_arg);
 	}
@@ -156,7 +165,49 @@ struct walk {
 	const struct bc_copy_opts *o;
 	struct bc_copy_stats *st;
 	struct pending pend;
+	uint64_t cadence;	/* destination bytes between flushes */
+	uint64_t written_at_flush;	/* offloaded + zeroed then */
 };
+
+/*
+ * Let st->durable_offset follow the copy, as the host copy's does: the
+ * point below which every range is done (the walk is in order: every
+ * command below it completed, every hole below it settled) and on the
+ * destination's stable storage.  A copy manager writes through the
+ * destination's cache as WRITE does: EXTENDED COPY (SPC-5) and WRITE
+ * USING TOKEN (SBC-4) have no FUA bit, and NVMe Copy is sent without
+ * one; a reflink is metadata until fdatasync.  So the offset only passes
+ * what a flush that came after it succeeded covers (SYNCHRONIZE CACHE,
+ * NVMe Flush, fdatasync): one flush per cadence of bytes written, none
+ * while only proven-zero holes were skipped.  1 when it moved on.
+ */
+static int durable_step(struct walk *w, struct bc_error *e)
+{
+	struct bc_copy_stats *st = w->st;
+	uint64_t to = st->resume_offset;
+	uint64_t written = st->offloaded_bytes + st->zeroed_bytes;
+	int rc;
+
+	/* a hole still waiting for the copy manager's first yes is not
+	 * settled yet */
+	if (w->pend.n && w->pend.r[0].offset < to)
+		to = w->pend.r[0].offset;
+	if (to <= st->durable_offset)
+		return 0;
+	if (written != w->written_at_flush) {
+		if (written - w->written_at_flush < w->cadence)
+			return 0;
+		if (bc_volume_can_flush(w->dst) &&
+		    (rc = bc_volume_flush(w->dst, e)) < 0) {
+			/* what came after the last good flush may be lost */
+			st->resume_offset = st->durable_offset;
+			return rc;
+		}
+		w->written_at_flush = written;
+	}
+	st->durable_offset = to;
+	return 1;
+}
 
 /*
  * Ask the copy manager to accept the pair before anything is written: its
@@ -206,9 +257,12 @@ static int walk_extent(struct walk *w, const struct bc_extent *x,
 			return rc;
 		st->done_bytes = pos + len;
 		st->resume_offset = pos + len;
-		return 0;
+		/* a report follows each advance (copy.h) */
+		if ((rc = durable_step(w, e)) > 0 && w->o->progress)
+			w->o->progress(st, w->o->progress_arg);
+		return rc < 0 ? rc : 0;
 	}
-	rc = walk_data(src, w->dst, w->m, pos, len, w->o, st, e);
+	rc = walk_data(w, src, w->dst, w->m, pos, len, w->o, st, e);
 	if (st->offloaded_bytes > before && !w->pend.confirmed) {
 		struct bc_error pe = { 0 };
 		int prc;
@@ -249,7 +303,8 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	struct bc_extent_iter it;
 	struct bc_dest_holes holes;
 	struct walk w = { .src = src, .dst = dst, .m = m, .o = o, .st = st,
-			  .pend = { .holes = &holes } };
+			  .pend = { .holes = &holes },
+			  .cadence = o->write_behind ? o->write_behind : DURABLE_STEP };
 	uint64_t pos = o->start, end = src->size;
 	size_t fi = 0;
 	int rc;
@@ -272,6 +327,9 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	w.src_zero = sc->zero_init.state == BC_SUP_YES;
 	st->resume_offset = pos;
 	st->done_bytes = pos;
+	if (st->durable_offset > pos)
+		st->durable_offset = pos;
+	w.written_at_flush = st->offloaded_bytes + st->zeroed_bytes;
 
 	/* Data other writers left in a cache must be on the medium the copy
 	 * manager reads (when fixed, it was, at start). */
