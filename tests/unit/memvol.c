@@ -15,6 +15,8 @@ struct memvol *memvol_of(struct bc_volume *v)
 /* One lock for all memvols: the engine may call from several threads. */
 static pthread_mutex_t mv_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static const struct bc_volume_ops mv_ops_reflink;
+
 static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
@@ -31,6 +33,11 @@ static int mv_probe(struct bc_volume *v, struct bc_caps *c, struct bc_error *e)
 	c->zero_init.state = m->zero_init ? BC_SUP_YES : BC_SUP_UNKNOWN;
 	c->zeroout.state = m->no_zero_op ? BC_SUP_NO : BC_SUP_YES;
 	c->xcopy.state = m->offload ? BC_SUP_YES : BC_SUP_NO;
+	if (v->ops == &mv_ops_reflink) {
+		c->xcopy.state = BC_SUP_NO;
+		c->reflink.state = BC_SUP_YES;
+		snprintf(c->reflink.reason, sizeof(c->reflink.reason), "memvol clones");
+	}
 	snprintf(c->id.copy_domain, sizeof(c->id.copy_domain), "%s", m->domain);
 	return 0;
 }
@@ -271,6 +278,88 @@ static void mv_close(struct bc_volume *v)
 	free(m->data);
 	free(m->allocated);
 	free(m->dirty);
+}
+
+struct bc_capture {
+	struct bc_volume *dst;
+};
+
+/* As file.c's capture: the clone is the hold. */
+static int mv_capture_locked(struct bc_volume *src, struct bc_volume *dst,
+			     enum bc_method method, const struct bc_extent *x,
+			     size_t n, const struct bc_stop *stop,
+			     struct bc_capture **out, char *said, size_t said_len,
+			     struct bc_error *e)
+{
+	struct memvol *s = memvol_of(src), *d = memvol_of(dst);
+
+	(void)method;
+	(void)stop;
+	s->captures++;
+	for (size_t i = 0; i < n; i++) {
+		if (s->capture_fail_at == i + 1) {
+			bool written = i > 0;
+
+			/* what was cloned is deallocated again */
+			for (size_t k = 0; k < i; k++)
+				for (uint64_t b = x[k].offset / d->bs;
+				     b < (x[k].offset + x[k].length) / d->bs; b++) {
+					memset(d->data + b * d->bs, 0, d->bs);
+					d->allocated[b] = false;
+				}
+			bc_error_set_lba(e, s->capture_err, dst->name, "FICLONERANGE",
+					 x[i].offset / d->bs, d->bs, "injected");
+			e->status.cat = written ? BC_CAT_OTHER : BC_CAT_NOT_SUPPORTED;
+			return s->capture_err;
+		}
+		memcpy(d->data + x[i].offset, s->data + x[i].offset, x[i].length);
+		for (uint64_t b = x[i].offset / d->bs;
+		     b < (x[i].offset + x[i].length) / d->bs; b++)
+			d->allocated[b] = true;
+	}
+	if (!(*out = calloc(1, sizeof(**out))))
+		abort();
+	(*out)->dst = dst;
+	snprintf(said, said_len, "%zu extents cloned", n);
+	return 0;
+}
+
+static int mv_capture_copy(struct bc_capture *cap, struct bc_volume *src,
+			   uint64_t src_off, struct bc_volume *dst,
+			   uint64_t dst_off, uint64_t len,
+			   const struct bc_stop *stop, uint64_t *done,
+			   struct bc_error *e)
+{
+	(void)src;
+	(void)stop;
+	if (cap->dst != dst || src_off != dst_off)
+		return bc_error_set(e, -EINVAL, dst->name, "capture copy", "another range");
+	*done = len;
+	return 0;
+}
+
+static void mv_capture_free(struct bc_capture *cap)
+{
+	free(cap);
+}
+
+LOCKED(mv_capture, (struct bc_volume *src, struct bc_volume *dst,
+		    enum bc_method method, const struct bc_extent *x, size_t n,
+		    const struct bc_stop *stop, struct bc_capture **out,
+		    char *said, size_t said_len, struct bc_error *e),
+       (src, dst, method, x, n, stop, out, said, said_len, e))
+
+static const struct bc_volume_ops mv_ops_reflink = {
+	.name = "mem", .methods = BC_METHOD_BIT(BC_METHOD_REFLINK), .probe = mv_probe,
+	.read = mv_read, .write = mv_write, .map = mv_map, .zero = mv_zero,
+	.offload_copy = mv_offload, .flush = mv_flush, .close = mv_close,
+	.capture = mv_capture, .capture_copy = mv_capture_copy,
+	.capture_free = mv_capture_free,
+};
+
+void memvol_reflink(struct bc_volume *v)
+{
+	v->ops = &mv_ops_reflink;
 }
 
 static const struct bc_volume_ops mv_ops = {

@@ -63,11 +63,23 @@ struct memvol {
 	unsigned offload_calls;
 	uint64_t offloaded_bytes;
 	char domain[32];
+	/* a reflink's point in time (memvol_reflink): capture copies every
+	 * extent onto the destination at once, as file.c clones them; the
+	 * capture_fail_at-th extent (1-based, 0 = none) fails with
+	 * capture_err after the earlier ones were written (they are
+	 * deallocated again, status OTHER), or, as the first, refused
+	 * (status NOT_SUPPORTED, nothing written) */
+	unsigned capture_fail_at;
+	int capture_err;
+	unsigned captures;
 };
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
 			     bool has_map, bool zero_init, bool writable);
 struct memvol *memvol_of(struct bc_volume *v);
+/* Make @v a volume that clones (method reflink, capture ops): before
+ * its caps are first read. */
+void memvol_reflink(struct bc_volume *v);
 /* Fill [off, off+len) with a pattern derived from @seed and allocate. */
 void memvol_fill(struct bc_volume *v, uint64_t off, uint64_t len, unsigned seed);
 /* Fill the whole volume with garbage, all allocated (old data). */
