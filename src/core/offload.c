@@ -166,7 +166,7 @@ struct walk {
 	struct bc_copy_stats *st;
 	struct pending pend;
 	uint64_t cadence;	/* destination bytes between flushes */
-	uint64_t written_at_flush;	/* offloaded + zeroed then */
+	uint64_t written_at_flush;	/* offloaded + zeroed + written then */
 };
 
 /*
@@ -185,7 +185,8 @@ static int durable_step(struct walk *w, struct bc_error *e)
 {
 	struct bc_copy_stats *st = w->st;
 	uint64_t to = st->resume_offset;
-	uint64_t written = st->offloaded_bytes + st->zeroed_bytes;
+	/* copied, zeroed, or zeros written where no zeroing command is */
+	uint64_t written = st->offloaded_bytes + st->zeroed_bytes + st->written_bytes;
 	int rc;
 
 	/* a hole still waiting for the copy manager's first yes is not
@@ -329,7 +330,7 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 	st->done_bytes = pos;
 	if (st->durable_offset > pos)
 		st->durable_offset = pos;
-	w.written_at_flush = st->offloaded_bytes + st->zeroed_bytes;
+	w.written_at_flush = st->offloaded_bytes + st->zeroed_bytes + st->written_bytes;
 
 	/* Data other writers left in a cache must be on the medium the copy
 	 * manager reads (when fixed, it was, at start). */
