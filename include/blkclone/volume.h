@@ -50,6 +50,13 @@ struct bc_designator {
 	uint8_t id[BC_DESIGNATOR_MAX];
 };
 
+/* One window of a volume onto its unit: bytes [offset, +length) of it. */
+#define BC_MAX_LU_WINDOWS 32
+struct bc_lu_window {
+	uint64_t offset;
+	uint64_t length;
+};
+
 struct bc_identity {
 	char backend[16];	/* "file", "block", "iscsi", "sg", "nvme" */
 	char location[256];	/* transport address: portal+IQN+LUN, H:C:T:L,
@@ -85,6 +92,11 @@ struct bc_identity {
 	char serial[64];
 	size_t n_designators;
 	struct bc_designator designators[BC_MAX_DESIGNATORS];
+	/* A volume of several windows onto the unit (an LVM LV of several
+	 * segments): where each lies on it, in the volume's order; the
+	 * first starts at lu_offset.  0: one window, [lu_offset, +size). */
+	size_t n_lu_windows;
+	struct bc_lu_window lu_windows[BC_MAX_LU_WINDOWS];
 };
 
 enum bc_provisioning {

@@ -47,6 +47,12 @@ static int resolve_path(struct bc_open_req *r, char *why, size_t whylen,
 	 * beneath, whose backend serves the window */
 	r->stacked = S_ISBLK(r->st.st_mode) &&
 		     bc_stack_resolve(r->st.st_rdev, &r->stack, NULL) == 0;
+	/* a multipath map with no path left would queue or fail every
+	 * I/O: refused before anything is read or written */
+	if (r->stacked && r->stack.multipath && r->stack.n_paths &&
+	    r->stack.usable_path < 0)
+		return bc_error_set(e, -ENODEV, r->shown, "open", "%s",
+				    r->stack.why_stopped);
 	return 0;
 }
 

@@ -99,8 +99,8 @@ static const struct bc_scsi_transport_ops sg_ops = {
 	.close = sg_close,
 };
 
-int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
-	       struct bc_error *e)
+static int sg_open(const char *path, const dev_t *via, bool write,
+		   struct bc_scsi_transport **out, struct bc_error *e)
 {
 	struct bc_scsi_transport *t;
 	struct sg_priv *p;
@@ -115,8 +115,13 @@ int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	if (!S_ISBLK(st.st_mode) && !S_ISCHR(st.st_mode))
 		return bc_error_set(e, -ENOTBLK, path, "open",
 				    "not a block or SCSI generic device");
-	if (bc_sysfs_scsi_address(S_ISBLK(st.st_mode), st.st_rdev, &h, &c, &tg, &l) < 0)
+	if (via && !S_ISBLK(st.st_mode))
+		return bc_error_set(e, -ENOTBLK, path, "open",
+				    "a multipath map's node is a block device");
+	if (bc_sysfs_scsi_address(via || S_ISBLK(st.st_mode),
+				  via ? *via : st.st_rdev, &h, &c, &tg, &l) < 0)
 		return bc_error_set(e, -ENODEV, path, "open",
+				    via ? "its path is not a SCSI device (no H:C:T:L in sysfs)" :
 				    "not a SCSI device (no H:C:T:L in sysfs)");
 	/* read-only for the source: SG_IO reads need no write access, and
 	 * the destination's exclusivity comes from the block volume's O_EXCL */
@@ -146,4 +151,16 @@ int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 		 h, c, tg, l);
 	*out = t;
 	return 0;
+}
+
+int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
+	       struct bc_error *e)
+{
+	return sg_open(path, NULL, write, out, e);
+}
+
+int bc_sg_open_via(const char *path, dev_t via, bool write,
+		   struct bc_scsi_transport **out, struct bc_error *e)
+{
+	return sg_open(path, &via, write, out, e);
 }

@@ -4,6 +4,7 @@
 #define BC_TRANSPORT_SG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include <blkclone/error.h>
 
@@ -15,5 +16,14 @@ struct bc_scsi_transport;
  */
 int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	       struct bc_error *e);
+
+/*
+ * The same for a dm-multipath map's node @path: SG_IO on it goes down
+ * the path the kernel uses now.  A map has no H:C:T:L of its own, so the
+ * one of its path @via (a SCSI disk's block device) names the target and
+ * the copy domain.
+ */
+int bc_sg_open_via(const char *path, dev_t via, bool write,
+		   struct bc_scsi_transport **out, struct bc_error *e);
 
 #endif

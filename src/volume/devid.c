@@ -147,7 +147,16 @@ void bc_devid_block(dev_t rdev, struct bc_identity *id)
 		s.bottom_rdev = rdev;
 	}
 	id->lu_offset = s.offset;
-	if (s.depth)
+	/* an LV of several segments: each a window on the unit, for the
+	 * overlap check (a loop device's offset is added below) */
+	id->n_lu_windows = 0;
+	if (s.n_segs > 1 && s.n_segs <= BC_MAX_LU_WINDOWS) {
+		for (size_t i = 0; i < s.n_segs; i++)
+			id->lu_windows[i] = (struct bc_lu_window){ s.segs[i].offset,
+								   s.segs[i].length };
+		id->n_lu_windows = s.n_segs;
+	}
+	if (s.depth || s.multipath)
 		snprintf(id->stack, sizeof(id->stack), "%s", s.layers);
 	bc_sysfs_kname(s.bottom_rdev, kname, sizeof(kname));
 	if (loop_backing(kname, s.bottom_rdev, &fdev, &ino, &off) == 0) {
@@ -157,6 +166,8 @@ void bc_devid_block(dev_t rdev, struct bc_identity *id)
 		bc_identity_add_key(id, "file:%u:%u:%" PRIu64, major(fdev),
 				    minor(fdev), ino);
 		id->lu_offset += off;
+		for (size_t i = 0; i < id->n_lu_windows; i++)
+			id->lu_windows[i].offset += off;
 		bc_identity_add_key(id, "dev:%u:%u", major(s.bottom_rdev),
 				    minor(s.bottom_rdev));
 		bc_identity_describe(id, NULL);

@@ -123,23 +123,57 @@ const char *bc_identity_shared_key(const struct bc_identity *a,
 	return NULL;
 }
 
+/* @id's windows on its unit: its list, or the one [lu_offset, +size). */
+static size_t windows(const struct bc_identity *id, uint64_t size,
+		      struct bc_lu_window *w)
+{
+	size_t n = id->n_lu_windows;
+
+	if (n && n <= BC_MAX_LU_WINDOWS) {
+		for (size_t i = 0; i < n; i++)
+			w[i] = id->lu_windows[i];
+		return n;
+	}
+	w[0] = (struct bc_lu_window){ id->lu_offset, size };
+	return 1;
+}
+
 enum bc_overlap bc_identity_overlap(const struct bc_identity *a, uint64_t asize,
 				    const struct bc_identity *b, uint64_t bsize,
 				    const char **key)
 {
-	uint64_t a0 = a->lu_offset, b0 = b->lu_offset;
-	/* an end past 2^64 is the end of the unit */
-	uint64_t a1 = asize > UINT64_MAX - a0 ? UINT64_MAX : a0 + asize;
-	uint64_t b1 = bsize > UINT64_MAX - b0 ? UINT64_MAX : b0 + bsize;
+	struct bc_lu_window wa[BC_MAX_LU_WINDOWS], wb[BC_MAX_LU_WINDOWS];
+	size_t na, nb;
+	bool same, any = false;
 
 	*key = bc_identity_shared_key(a, b);
 	if (!*key)
 		return BC_OVERLAP_NONE;
-	if (a0 == b0 && a1 == b1)
+	na = windows(a, asize, wa);
+	nb = windows(b, bsize, wb);
+	same = na == nb;
+	for (size_t i = 0; i < na; i++) {
+		uint64_t a0 = wa[i].offset;
+		/* an end past 2^64 is the end of the unit */
+		uint64_t a1 = wa[i].length > UINT64_MAX - a0 ? UINT64_MAX :
+			      a0 + wa[i].length;
+
+		if (same && (wa[i].offset != wb[i].offset ||
+			     wa[i].length != wb[i].length))
+			same = false;
+		for (size_t j = 0; j < nb; j++) {
+			uint64_t b0 = wb[j].offset;
+			uint64_t b1 = wb[j].length > UINT64_MAX - b0 ? UINT64_MAX :
+				      b0 + wb[j].length;
+
+			/* empty ranges share no byte */
+			if (a0 < b1 && b0 < a1 && a0 < a1 && b0 < b1)
+				any = true;
+		}
+	}
+	if (same)
 		return BC_OVERLAP_SAME;
-	/* empty ranges share no byte */
-	return a0 < b1 && b0 < a1 && a0 < a1 && b0 < b1 ? BC_OVERLAP_PARTIAL :
-							  BC_OVERLAP_NONE;
+	return any ? BC_OVERLAP_PARTIAL : BC_OVERLAP_NONE;
 }
 
 static const char *unit_word(const struct bc_identity *id)

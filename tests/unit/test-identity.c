@@ -217,6 +217,60 @@ static void test_overlap(void **state)
 	}
 }
 
+/* LVs of several segments on one multipathed LU: each a list of windows
+ * (struct bc_identity.lu_windows), so a gap between one LV's segments
+ * holds another LV, and only shared bytes make an overlap. */
+static void set_windows(struct bc_identity *id, const struct bc_lu_window *w,
+			size_t n)
+{
+	memset(id, 0, sizeof(*id));
+	assert_int_equal(bc_identity_add_key(id, "%s", NAA1), 0);
+	id->lu_offset = w[0].offset;
+	for (size_t i = 0; i < n; i++)
+		id->lu_windows[i] = w[i];
+	id->n_lu_windows = n;
+}
+
+static void test_overlap_windows(void **state)
+{
+	/* 4 MiB at 100 MiB, then 4 MiB at 20 MiB */
+	static const struct bc_lu_window two[] = { { 100 * MiB, 4 * MiB },
+						   { 20 * MiB, 4 * MiB } };
+	static const struct bc_lu_window gap[] = { { 24 * MiB, 76 * MiB } };
+	static const struct bc_lu_window in2nd[] = { { 23 * MiB, 2 * MiB } };
+	static const struct bc_lu_window swapped[] = { { 20 * MiB, 4 * MiB },
+						       { 100 * MiB, 4 * MiB } };
+	struct bc_identity a, b;
+	const char *key;
+
+	(void)state;
+	set_windows(&a, two, 2);
+	set_windows(&b, gap, 1);
+	/* one window given as lu_offset and size is the same as a list of one */
+	b.n_lu_windows = 0;
+	assert_int_equal(bc_identity_overlap(&a, 8 * MiB, &b, 76 * MiB, &key),
+			 BC_OVERLAP_NONE);
+	assert_string_equal(key, NAA1);
+	set_windows(&b, in2nd, 1);
+	assert_int_equal(bc_identity_overlap(&a, 8 * MiB, &b, 2 * MiB, &key),
+			 BC_OVERLAP_PARTIAL);
+	assert_int_equal(bc_identity_overlap(&b, 2 * MiB, &a, 8 * MiB, &key),
+			 BC_OVERLAP_PARTIAL);
+	/* the whole LU (the multipath map itself) holds every LV */
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(bc_identity_add_key(&b, "%s", NAA1), 0);
+	assert_int_equal(bc_identity_overlap(&a, 8 * MiB, &b, 1024 * MiB, &key),
+			 BC_OVERLAP_PARTIAL);
+	/* the same LV reached twice */
+	set_windows(&b, two, 2);
+	assert_int_equal(bc_identity_overlap(&a, 8 * MiB, &b, 8 * MiB, &key),
+			 BC_OVERLAP_SAME);
+	/* the same bytes in another order are another volume */
+	set_windows(&b, swapped, 2);
+	assert_int_equal(bc_identity_overlap(&a, 8 * MiB, &b, 8 * MiB, &key),
+			 BC_OVERLAP_PARTIAL);
+}
+
 static void test_describe_and_pair_text(void **state)
 {
 	struct bc_identity s, d;
@@ -255,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_add_key),
 		cmocka_unit_test(test_add_designators),
 		cmocka_unit_test(test_overlap),
+		cmocka_unit_test(test_overlap_windows),
 		cmocka_unit_test(test_describe_and_pair_text),
 	};
 

@@ -461,10 +461,12 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 	return 0;
 }
 
-/* a namespace, or a window (partition, dm-linear) onto one */
+/* a namespace, or a window (partition, dm-linear) onto one; an LV of
+ * several segments is not cut into NVMe Copy ranges yet: a block volume */
 static bool nvme_claims(const struct bc_open_req *r)
 {
-	return r->stacked && !strncmp(r->stack.bottom, "/dev/nvme", 9);
+	return r->stacked && r->stack.n_segs == 1 &&
+	       !strncmp(r->stack.bottom, "/dev/nvme", 9);
 }
 
 static int nvme_open_req(const struct bc_open_req *r, struct bc_volume **out,

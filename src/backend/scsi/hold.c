@@ -137,10 +137,13 @@ static bool is_scsi_disk(dev_t rdev)
 	return bc_sysfs_scsi_address(true, rdev, &h, &c, &t, &l) == 0;
 }
 
+/* a SCSI disk, its /dev/sgN node, a window onto one, or a dm-multipath
+ * map whose paths are SCSI disks naming one LU (or a window onto it) */
 static bool sg_claims(const struct bc_open_req *r)
 {
 	return is_device(r) && (S_ISCHR(r->st.st_mode) ||
-				(r->stacked && is_scsi_disk(r->stack.bottom_rdev)));
+				(r->stacked && (is_scsi_disk(r->stack.bottom_rdev) ||
+						r->stack.multipath_ok)));
 }
 
 /* SG_IO (EXTENDED COPY, GET LBA STATUS, WRITE SAME) to a SCSI disk, a

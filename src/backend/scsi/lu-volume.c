@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "backend/backends.h"
 #include "backend/scsi/scsi-volume.h"
@@ -33,7 +34,7 @@ static int scsi_rw(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 		   bool write, struct bc_error *e)
 {
 	struct scsi_priv *p = sp(v);
-	uint64_t lba = off / v->block_size + p->base_lba;
+	uint64_t lba = scsi_lba(v, off, NULL);
 	uint64_t blocks = len / v->block_size;
 	char *b = buf;
 
@@ -76,13 +77,17 @@ static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
 {
 	struct scsi_priv *p = sp(v);
 	struct bc_lu_lba_status st[GLS_BATCH];
-	uint64_t bs = v->block_size, base = p->base_lba, lba = off / bs + base;
-	uint64_t end = (off + len > v->size ? v->size : off + len) / bs + base;
+	uint64_t bs = v->block_size, run, lba0 = scsi_lba(v, off, &run), lba = lba0;
+	uint64_t stop = off + len > v->size ? v->size : off + len, end;
 	size_t got = 0, k = 0;
 	int rc;
 
 	if (!p->gls)
 		return bc_error_set(e, -EOPNOTSUPP, v->name, "GET LBA STATUS", NULL);
+	/* one window at a time: the walk asks again from where this ends */
+	if (stop - off > run)
+		stop = off + run;
+	end = lba0 + (stop - off) / bs;
 	rc = bc_lu_get_lba_status(&p->lu, lba, st, max < GLS_BATCH ? max : GLS_BATCH,
 				  &got, e);
 	if (rc < 0)
@@ -95,15 +100,136 @@ static int scsi_map(struct bc_volume *v, uint64_t off, uint64_t len,
 		if (cnt > end - lba)	/* tgt answers beyond the end */
 			cnt = end - lba;
 		out[k++] = (struct bc_extent){
-			(lba - base) * bs, cnt * bs,
+			off + (lba - lba0) * bs, cnt * bs,
 			st[i].status == 1 ? BC_EXTENT_DEALLOCATED :
 			st[i].status == 2 ? BC_EXTENT_ANCHORED : BC_EXTENT_MAPPED };
 		lba += cnt;
 	}
 	if (!k)	/* a reply that says nothing: treat one block as mapped */
-		out[k++] = (struct bc_extent){ (lba - base) * bs, bs, BC_EXTENT_MAPPED };
+		out[k++] = (struct bc_extent){ off + (lba - lba0) * bs, bs, BC_EXTENT_MAPPED };
 	*n = k;
 	return 0;
+}
+
+/* Zero or discard [off, +len) one window of the LU at a time. */
+static int scsi_zero_cut(struct bc_volume *v, uint64_t off, uint64_t len,
+			 unsigned flags, struct bc_error *e)
+{
+	while (len) {
+		uint64_t run, piece;
+		int rc;
+
+		(void)scsi_lba(v, off, &run);
+		piece = len < run ? len : run;
+		rc = bc_scsi_zero(v, off, piece, flags, e);
+		if (rc < 0)
+			return rc;
+		off += piece;
+		len -= piece;
+	}
+	return 0;
+}
+
+static int scsi_discard_cut(struct bc_volume *v, uint64_t off, uint64_t len,
+			    struct bc_error *e)
+{
+	while (len) {
+		uint64_t run, piece;
+		int rc;
+
+		(void)scsi_lba(v, off, &run);
+		piece = len < run ? len : run;
+		rc = bc_scsi_discard(v, off, piece, e);
+		if (rc < 0)
+			return rc;
+		off += piece;
+		len -= piece;
+	}
+	return 0;
+}
+
+/* What the copy manager runs on one piece that lies in one window of
+ * each volume. */
+typedef int (*piece_fn)(void *ctx, struct bc_volume *src, uint64_t src_off,
+			struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+			uint64_t *done, struct bc_error *e);
+
+/*
+ * Cut a copy at every window boundary of either volume (an LV of several
+ * segments is one window per segment) and run @fn on each piece in
+ * order.  *done is the pieces finished plus what the device confirmed
+ * of the one that failed: a prefix, as one uncut command would report.
+ */
+static int cut_pairs(struct bc_volume *src, uint64_t src_off,
+		     struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		     piece_fn fn, void *ctx, uint64_t *done, struct bc_error *e)
+{
+	struct scsi_priv *s = sp(src), *d = sp(dst);
+	struct bc_seg_piece pc[16];
+	uint64_t at = 0;
+
+	*done = 0;
+	if (!len || (s->n_segs <= 1 && d->n_segs <= 1))
+		return fn(ctx, src, src_off, dst, dst_off, len, done, e);
+	while (at < len) {
+		size_t n = 0;
+		uint64_t covered = 0;
+
+		if (bc_segs_cut(s->segs, s->n_segs, src_off + at, d->segs,
+				d->n_segs, dst_off + at, len - at, pc,
+				sizeof(pc) / sizeof(pc[0]), &n, &covered) < 0 || !n)
+			return bc_error_set(e, -EINVAL, src->name, "copy",
+					    "range outside the volume's windows (byte %llu)",
+					    (unsigned long long)(src_off + at));
+		for (size_t i = 0; i < n; i++) {
+			uint64_t got = 0;
+			int rc = fn(ctx, src, pc[i].src_off, dst, pc[i].dst_off,
+				    pc[i].length, &got, e);
+
+			*done += got;
+			if (rc < 0)
+				return rc;
+			if (got != pc[i].length)	/* never: a piece runs whole or fails */
+				return bc_error_set(e, -EIO, src->name, "copy",
+						    "a piece of %llu bytes reported %llu done",
+						    (unsigned long long)pc[i].length,
+						    (unsigned long long)got);
+		}
+		at += covered;
+	}
+	return 0;
+}
+
+struct copy_ctx {
+	enum bc_method method;
+	const struct bc_stop *stop;
+	struct bc_capture *cap;
+};
+
+static int piece_xcopy(void *ctx, struct bc_volume *src, uint64_t src_off,
+		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		       uint64_t *done, struct bc_error *e)
+{
+	(void)ctx;
+	return bc_scsi_xcopy_exec(src, src_off, dst, dst_off, len, done, e);
+}
+
+static int piece_token(void *ctx, struct bc_volume *src, uint64_t src_off,
+		       struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+		       uint64_t *done, struct bc_error *e)
+{
+	return bc_scsi_token_exec(src, src_off, dst, dst_off, len,
+				  ((struct copy_ctx *)ctx)->stop, done, e);
+}
+
+static int piece_capture(void *ctx, struct bc_volume *src, uint64_t src_off,
+			 struct bc_volume *dst, uint64_t dst_off, uint64_t len,
+			 uint64_t *done, struct bc_error *e)
+{
+	struct copy_ctx *c = ctx;
+
+	return bc_scsi_token_capture_copy(c->cap, src, src_off, dst, dst_off,
+					  len, c->stop, done, e);
 }
 
 static int scsi_flush(struct bc_volume *v, struct bc_error *e)
@@ -137,17 +263,19 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 			     uint64_t *done, struct bc_error *e)
 {
 	bool dst_is_lu = scsi_lu_of(dst) != NULL;
+	struct copy_ctx c = { .method = method, .stop = stop };
 
 	*done = 0;
 	if (method == BC_METHOD_TOKEN && dst_is_lu)
-		return bc_scsi_token_exec(src, src_off, dst, dst_off, len, stop,
-					  done, e);
+		return cut_pairs(src, src_off, dst, dst_off, len, piece_token,
+				 &c, done, e);
 	if (method != BC_METHOD_XCOPY_LID1 || !dst_is_lu)
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
 				    "%s needs SCSI LUs on both sides",
 				    bc_method_name(method));
-	(void)stop;	/* one EXTENDED COPY runs to its end: nothing to poll */
-	return bc_scsi_xcopy_exec(src, src_off, dst, dst_off, len, done, e);
+	/* one EXTENDED COPY runs to its end: nothing to poll */
+	return cut_pairs(src, src_off, dst, dst_off, len, piece_xcopy, &c,
+			 done, e);
 }
 
 /* A token copy's point in time, fixed before anything is written
@@ -162,6 +290,10 @@ static int scsi_capture(struct bc_volume *src, struct bc_volume *dst,
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "POPULATE TOKEN",
 				    "%s fixes no point in time here: token copy between SCSI LUs does",
 				    bc_method_name(method));
+	if (sp(src)->n_segs > 1)
+		return bc_error_set(e, -EOPNOTSUPP, src->name, "POPULATE TOKEN",
+				    "the source is an LV of %zu segments: its tokens are not cut at segment boundaries yet",
+				    sp(src)->n_segs);
 	return bc_scsi_token_capture(src, dst, x, n, stop, out, said, said_len, e);
 }
 
@@ -171,14 +303,15 @@ static int scsi_capture_copy(struct bc_capture *cap, struct bc_volume *src,
 			     const struct bc_stop *stop, uint64_t *done,
 			     struct bc_error *e)
 {
+	struct copy_ctx c = { .method = BC_METHOD_TOKEN, .stop = stop, .cap = cap };
 	int rc;
 
 	*done = 0;
 	if (!scsi_lu_of(dst))
 		return bc_error_set(e, -EOPNOTSUPP, dst->name, "WRITE USING TOKEN",
 				    "the destination is no SCSI LU");
-	rc = bc_scsi_token_capture_copy(cap, src, src_off, dst, dst_off, len,
-					stop, done, e);
+	rc = cut_pairs(src, src_off, dst, dst_off, len, piece_capture, &c,
+		       done, e);
 	if (sp(dst)->data && *done)
 		bc_blk_invalidate(sp(dst)->data);
 	return rc;
@@ -198,8 +331,8 @@ static const struct bc_volume_ops scsi_ops = {
 	.read = scsi_read,
 	.write = scsi_write,
 	.map = scsi_map,
-	.zero = bc_scsi_zero,
-	.discard = bc_scsi_discard,
+	.zero = scsi_zero_cut,
+	.discard = scsi_discard_cut,
 	.flush = scsi_flush,
 	.drop_cache = scsi_drop_cache,
 	.offload_copy = scsi_offload_copy,
@@ -240,6 +373,8 @@ int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
 	v->writable = !!(flags & BC_OPEN_WRITE);
 	v->io_threads = 1;	/* one transport, one command at a time */
 	p->max_xfer_blocks = DEFAULT_MAX_XFER / v->block_size;
+	p->n_segs = 1;
+	p->segs[0] = (struct bc_stack_seg){ 0, v->size, 0 };
 	*out = v;
 	return 0;
 }
@@ -278,8 +413,14 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 		stack = &itself;
 	else if ((rc = bc_blk_open(path, flags, &data, e)) < 0)
 		return rc;
-	rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
-			!!(flags & BC_OPEN_WRITE), &t, e);
+	/* a multipath map: SG_IO to its node, named by a usable path */
+	if (stack->multipath && stack->multipath_ok && stack->usable_path >= 0)
+		rc = bc_sg_open_via(stack->bottom,
+				    stack->paths[stack->usable_path].rdev,
+				    !!(flags & BC_OPEN_WRITE), &t, e);
+	else
+		rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
+				!!(flags & BC_OPEN_WRITE), &t, e);
 	if (rc == 0)
 		rc = bc_scsi_volume_wrap(t, flags, &v, e);
 	if (rc < 0) {
@@ -298,16 +439,51 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 	if (p->cap.block_size != data->block_size ||
 	    stack->offset % p->cap.block_size ||
 	    stack->offset + data->size > lu_bytes) {
-		rc = bc_error_set(e, -EINVAL, path, "open",
-				  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
-				  " bytes; window at %" PRIu64 ")",
-				  path, stack->bottom, p->cap.block_size, lu_bytes,
-				  stack->offset);
-		bc_volume_close(v);
-		return rc;
+		if (stack->n_segs <= 1) {
+			rc = bc_error_set(e, -EINVAL, path, "open",
+					  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
+					  " bytes; window at %" PRIu64 ")",
+					  path, stack->bottom, p->cap.block_size, lu_bytes,
+					  stack->offset);
+			bc_volume_close(v);
+			return rc;
+		}
 	}
+	if (stack->n_segs > 1) {
+		uint64_t total = 0;
+
+		/* every segment whole blocks on the LU, and all of the LV */
+		for (size_t i = 0; i < stack->n_segs; i++) {
+			const struct bc_stack_seg *g = &stack->segs[i];
+
+			if (p->cap.block_size != data->block_size ||
+			    g->offset % p->cap.block_size || g->length % p->cap.block_size ||
+			    g->offset > lu_bytes || g->length > lu_bytes - g->offset) {
+				rc = bc_error_set(e, -EINVAL, path, "open",
+						  "%s does not fit the LU beneath (%s: %u-byte blocks, %" PRIu64
+						  " bytes; segment %zu: %" PRIu64 " bytes at %" PRIu64 ")",
+						  path, stack->bottom, p->cap.block_size, lu_bytes,
+						  i + 1, g->length, g->offset);
+				bc_volume_close(v);
+				return rc;
+			}
+			total += g->length;
+		}
+		if (total != data->size) {
+			rc = bc_error_set(e, -EINVAL, path, "open",
+					  "%s: its %zu segments hold %" PRIu64 " bytes, the device %" PRIu64,
+					  path, stack->n_segs, total, data->size);
+			bc_volume_close(v);
+			return rc;
+		}
+		p->n_segs = stack->n_segs;
+		memcpy(p->segs, stack->segs, stack->n_segs * sizeof(p->segs[0]));
+	} else {
+		p->segs[0] = (struct bc_stack_seg){ 0, data->size, stack->offset };
+	}
+	p->multipath = stack->multipath;
 	p->base_lba = stack->offset / p->cap.block_size;
-	if (stack->depth)
+	if (stack->depth || stack->multipath)
 		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
 	v->size = data->size;
 	v->writable = data->writable;

@@ -168,6 +168,13 @@ static void probe_names(struct bc_volume *v, const struct bc_lu_inquiry *inq,
 	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%.200s/%" PRIu64,
 		 p->lu.t->target_id, p->lu.t->lun);
 	c->id.lu_offset = p->base_lba * v->block_size;
+	c->id.n_lu_windows = 0;
+	if (p->n_segs > 1 && p->n_segs <= BC_MAX_LU_WINDOWS) {
+		for (size_t i = 0; i < p->n_segs; i++)
+			c->id.lu_windows[i] = (struct bc_lu_window){ p->segs[i].offset,
+								     p->segs[i].length };
+		c->id.n_lu_windows = p->n_segs;
+	}
 	if (p->base_lba || p->layers[0])
 		snprintf(c->id.location, sizeof(c->id.location), "%.200s+%" PRIu64,
 			 c->id.lu_location, c->id.lu_offset);

@@ -17,6 +17,7 @@
 #include "scsi/lu.h"
 #include "scsi/token.h"
 #include "scsi/unmap.h"
+#include "volume/segments.h"
 
 struct scsi_priv {
 	struct bc_lu lu;
@@ -25,6 +26,13 @@ struct scsi_priv {
 	struct bc_volume *data;
 	uint64_t base_lba;
 	char layers[256];
+	/* the volume's windows onto the LU: one for an LU, a partition or a
+	 * one-segment LV (at base_lba), one per segment of an LV of several
+	 * (src/volume/segments.h); commands are cut at their boundaries */
+	size_t n_segs;
+	struct bc_stack_seg segs[BC_STACK_SEGS];
+	/* the LU is reached through a dm-multipath map (SG_IO to its node) */
+	bool multipath;
 	struct bc_lu_capacity cap;
 	struct bc_lu_block_limits bl;
 	struct bc_lu_provisioning lbp;
@@ -44,6 +52,28 @@ struct scsi_priv {
 static inline struct scsi_priv *sp(struct bc_volume *v)
 {
 	return v->priv;
+}
+
+/*
+ * The LBA of byte @off of the volume on the LU, and in *run the bytes
+ * from there that stay in its window (UINT64_MAX - @off when the volume
+ * is one window).  A request is cut at *run so each piece is one range of
+ * LBAs; lu-volume.c's ops do the cutting, the files beneath see pieces.
+ */
+static inline uint64_t scsi_lba(struct bc_volume *v, uint64_t off,
+				uint64_t *run)
+{
+	struct scsi_priv *p = v->priv;
+	uint64_t unit = 0, r = 0;
+
+	if (p->n_segs > 1 && bc_segs_locate(p->segs, p->n_segs, off, &unit, &r) == 0) {
+		if (run)
+			*run = r;
+		return unit / v->block_size;
+	}
+	if (run)
+		*run = UINT64_MAX - off;
+	return off / v->block_size + p->base_lba;
 }
 
 /* probe.c: the ->probe op. */

@@ -201,8 +201,8 @@ int bc_scsi_token_capture_copy(struct bc_capture *c, struct bc_volume *src,
 			       const struct bc_stop *stop, uint64_t *done,
 			       struct bc_error *e)
 {
-	uint64_t lba = src_off / src->block_size + sp(src)->base_lba;
-	uint64_t dlba = dst_off / dst->block_size + sp(dst)->base_lba;
+	uint64_t lba = scsi_lba(src, src_off, NULL);
+	uint64_t dlba = scsi_lba(dst, dst_off, NULL);
 	uint64_t blocks = len / src->block_size, got = 0;
 
 	*done = 0;

@@ -354,8 +354,8 @@ int bc_scsi_token_exec(struct bc_volume *src, uint64_t src_off,
 	    dst_off % src->block_size || len % src->block_size)
 		return bc_error_set(e, -EINVAL, dst->name, "token copy",
 				    "ranges must be whole blocks of one size");
-	rc = token_copy(src, dst, src_off / src->block_size + sp(src)->base_lba,
-			dst_off / dst->block_size + sp(dst)->base_lba,
+	rc = token_copy(src, dst, scsi_lba(src, src_off, NULL),
+			scsi_lba(dst, dst_off, NULL),
 			len / src->block_size, stop, &blocks, e);
 	*done = blocks * src->block_size;
 	if (sp(dst)->data && *done)

@@ -71,8 +71,8 @@ int bc_scsi_xcopy_exec(struct bc_volume *src, uint64_t src_off,
 	if (bc_xcopy_shape(&sc->xcopy_lim, src->block_size, &shape) < 0)
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "EXTENDED COPY(LID1)",
 				    "the copy manager's limits leave no room for a segment");
-	lba = src_off / bs + sp(src)->base_lba;
-	dlba = dst_off / bs + sp(dst)->base_lba;
+	lba = scsi_lba(src, src_off, NULL);
+	dlba = scsi_lba(dst, dst_off, NULL);
 	left = len / bs;
 	if (!len)
 		return xcopy_confirm_pair(src, sd, dst, dd, lba, dlba, e);

@@ -173,7 +173,7 @@ int bc_scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		 unsigned flags, struct bc_error *e)
 {
 	struct scsi_priv *p = sp(v);
-	uint64_t lba = off / v->block_size + p->base_lba;
+	uint64_t lba = scsi_lba(v, off, NULL);
 	uint64_t blocks = len / v->block_size, first = lba;
 	uint64_t step = p->bl.max_write_same ? p->bl.max_write_same : 65536;
 	int rc = 0;
@@ -217,7 +217,7 @@ int bc_scsi_discard(struct bc_volume *v, uint64_t off, uint64_t len,
 	struct scsi_priv *p = sp(v);
 	struct bc_unmap_geom g = p->ugeom;
 	uint8_t list[BC_UNMAP_HDR_LEN + BC_UNMAP_STEP_DESC * BC_UNMAP_DESC_LEN];
-	uint64_t lba = off / v->block_size + p->base_lba;
+	uint64_t lba = scsi_lba(v, off, NULL);
 	uint64_t blocks = len / v->block_size;
 	int rc = 0;
 
