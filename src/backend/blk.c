@@ -42,6 +42,29 @@ static struct blk_priv *bp(struct bc_volume *v)
 	return v->priv;
 }
 
+/*
+ * A block volume whose stack stopped at a device-mapper target that is
+ * no plain window (a snapshot, thin, crypt, raid... device, or a
+ * multipath map whose paths do not name one LU): the copy managers'
+ * methods are refused with that reason, and the host copies it.
+ */
+static void stack_refusal(dev_t rdev, struct bc_caps *c)
+{
+	struct bc_stack *s = malloc(sizeof(*s));
+
+	if (s && bc_stack_resolve(rdev, s, NULL) == 0 && s->why_stopped[0] &&
+	    (s->bottom_dm_target[0] || s->multipath)) {
+		bc_feature_set(&c->xcopy, BC_SUP_NO, "%s", s->why_stopped);
+		bc_feature_set(&c->token, BC_SUP_NO, "%s", s->why_stopped);
+		bc_feature_set(&c->nvme_copy, BC_SUP_NO, "%s", s->why_stopped);
+	} else if (s && s->n_segs > 1 && !strncmp(s->bottom, "/dev/nvme", 9)) {
+		bc_feature_set(&c->nvme_copy, BC_SUP_NO,
+			       "an LV of %zu segments on %s: NVMe Copy is not cut at segment boundaries yet",
+			       s->n_segs, s->bottom);
+	}
+	free(s);
+}
+
 static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 		     struct bc_error *e)
 {
@@ -87,6 +110,7 @@ static int blk_probe(struct bc_volume *v, struct bc_caps *c,
 	 * volumes, a loop device's backing file, a multipath device's LU.
 	 * Overlapping windows on it are refused (bc_copy_check). */
 	bc_devid_block(p->rdev, &c->id);
+	stack_refusal(p->rdev, c);
 	if (p->backing_fd >= 0) {
 		struct stat bst;
 

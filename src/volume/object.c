@@ -74,7 +74,9 @@ void bc_volume_close(struct bc_volume *v)
 }
 
 /* Every offload method a backend does not run, stated unsupported with
- * what it needs, so no backend speaks for another's methods. */
+ * what it needs, so no backend speaks for another's methods.  A backend
+ * may say why not better itself (a block volume over a dm-snapshot): a
+ * refusal it gave with its reason is kept. */
 static void state_foreign_methods(struct bc_caps *c, unsigned methods)
 {
 	static const struct {
@@ -90,9 +92,13 @@ static void state_foreign_methods(struct bc_caps *c, unsigned methods)
 
 	c->methods = methods;
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (!(methods & BC_METHOD_BIT(table[i].m)))
-			bc_feature_set((struct bc_feature *)((char *)c + table[i].off),
-				       BC_SUP_NO, "%s", table[i].needs);
+		if (!(methods & BC_METHOD_BIT(table[i].m))) {
+			struct bc_feature *f = (struct bc_feature *)((char *)c + table[i].off);
+
+			if (f->state == BC_SUP_NO && f->reason[0])
+				continue;
+			bc_feature_set(f, BC_SUP_NO, "%s", table[i].needs);
+		}
 }
 
 int bc_volume_caps(struct bc_volume *v, const struct bc_caps **caps,
