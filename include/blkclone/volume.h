@@ -57,6 +57,18 @@ struct bc_lu_window {
 	uint64_t length;
 };
 
+/* One path of a dm-multipath map a volume lies on. */
+#define BC_MAX_PATHS 16
+struct bc_path {
+	char device[32];	/* "sdb" */
+	char state[24];		/* sysfs device/state: "running", "offline"... */
+	char dm_state[8];	/* the map's: "active", "failed", "" unknown */
+	unsigned fail_count;	/* as the map counts them */
+	unsigned group;		/* priority group, 1-based */
+	bool usable;		/* running and active */
+	char designator[80];	/* its first unique designator, "" none */
+};
+
 struct bc_identity {
 	char backend[16];	/* "file", "block", "iscsi", "sg", "nvme" */
 	char location[256];	/* transport address: portal+IQN+LUN, H:C:T:L,
@@ -97,6 +109,13 @@ struct bc_identity {
 	 * first starts at lu_offset.  0: one window, [lu_offset, +size). */
 	size_t n_lu_windows;
 	struct bc_lu_window lu_windows[BC_MAX_LU_WINDOWS];
+	/* The dm-multipath map beneath ("dm-0", "" none) and its paths. */
+	char multipath[32];
+	size_t n_paths;
+	struct bc_path paths[BC_MAX_PATHS];
+	/* why the stack walk stopped above the unit ("dm-3 is a
+	 * dm-snapshot: not a plain window onto the LU"), "" when it did not */
+	char stack_stopped[200];
 };
 
 enum bc_provisioning {

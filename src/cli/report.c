@@ -177,6 +177,32 @@ void bc_report_caps_text(FILE *f, const char *addr, const struct bc_caps *c)
 	if (c->id.stack[0])
 		fprintf(f, "  stacked on:   %s, at byte %" PRIu64 " of %s\n",
 			c->id.stack, c->id.lu_offset, c->id.lu_location);
+	if (c->id.n_lu_windows > 1) {
+		uint64_t at = 0;
+
+		fprintf(f, "  segments:     %zu windows onto %s:", c->id.n_lu_windows,
+			c->id.lu_location);
+		for (size_t i = 0; i < c->id.n_lu_windows && i < BC_MAX_LU_WINDOWS; i++) {
+			fprintf(f, "%s bytes %" PRIu64 "+%" PRIu64 " at %" PRIu64,
+				i ? "," : "", at, c->id.lu_windows[i].length,
+				c->id.lu_windows[i].offset);
+			at += c->id.lu_windows[i].length;
+		}
+		fputc('\n', f);
+	}
+	if (c->id.multipath[0]) {
+		fprintf(f, "  multipath:    %s,", c->id.multipath);
+		for (size_t i = 0; i < c->id.n_paths && i < BC_MAX_PATHS; i++) {
+			const struct bc_path *p = &c->id.paths[i];
+
+			fprintf(f, "%s %s %s%s%s%s", i ? "," : "", p->device, p->state,
+				p->dm_state[0] ? " " : "", p->dm_state,
+				p->usable ? " (usable)" : " (not usable)");
+		}
+		fputc('\n', f);
+	}
+	if (c->id.stack_stopped[0])
+		fprintf(f, "  stack stops:  %s\n", c->id.stack_stopped);
 	if (c->id.identity[0])
 		fprintf(f, "  identity:     %s\n", c->id.identity);
 	if (c->id.vendor[0] || c->id.product[0])
@@ -277,6 +303,50 @@ void bc_report_caps_json(struct bc_json *j, const char *addr,
 	bc_json_string(j, "lu_location", c->id.lu_location[0] ? c->id.lu_location : NULL);
 	bc_json_u64(j, "lu_offset", c->id.lu_offset);
 	bc_json_string(j, "stack", c->id.stack[0] ? c->id.stack : NULL);
+	/* the windows onto the unit: one, or one per segment of an LV */
+	bc_json_open_array(j, "segments");
+	if (c->id.n_lu_windows > 1) {
+		uint64_t at = 0;
+
+		for (size_t i = 0; i < c->id.n_lu_windows && i < BC_MAX_LU_WINDOWS; i++) {
+			bc_json_open_object(j, NULL);
+			bc_json_u64(j, "start", at);
+			bc_json_u64(j, "length", c->id.lu_windows[i].length);
+			bc_json_u64(j, "lu_offset", c->id.lu_windows[i].offset);
+			bc_json_close_object(j);
+			at += c->id.lu_windows[i].length;
+		}
+	} else {
+		bc_json_open_object(j, NULL);
+		bc_json_u64(j, "start", 0);
+		bc_json_u64(j, "length", c->size);
+		bc_json_u64(j, "lu_offset", c->id.lu_offset);
+		bc_json_close_object(j);
+	}
+	bc_json_close_array(j);
+	if (c->id.multipath[0]) {
+		bc_json_open_object(j, "multipath");
+		bc_json_string(j, "map", c->id.multipath);
+		bc_json_open_array(j, "paths");
+		for (size_t i = 0; i < c->id.n_paths && i < BC_MAX_PATHS; i++) {
+			const struct bc_path *p = &c->id.paths[i];
+
+			bc_json_open_object(j, NULL);
+			bc_json_string(j, "device", p->device);
+			bc_json_string(j, "state", p->state);
+			bc_json_string(j, "dm_state", p->dm_state[0] ? p->dm_state : NULL);
+			bc_json_u64(j, "fail_count", p->fail_count);
+			bc_json_u64(j, "group", p->group);
+			bc_json_bool(j, "usable", p->usable);
+			bc_json_string(j, "designator", p->designator[0] ? p->designator : NULL);
+			bc_json_close_object(j);
+		}
+		bc_json_close_array(j);
+		bc_json_close_object(j);
+	} else {
+		bc_json_null(j, "multipath");
+	}
+	bc_json_string(j, "stack_stopped", c->id.stack_stopped[0] ? c->id.stack_stopped : NULL);
 	bc_json_string(j, "unit", c->id.unit[0] ? c->id.unit : NULL);
 	bc_json_open_array(j, "unit_keys");
 	for (size_t i = 0; i < c->id.n_unit_keys && i < BC_MAX_UNIT_KEYS; i++)

@@ -133,6 +133,44 @@ static size_t multipath_paths(dev_t rdev, struct bc_identity *id)
 	return strong;
 }
 
+/* The paths and the stop reason of stack @s into @id. */
+static void stack_info(const struct bc_stack *s, struct bc_identity *id)
+{
+	id->multipath[0] = '\0';
+	id->n_paths = 0;
+	snprintf(id->stack_stopped, sizeof(id->stack_stopped), "%s",
+		 s->why_stopped);
+	if (!s->multipath)
+		return;
+	snprintf(id->multipath, sizeof(id->multipath), "%.31s",
+		 strncmp(s->bottom, "/dev/", 5) ? s->bottom : s->bottom + 5);
+	for (size_t i = 0; i < s->n_paths && i < BC_MAX_PATHS; i++) {
+		const struct bc_stack_path *p = &s->paths[i];
+		struct bc_path *o = &id->paths[id->n_paths++];
+
+		memset(o, 0, sizeof(*o));
+		snprintf(o->device, sizeof(o->device), "%s", p->name);
+		snprintf(o->state, sizeof(o->state), "%s", p->state);
+		snprintf(o->dm_state, sizeof(o->dm_state), "%s",
+			 !p->has_dm_state ? "" : p->dm_active ? "active" : "failed");
+		o->fail_count = p->fail_count;
+		o->group = p->group;
+		o->usable = p->usable;
+		snprintf(o->designator, sizeof(o->designator), "%s", p->designator);
+	}
+}
+
+void bc_devid_stack_info(dev_t rdev, struct bc_identity *id)
+{
+	struct bc_stack *s = malloc(sizeof(*s));
+
+	id->multipath[0] = id->stack_stopped[0] = '\0';
+	id->n_paths = 0;
+	if (s && bc_stack_resolve(rdev, s, NULL) == 0)
+		stack_info(s, id);
+	free(s);
+}
+
 void bc_devid_block(dev_t rdev, struct bc_identity *id)
 {
 	struct bc_stack s;
@@ -158,6 +196,7 @@ void bc_devid_block(dev_t rdev, struct bc_identity *id)
 	}
 	if (s.depth || s.multipath)
 		snprintf(id->stack, sizeof(id->stack), "%s", s.layers);
+	stack_info(&s, id);
 	bc_sysfs_kname(s.bottom_rdev, kname, sizeof(kname));
 	if (loop_backing(kname, s.bottom_rdev, &fdev, &ino, &off) == 0) {
 		/* the same form as a file's own key: a file and a loop

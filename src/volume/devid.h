@@ -24,6 +24,13 @@
 void bc_devid_block(dev_t rdev, struct bc_identity *id);
 
 /*
+ * Fill @id's multipath map and paths and the reason the stack walk
+ * stopped, from block device @rdev's stack (src/volume/stack.h); the
+ * fields stay empty when it cannot be resolved.
+ */
+void bc_devid_stack_info(dev_t rdev, struct bc_identity *id);
+
+/*
  * The block device (sd) the kernel made of SCSI generic node @chr, as
  * /dev/NAME in @path; -ENODEV when the LU has none (a tape, a disk
  * without the sd driver).

@@ -45,6 +45,9 @@ same "probe keys, as the probe table" "$(keys "$T/probe.json" .)" "$(doc_keys 2)
 same "volume keys, as the volume table" "$(keys "$T/probe.json" '.volumes[0]')" "$(doc_keys 3)"
 same "capability keys" "$(keys "$T/probe.json" '.volumes[0].capabilities')" \
 	"xcopy_lid1 token_copy nvme_copy reflink write_same_unmap zeroout unmap extent_map zero_init"
+same "segment keys" "$(keys "$T/probe.json" '.volumes[0].segments[0]')" "start length lu_offset"
+check "a file is one window onto itself, on no multipath map" \
+	test "$(jq -c '.volumes[0] | [(.segments | length), .segments[0].start, .segments[0].length, .segments[0].lu_offset, .multipath, .stack_stopped]' "$T/probe.json")" = "[1,0,$((16 << 20)),0,null,null]"
 same "capability fields" "$(keys "$T/probe.json" '.volumes[0].capabilities.zero_init')" "state reason"
 same "limit keys" "$(keys "$T/probe.json" '.volumes[0].limits')" \
 	"xcopy_lid1 token_copy nvme_copy unmap max_write_same_blocks"

@@ -14,6 +14,7 @@
 
 #include "backend/backends.h"
 #include "backend/scsi/scsi-volume.h"
+#include "volume/devid.h"
 #include "scsi/lu.h"
 #include "scsi/rsoc.h"
 #include "scsi/token.h"
@@ -168,6 +169,9 @@ static void probe_names(struct bc_volume *v, const struct bc_lu_inquiry *inq,
 	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%.200s/%" PRIu64,
 		 p->lu.t->target_id, p->lu.t->lun);
 	c->id.lu_offset = p->base_lba * v->block_size;
+	/* a block device: its multipath paths and states, for probe */
+	if (p->data)
+		bc_devid_stack_info(bc_blk_rdev(p->data), &c->id);
 	c->id.n_lu_windows = 0;
 	if (p->n_segs > 1 && p->n_segs <= BC_MAX_LU_WINDOWS) {
 		for (size_t i = 0; i < p->n_segs; i++)
