@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <scsi/sg_pt.h>
@@ -22,18 +23,24 @@
 
 #define DEFAULT_TIMEOUT_S 60
 
+#define MPATH_PATHS 16
+
 struct sg_priv {
 	int fd;
+	bool write;
+	/* a multipath map's paths (block devices), to send a command to
+	 * when the map's current path failed under it; none on a plain device */
+	size_t n_paths;
+	dev_t paths[MPATH_PATHS];
 };
 
-static int sg_execute(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
-		      struct bc_error *e)
+static int sg_once(struct bc_scsi_transport *t, int fd, struct bc_scsi_cmd *cmd,
+		   struct bc_error *e)
 {
-	struct sg_priv *p = t->priv;
 	struct sg_pt_base *pt;
 	int res, cat, timeout;
 
-	pt = construct_scsi_pt_obj_with_fd(p->fd, 0);
+	pt = construct_scsi_pt_obj_with_fd(fd, 0);
 	if (!pt)
 		return bc_error_set(e, -ENOMEM, t->name, "SG_IO", NULL);
 	set_scsi_pt_cdb(pt, cmd->cdb, cmd->cdb_len);
@@ -44,7 +51,7 @@ static int sg_execute(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		set_scsi_pt_data_out(pt, cmd->data, (int)cmd->data_len);
 	timeout = cmd->timeout_ms ? (int)((cmd->timeout_ms + 999) / 1000) :
 				    DEFAULT_TIMEOUT_S;
-	res = do_scsi_pt(pt, p->fd, timeout, 0);
+	res = do_scsi_pt(pt, fd, timeout, 0);
 	if (res < 0) {
 		destruct_scsi_pt_obj(pt);
 		return bc_error_set(e, res, t->name, "SG_IO", NULL);
@@ -83,12 +90,93 @@ static int sg_execute(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 	return 0;
 }
 
+/* An error the path under a map gave: the device is gone or offline, or
+ * the transport lost it.  Not a timeout: the command may still run. */
+static bool path_error(int rc)
+{
+	return rc == -ENODEV || rc == -ENXIO || rc == -EIO || rc == -ENOTCONN ||
+	       rc == -EHOSTDOWN || rc == -ENOLINK;
+}
+
+/* One path of a map, if sysfs says it runs and /dev holds its node. */
+static int sg_on_path(struct bc_scsi_transport *t, dev_t dev,
+		      struct bc_scsi_cmd *cmd, struct bc_error *e)
+{
+	struct sg_priv *p = t->priv;
+	char kname[64], node[80], attr[96], state[32];
+	struct stat st;
+	int fd, rc;
+
+	snprintf(attr, sizeof(attr), "/sys/dev/block/%u:%u/device/state",
+		 major(dev), minor(dev));
+	if (bc_sysfs_read_path(attr, state, sizeof(state)) < 0 ||
+	    strcmp(state, "running") || bc_sysfs_kname(dev, kname, sizeof(kname)) < 0)
+		return -ENODEV;
+	snprintf(node, sizeof(node), "/dev/%s", kname);
+	fd = scsi_pt_open_device(node, !p->write, 0);
+	if (fd < 0)
+		return fd;
+	/* the node must be that path, not whatever /dev holds by its name */
+	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != dev) {
+		scsi_pt_close_device(fd);
+		return -ENODEV;
+	}
+	rc = sg_once(t, fd, cmd, e);
+	scsi_pt_close_device(fd);
+	return rc;
+}
+
+/*
+ * SG_IO on a multipath map goes down a path the map chooses, and the map
+ * does not fail a path for an ioctl's error (only a failed read or write
+ * does, or multipathd): a command can land on a path that is offline.
+ * Then it is sent again on each path that sysfs says is running, in the
+ * map's order, until one answers.  Every command blkclone sends may be
+ * repeated: a copy or a zeroing of the same blocks ends the same.  With
+ * no path answering, the map's error is returned, said so.
+ */
+static int sg_execute(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
+		      struct bc_error *e)
+{
+	struct sg_priv *p = t->priv;
+	struct bc_error first, scratch;
+	int rc;
+
+	if (!e) {	/* a caller that wants no error text still gets the retries */
+		bc_error_clear(&scratch);
+		e = &scratch;
+	}
+	rc = sg_once(t, p->fd, cmd, e);
+	if (!p->n_paths || !path_error(rc))
+		return rc;
+	first = *e;
+	for (size_t i = 0; i < p->n_paths; i++) {
+		bc_error_clear(e);
+		memset(cmd->sense, 0, sizeof(cmd->sense));
+		cmd->sense_len = 0;
+		cmd->status = 0;
+		cmd->resid = 0;
+		rc = sg_on_path(t, p->paths[i], cmd, e);
+		if (rc == 0 || !path_error(rc))
+			return rc;
+	}
+	*e = first;
+	{
+		size_t n = strlen(e->detail);
+
+		snprintf(e->detail + n, sizeof(e->detail) - n,
+			 "%sand on no path of the multipath map either", n ? "; " : "");
+	}
+	return first.err;
+}
+
 static void sg_close(struct bc_scsi_transport *t)
 {
 	struct sg_priv *p = t->priv;
 
 	if (p && p->fd >= 0)
 		scsi_pt_close_device(p->fd);
+
 	free(p);
 	free(t);
 }
@@ -99,8 +187,8 @@ static const struct bc_scsi_transport_ops sg_ops = {
 	.close = sg_close,
 };
 
-static int sg_open(const char *path, const dev_t *via, bool write,
-		   struct bc_scsi_transport **out, struct bc_error *e)
+static int sg_open(const char *path, const dev_t *via, size_t n_via,
+		   bool write, struct bc_scsi_transport **out, struct bc_error *e)
 {
 	struct bc_scsi_transport *t;
 	struct sg_priv *p;
@@ -119,7 +207,7 @@ static int sg_open(const char *path, const dev_t *via, bool write,
 		return bc_error_set(e, -ENOTBLK, path, "open",
 				    "a multipath map's node is a block device");
 	if (bc_sysfs_scsi_address(via || S_ISBLK(st.st_mode),
-				  via ? *via : st.st_rdev, &h, &c, &tg, &l) < 0)
+				  via ? via[0] : st.st_rdev, &h, &c, &tg, &l) < 0)
 		return bc_error_set(e, -ENODEV, path, "open",
 				    via ? "its path is not a SCSI device (no H:C:T:L in sysfs)" :
 				    "not a SCSI device (no H:C:T:L in sysfs)");
@@ -137,6 +225,9 @@ static int sg_open(const char *path, const dev_t *via, bool write,
 		return bc_error_set(e, -ENOMEM, path, "open", NULL);
 	}
 	p->fd = fd;
+	p->write = write;
+	for (size_t i = 0; via && i < n_via && i < MPATH_PATHS; i++)
+		p->paths[p->n_paths++] = via[i];
 	t->ops = &sg_ops;
 	t->priv = p;
 	t->lun = l;
@@ -156,11 +247,14 @@ static int sg_open(const char *path, const dev_t *via, bool write,
 int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 	       struct bc_error *e)
 {
-	return sg_open(path, NULL, write, out, e);
+	return sg_open(path, NULL, 0, write, out, e);
 }
 
-int bc_sg_open_via(const char *path, dev_t via, bool write,
+int bc_sg_open_via(const char *path, const dev_t *paths, size_t n, bool write,
 		   struct bc_scsi_transport **out, struct bc_error *e)
 {
-	return sg_open(path, &via, write, out, e);
+	if (!n)
+		return bc_error_set(e, -ENODEV, path, "open",
+				    "a multipath map without paths");
+	return sg_open(path, paths, n, write, out, e);
 }

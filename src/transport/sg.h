@@ -4,6 +4,7 @@
 #define BC_TRANSPORT_SG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #include <blkclone/error.h>
@@ -19,11 +20,13 @@ int bc_sg_open(const char *path, bool write, struct bc_scsi_transport **out,
 
 /*
  * The same for a dm-multipath map's node @path: SG_IO on it goes down
- * the path the kernel uses now.  A map has no H:C:T:L of its own, so the
- * one of its path @via (a SCSI disk's block device) names the target and
- * the copy domain.
+ * a path the map chooses.  A map has no H:C:T:L of its own, so the one
+ * of @paths[0] (a SCSI disk's block device, one the map may use) names
+ * the target and the copy domain.  A command that fails on the map with
+ * a path error is sent again on each of @paths (@n of them) that sysfs
+ * says is running, until one answers.
  */
-int bc_sg_open_via(const char *path, dev_t via, bool write,
+int bc_sg_open_via(const char *path, const dev_t *paths, size_t n, bool write,
 		   struct bc_scsi_transport **out, struct bc_error *e);
 
 #endif

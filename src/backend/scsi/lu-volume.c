@@ -414,10 +414,18 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 	else if ((rc = bc_blk_open(path, flags, &data, e)) < 0)
 		return rc;
 	/* a multipath map: SG_IO to its node, named by a usable path */
-	if (stack->multipath && stack->multipath_ok && stack->usable_path >= 0)
-		rc = bc_sg_open_via(stack->bottom,
-				    stack->paths[stack->usable_path].rdev,
+	if (stack->multipath && stack->multipath_ok && stack->usable_path >= 0) {
+		dev_t paths[BC_STACK_PATHS];
+		size_t n = 0;
+
+		/* the usable path names the LU; all are tried after a failure */
+		paths[n++] = stack->paths[stack->usable_path].rdev;
+		for (size_t i = 0; i < stack->n_paths; i++)
+			if ((int)i != stack->usable_path)
+				paths[n++] = stack->paths[i].rdev;
+		rc = bc_sg_open_via(stack->bottom, paths, n,
 				    !!(flags & BC_OPEN_WRITE), &t, e);
+	}
 	else
 		rc = bc_sg_open(stack->bottom[0] ? stack->bottom : path,
 				!!(flags & BC_OPEN_WRITE), &t, e);
