@@ -1,6 +1,7 @@
 /* libFuzzer: parsers of what copy managers return -- RECEIVE COPY
  * OPERATING PARAMETERS, VPD 0x8F, RECEIVE ROD TOKEN INFORMATION, COPY
- * ABORTED progress -- and of device-mapper linear tables. */
+ * ABORTED progress -- and of device-mapper linear and multipath table
+ * and status lines. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include "scsi/lu.h"
 #include "scsi/token.h"
 #include "scsi/xcopy.h"
+#include "volume/dmtable.h"
 #include "volume/stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -38,6 +40,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(s, data, size);
 		s[size] = '\0';
 		bc_stack_parse_linear(s, &ma, &mi, &sector);
+		for (int status = 0; status < 2; status++) {
+			struct bc_mpath_path mp[4];
+			size_t n = 0;
+
+			/* never more paths than room, whatever it returns */
+			bc_dm_parse_multipath(s, status, mp, 4, &n);
+			if (n > 4)
+				__builtin_trap();
+		}
 		free(s);
 	}
 	return 0;
