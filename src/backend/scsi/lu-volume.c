@@ -16,6 +16,7 @@
 #include "scsi/lu.h"
 #include "transport/iscsi/session.h"
 #include "transport/sg.h"
+#include "util/sysfs.h"
 #include "volume/stack.h"
 
 #define GLS_BATCH 256
@@ -396,6 +397,36 @@ int bc_scsi_volume_open(const char *addr, unsigned flags,
 	return rc;
 }
 
+/*
+ * The path whose H:C:T:L names a multipath map's LU and copy domain: of
+ * the usable ones, the lowest address, so two maps over LUs of one target
+ * reached through the same sessions get the same copy domain whatever
+ * order their tables list the paths in.
+ */
+static size_t naming_path(const struct bc_stack *s)
+{
+	size_t best = (size_t)s->usable_path;
+	unsigned bh = 0, bc = 0, bt = 0;
+	uint64_t bl = 0;
+	bool have = false;
+
+	for (size_t i = 0; i < s->n_paths; i++) {
+		unsigned h, c, t;
+		uint64_t l;
+
+		if (!s->paths[i].usable ||
+		    bc_sysfs_scsi_address(true, s->paths[i].rdev, &h, &c, &t, &l) < 0)
+			continue;
+		if (!have || h < bh || (h == bh && (c < bc || (c == bc &&
+		    (t < bt || (t == bt && l < bl)))))) {
+			best = i;
+			bh = h, bc = c, bt = t, bl = l;
+			have = true;
+		}
+	}
+	return best;
+}
+
 int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 			   const struct bc_stack *stack,
 			   struct bc_volume **out, struct bc_error *e)
@@ -416,12 +447,12 @@ int bc_scsi_sg_volume_open(const char *path, unsigned flags,
 	/* a multipath map: SG_IO to its node, named by a usable path */
 	if (stack->multipath && stack->multipath_ok && stack->usable_path >= 0) {
 		dev_t paths[BC_STACK_PATHS];
-		size_t n = 0;
+		size_t n = 0, name = naming_path(stack);
 
-		/* the usable path names the LU; all are tried after a failure */
-		paths[n++] = stack->paths[stack->usable_path].rdev;
+		/* one usable path names the LU; all are tried after a failure */
+		paths[n++] = stack->paths[name].rdev;
 		for (size_t i = 0; i < stack->n_paths; i++)
-			if ((int)i != stack->usable_path)
+			if (i != name)
 				paths[n++] = stack->paths[i].rdev;
 		rc = bc_sg_open_via(stack->bottom, paths, n,
 				    !!(flags & BC_OPEN_WRITE), &t, e);
