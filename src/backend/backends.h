@@ -79,4 +79,10 @@ struct bc_scsi_transport;
 int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
 			struct bc_volume **out, struct bc_error *e);
 
+/* The same volume seen as windows onto its LU (an LV of several
+ * segments, src/volume/segments.h): for the simulator's tests of
+ * commands cut at window boundaries. */
+int bc_scsi_volume_set_windows(struct bc_volume *v, const struct bc_stack_seg *segs,
+			       size_t n, struct bc_error *e);
+
 #endif

@@ -46,16 +46,29 @@ static int scsi_rw(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 		return bc_error_set_lba(e, -EINVAL, v->name, write ? "WRITE(16)" : "READ(16)",
 					lba, v->block_size, "unaligned request");
 	while (blocks) {
-		uint32_t n = blocks > p->max_xfer_blocks ? p->max_xfer_blocks :
-							   (uint32_t)blocks;
-		int rc = write ? bc_lu_write16(&p->lu, lba, n, b, e)
-			       : bc_lu_read16(&p->lu, lba, n, b, e);
+		uint64_t run, left;
+		int rc;
 
-		if (rc < 0)
-			return rc;
-		lba += n;
-		blocks -= n;
-		b += (size_t)n * v->block_size;
+		/* one window at a time: its blocks are one range on the LU */
+		lba = scsi_lba(v, off, &run);
+		left = run / v->block_size < blocks ? run / v->block_size : blocks;
+		if (!left)
+			return bc_error_set_lba(e, -EINVAL, v->name, write ? "WRITE(16)" : "READ(16)",
+						lba, v->block_size, "outside the volume's windows");
+		blocks -= left;
+		off += left * v->block_size;
+		while (left) {
+			uint32_t n = left > p->max_xfer_blocks ? p->max_xfer_blocks :
+								 (uint32_t)left;
+
+			rc = write ? bc_lu_write16(&p->lu, lba, n, b, e)
+				   : bc_lu_read16(&p->lu, lba, n, b, e);
+			if (rc < 0)
+				return rc;
+			lba += n;
+			left -= n;
+			b += (size_t)n * v->block_size;
+		}
 	}
 	return 0;
 }
@@ -377,6 +390,37 @@ int bc_scsi_volume_wrap(struct bc_scsi_transport *t, unsigned flags,
 	p->n_segs = 1;
 	p->segs[0] = (struct bc_stack_seg){ 0, v->size, 0 };
 	*out = v;
+	return 0;
+}
+
+int bc_scsi_volume_set_windows(struct bc_volume *v, const struct bc_stack_seg *segs,
+			       size_t n, struct bc_error *e)
+{
+	struct scsi_priv *p = scsi_lu_of(v);
+	uint64_t total = 0, lu_bytes;
+
+	if (!p)
+		return bc_error_set(e, -EINVAL, v->name, "open", "not a SCSI LU volume");
+	lu_bytes = p->cap.blocks * p->cap.block_size;
+	if (bc_segs_check(segs, n) < 0)
+		return bc_error_set(e, -EINVAL, v->name, "open",
+				    "windows must be back to back from byte 0, at most %d",
+				    BC_STACK_SEGS);
+	for (size_t i = 0; i < n; i++) {
+		if (segs[i].offset % v->block_size || segs[i].length % v->block_size ||
+		    segs[i].offset > lu_bytes || segs[i].length > lu_bytes - segs[i].offset)
+			return bc_error_set(e, -EINVAL, v->name, "open",
+					    "window %zu (%" PRIu64 " bytes at %" PRIu64
+					    ") does not fit the LU (%" PRIu64 " bytes of %u-byte blocks)",
+					    i + 1, segs[i].length, segs[i].offset, lu_bytes,
+					    v->block_size);
+		total += segs[i].length;
+	}
+	memcpy(p->segs, segs, n * sizeof(segs[0]));
+	p->n_segs = n;
+	p->base_lba = segs[0].offset / v->block_size;
+	v->size = total;
+	v->caps_valid = false;
 	return 0;
 }
 
