@@ -98,6 +98,23 @@ static bool path_error(int rc)
 	       rc == -EHOSTDOWN || rc == -ENOLINK;
 }
 
+/* EXTENDED COPY, POPULATE TOKEN, WRITE USING TOKEN (83h) and their
+ * results (84h): what a copy manager runs in the session they come on. */
+static bool third_party(const struct bc_scsi_cmd *cmd)
+{
+	return cmd->cdb_len && (cmd->cdb[0] == 0x83 || cmd->cdb[0] == 0x84);
+}
+
+/* A command as it was before it was sent. */
+static void reset(struct bc_scsi_cmd *cmd, struct bc_error *e)
+{
+	bc_error_clear(e);
+	memset(cmd->sense, 0, sizeof(cmd->sense));
+	cmd->sense_len = 0;
+	cmd->status = 0;
+	cmd->resid = 0;
+}
+
 /* One path of a map, if sysfs says it runs and /dev holds its node. */
 static int sg_on_path(struct bc_scsi_transport *t, dev_t dev,
 		      struct bc_scsi_cmd *cmd, struct bc_error *e)
@@ -131,7 +148,9 @@ static int sg_on_path(struct bc_scsi_transport *t, dev_t dev,
  * does not fail a path for an ioctl's error (only a failed read or write
  * does, or multipathd): a command can land on a path that is offline.
  * Then it is sent again on each path that sysfs says is running, in the
- * map's order, until one answers.  Every command blkclone sends may be
+ * map's order, until one answers.  Copy manager commands go first to the
+ * path that named the LU (paths[0]), whose target is the copy domain the
+ * plan relied on; the map and the other paths only when it is dead.  Every command blkclone sends may be
  * repeated: a copy or a zeroing of the same blocks ends the same.  With
  * no path answering, the map's error is returned, said so.
  */
@@ -146,16 +165,21 @@ static int sg_execute(struct bc_scsi_transport *t, struct bc_scsi_cmd *cmd,
 		bc_error_clear(&scratch);
 		e = &scratch;
 	}
+	/* a copy manager's command goes down the path whose target was
+	 * planned as the copy domain: another path's session may not reach
+	 * the other LU (LIO: COPY ABORTED, 0D/02) */
+	if (p->n_paths && third_party(cmd)) {
+		rc = sg_on_path(t, p->paths[0], cmd, e);
+		if (rc == 0 || !path_error(rc))
+			return rc;
+		reset(cmd, e);
+	}
 	rc = sg_once(t, p->fd, cmd, e);
 	if (!p->n_paths || !path_error(rc))
 		return rc;
 	first = *e;
 	for (size_t i = 0; i < p->n_paths; i++) {
-		bc_error_clear(e);
-		memset(cmd->sense, 0, sizeof(cmd->sense));
-		cmd->sense_len = 0;
-		cmd->status = 0;
-		cmd->resid = 0;
+		reset(cmd, e);
 		rc = sg_on_path(t, p->paths[i], cmd, e);
 		if (rc == 0 || !path_error(rc))
 			return rc;
