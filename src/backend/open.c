@@ -53,6 +53,11 @@ static int resolve_path(struct bc_open_req *r, char *why, size_t whylen,
 	    r->stack.usable_path < 0)
 		return bc_error_set(e, -ENODEV, r->shown, "open", "%s",
 				    r->stack.why_stopped);
+	/* a map over two LUs reads and writes whichever its path selector
+	 * picks: no copy, on the host or in the array, is safe through it */
+	if (r->stacked && r->stack.multipath_split)
+		return bc_error_set(e, -EINVAL, r->shown, "open", "%s",
+				    r->stack.why_stopped);
 	return 0;
 }
 

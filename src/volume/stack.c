@@ -281,9 +281,11 @@ static int multipath_paths(struct bc_stack *s, dev_t rdev, const char *kname,
 		if (!p->usable) {
 			size_t u = strlen(gone);
 
+			/* the path's own state says why; "failed" only when the
+			 * map alone knows it */
 			snprintf(gone + u, sizeof(gone) - u, "%s%s %s", u ? ", " : "",
-				 p->name, p->has_dm_state && !p->dm_active ?
-				 "failed" : p->state);
+				 p->name, strcmp(p->state, "running") ? p->state :
+				 "failed");
 		}
 		/* the first problem is the reason; the loop goes on so that
 		 * every path's state is known */
@@ -300,6 +302,7 @@ static int multipath_paths(struct bc_stack *s, dev_t rdev, const char *kname,
 				 kname, p->name);
 			rc = -EOPNOTSUPP;
 		} else if (i && strcmp(keys, keys0)) {
+			s->multipath_split = true;
 			snprintf(why, wlen, "%.16s (multipath): paths %.16s and %.16s name different LUs (%.40s vs %.40s)",
 				 kname, s->paths[0].name, p->name,
 				 s->paths[0].designator, p->designator);

@@ -61,6 +61,9 @@ struct bc_stack {
 	 * to the map's node, which the kernel sends down the current path */
 	bool multipath;
 	bool multipath_ok;
+	/* its paths name different LUs: writes would land on whichever the
+	 * map chooses, so the map is refused whole */
+	bool multipath_split;
 	size_t n_paths;
 	struct bc_stack_path paths[BC_STACK_PATHS];
 	int usable_path;	/* index of the first usable path, -1 none */
