@@ -215,7 +215,6 @@ static int cut_pairs(struct bc_volume *src, uint64_t src_off,
 }
 
 struct copy_ctx {
-	enum bc_method method;
 	const struct bc_stop *stop;
 	struct bc_capture *cap;
 };
@@ -277,7 +276,7 @@ static int scsi_offload_copy(struct bc_volume *src, uint64_t src_off,
 			     uint64_t *done, struct bc_error *e)
 {
 	bool dst_is_lu = scsi_lu_of(dst) != NULL;
-	struct copy_ctx c = { .method = method, .stop = stop };
+	struct copy_ctx c = { .stop = stop };
 
 	*done = 0;
 	if (method == BC_METHOD_TOKEN && dst_is_lu)
@@ -317,7 +316,7 @@ static int scsi_capture_copy(struct bc_capture *cap, struct bc_volume *src,
 			     const struct bc_stop *stop, uint64_t *done,
 			     struct bc_error *e)
 {
-	struct copy_ctx c = { .method = BC_METHOD_TOKEN, .stop = stop, .cap = cap };
+	struct copy_ctx c = { .stop = stop, .cap = cap };
 	int rc;
 
 	*done = 0;
