@@ -10,7 +10,7 @@ PKGS="build-essential autoconf automake pkg-config
       clang valgrind xxd time bc
       debhelper fakeroot lintian jq xfsprogs btrfs-progs strace python3"
 case "${1:-}" in
-  --vm) PKGS="$PKGS qemu-system-x86 busybox-static kmod cpio zstd xz-utils dmsetup" ;;
+  --vm) PKGS="$PKGS qemu-system-x86 busybox-static kmod cpio zstd xz-utils dmsetup lvm2" ;;
 esac
 missing=""
 for p in $PKGS; do

@@ -54,13 +54,15 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,lib,lib64,proc,sys,dev,tmp,etc,run,g
 
 # --- modules: copied to their own paths, then depmod over just these ---
 # The list names what /init loads, what guest tests load themselves
-# (loop, dm-multipath, ext4 for test-identity.sh) and what only softdeps
+# (loop, dm-multipath, ext4 for test-identity.sh; dm-snapshot and
+# dm-thin-pool for the LVs test-multipath.sh must refuse) and what only softdeps
 # or crypto aliases pull in (crc32c for iSCSI digests, crc-t10dif for sd); hard
 # dependencies (modinfo's "depends") are added on their own, so a newer
 # kernel ABI that splits a module still boots.
 mods="configfs sg sd_mod target_core_mod target_core_file target_core_iblock
       iscsi_target_mod tcm_loop crc32c_generic crc32c-intel crct10dif_generic
-      nvme dm-mod virtio_pci virtio_net loop dm-multipath dm-round-robin ext4"
+      nvme dm-mod virtio_pci virtio_net loop dm-multipath dm-round-robin ext4
+      dm-snapshot dm-thin-pool"
 mdir=$kroot/lib/modules/$kver
 declare -A modfile=()	# module name (with _ for -) -> its file
 while IFS= read -r f; do
@@ -110,14 +112,47 @@ copy_with_libs() {	# copy_with_libs SRC [DEST]; the libraries come at the end
 		libs[$lib]=1
 	done
 }
-# sg3-utils, nvme-cli, dmsetup (tests/install-deps.sh); cmp because
-# busybox has none
-for t in /usr/bin/sg_inq /usr/bin/sg_vpd /usr/bin/sg_readcap /usr/bin/sg_turs \
-	 /usr/bin/sg_xcopy /usr/bin/sg_copy_results /usr/bin/sg_get_lba_status \
-	 /usr/bin/sg_unmap /usr/bin/sg_write_same /usr/sbin/nvme \
-	 /sbin/dmsetup /usr/bin/cmp; do
+# sg3-utils, nvme-cli, dmsetup, lvm2 (tests/install-deps.sh); cmp because
+# busybox has none.  qemu-img (and its libraries, some MiB) only when
+# BLKCLONE_VM_QEMU_IMG=1: bench/bench-multipath.sh wants it, the tests do not.
+tools="/usr/bin/sg_inq /usr/bin/sg_vpd /usr/bin/sg_readcap /usr/bin/sg_turs
+       /usr/bin/sg_xcopy /usr/bin/sg_copy_results /usr/bin/sg_get_lba_status
+       /usr/bin/sg_unmap /usr/bin/sg_write_same /usr/sbin/nvme
+       /sbin/dmsetup /sbin/lvm /usr/bin/cmp"
+[ "${BLKCLONE_VM_QEMU_IMG:-0}" = 1 ] && tools="$tools /usr/bin/qemu-img"
+for t in $tools; do
 	if [ -x "$t" ]; then copy_with_libs "$t"; else echo "build-initramfs: $t missing (tests/install-deps.sh --vm)" >&2; exit 1; fi
 done
+# LVM without udev or lvmetad: it scans only the multipath maps (the
+# guest's LVs live on dm-multipath; a PV seen on each path would be a
+# duplicate), makes its own device nodes, runs no dmeventd or thin_check.
+mkdir -p "$root/etc/lvm"
+cat >"$root/etc/lvm/lvm.conf" <<'LVMCONF'
+devices {
+	filter = [ "a|^/dev/mapper/mpath.*|", "r|.*|" ]
+	global_filter = [ "a|^/dev/mapper/mpath.*|", "r|.*|" ]
+	obtain_device_list_from_udev = 0
+	external_device_info_source = "none"
+	use_devicesfile = 0
+	scan = [ "/dev/mapper" ]
+}
+global {
+	thin_check_executable = ""
+	thin_repair_executable = ""
+	use_lvmpolld = 0
+	event_activation = 0
+}
+activation {
+	udev_sync = 0
+	udev_rules = 0
+	verify_udev_operations = 1
+	monitoring = 0
+}
+backup {
+	backup = 0
+	archive = 0
+}
+LVMCONF
 n=0
 for b in "$@"; do
 	n=$((n + 1))
