@@ -27,9 +27,10 @@ MA=/dev/mapper/mpathA MB=/dev/mapper/mpathB
 majmin() { cat "/sys/class/block/${1#/dev/}/dev"; }
 state() { echo "$2" >"/sys/block/${1#/dev/}/device/state"; }
 
-# mpath NAME DEV1 DEV2: a multipath map over two paths, round-robin
+# mpath NAME DEV1 DEV2 [SECTORS]: a multipath map over two paths,
+# round-robin, over all of DEV1 or its first SECTORS
 mpath() {
-	echo "0 $(blockdev --getsz "$2") multipath 0 0 1 1 round-robin 0 2 1 $(majmin "$2") 1000 $(majmin "$3") 1000" |
+	echo "0 ${4:-$(blockdev --getsz "$2")} multipath 0 0 1 1 round-robin 0 2 1 $(majmin "$2") 1000 $(majmin "$3") 1000" |
 		dmsetup create "$1" && dmsetup mknodes
 }
 # the paths back in service: SCSI state, then the map's
@@ -210,7 +211,7 @@ echo "# t=$(cut -d' ' -f1 /proc/uptime)"
 fresh "$S" 8; fresh "$T" 8
 s0=$(bsum /backing/s.img 0 8) t0=$(bsum /backing/t.img 0 8)	# the 4 MiB source would land there
 diff="(multipath): paths ${S#/dev/} and ${T#/dev/} name different LUs (naa:[0-9a-f]* vs naa:[0-9a-f]*)"
-if mpath mpathX "$S" "$T"; then
+if mpath mpathX "$S" "$T" 8192; then	# 4 MiB, as the LVs
 	expect_exit 2 "a map whose paths are two LUs, as destination" \
 		"$BC" copy --offload=require /dev/vgA/src /dev/mapper/mpathX
 	check "the refusal names the paths and their LUs ($(head -c 300 /tmp/err))" grep -q "$diff" /tmp/err
