@@ -8,6 +8,8 @@
 #   LV to LV in one VG, a two-segment LV onto a one-segment LV and back,
 #   LV to LV across two LUs: EXTENDED COPY, nothing through the host;
 #   one path offline before a clone: done through the other one;
+#   a path going offline during a clone (held at a known point by a
+#   suspended source LV): done through the other one;
 #   both paths offline: refused (exit 2), nothing written;
 #   a map over two different LUs: refused, nothing written;
 #   a snapshot (source, and origin as destination) and a thin LV: no
@@ -16,8 +18,6 @@
 # Windows are compared with O_DIRECT reads through the maps; what lies
 # around them (every other LV, the free space, the PV label) by the
 # backing files LIO writes, read directly.  $BC is the binary.
-# Not here: a path failing *during* a clone -- nothing in the guest makes
-# that happen at a known point of the copy (see the report of issue 20).
 . /guest/lib.sh
 export BLKCLONE_LOCK_DIR=/tmp/locks-$$
 CFG=/sys/kernel/config/target
@@ -186,6 +186,42 @@ for p in "$A" "$A2"; do
 	check "path $p offline: the clone is byte-equal" test "$(sum /dev/vgA/dst)" = "$(sum /dev/vgA/src)"
 	reinstate mpathA "$p"
 	check "path $p offline: the LU around the LV is untouched" test "$(around vgA-dst /backing/a.img)" = "$g"
+done
+
+echo "# t=$(cut -d' ' -f1 /proc/uptime)"
+# --- a path going offline during a clone, at a known point: the source
+# LV is suspended (device-mapper holds its I/O), so the clone, once it has
+# opened and checked the stack, waits in its flush of the source -- in
+# the kernel, process state D -- before any EXTENDED COPY; then the path
+# goes offline and the source is resumed.  The clone's commands meet the
+# dead path and must go on through the other one.
+# blocked PID: until PID waits in the kernel (state D; 60 s at most)
+blocked() {
+	i=0
+	while [ $i -lt 600 ]; do
+		[ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = D ] && return 0
+		kill -0 "$1" 2>/dev/null || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+for p in "$A" "$A2"; do
+	fresh /dev/vgA/dst 4
+	g=$(around vgA-dst /backing/a.img)
+	dmsetup suspend vgA-src
+	"$BC" copy --offload=require --json /dev/vgA/src /dev/vgA/dst >/tmp/out 2>/tmp/err &
+	pid=$!
+	check "path $p offline during a clone: the clone waits on the suspended source" blocked $pid
+	state "$p" offline
+	dmsetup resume vgA-src
+	wait $pid
+	rc=$?
+	check "path $p offline during a clone: exit 0 ($(head -c 300 /tmp/err))" test $rc = 0
+	check "path $p offline during a clone: no byte through the host" host0
+	check "path $p offline during a clone: byte-equal" test "$(sum /dev/vgA/dst)" = "$(sum /dev/vgA/src)"
+	reinstate mpathA "$p"
+	check "path $p offline during a clone: the LU around the LV is untouched" test "$(around vgA-dst /backing/a.img)" = "$g"
 done
 
 echo "# t=$(cut -d' ' -f1 /proc/uptime)"
