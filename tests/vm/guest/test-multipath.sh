@@ -86,7 +86,7 @@ mkdir -p "$P2" && echo naa.5001405b1c0000fd >"$P2/nexus" &&
 	mkdir "$P2/lun/lun_0" "$P2/lun/lun_1" &&
 	ln -s "$CFG"/core/fileio_*/a "$P2/lun/lun_0/port" &&
 	ln -s "$CFG"/core/fileio_*/b "$P2/lun/lun_1/port"
-A2= B2= i=0
+A2='' B2='' i=0
 while { [ -z "$A2" ] || [ -z "$B2" ]; } && [ $i -lt 200 ]; do
 	for d in $(ls /sys/block | grep '^sd'); do
 		case $before in *" $d "*) continue ;; esac
