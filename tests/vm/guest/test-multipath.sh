@@ -174,9 +174,10 @@ check "the cross-LU clone is byte-equal" test "$(sum /dev/vgB/bdst)" = "$(sum /d
 check "LU B around the destination LV is untouched" test "$(around vgB-bdst /backing/b.img)" = "$g"
 
 echo "# t=$(cut -d' ' -f1 /proc/uptime)"
-# --- one path offline before the clone, either one: the map still has
-# the other, and the clone goes through it
-for p in "$A" "$A2"; do
+# --- one path offline before the clone: the map's first path, where
+# commands go while it runs (the second path offline changes nothing for
+# them); the map still has the other, and the clone goes through it
+for p in "$A"; do
 	fresh /dev/vgA/dst 4
 	g=$(around vgA-dst /backing/a.img)
 	state "$p" offline
@@ -194,7 +195,8 @@ echo "# t=$(cut -d' ' -f1 /proc/uptime)"
 # opened and checked the stack, waits in its flush of the source -- in
 # the kernel, process state D -- before any EXTENDED COPY; then the path
 # goes offline and the source is resumed.  The clone's commands meet the
-# dead path and must go on through the other one.
+# dead path and must go on through the other one.  The first path, as
+# above.
 # blocked PID: until PID waits in the kernel (state D; 60 s at most)
 blocked() {
 	i=0
@@ -206,7 +208,7 @@ blocked() {
 	done
 	return 1
 }
-for p in "$A" "$A2"; do
+for p in "$A"; do
 	fresh /dev/vgA/dst 4
 	g=$(around vgA-dst /backing/a.img)
 	dmsetup suspend vgA-src
