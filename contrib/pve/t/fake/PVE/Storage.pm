@@ -40,9 +40,17 @@ my %BUILTIN = (
     zfspool => ['ZFSPoolPlugin', [qw(blocksize mountpoint sparse)]],
 );
 
+# the LVM plugin is a double of its own (t/fake/PVE/Storage/LVMPlugin.pm):
+# custom plugins subclass it
+use PVE::Storage::LVMPlugin;
+
 for my $type (sort keys %BUILTIN) {
     my ($name, $props) = @{ $BUILTIN{$type} };
     my $class = "PVE::Storage::$name";
+    if (defined &{"${class}::type"}) {    # a double of its own
+        $class->register();
+        next;
+    }
     my %opts = map { $_ => { optional => 1 } } @$props, qw(nodes disable content);
     %opts = (%opts, portal => { fixed => 1 }, target => { fixed => 1 }) if $type eq 'iscsidirect';
     no strict 'refs';
