@@ -21,8 +21,64 @@ use warnings;
 use Time::HiRes qw(alarm);
 
 our @LOG;
-our %VG;    # name => { pv, size, lvs => { name => { size, active, tags } } }
+our %VG;    # name => { pv, size, lvs => { name => { size, active, tags, loop } } }
 my $EXTENT = 4 * 1024 * 1024;
+
+# Loop mode (use_loops): every LV is a real block device, a loop device
+# over a sparse file in $LOOP_DIR, and /dev/VG/NAME a link to it, so the
+# real blkclone copies and zeroes real devices at the paths the plugin
+# names (this host may have no device-mapper for real lvm2).
+our $LOOP_DIR;
+
+sub use_loops {
+    my ($dir) = @_;
+    $LOOP_DIR = $dir;
+}
+
+sub loop_create {
+    my ($vg, $name, $size) = @_;
+    my $img = "$LOOP_DIR/$vg-$name.img";
+    open(my $fh, '>', $img) or die "$img: $!\n";
+    truncate($fh, $size) or die "$img: $!\n";
+    close($fh);
+    chomp(my $loop = `losetup -f --show $img`);
+    die "losetup $img failed\n" if $loop !~ m{^/dev/loop\d+$};
+    mkdir "/dev/$vg";
+    unlink "/dev/$vg/$name";
+    symlink($loop, "/dev/$vg/$name") or die "/dev/$vg/$name: $!\n";
+    return { loop => $loop, img => $img };
+}
+
+sub loop_remove {
+    my ($vg, $name, $d) = @_;
+    unlink "/dev/$vg/$name";
+    system('losetup', '-d', $d->{loop}) if $d->{loop};
+    # the file stays (in the test's directory) for the test to read
+}
+
+# A loop device standing for the VG's physical volume (what a probe of
+# the PV sees).
+sub pv_loop {
+    my ($vg, $size) = @_;
+    my $img = "$LOOP_DIR/$vg.pv.img";
+    open(my $fh, '>', $img) or die "$img: $!\n";
+    truncate($fh, $size) or die "$img: $!\n";
+    close($fh);
+    chomp(my $loop = `losetup -f --show $img`);
+    die "losetup $img failed\n" if $loop !~ m{^/dev/loop\d+$};
+    $VG{$vg}{pv} = $loop;
+    $VG{$vg}{pv_loop} = 1;
+    return $loop;
+}
+
+sub cleanup_loops {
+    for my $vg (keys %VG) {
+        system('losetup', '-d', $VG{$vg}{pv}) if $VG{$vg}{pv_loop};
+        loop_remove($vg, $_, $VG{$vg}{lvs}{$_}) for keys %{ $VG{$vg}{lvs} };
+        rmdir "/dev/$vg";
+    }
+    %VG = ();
+}
 
 sub reset_vg {
     my ($name, $pv, $size) = @_;
@@ -32,7 +88,8 @@ sub reset_vg {
 
 sub add_lv {
     my ($vg, $name, $size, %o) = @_;
-    $VG{$vg}{lvs}{$name} = { size => $size, active => $o{active} // 0, tags => $o{tags} // '' };
+    $VG{$vg}{lvs}{$name} = { size => $size, active => $o{active} // 0, tags => $o{tags} // '',
+        ($LOOP_DIR ? %{ loop_create($vg, $name, $size) } : ()) };
 }
 
 sub install {
@@ -139,12 +196,17 @@ sub run {
         return fail($cmd, \%param, "  Existing logical volume \"$old\" not found") if !$lvs->{$old};
         return fail($cmd, \%param, "  Logical volume \"$new\" already exists") if $lvs->{$new};
         $lvs->{$new} = delete $lvs->{$old};
+        if ($lvs->{$new}{loop}) {
+            unlink "/dev/$vg/$old";
+            symlink($lvs->{$new}{loop}, "/dev/$vg/$new") or die "/dev/$vg/$new: $!\n";
+        }
         return 0;
     }
     if ($base eq 'lvremove') {
         my ($vg, $lv) = split_lv($a[-1]);
         return fail($cmd, \%param, "  Failed to find logical volume \"$vg/$lv\"") if !$VG{$vg}{lvs}{$lv};
-        delete $VG{$vg}{lvs}{$lv};
+        my $d = delete $VG{$vg}{lvs}{$lv};
+        loop_remove($vg, $lv, $d) if $d->{loop};
         return 0;
     }
     if ($base eq 'lvchange') {
