@@ -9,55 +9,14 @@
 use strict;
 use warnings;
 use Test::More;
-use File::Temp qw(tempdir);
-use JSON::PP;
-use Time::HiRes qw(alarm);
 use lib 't/lib', '.';
 use PVEEnv;
 use FakeLVM;
+use LVMTest;
 use PVE::Storage::Plugin;
-use PVE::Storage::Custom::BlkClone::Exec;
-use PVE::Storage::Custom::BlkClone::LVMJobs;
 
-my $C = 'PVE::Storage::Custom::BlkcloneLVMPlugin';
-my $root = tempdir('blkclone-pve-lvm.XXXXXX', TMPDIR => 1, CLEANUP => 1);
-mkdir "$root/$_" for qw(lock state fake refusals);
-set_lock_dir("$root/lock");
-$ENV{BLKCLONE_STATE_DIR} = "$root/refusals";
-$ENV{FAKE_BLKCLONE_DIR} = "$root/fake";
-$ENV{FAKE_BLKCLONE_LOG} = "$root/fake.log";
-$PVE::Storage::Custom::BlkClone::LVMJobs::STATE_DIR = "$root/state/jobs";
-my $fake = $ENV{FAKE_BLKCLONE_JOBS_BIN} // 't/bin/fake-blkclone-jobs';
-$PVE::Storage::Custom::BlkClone::Exec::BINARY = $fake;
-
-my @warnings;
-{
-    local $SIG{__WARN__} = sub { push @warnings, $_[0] if $_[0] !~ /older storage API/ };
-    load_custom_plugins($C);
-}
+my @warnings = LVMTest::setup();
 is("@warnings", '', 'loads as pve-storage loads a custom plugin');
-FakeLVM::install('PVE::Storage::LVMPlugin', $C, 'PVE::Storage::Custom::BlkClone::Exec');
-
-my $J = JSON::PP->new->canonical;
-sub slurp { open(my $fh, '<', $_[0]) or die "$_[0]: $!"; local $/; scalar <$fh> }
-sub spit { open(my $fh, '>', $_[0]) or die "$_[0]: $!"; print $fh $_[1]; close($fh) }
-sub job { $J->decode(slurp("$root/fake/jobs/$_[0].json")) }
-sub set_job { my ($id, $code) = @_; my $r = job($id); $code->($r); spit("$root/fake/jobs/$id.json", $J->encode($r)) }
-sub record { PVE::Storage::Custom::BlkClone::LVMJobs::load('san', $_[0]) }
-sub blkclone_runs { grep { !$_->{fake} } @FakeLVM::LOG }
-sub describe { join(', ', map { $_->{prog} . ($_->{alarm} ? ' (under the alarm)' : '') } @_) }
-sub fresh {
-    FakeLVM::reset_vg('pvevg', '/dev/mapper/mpatha', 1 << 30);
-    FakeLVM::add_lv('pvevg', 'vm-100-disk-0', 16 << 20);
-    FakeLVM::add_lv('pvevg', 'vm-100-disk-1', 8 << 20);
-    unlink glob("$root/state/jobs/san/*.json");
-    unlink glob("$root/fake/*.exit"), glob("$root/fake/*.err"), glob("$root/fake/*.json");
-    %PVE::Storage::Custom::BlkcloneLVMPlugin::PROBE_CACHE = ();
-}
-my $scfg = { type => 'blkclonelvm', vgname => 'pvevg', shared => 1, saferemove => 1 };
-sub locked { my ($code) = @_; return $C->cluster_lock_storage('san', 1, undef, $code) }
-sub prepare { my ($src, $vmid) = @_;
-    locked(sub { $C->copy_image_prepare($scfg, 'san', $src, $scfg, 'san', $vmid, undef, { format => 'raw' }) }) }
 
 subtest 'what it declares' => sub {
     my $apiver = PVE::Storage::APIVER();

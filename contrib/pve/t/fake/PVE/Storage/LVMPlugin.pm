@@ -180,6 +180,13 @@ sub free_image {
     };
 }
 
+sub status {
+    my ($class, $storeid, $scfg, $cache) = @_;
+    $cache->{vgs} = lvm_vgs() if !$cache->{vgs};
+    my $info = $cache->{vgs}{ $scfg->{vgname} } or return undef;
+    return ($info->{size}, $info->{free}, $info->{size} - $info->{free}, 1);
+}
+
 sub activate_volume {
     my ($class, $storeid, $scfg, $volname, $snapname, $cache) = @_;
     my $path = $class->path($scfg, $volname, $storeid, $snapname);
