@@ -57,6 +57,8 @@ sub fill {    # random data through the block device, with a hole in the middle
 }
 my $scfg = { type => 'blkclonelvm', vgname => $VG, shared => 1, saferemove => 1 };
 sub locked { my ($code) = @_; return $C->cluster_lock_storage('san', 1, undef, $code) }
+sub capture_out { my ($code) = @_; my $out = ''; open(my $fh, '>', \$out) or die; my $old = select($fh);
+    eval { $code->() }; my $err = $@; select($old); return ($out, $err) }
 sub prepare { my ($src, $vmid) = @_;
     locked(sub { $C->copy_image_prepare($scfg, 'san', $src, $scfg, 'san', $vmid, undef, { format => 'raw' }) }) }
 sub wait_complete {
@@ -83,6 +85,28 @@ subtest 'volume_has_feature on a loop device: no in-array copy' => sub {
         'copy-offload-bulk is not claimed');
     my ($ok, $why) = PVE::Storage::Custom::BlkcloneLVMPlugin::source_offload($scfg, 'vm-100-disk-0');
     like($why, qr/offers no in-array copy/, "why: $why");
+};
+
+subtest 'offload required (production): refused before any write' => sub {
+    local $PVE::Storage::Custom::BlkcloneLVMPlugin::OFFLOAD = 'require';
+    my $before = sha_file(img('vm-100-disk-1'), 8 * $MiB);
+    eval { prepare('vm-100-disk-0', 500) };
+    like($@, qr/^copy offload unavailable from san:vm-100-disk-0 to san:vm-500-disk-0: .*xcopy/,
+        "prepare: blkclone probe's reason (" . ($@ =~ s/\n//r) . ')');
+    ok(!$FakeLVM::VG{$VG}{lvs}{'vm-500-disk-0'}, 'the target LV is removed again');
+
+    # a target prepared without the pair check, started under require
+    my $t = do { local $PVE::Storage::Custom::BlkcloneLVMPlugin::OFFLOAD = 'auto'; prepare('vm-100-disk-1', 500) };
+    my $res0 = PVE::Storage::Custom::BlkClone::Exec::run(['job', 'list', '--json']);
+    eval { $C->copy_image_start($scfg, 'san', 'vm-100-disk-1', $scfg, 'san', $t, undef) };
+    like($@, qr/^copy offload unavailable \(blkclone exit 3\): /, "job start: exit 3 (" . ($@ =~ s/\n//r) . ')');
+    my $res1 = PVE::Storage::Custom::BlkClone::Exec::run(['job', 'list', '--json']);
+    is($res1->{stdout}, $res0->{stdout}, 'no job left behind');
+    is(PVE::Storage::Custom::BlkClone::LVMJobs::load('san', $t)->{state}, 'prepared', 'the target stays prepared');
+    is(sha_file(img($t), 8 * $MiB), sha_file('/dev/zero', 8 * $MiB), 'and untouched');
+    my $w = locked(sub { $C->free_image('san', $scfg, $t, 0, 'raw') });
+    capture_out($w);
+    is(sha_file(img('vm-100-disk-1'), 8 * $MiB), $before, 'the source is unchanged');
 };
 
 subtest 'prepare, start, status to complete: bytes equal' => sub {
