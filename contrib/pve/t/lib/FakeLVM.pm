@@ -86,6 +86,11 @@ sub reset_vg {
     @LOG = ();
 }
 
+sub add_vg {
+    my ($name, $pv, $size) = @_;
+    $VG{$name} = { pv => $pv, size => $size, lvs => {} };
+}
+
 sub add_lv {
     my ($vg, $name, $size, %o) = @_;
     $VG{$vg}{lvs}{$name} = { size => $size, active => $o{active} // 0, tags => $o{tags} // '',

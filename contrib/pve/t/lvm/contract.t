@@ -159,6 +159,29 @@ subtest 'copy_images_start: all disks of a guest in one job' => sub {
     like($@, qr/appears twice in one batch/, 'a target twice in one batch is refused');
 };
 
+subtest 'between two storages of this type (two VGs)' => sub {
+    fresh();
+    FakeLVM::add_vg('vg2', '/dev/mapper/mpathb', 1 << 30);
+    my $s2 = { type => 'blkclonelvm', vgname => 'vg2', shared => 1 };
+    my $t = $C->cluster_lock_storage('san2', 1, undef, sub {
+        $C->copy_image_prepare($scfg, 'san', 'vm-100-disk-0', $s2, 'san2', 200, undef, { format => 'raw' }) });
+    ok($FakeLVM::VG{vg2}{lvs}{$t} && !$FakeLVM::VG{pvevg}{lvs}{$t}, "the target is created in the target's VG");
+    ok(PVE::Storage::Custom::BlkClone::LVMJobs::load('san2', $t), "recorded under the target storage");
+    @FakeLVM::LOG = ();
+    $C->copy_image_start($scfg, 'san', 'vm-100-disk-0', $s2, 'san2', $t, undef);
+    my ($start) = grep { $_->{prog} eq 'job start' } blkclone_runs();
+    is_deeply([@{ $start->{cmd} }[5, 6]], ['/dev/pvevg/vm-100-disk-0', "/dev/vg2/$t"], 'from one VG to the other');
+    my $id = PVE::Storage::Custom::BlkClone::LVMJobs::load('san2', $t)->{job};
+    set_job($id, sub { my $r = shift; $r->{state} = 'complete'; $r->{pairs}[0]{exit_code} = 0 });
+    is($C->copy_image_status($s2, 'san2', $t, undef)->{state}, 'complete', 'status on the target storage');
+    eval { $C->copy_image_status($scfg, 'san', $t, undef) };
+    like($@, qr/no offloaded copy onto san:/, 'the source storage knows no such copy');
+    my $other = { %$s2, type => 'lvm' };
+    eval { $C->cluster_lock_storage('san2', 1, undef, sub {
+        $C->copy_image_prepare($scfg, 'san', 'vm-100-disk-0', $other, 'san2', 200, undef, { format => 'raw' }) }) };
+    like($@, qr/needs a target storage of type 'blkclonelvm'/, 'a target storage of another type is refused');
+};
+
 subtest 'free_image of a target with a job in flight cancels it first' => sub {
     fresh();
     my $t = prepare('vm-100-disk-0', 200);

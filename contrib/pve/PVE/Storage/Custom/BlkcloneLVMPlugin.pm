@@ -85,6 +85,7 @@ sub options {
         content => { optional => 1 },
         base => { fixed => 1, optional => 1 },
         tagged_only => { optional => 1 },
+        bwlimit => { optional => 1 },
     };
     # The fork's base plugin defines these; a pve-storage without them has
     # no copy-offload contract at all, and naming them there would make
