@@ -17,6 +17,6 @@ rc=$?
 grep -E '^t/|not ok|# skip|SKIP|^Files=|^Result|^#   Failed|Dubious' "$T/prove.out" | sed 's/^/#   /'
 note "prove: $(grep -Ec '^ *ok [0-9]' "$T/prove.out") assertions passed"
 check "prove: all LVM plugin tests pass" test "$rc" = 0
-check "prove ran the four test files" grep -q '^Files=4,' "$T/prove.out"
+check "prove ran the five test files" grep -q '^Files=5,' "$T/prove.out"
 check "the real-blkclone file ran (not skipped)" bash -c "! grep -q '^t/lvm/real-blkclone.t .. skipped' '$T/prove.out'"
 finish
