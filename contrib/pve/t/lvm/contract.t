@@ -257,6 +257,24 @@ subtest 'without saferemove: lvremove, no worker' => sub {
     ok(!$FakeLVM::VG{pvevg}{lvs}{'vm-100-disk-1'}, 'the LV is removed');
 };
 
+subtest "copy_image, the original RFC's one call: prepare, start, wait" => sub {
+    fresh();
+    spit("$root/fake/job-start.finish", 'complete');
+    my ($out, $err) = capture_out(sub { is($C->copy_image($scfg, 'san', 'vm-100-disk-0', 200, 'raw', {}),
+        'vm-200-disk-0', 'returns the new volume') });
+    is($err, '', 'no error');
+    ok($FakeLVM::VG{pvevg}{lvs}{'vm-200-disk-0'}, 'which exists');
+    ok(!record('vm-200-disk-0'), 'no record left');
+
+    fresh();
+    spit("$root/fake/job-start.finish", 'failed EXTENDED COPY at LBA 0: COPY ABORTED');
+    ($out, $err) = capture_out(sub { $C->copy_image($scfg, 'san', 'vm-100-disk-0', 200, 'raw', {}) });
+    like($err, qr/^offloaded copy onto san:vm-200-disk-0 failed \(blkclone job \w+\): EXTENDED COPY at LBA 0: COPY ABORTED$/,
+        "a failed copy dies with blkclone's message");
+    ok(!$FakeLVM::VG{pvevg}{lvs}{'vm-200-disk-0'} && !$FakeLVM::VG{pvevg}{lvs}{'del-vm-200-disk-0'},
+        'and its target is zeroed and removed');
+};
+
 subtest 'volume_has_feature' => sub {
     fresh();
     FakeLVM::add_lv('pvevg', 'vm-100-disk-0', 16 << 20, active => 0);
