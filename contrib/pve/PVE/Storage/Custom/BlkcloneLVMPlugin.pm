@@ -230,8 +230,11 @@ sub copy_image_start {
         [{ source => $volname, target => $target_volname, snap => $snap }]);
 }
 
-# All disks of a guest in ONE job: blkclone fixes the point in time of
-# every pair before "job start" returns, so they are captured together.
+# All disks of a guest in ONE job: "job start" returns once every pair is
+# planned and accepted by the array, so a refusal of any disk comes back
+# here, before anything was written.  EXTENDED COPY reads the sources
+# after that (bulk): one job does not make the disks consistent with each
+# other; the caller keeps the sources still until every copy is complete.
 sub copy_images_start {
     my ($class, $scfg, $storeid, $target_scfg, $target_storeid, $copies) = @_;
 
