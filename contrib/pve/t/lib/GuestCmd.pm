@@ -24,6 +24,9 @@ use warnings;
 
 our @TRANSPORT;    # the channel: (tests/vm/vm.sh, 'exec') by default
 our @LOG;
+# NAME=VALUE words set for every command in the guest (LVM_SYSTEM_DIR,
+# BLKCLONE_STATE_DIR, ...)
+our %ENV_GUEST;
 my $MARK = "\037GUESTCMD-STDERR";
 
 sub quote {
@@ -31,12 +34,19 @@ sub quote {
     return "'" . ($s =~ s/'/'\\''/gr) . "'";
 }
 
-# The guest's sh script for one command line.
+# The guest's sh script for one command line.  A program the guest lacks
+# at that path is looked up by its base name; an lvm2 command the guest
+# has only inside the lvm binary (a busybox initramfs keeps no lvcreate
+# links) runs as "lvm NAME".
 sub script {
     my ($cmd) = @_;
     my ($prog, @args) = @$cmd;
-    return 'p=' . quote($prog) . '; [ -x "$p" ] || p="${p##*/}"; e=/tmp/guestcmd-err.$$; '
-        . '"$p" ' . join(' ', map { quote($_) } @args) . ' 2>"$e" </dev/null; rc=$?; '
+    my $env = join(' ', map { "$_=" . quote($ENV_GUEST{$_}) } sort keys %ENV_GUEST);
+    return ($env ne '' ? "export $env; " : '')
+        . 'p=' . quote($prog) . '; set --; if [ ! -x "$p" ]; then p="${p##*/}"; '
+        . 'if ! command -v "$p" >/dev/null 2>&1 && command -v lvm >/dev/null 2>&1; then set -- "$p"; p=lvm; fi; fi; '
+        . 'e=/tmp/guestcmd-err.$$; '
+        . '"$p" "$@" ' . join(' ', map { quote($_) } @args) . ' 2>"$e" </dev/null; rc=$?; '
         . "printf '\\n\\037GUESTCMD-STDERR\\n'; cat \"\$e\"; rm -f \"\$e\"; exit \$rc";
 }
 

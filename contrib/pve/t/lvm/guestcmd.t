@@ -5,6 +5,7 @@
 use strict;
 use warnings;
 use Test::More;
+use File::Temp ();
 use lib 't/lib', '.';
 use PVEEnv;
 use PVE::Tools;
@@ -27,6 +28,23 @@ is_deeply(\@out, ["a b|q'uote|\$HOME|*||"], 'arguments arrive as given (no shell
 
 go(['/nonexistent/dir/echo', 'found by its base name'], %cb);
 is_deeply(\@out, ['found by its base name'], 'an absolute path the guest lacks: its base name in PATH');
+
+# an lvm2 command kept only inside "lvm": a stand-in lvm on the PATH
+my $dir = File::Temp::tempdir(CLEANUP => 1);
+open(my $fh, '>', "$dir/lvm") or die;
+print $fh "#!/bin/sh\necho \"lvm \$*\"\n";
+close($fh);
+chmod(0755, "$dir/lvm");
+{
+    local $ENV{PATH} = "$dir:$ENV{PATH}";
+    go(['/sbin/lvcreate-not-here', '--name', 'a b'], %cb);
+    is_deeply(\@out, ['lvm lvcreate-not-here --name a b'], 'an lvm2 command missing as a link: run as "lvm NAME"');
+}
+{
+    local %GuestCmd::ENV_GUEST = (LVM_SYSTEM_DIR => "/tmp/it's");
+    go(['/bin/sh', '-c', 'echo "$LVM_SYSTEM_DIR"'], %cb);
+    is_deeply(\@out, ["/tmp/it's"], 'variables set in the guest');
+}
 
 is(go(['/bin/sh', '-c', 'echo partial; exit 3'], %cb, noerr => 1), 3, 'noerr: the exit code comes back');
 is_deeply(\@out, ['partial'], 'with the output');
