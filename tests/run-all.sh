@@ -120,7 +120,8 @@ if [ "${BLKCLONE_SKIP_DEB:-0}" != 1 ] && [ $status = 0 ]; then
 	   test -f $pvecustom/BlkcloneISCSIPlugin.pm &&
 	   test -f $pvecustom/BlkClone/Exec.pm && test -f $pvecustom/BlkClone/Local.pm &&
 	   test -f $pvecustom/BlkClone/LunPool.pm &&
-	   perl -I"$top/contrib/pve/t/fake" -e 'require PVE::Storage::Custom::BlkcloneISCSIPlugin'; then
+	   test -f $pvecustom/BlkcloneLVMPlugin.pm && test -f $pvecustom/BlkClone/LVMJobs.pm &&
+	   perl -I"$top/contrib/pve/t/fake" -e 'require PVE::Storage::Custom::BlkcloneISCSIPlugin; require PVE::Storage::Custom::BlkcloneLVMPlugin'; then
 		total_pass=$((total_pass + 1))
 		lintian "$deb"/*.deb 2>/dev/null | grep -v initial-upload-closes-no-bugs || true
 		dpkg -r libpve-storage-blkclone-perl blkclone >/dev/null
