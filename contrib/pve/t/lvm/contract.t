@@ -127,7 +127,7 @@ subtest 'start refusals' => sub {
     spit("$root/fake/job-start.exit", 3);
     spit("$root/fake/job-start.err", "blkclone: xcopy-lid1: LU naa.1 and LU naa.2 are not in one copy domain\n");
     eval { $C->copy_image_start($scfg, 'san', 'vm-100-disk-0', $scfg, 'san', $t, undef) };
-    like($@, qr/^copy offload unavailable \(blkclone exit 3\): xcopy-lid1: LU naa.1 and LU naa.2 are not in one copy domain$/,
+    like($@, qr/^copy offload unavailable \(blkclone exit 3\): xcopy-lid1: LU naa.1 and LU naa.2 are not in one copy domain; the destination is untouched$/,
         "exit 3: blkclone's reason");
     is(record($t)->{state}, 'prepared', 'the target stays prepared for the caller to free');
 };

@@ -259,6 +259,8 @@ sub job_status {
     die "blkclone job status $id failed (exit $res->{exit}): " . message_text($res) . "\n"
         if $res->{exit} != EXIT_OK;
     my $obj = decode_object($res->{stdout}, 'job status');
+    die "blkclone job status: it reports job '" . ($obj->{id} // '') . "', not $id\n"
+        if ($obj->{id} // '') ne $id;
     die "blkclone job status $id: state '" . ($obj->{state} // '') . "' unknown\n"
         if ($obj->{state} // '') !~ /^(running|complete|failed|cancelled)$/;
     return $obj;

@@ -129,36 +129,29 @@ sub check_id {
     return $id;
 }
 
+# The job commands are Exec's, shared with the iSCSI plugin; these only
+# bound how long each may take here.
+
 # start(\@pairs, offload => 'require', stall_timeout => N): one job for
-# every [SRC, DST] pair; returns the decoded "job start --json" object
-# after checking it names exactly these pairs, or dies with blkclone's
-# message.  Exit 3 (no offload) and 2 (refused) leave no job behind.
+# every [SRC, DST] pair; the decoded "job start --json" object once it
+# names exactly these pairs, or dies with blkclone's message.  Exit 3 (no
+# offload) and 2 (refused) leave no job behind.
 sub start {
     my ($pairs, %o) = @_;
-    my @args = ('job', 'start', '--offload=' . ($o{offload} // 'require'), '--json');
-    push @args, "--stall-timeout=$o{stall_timeout}" if $o{stall_timeout};
-    push @args, map { @$_ } @$pairs;
-    my $res = PVE::Storage::Custom::BlkClone::Exec::run(\@args, timeout => $START_TIMEOUT);
-    if ($res->{exit} != 0) {
-        my $text = PVE::Storage::Custom::BlkClone::Exec::message_text($res);
-        my $what = $res->{exit} == 3 ? 'copy offload unavailable (blkclone exit 3)'
-            : $res->{exit} == 2 ? 'blkclone refused the copy (exit 2)'
-            : "blkclone job start failed (exit $res->{exit})";
-        die "$what: $text\n";
-    }
-    my $obj = PVE::Storage::Custom::BlkClone::Exec::decode_object($res->{stdout}, 'job start');
-    check_id($obj->{id});
-    my $got = ref($obj->{pairs}) eq 'ARRAY' ? $obj->{pairs} : [];
-    die "blkclone job start: the job has " . scalar(@$got) . " pairs, not " . scalar(@$pairs) . "\n"
-        if @$got != @$pairs;
+    my $mode = $o{offload} // 'require';
+    my $obj = PVE::Storage::Custom::BlkClone::Exec::job_start($pairs,
+        offload => $mode, stall_timeout => $o{stall_timeout}, timeout => $START_TIMEOUT);
+    # the job must be the one asked for: these LVs (paths hold no secret,
+    # so blkclone echoes them as given), in this order, and none on the
+    # host when the array was required
     for my $i (0 .. $#$pairs) {
-        my $p = $got->[$i];
+        my $p = $obj->{pairs}[$i];
         die "blkclone job start: pair $i is not $pairs->[$i][0] -> $pairs->[$i][1]\n"
             if ref($p) ne 'HASH' || ($p->{source} // '') ne $pairs->[$i][0]
             || ($p->{destination} // '') ne $pairs->[$i][1];
         my $m = $p->{method} // '';
         die "blkclone job start: pair $i runs as '$m' under --offload=require\n"
-            if ($o{offload} // 'require') eq 'require' && ($m eq '' || $m eq 'host');
+            if $mode eq 'require' && ($m eq '' || $m eq 'host');
     }
     return $obj;
 }
@@ -167,17 +160,7 @@ sub start {
 sub status {
     my ($id) = @_;
     check_id($id);
-    my $res = PVE::Storage::Custom::BlkClone::Exec::run(['job', 'status', '--json', $id],
-        timeout => $STATUS_TIMEOUT);
-    die "blkclone job status $id failed (exit $res->{exit}): "
-        . PVE::Storage::Custom::BlkClone::Exec::message_text($res) . "\n"
-        if $res->{exit} != 0;
-    my $obj = PVE::Storage::Custom::BlkClone::Exec::decode_object($res->{stdout}, 'job status');
-    die "blkclone job status: it reports job '" . ($obj->{id} // '') . "', not $id\n"
-        if ($obj->{id} // '') ne $id;
-    die "blkclone job status $id: unknown state '" . ($obj->{state} // '') . "'\n"
-        if ($obj->{state} // '') !~ /^(running|complete|failed|cancelled)$/;
-    return $obj;
+    return PVE::Storage::Custom::BlkClone::Exec::job_status($id, timeout => $STATUS_TIMEOUT);
 }
 
 # cancel($id): stop the job and wait for it (cancelling an ended job is
@@ -185,22 +168,15 @@ sub status {
 sub cancel {
     my ($id) = @_;
     check_id($id);
-    my $res = PVE::Storage::Custom::BlkClone::Exec::run(['job', 'cancel', $id],
-        timeout => $CANCEL_TIMEOUT);
-    die "blkclone job cancel $id failed (exit $res->{exit}): "
-        . PVE::Storage::Custom::BlkClone::Exec::message_text($res) . "\n"
-        if $res->{exit} != 0;
-    return 1;
+    return PVE::Storage::Custom::BlkClone::Exec::job_cancel($id, timeout => $CANCEL_TIMEOUT);
 }
 
 # forget($id): drop an ended job's record; a failure only warns.
 sub forget {
     my ($id) = @_;
     check_id($id);
-    my $res = PVE::Storage::Custom::BlkClone::Exec::run(['job', 'forget', $id],
-        timeout => $STATUS_TIMEOUT);
-    warn "blkclone job forget $id: " . PVE::Storage::Custom::BlkClone::Exec::message_text($res) . "\n"
-        if $res->{exit} != 0;
+    eval { PVE::Storage::Custom::BlkClone::Exec::job_forget($id, timeout => $STATUS_TIMEOUT) };
+    warn $@ if $@;
     return;
 }
 
