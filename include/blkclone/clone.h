@@ -105,6 +105,9 @@ struct bc_clone_result {
 	 * is a copy of, why, and what was asked of the storage for it */
 	enum bc_consistency consistency;
 	char consistency_reason[400];
+	/* bc_clone_run_fanout: how many destinations shared this copy's
+	 * source reads (this one included); 0 when it ran alone */
+	unsigned fanout;
 };
 
 struct bc_clone;
@@ -163,6 +166,35 @@ int bc_clone_start(struct bc_clone *c, struct bc_error *e);
  * the chosen method was refused for this pair or worked.  -EINVAL, the
  * session left as it was, before bc_clone_plan. */
 int bc_clone_run(struct bc_clone *c, struct bc_error *e);
+
+/*
+ * Template fan-out.  Which of @n planned sessions can share their source
+ * reads: @group[i] is the index of the first session of i's group
+ * (group[i] == i for a leader and for one alone).  Sessions join when
+ * their sources are the same bytes of one unit by the identity the copy
+ * check computes (not by the address typed), both are planned as host
+ * copies and both start at the same offset; an in-array copy reads
+ * nothing through the host and runs alone, one command per pair.
+ * Returns how many sessions share a read with another.
+ */
+size_t bc_clone_fanout_groups(struct bc_clone *const *c, size_t n,
+			      size_t *group);
+
+/*
+ * Run @n sessions of one group (bc_clone_fanout_groups) as one host copy:
+ * each source extent is read once and written to every destination, each
+ * destination's holes settled by its own rule, with one bounded buffer
+ * pool whatever @n.  Each session's result is its own (stats, outcome,
+ * resume offset, result.fanout = @n), as after bc_clone_run.  A
+ * destination that fails fails its session and the others go on; a
+ * source read, a stop asked for or the deadline fails all.  The first
+ * session's copy options (start, cancel, timeout, chunk, write-behind)
+ * are the run's; each session keeps its own progress callback and
+ * verify.  Returns 0 when every session succeeded, else the first
+ * failure (in @e); -EINVAL (nothing run) when they are not one group.
+ */
+int bc_clone_run_fanout(struct bc_clone *const *c, size_t n,
+			struct bc_error *e);
 
 /* Valid until bc_clone_close. */
 const struct bc_clone_result *bc_clone_result(const struct bc_clone *c);

@@ -41,11 +41,20 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+struct runner;
+
+/* A pair's progress callback argument: several pairs run at once when
+ * they share a source (template fan-out). */
+struct pair_ctx {
+	struct runner *r;
+	size_t i;
+};
+
 struct runner {
 	struct bc_job job;
 	int dfd;
 	pthread_mutex_t lock;
-	size_t cur;			/* the pair running */
+	struct pair_ctx pc[BC_JOB_MAX_PAIRS];
 	double last_write;		/* monotonic seconds */
 	double last_written_progress;
 	double last_progress;		/* when bytes last moved on */
@@ -99,12 +108,13 @@ static void save(struct runner *r)
 
 static void on_progress(const struct bc_copy_stats *st, void *arg)
 {
-	struct runner *r = arg;
+	const struct pair_ctx *pc = arg;
+	struct runner *r = pc->r;
 	struct bc_job_pair *p;
 	double t = now_mono();
 
 	pthread_mutex_lock(&r->lock);
-	p = &r->job.pairs[r->cur];
+	p = &r->job.pairs[pc->i];
 	if (st->total_bytes)
 		p->bytes_total = st->total_bytes;
 	if (st->done_bytes > p->bytes_done) {
@@ -116,10 +126,10 @@ static void on_progress(const struct bc_copy_stats *st, void *arg)
 	 * per callback; and when the destination made more of the copy
 	 * durable (once per write-behind flush, 128 MiB): from there a job
 	 * whose process dies resumes, whatever killed it */
-	if (st->durable_offset > p->resume_offset && r->block[r->cur] &&
+	if (st->durable_offset > p->resume_offset && r->block[pc->i] &&
 	    st->durable_offset <= p->bytes_total) {
-		p->resume_lba = st->durable_offset / r->block[r->cur];
-		p->resume_offset = p->resume_lba * r->block[r->cur];
+		p->resume_lba = st->durable_offset / r->block[pc->i];
+		p->resume_offset = p->resume_lba * r->block[pc->i];
 		save(r);
 	} else if (t - r->last_write >= 1.0 ||
 		   r->job.progress - r->last_written_progress >= 1.0) {
@@ -225,7 +235,8 @@ static int start_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
 
 	o.copy.cancel = &job_cancel;
 	o.copy.progress = on_progress;
-	o.copy.progress_arg = r;
+	r->pc[i] = (struct pair_ctx){ r, i };
+	o.copy.progress_arg = &r->pc[i];
 	o.resume = s->resume_lba[i] > 0;
 	o.resume_lba = s->resume_lba[i];
 	rc = bc_clone_open(s->src[i], s->dst[i], &o, &r->cl[i], &e);
@@ -374,20 +385,52 @@ static void __attribute__((noreturn)) refuse(struct runner *r, int logfd,
 	_exit(code);
 }
 
+/*
+ * Pairs whose sources are one volume and that copy on the host run as one
+ * template fan-out (bc_clone_run_fanout): the source is read once for all
+ * of them.  Within it a pair that fails is that pair's failure and the
+ * others finish (a template deployed to eight LUNs where one fails is
+ * seven clones and one to --resume); the pairs after it, as ever, are
+ * not started once one failed.
+ */
+static bool run_group(struct runner *r, const size_t *group, size_t lead)
+{
+	struct bc_clone *cl[BC_JOB_MAX_PAIRS];
+	size_t at[BC_JOB_MAX_PAIRS], m = 0;
+	bool ok = true;
+	int rc;
+
+	for (size_t k = lead; k < r->job.n; k++)
+		if (group[k] == lead) {
+			cl[m] = r->cl[k];
+			at[m++] = k;
+		}
+	pthread_mutex_lock(&r->lock);
+	r->last_progress = now_mono();
+	pthread_mutex_unlock(&r->lock);
+	if (m > 1)
+		bc_cli_msg("job %s: pairs %zu..%zu share their source: read once, written %zu times",
+			   r->job.id, lead + 1, at[m - 1] + 1, m);
+	rc = m > 1 ? bc_clone_run_fanout(cl, m, &(struct bc_error){ 0 }) :
+		     bc_clone_run(cl[0], &(struct bc_error){ 0 });
+	for (size_t j = 0; j < m; j++) {
+		int prc = m == 1 ? rc :
+			  bc_clone_result(cl[j])->outcome == BC_CLONE_OK ? 0 : -EIO;
+
+		ok = finish_pair(r, at[j], prc) == 0 && ok;
+	}
+	return ok;
+}
+
 static void run_pairs(struct runner *r)
 {
+	size_t group[BC_JOB_MAX_PAIRS];
 	bool ok = true;
 
-	for (size_t i = 0; i < r->job.n && ok; i++) {
-		int rc;
-
-		pthread_mutex_lock(&r->lock);
-		r->cur = i;
-		r->last_progress = now_mono();
-		pthread_mutex_unlock(&r->lock);
-		rc = bc_clone_run(r->cl[i], &(struct bc_error){ 0 });
-		ok = finish_pair(r, i, rc) == 0;
-	}
+	bc_clone_fanout_groups(r->cl, r->job.n, group);
+	for (size_t i = 0; i < r->job.n && ok; i++)
+		if (group[i] == i)
+			ok = run_group(r, group, i);
 	/* the locks go before the record says the job ended: whoever waits
 	 * for it may start the next copy onto the same destination */
 	close_all(r);

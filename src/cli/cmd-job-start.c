@@ -22,10 +22,12 @@ static void start_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: blkclone job start [OPTIONS] SRC DST [SRC DST ...]\n"
+		"       blkclone job start [OPTIONS] --to=DST [--to=DST ...] SRC\n"
 		"       blkclone job start [--json] [--stall-timeout=SECONDS] --resume=ID\n\n"
 		"Start one job copying each SRC onto its DST in a process of its own;\n"
 		"return once every pair is planned, accepted and its point in time fixed,\n"
-		"printing the job's id.\n\n"
+		"printing the job's id.  Pairs whose SRC is one volume and that copy on\n"
+		"the host read it once for all their destinations (template fan-out).\n\n"
 		"Options:\n"
 		"      --dest-zeroed         DST is known to read zeros: skip its holes\n"
 		"  -h, --help                this text\n"
@@ -36,14 +38,16 @@ static void start_usage(FILE *f)
 		"      --stall-timeout=SECONDS  fail the job when no byte was copied for\n"
 		"                            this long\n"
 		"      --timeout=SECONDS     as for copy, for each pair\n"
+		"      --to=DST              a destination of the one SRC given; repeat\n"
+		"                            for each (SRC DST1 SRC DST2 ... in one)\n"
 		"      --verify              read both back and compare\n");
 }
 
-enum { OPT_JSON = BC_OPT_CMD, OPT_STALL, OPT_RESUME };
+enum { OPT_JSON = BC_OPT_CMD, OPT_STALL, OPT_RESUME, OPT_TO };
 
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct bc_job_spec *s,
-		      const char **resume, bool *stall_given)
+		      const char **resume, bool *stall_given, size_t *n_to)
 {
 	static const struct option longopts[] = {
 		BC_COPY_LONGOPTS,
@@ -51,6 +55,7 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "resume", required_argument, NULL, OPT_RESUME },
 		{ "stall-timeout", required_argument, NULL, OPT_STALL },
+		{ "to", required_argument, NULL, OPT_TO },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bc_copy_opts *co = &s->o.copy;
@@ -73,6 +78,19 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 		switch (c) {
 		case OPT_JSON: s->json = true; break;
 		case OPT_RESUME: *resume = optarg; break;
+		case OPT_TO:
+			/* one address per --to: a path may hold a comma */
+			if (*n_to == BC_JOB_MAX_PAIRS) {
+				bc_cli_msg("a job copies at most %d pairs: too many --to",
+					   BC_JOB_MAX_PAIRS);
+				return BC_EXIT_REFUSED;
+			}
+			if (!optarg[0]) {
+				bc_cli_msg("--to takes a destination address, not an empty one");
+				return BC_EXIT_REFUSED;
+			}
+			s->dst[(*n_to)++] = optarg;
+			break;
 		case OPT_STALL:
 			if (bc_cli_parse_seconds(optarg, &s->jo.stall_timeout_s) < 0) {
 				bc_cli_msg("--stall-timeout takes a number of seconds (1 or more), not '%s'",
@@ -88,11 +106,24 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 	return -1;
 }
 
-/* The pairs from the command line. */
-static int pairs_from_args(int argc, char **argv, struct bc_job_spec *s)
+/* The pairs from the command line: SRC DST pairs, or one SRC and the
+ * destinations given with --to (already in s->dst). */
+static int pairs_from_args(int argc, char **argv, struct bc_job_spec *s,
+			   size_t n_to)
 {
 	int n = argc - optind;
 
+	if (n_to) {
+		if (n != 1) {
+			bc_cli_msg("with --to, job start takes exactly one SRC (%d address%s given)",
+				   n, n == 1 ? "" : "es");
+			return BC_EXIT_REFUSED;
+		}
+		for (size_t i = 0; i < n_to; i++)
+			s->src[i] = argv[optind];
+		s->n = n_to;
+		return -1;
+	}
 	if (n < 2 || n % 2) {
 		bc_cli_msg("job start needs pairs of addresses: SRC DST [SRC DST ...]");
 		start_usage(stderr);
@@ -204,17 +235,18 @@ int bc_job_cmd_start(int argc, char **argv)
 	};
 	const char *resume = NULL;
 	bool stall_given = false;
+	size_t n_to = 0;
 	int ex, pfd[2];
 	pid_t pid;
 
-	if ((ex = parse_args(argc, argv, &s, &resume, &stall_given)) >= 0)
+	if ((ex = parse_args(argc, argv, &s, &resume, &stall_given, &n_to)) >= 0)
 		return ex;
-	if (resume && argc > optind) {
+	if (resume && (argc > optind || n_to)) {
 		bc_cli_msg("--resume takes the pairs from the job's record: no addresses");
 		return BC_EXIT_REFUSED;
 	}
 	ex = resume ? pairs_from_record(resume, &old, &s, stall_given) :
-		      pairs_from_args(argc, argv, &s);
+		      pairs_from_args(argc, argv, &s, n_to);
 	if (ex >= 0)
 		return ex;
 	if (s.n == 0) {

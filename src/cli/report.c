@@ -542,6 +542,8 @@ void bc_report_copy_json(FILE *f, const struct bc_clone_result *r)
 		bc_json_null(&j, "host_io");
 	}
 	bc_json_bool(&j, "verified", r->verified);
+	/* 0: the copy read its source for itself alone */
+	bc_json_u64(&j, "fanout", r->fanout);
 	if (r->fallback.happened) {
 		bc_json_open_object(&j, "fallback");
 		bc_json_string(&j, "method", bc_method_name(r->fallback.method));

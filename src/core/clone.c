@@ -14,20 +14,9 @@
 
 #include <blkclone/clone.h>
 
+#include "core/clone-priv.h"
 #include "core/refusals.h"
 #include "volume/address.h"
-
-struct bc_clone {
-	struct bc_clone_opts o;		/* o.copy as the run will see it */
-	struct bc_volume *src, *dst;
-	const struct bc_caps *sc, *dc;
-	bool ran_ok;
-	struct bc_clone_result r;
-	/* what bc_clone_start fixed (o.copy.fixed points here), and the
-	 * method it could not fix a point in time with */
-	struct bc_fixed *fixed;
-	struct bc_fallback start_fb;
-};
 
 static struct bc_clone *session_new(const struct bc_clone_opts *o)
 {
@@ -306,21 +295,20 @@ static void release_fixed(struct bc_clone *c)
 	c->o.copy.fixed = NULL;
 }
 
-int bc_clone_run(struct bc_clone *c, struct bc_error *e)
+int bc_clone_run_begin(struct bc_clone *c, struct bc_error *e)
 {
-	struct bc_error scratch = { 0 };
-	struct bc_clone_result *r = &c->r;
-	const struct bc_copy_stats *st = &r->stats;
 	int rc;
 
-	if (!e)
-		e = &scratch;
 	if ((rc = after_plan(c, "copy", "bc_clone_run", e)) != 1)
 		return rc;
-	if ((rc = bc_clone_start(c, e)) < 0)
-		return rc;
-	rc = bc_copy_run(c->src, c->dst, &r->plan, &c->o.copy, &r->stats,
-			 &r->used, &r->fallback, e);
+	return bc_clone_start(c, e);
+}
+
+int bc_clone_run_end(struct bc_clone *c, int rc, struct bc_error *e)
+{
+	struct bc_clone_result *r = &c->r;
+	const struct bc_copy_stats *st = &r->stats;
+
 	release_fixed(c);
 	/* a method refused at start is a fallback too */
 	if (!r->fallback.happened && c->start_fb.happened)
@@ -339,6 +327,21 @@ int bc_clone_run(struct bc_clone *c, struct bc_error *e)
 	c->ran_ok = true;
 	r->verified = c->o.copy.verify;
 	return 0;
+}
+
+int bc_clone_run(struct bc_clone *c, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	struct bc_clone_result *r = &c->r;
+	int rc;
+
+	if (!e)
+		e = &scratch;
+	if ((rc = bc_clone_run_begin(c, e)) < 0)
+		return rc;
+	rc = bc_copy_run(c->src, c->dst, &r->plan, &c->o.copy, &r->stats,
+			 &r->used, &r->fallback, e);
+	return bc_clone_run_end(c, rc, e);
 }
 
 /*

@@ -124,4 +124,15 @@ int bc_host_add_hole(struct engine *g, uint64_t off, uint64_t len,
 int bc_host_copy_chunk(struct worker *w, uint64_t off, size_t n,
 		       uint64_t *fail);
 
+/* hostcopy.c, for the fan-out engine (fanout-copy.c): @in a checked
+ * extent reply from @pos, cut to @align (holes only whole blocks); the
+ * I/O size for @workers buffers, whole granules of @gran. */
+struct bc_extent;
+size_t bc_host_align_extents(const struct bc_extent *in, size_t n,
+			     struct bc_extent *out, uint64_t pos, uint64_t end,
+			     uint64_t align, bool src_zero_init);
+uint32_t bc_host_pick_chunk(uint32_t want, const struct bc_caps *sc,
+			    const struct bc_caps *dc, unsigned workers,
+			    uint32_t gran);
+
 #endif

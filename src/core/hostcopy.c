@@ -352,3 +352,20 @@ int bc_host_copy(struct bc_volume *src, struct bc_volume *dst,
 	engine_free(g);
 	return rc;
 }
+
+/* For the fan-out engine (fanout-copy.c): the same cut of the source's
+ * map and the same I/O size, so one source copied to many destinations
+ * follows the rules a single copy does. */
+size_t bc_host_align_extents(const struct bc_extent *in, size_t n,
+			     struct bc_extent *out, uint64_t pos, uint64_t end,
+			     uint64_t align, bool src_zero_init)
+{
+	return align_extents(in, n, out, pos, end, align, src_zero_init);
+}
+
+uint32_t bc_host_pick_chunk(uint32_t want, const struct bc_caps *sc,
+			    const struct bc_caps *dc, unsigned workers,
+			    uint32_t gran)
+{
+	return pick_chunk(want, sc, dc, workers, gran);
+}
