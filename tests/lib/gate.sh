@@ -16,6 +16,9 @@
 #   gate_watch FILE          count the writes to $T/FILE from now on
 #   gate_writes              writes to the watched file since the watch
 #   gate_wlow                the lowest byte offset they touched (-1)
+#   gate_count FILE          count the bytes read from $T/FILE from now on
+#   gate_read                the bytes read from it since (the target's
+#                            reads: direct_io, no page cache in between)
 #
 # A test arms the gate, starts the copy, waits until it is held, injects
 # the fault, and opens the gate: the copy cannot have ended before the
@@ -71,6 +74,14 @@ gate_writes() {
 
 gate_wlow() {	# the lowest byte offset written since gate_watch, or -1
 	sed -n 's/^wlow //p' "$GATE_MNT/.gate"
+}
+
+gate_count() {
+	echo "count $1" >"$GATE_MNT/.gate"
+}
+
+gate_read() {
+	sed -n 's/^read //p' "$GATE_MNT/.gate"
 }
 
 gate_wait_held() {	# [SECS [PID]]: PID gone before the gate is a harness error

@@ -16,11 +16,16 @@
  *   open                             let every held request go, disarm
  *   watch NAME                       count from now on the writes (and
  *                                    fallocates) of file NAME
+ *   count NAME                       count from now on the bytes read
+ *                                    from file NAME (holds nothing)
  * Reading .gate gives "armed 0|1\nheld N\ntotal M\nlow OFF\n": requests
  * held now and since the last arm, and the lowest byte offset of those
  * (-1 before any); then "writes N\nwlow OFF\n": the watched file's writes
  * since the watch and the lowest byte offset they touched (-1 before
- * any), so a test can tell that a range was not written again.  A held request that the kernel
+ * any), so a test can tell that a range was not written again; then
+ * "read B\n": the bytes read from the counted file since "count" -- what
+ * the target read of it, which a test compares with what a copy says it
+ * read.  A held request that the kernel
  * interrupts (its caller got SIGKILL) ends with EINTR, unperformed, so
  * a killed tgtd dies instead of waiting in D state.
  *
@@ -63,6 +68,8 @@ struct gate {
 	char wname[NAME_MAX + 1];	/* the watched file, "" when none */
 	unsigned writes;	/* its writes since the watch */
 	off_t wlow;		/* the lowest offset they touched */
+	char count_name[NAME_MAX + 1];	/* the file whose reads are counted */
+	unsigned long long read_bytes;	/* read from it since "count" */
 };
 
 static struct gate *gate_of(void)
@@ -185,9 +192,9 @@ static int ctl_read(char *buf, size_t size, off_t off)
 
 	pthread_mutex_lock(&g->lock);
 	n = snprintf(text, sizeof(text),
-		     "armed %d\nheld %u\ntotal %u\nlow %lld\nwrites %u\nwlow %lld\n",
+		     "armed %d\nheld %u\ntotal %u\nlow %lld\nwrites %u\nwlow %lld\nread %llu\n",
 		     g->armed, g->held, g->total, g->total ? (long long)g->low : -1LL,
-		     g->writes, g->writes ? (long long)g->wlow : -1LL);
+		     g->writes, g->writes ? (long long)g->wlow : -1LL, g->read_bytes);
 	pthread_mutex_unlock(&g->lock);
 	if (off >= n)
 		return 0;
@@ -221,6 +228,13 @@ static int ctl_write(const char *buf, size_t size)
 		pthread_mutex_unlock(&g->lock);
 		return (int)size;
 	}
+	if (sscanf(line, "count %255s", name) == 1) {
+		pthread_mutex_lock(&g->lock);
+		snprintf(g->count_name, sizeof(g->count_name), "%s", name);
+		g->read_bytes = 0;
+		pthread_mutex_unlock(&g->lock);
+		return (int)size;
+	}
 	if (sscanf(line, "arm %255s %7s %lld", name, kind, &off) != 3 || off < 0)
 		return -EINVAL;
 	pthread_mutex_lock(&g->lock);
@@ -249,6 +263,14 @@ static int gfs_read(const char *path, char *buf, size_t size, off_t off,
 	if (ret)
 		return ret;
 	n = pread((int)fi->fh, buf, size, off);
+	if (n > 0) {
+		struct gate *g = gate_of();
+
+		pthread_mutex_lock(&g->lock);
+		if (strcmp(g->count_name, path + 1) == 0)
+			g->read_bytes += (unsigned long long)n;
+		pthread_mutex_unlock(&g->lock);
+	}
 	return n < 0 ? -errno : (int)n;
 }
 

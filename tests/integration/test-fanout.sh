@@ -1,0 +1,142 @@
+#!/bin/bash
+# Template fan-out on tgt: one job copies a thin source LUN onto three
+# destinations -- one dirty (old data everywhere, thin), one empty on a
+# LUN that reports no thin provisioning (no LBPRZ: its holes must be
+# zeroed), one empty thin with LBPRZ (its holes may be skipped) -- reading
+# the source once.  Each destination is byte-identical by cmp of its
+# backing file; the thin ones are as thin as the source; the source's
+# backing file was read as much as by a single copy, counted by the FUSE
+# gate under tgt (tests/tools/gatefs.c), not by blkclone.  Then one
+# destination fails at a known point (the source's reads held at the
+# gate, the LUN taken offline, the gate opened): that pair fails with a
+# resume offset below the held read, the others complete, and --resume
+# finishes the failed one alone.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/gate.sh"
+need_root
+command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
+export BLKCLONE_STATE_DIR=$T/state
+# a read held at the gate must not time out and be retried meanwhile
+export BLKCLONE_ISCSI_TIMEOUT=3600
+IQN=iqn.2026-11.test.blkclone:fanout
+MB=256
+SIZE=$((MB << 20))
+HALF=$((SIZE / 2))
+
+# a thin source with scattered extents and data in its last MiB (a read
+# past the middle always comes)
+make_sparse "$T/src.img" $MB 30 2048 5
+dd if=/dev/urandom of="$T/src.img" bs=1M seek=$((MB - 1)) count=1 conv=notrunc status=none
+src_alloc=$(alloc_bytes "$T/src.img")
+dd if=/dev/urandom of="$T/old.img" bs=1M count=$MB status=none
+fresh() {	# in place: tgt holds the files open
+	cp "$T/old.img" "$T/dirty.img"
+	truncate -s 0 "$T/thick.img" "$T/thin.img"
+	truncate -s $SIZE "$T/thick.img" "$T/thin.img"
+}
+fresh
+truncate -s $SIZE "$T/one.img"
+gate_mount || exit 1
+tgt_start && tgt_target 1 "$IQN" &&
+	tgt_lun 1 1 "$GATE_MNT/src.img" &&
+	tgt_lun 1 2 "$GATE_MNT/dirty.img" &&
+	tgt_lun 1 3 "$GATE_MNT/thick.img" 512 thick &&
+	tgt_lun 1 4 "$GATE_MNT/thin.img" &&
+	tgt_lun 1 5 "$GATE_MNT/one.img" || exit 1
+U=iscsi://127.0.0.1:$TGT_PORT/$IQN
+st() { "$BLKCLONE" job status --json "$1" >"$T/st.json" 2>"$T/st.err"; jq -r "$2" "$T/st.json"; }
+pair() { jq -r ".pairs[$1].$2" "$T/st.json"; }
+
+# --- what one copy reads of the source, as the gate counts it ----------
+gate_count src.img
+bcrun 0 "$T/one.json" "$T/e0" copy --json "$U/1" "$U/5"
+one_read=$(gate_read)
+note "a single copy: the target read $one_read bytes of the source ($src_alloc allocated)"
+check "a single copy's source reads equal its report's read_bytes" \
+	test "$one_read" = "$(jq .read_bytes "$T/one.json")"
+
+# --- 1. one source, three destinations: job start SRC DST SRC DST ... ---
+gate_count src.img
+# the source typed two ways: one volume by its identity, not its address
+U_LOCAL=iscsi://localhost:$TGT_PORT/$IQN
+bcrun 0 "$T/id1" "$T/e1" job start --json "$U/1" "$U/2" "$U_LOCAL/1" "$U/3" "$U/1" "$U/4"
+id1=$(jq -r .id "$T/id1")
+bcrun 0 /dev/null "$T/e1w" job wait "$id1"
+fan_read=$(gate_read)
+st "$id1" . >/dev/null
+note "fan-out to 3: the target read $fan_read bytes of the source"
+check "the job completed" test "$(jq -r .state "$T/st.json")" = complete
+check "the source was read once: as much as a single copy ($fan_read = $one_read)" \
+	test "$fan_read" = "$one_read"
+check "every pair says it shared its reads with 3 (fanout) and read that much" \
+	test "$(jq -c '[.pairs[].report | [.fanout, .read_bytes]] | unique' "$T/st.json")" = "[[3,$one_read]]"
+check "the log says the pairs share their source" grep -q 'share their source' "$BLKCLONE_STATE_DIR/jobs/$id1.log"
+for f in dirty thick thin; do
+	check "$f: byte-identical (cmp of the backing files)" cmp -s "$T/src.img" "$T/$f.img"
+done
+for f in dirty thin; do
+	a=$(alloc_bytes "$T/$f.img")
+	check "$f: as thin as the source ($a <= $src_alloc allocated)" test "$a" -le "$src_alloc"
+done
+note "thick (no LBPRZ): $(alloc_bytes "$T/thick.img") bytes allocated: its holes had to be zeroed"
+check "dirty: its holes zeroed, none skipped (old data there)" \
+	test "$(pair 0 'report | [(.zeroed_bytes > 0), .skipped_bytes] | tostring')" = '[true,0]'
+check "thick: every hole written or zeroed, none skipped (nothing proves them zero)" \
+	test "$(pair 1 'report | [.written_bytes + .zeroed_bytes, .skipped_bytes] | tostring')" = "[$SIZE,0]"
+check "thin with LBPRZ: its holes skipped, nothing zeroed" \
+	test "$(pair 2 'report | [.zeroed_bytes, (.skipped_bytes > 0)] | tostring')" = '[0,true]'
+
+# --- 2. the --to form is the same job --------------------------------------
+fresh
+bcrun 0 "$T/id2" "$T/e2" job start --to="$U/2" --to="$U/3" --to="$U/4" "$U/1"
+id2=$(cat "$T/id2")
+bcrun 0 /dev/null "$T/e2w" job wait "$id2"
+st "$id2" . >/dev/null
+check "--to: three pairs from one SRC, fanned out" \
+	test "$(jq -c '[.pairs[].report.fanout]' "$T/st.json")" = '[3,3,3]'
+check "--to: all three byte-identical" \
+	sh -c "cmp -s '$T/src.img' '$T/dirty.img' && cmp -s '$T/src.img' '$T/thick.img' && cmp -s '$T/src.img' '$T/thin.img'"
+bcrun 2 /dev/null "$T/err" job start --to="$U/2" "$U/1" "$U/3"
+expect_msg 'exactly one SRC' "--to with two addresses is refused"
+
+# --- 3. one destination fails at a known point; the others go on ---------
+fresh
+gate_arm src.img read $HALF
+bcrun 0 "$T/id3" "$T/e3" job start --to="$U/2" --to="$U/3" --to="$U/4" "$U/1"
+id3=$(cat "$T/id3")
+gate_wait_held 300 || exit 1
+held=$(gate_low)
+# the thick destination goes away while the source's reads are held:
+# every command to it from here on is answered NOT READY
+tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 3 \
+	--params removable=1,online=0
+gate_open
+sh -c "'$BLKCLONE' job wait '$id3' 2>/dev/null; exit \$?"
+rc=$?
+check "job wait says the job failed (exit $rc)" test "$rc" = 1
+st "$id3" . >/dev/null
+check "the job is failed" test "$(jq -r .state "$T/st.json")" = failed
+check "the failed pair is the offline one, the others are done" \
+	test "$(jq -c '[.pairs[].exit_code]' "$T/st.json")" = '[0,1,0]'
+check "its error names the device and the status" \
+	sh -c "jq -r '.pairs[1].report.error' '$T/st.json' | grep -Eq '/3: .*(Not Ready|Medium not present)'"
+off=$(pair 1 resume_offset)
+note "held read at $held, the failed pair's resume offset $off"
+check "its resume offset ($off) is at or below the held read ($held)" test "$off" -le "$held"
+check "everything below it is on the failed destination" cmp -s -n "$off" "$T/src.img" "$T/thick.img"
+check "the others completed byte-identical" \
+	sh -c "cmp -s '$T/src.img' '$T/dirty.img' && cmp -s '$T/src.img' '$T/thin.img'"
+tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 3 \
+	--params online=1,removable=0
+bcrun 0 "$T/id4" "$T/e4" job start --resume="$id3"
+id4=$(cat "$T/id4")
+bcrun 0 /dev/null "$T/e4w" job wait "$id4"
+st "$id4" . >/dev/null
+check "--resume continues only the failed pair" \
+	test "$(jq -c '[.pairs[].destination]' "$T/st.json")" = "[\"$U/3\"]"
+check "resumed: byte-identical" cmp -s "$T/src.img" "$T/thick.img"
+
+finish
