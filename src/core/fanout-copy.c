@@ -31,11 +31,14 @@
 #include "volume/io.h"
 
 #define QLEN (2 * MAX_WORKERS)
-#define PRODUCER MAX_WORKERS		/* the producer's settle slot */
+#define LAST MAX_WORKERS		/* the settle slot of finish() */
 #define WRITE_BEHIND (128ull << 20)	/* as hostcopy.c, per destination */
 #define MAP_BATCH 64
 
+struct fan;
+
 struct fdst {
+	struct fan *g;
 	struct bc_fanout_dest *d;
 	const struct bc_caps *dc;
 	struct bc_dest_holes holes;
@@ -43,13 +46,25 @@ struct fdst {
 	uint64_t fail_off;		/* lowest offset it may lack */
 	uint64_t unflushed, durable;	/* as struct engine's */
 	uint64_t hole_off, hole_len;	/* its pending hole */
-	/* ranges being settled on it, one slot per worker and the
-	 * producer's: each holds the watermark below itself */
+	/* ranges being settled on it, one slot per worker and finish()'s:
+	 * each holds the watermark below itself */
 	uint64_t settling[MAX_WORKERS + 1];
 	pthread_mutex_t settle_lock;	/* one settle at a time on it */
+	/* workers using it now, and how many it takes at once (its
+	 * io_threads): the pool is larger than any one volume takes */
+	unsigned busy, limit;
 };
 
 struct fan;
+
+/* A range of the source for the workers: data to read and write, or a
+ * hole to settle on every destination.  Holes go to the workers too: a
+ * settle may be a round trip per destination (GET LBA STATUS, WRITE
+ * SAME), and N of them in a row in the producer would starve the queue. */
+struct fitem {
+	uint64_t off, len;
+	bool hole;
+};
 
 struct fworker {
 	pthread_t thread;
@@ -57,6 +72,7 @@ struct fworker {
 	unsigned slot;
 	void *buf;
 	uint64_t inflight;		/* chunk being copied, or NO_OFFSET */
+	bool *todo;			/* destinations this item still needs */
 	struct bc_error err;
 };
 
@@ -72,15 +88,15 @@ struct fan {
 
 	/* Everything below is shared with the workers, under @lock. */
 	pthread_mutex_t lock;
-	pthread_cond_t not_empty, not_full;
-	struct chunk queue[QLEN];
+	pthread_cond_t not_empty, not_full, slot_free;
+	unsigned src_busy, src_limit;	/* as fdst's, for the source's reads */
+	struct fitem queue[QLEN];
 	unsigned q_head, q_len;
 	bool producing_done;
 	int failed;			/* the shared side failed: all stop */
 	uint64_t fail_off;
 	struct bc_error err;
 	uint64_t produced;
-	uint64_t producer_at;		/* hole being handed out, or NO_OFFSET */
 	size_t live;			/* destinations not failed */
 	unsigned n_workers, started;
 	struct fworker w[MAX_WORKERS];
@@ -102,8 +118,6 @@ static uint64_t wm_source(const struct fan *g)
 	for (unsigned i = 0; i < g->n_workers; i++)
 		if (g->w[i].inflight < w)
 			w = g->w[i].inflight;
-	if (g->producer_at < w)
-		w = g->producer_at;
 	if (g->failed && g->fail_off < w)
 		w = g->fail_off;
 	return w;
@@ -155,6 +169,7 @@ static void wake_all(struct fan *g)
 {
 	pthread_cond_broadcast(&g->not_empty);
 	pthread_cond_broadcast(&g->not_full);
+	pthread_cond_broadcast(&g->slot_free);
 }
 
 /* Lock held.  @d failed at @off: dropped, resuming from its watermark. */
@@ -303,17 +318,101 @@ static int put_chunk(struct fworker *w, struct fdst *d, uint64_t off, size_t n,
 	return rc;
 }
 
-/* Read one chunk once, then put it on every destination still going.
- * Failures are recorded (lock not held). */
+typedef int (*put_fn)(struct fworker *w, struct fdst *d, uint64_t off,
+		      uint64_t len, uint64_t *fail);
+
+/*
+ * Lock held.  Call @put for every destination still going, each once,
+ * within its limit of workers at a time: a busy one is passed over for
+ * the next and come back to, so one slow destination does not hold a
+ * worker from the others, and the first one tried turns with the item
+ * (@first) so the workers spread over all of them.  @put runs with the
+ * lock dropped; its failure is its destination's.
+ */
+static void each_dest(struct fworker *w, size_t first, put_fn put,
+		      uint64_t off, uint64_t len)
+{
+	struct fan *g = w->g;
+	size_t left = 0;
+
+	for (size_t i = 0; i < g->n; i++) {
+		w->todo[i] = !g->d[i].failed;
+		left += w->todo[i];
+	}
+	while (left && !g->failed) {
+		struct fdst *d = NULL;
+		uint64_t fail = off;
+		int rc;
+
+		for (size_t k = 0; k < g->n && !d; k++) {
+			size_t i = (first + k) % g->n;
+
+			if (!w->todo[i])
+				continue;
+			if (g->d[i].failed) {
+				w->todo[i] = false;
+				left--;
+			} else if (g->d[i].busy < g->d[i].limit) {
+				d = &g->d[i];
+				w->todo[i] = false;
+				left--;
+			}
+		}
+		if (!d) {
+			if (left)
+				pthread_cond_wait(&g->slot_free, &g->lock);
+			continue;
+		}
+		d->busy++;
+		pthread_mutex_unlock(&g->lock);
+		bc_error_clear(&w->err);
+		rc = put(w, d, off, len, &fail);
+		pthread_mutex_lock(&g->lock);
+		d->busy--;
+		pthread_cond_broadcast(&g->slot_free);
+		if (rc < 0)
+			dest_failed(g, d, rc, fail, &w->err);
+	}
+}
+
+static int put_data(struct fworker *w, struct fdst *d, uint64_t off,
+		    uint64_t len, uint64_t *fail)
+{
+	return put_chunk(w, d, off, (size_t)len, fail);
+}
+
+/* A hole of the source onto @d (lock not held). */
+static int put_hole(struct fworker *w, struct fdst *d, uint64_t off,
+		    uint64_t len, uint64_t *fail)
+{
+	struct fan *g = w->g;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	rc = add_hole(g, d, off, len, w->slot, fail, &w->err);
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
+/* Read one chunk once (within the source's limit of readers), then put
+ * it on every destination still going.  Lock held; failures recorded. */
 static void copy_chunk(struct fworker *w, uint64_t off, size_t n)
 {
 	struct fan *g = w->g;
-	int rc = bc_volume_read(g->src, w->buf, off, n, &w->err);
+	int rc;
 
+	while (g->src_busy >= g->src_limit && !stopped(g))
+		pthread_cond_wait(&g->slot_free, &g->lock);
+	if (stopped(g))
+		return;
+	g->src_busy++;
+	pthread_mutex_unlock(&g->lock);
+	rc = bc_volume_read(g->src, w->buf, off, n, &w->err);
 	pthread_mutex_lock(&g->lock);
+	g->src_busy--;
+	pthread_cond_broadcast(&g->slot_free);
 	if (rc < 0) {
 		source_failed(g, rc, off, &w->err);
-		pthread_mutex_unlock(&g->lock);
 		return;
 	}
 	/* each pair's copy needed these bytes: each counts them, and the
@@ -325,25 +424,9 @@ static void copy_chunk(struct fworker *w, uint64_t off, size_t n)
 	if (g->o->cancel && *g->o->cancel) {
 		bc_error_set(&w->err, -EINTR, g->src->name, "copy", NULL);
 		source_failed(g, -EINTR, off, &w->err);
+		return;
 	}
-	pthread_mutex_unlock(&g->lock);
-	for (size_t i = 0; i < g->n; i++) {
-		struct fdst *d = &g->d[i];
-		uint64_t fail;
-		bool skip;
-
-		pthread_mutex_lock(&g->lock);
-		skip = d->failed || g->failed;
-		pthread_mutex_unlock(&g->lock);
-		if (skip)
-			continue;
-		bc_error_clear(&w->err);
-		if ((rc = put_chunk(w, d, off, n, &fail)) < 0) {
-			pthread_mutex_lock(&g->lock);
-			dest_failed(g, d, rc, fail, &w->err);
-			pthread_mutex_unlock(&g->lock);
-		}
-	}
+	each_dest(w, (size_t)(off / g->chunk % g->n), put_data, off, n);
 }
 
 static void *worker_main(void *arg)
@@ -353,7 +436,7 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
-		struct chunk c;
+		struct fitem c;
 
 		while (!g->q_len && !g->producing_done && !stopped(g))
 			pthread_cond_wait(&g->not_empty, &g->lock);
@@ -371,10 +454,11 @@ static void *worker_main(void *arg)
 			bc_deadline_error(&w->err, g->src->name, "copy", c.off,
 					  g->src->block_size, &g->o->deadline);
 			source_failed(g, -ETIME, c.off, &w->err);
+		} else if (c.hole) {
+			each_dest(w, (size_t)(c.off / g->chunk % g->n), put_hole,
+				  c.off, c.len);
 		} else {
-			pthread_mutex_unlock(&g->lock);
 			copy_chunk(w, c.off, (size_t)c.len);
-			pthread_mutex_lock(&g->lock);
 		}
 		w->inflight = NO_OFFSET;
 		progress(g, false);
@@ -383,47 +467,21 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-/* The producer's: a hole of the source onto every destination. */
-static int produce_hole(struct fan *g, uint64_t off, uint64_t len)
-{
-	int rc;
-
-	pthread_mutex_lock(&g->lock);
-	/* holds every destination's watermark until each has the hole
-	 * pending (or settled) */
-	g->producer_at = off;
-	g->produced = off + len;
-	for (size_t i = 0; i < g->n && !g->failed; i++) {
-		struct fdst *d = &g->d[i];
-		struct bc_error e = { 0 };
-		uint64_t fail = off;
-
-		if (d->failed)
-			continue;
-		if ((rc = add_hole(g, d, off, len, PRODUCER, &fail, &e)) < 0)
-			dest_failed(g, d, rc, fail, &e);
-	}
-	g->producer_at = NO_OFFSET;
-	progress(g, false);
-	rc = stopped(g) ? -ECANCELED : 0;
-	pthread_mutex_unlock(&g->lock);
-	return rc;
-}
-
-static int queue_data(struct fan *g, uint64_t off, uint64_t len)
+/* Hand [off, off + len) to the workers: data in chunks, a hole whole. */
+static int queue_range(struct fan *g, uint64_t off, uint64_t len, bool hole)
 {
 	uint64_t end = off + len;
 	int rc;
 
 	pthread_mutex_lock(&g->lock);
 	while (off < end && !stopped(g)) {
-		uint64_t n = end - off < g->chunk ? end - off : g->chunk;
+		uint64_t n = hole || end - off < g->chunk ? end - off : g->chunk;
 
 		while (g->q_len == QLEN && !stopped(g))
 			pthread_cond_wait(&g->not_full, &g->lock);
 		if (stopped(g))
 			break;
-		g->queue[(g->q_head + g->q_len) % QLEN] = (struct chunk){ off, n };
+		g->queue[(g->q_head + g->q_len) % QLEN] = (struct fitem){ off, n, hole };
 		g->q_len++;
 		off += n;
 		g->produced = off;
@@ -476,8 +534,7 @@ static void walk_source(struct fan *g)
 				break;
 			if (len > end - pos)
 				len = end - pos;
-			rc = ext[i].state != BC_EXTENT_MAPPED ?
-			     produce_hole(g, pos, len) : queue_data(g, pos, len);
+			rc = queue_range(g, pos, len, ext[i].state != BC_EXTENT_MAPPED);
 			if (rc < 0)
 				return;
 			pos += len;
@@ -493,7 +550,8 @@ static int pool_start(struct fan *g, struct bc_error *e)
 		w->g = g;
 		w->slot = i;
 		w->inflight = NO_OFFSET;
-		if (posix_memalign(&w->buf, 4096, g->chunk))
+		w->todo = calloc(g->n, sizeof(*w->todo));
+		if (!w->todo || posix_memalign(&w->buf, 4096, g->chunk))
 			return bc_error_set(e, -ENOMEM, g->src->name, "copy", NULL);
 	}
 	for (; g->started < g->n_workers; g->started++)
@@ -514,22 +572,36 @@ static void pool_join(struct fan *g)
 		pthread_join(g->w[i].thread, NULL);
 }
 
-/* Workers, I/O size and alignment over the source and every
- * destination: the I/O size as a single copy would choose it with the
- * destinations' largest optimal and smallest maximum transfer. */
+static unsigned at_least_one(unsigned n)
+{
+	return n ? n : 1;
+}
+
+/*
+ * Workers, I/O size and alignment over the source and every destination.
+ * Each volume takes at most its io_threads of them at once (its limit);
+ * there are enough workers to keep the source and every destination
+ * busy, up to MAX_WORKERS, and their buffers are the single copy's pool
+ * (bc_host_pick_chunk caps the chunk at its share), so memory does not
+ * grow with the number of destinations.  The I/O size is the one a
+ * single copy would choose with the destinations' largest optimal and
+ * smallest maximum transfer.
+ */
 static void size_fan(struct fan *g)
 {
-	unsigned nw = g->src->io_threads;
+	unsigned nw;
 	uint32_t opt = 0, max = 0;
 	struct bc_caps *mc = calloc(1, sizeof(*mc));
 
 	g->align = g->src->block_size;
+	g->src_limit = at_least_one(g->src->io_threads);
+	nw = g->src_limit;
 	for (size_t i = 0; i < g->n; i++) {
 		const struct bc_volume *v = g->d[i].d->dst;
 		const struct bc_caps *dc = g->d[i].dc;
 
-		if (v->io_threads < nw)
-			nw = v->io_threads;
+		g->d[i].limit = at_least_one(v->io_threads);
+		nw += g->d[i].limit;
 		if (v->block_size > g->align)
 			g->align = v->block_size;
 		if (dc->opt_transfer > opt)
@@ -537,7 +609,7 @@ static void size_fan(struct fan *g)
 		if (dc->max_transfer && (!max || dc->max_transfer < max))
 			max = dc->max_transfer;
 	}
-	g->n_workers = nw < 1 ? 1 : nw > MAX_WORKERS ? MAX_WORKERS : nw;
+	g->n_workers = nw > MAX_WORKERS ? MAX_WORKERS : nw;
 	g->zgran = g->align > 4096 ? g->align : 4096;
 	if (mc) {
 		mc->opt_transfer = opt;
@@ -566,15 +638,16 @@ static int fan_new(struct bc_volume *src, struct bc_fanout_dest *dd, size_t n,
 	g->n = n;
 	g->live = n;
 	g->fail_off = NO_OFFSET;
-	g->producer_at = NO_OFFSET;
 	pthread_mutex_init(&g->lock, NULL);
 	pthread_cond_init(&g->not_empty, NULL);
 	pthread_cond_init(&g->not_full, NULL);
+	pthread_cond_init(&g->slot_free, NULL);
 	if ((rc = bc_volume_caps(src, &g->sc, &g->err)) < 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		struct fdst *d = &g->d[i];
 
+		d->g = g;
 		d->d = &dd[i];
 		d->fail_off = NO_OFFSET;
 		for (unsigned s = 0; s <= MAX_WORKERS; s++)
@@ -605,11 +678,14 @@ static void fan_free(struct fan *g)
 {
 	if (!g)
 		return;
-	for (unsigned i = 0; i < g->n_workers; i++)
+	for (unsigned i = 0; i < g->n_workers; i++) {
 		free(g->w[i].buf);
+		free(g->w[i].todo);
+	}
 	if (g->d)
 		for (size_t i = 0; i < g->n; i++)
 			pthread_mutex_destroy(&g->d[i].settle_lock);
+	pthread_cond_destroy(&g->slot_free);
 	pthread_cond_destroy(&g->not_full);
 	pthread_cond_destroy(&g->not_empty);
 	pthread_mutex_destroy(&g->lock);
@@ -617,29 +693,66 @@ static void fan_free(struct fan *g)
 	free(g);
 }
 
-/* Single-threaded again: each destination's last hole, its flush, and
- * what it says (rc, error, resume offset). */
+/* One destination's end: its last pending hole settled, then the flush
+ * that makes it durable.  Lock not held. */
+static void *end_dest(void *arg)
+{
+	struct fdst *d = arg;
+	struct fan *g = d->g;
+	struct bc_error e = { 0 };
+	int rc = 0;
+
+	pthread_mutex_lock(&g->lock);
+	if (!d->failed && !g->failed) {
+		uint64_t ho = d->hole_off, hl = d->hole_len;
+
+		d->hole_len = 0;
+		if ((rc = settle(g, d, ho, hl, LAST, &e)) < 0)
+			dest_failed(g, d, rc, ho, &e);
+	}
+	if (d->failed || g->failed || !bc_volume_can_flush(d->d->dst)) {
+		pthread_mutex_unlock(&g->lock);
+		return NULL;
+	}
+	pthread_mutex_unlock(&g->lock);
+	rc = bc_volume_flush(d->d->dst, &e);
+	pthread_mutex_lock(&g->lock);
+	if (rc < 0)
+		dest_failed(g, d, rc, d->durable, &e);
+	pthread_mutex_unlock(&g->lock);
+	return NULL;
+}
+
+/*
+ * The workers are gone: every destination's end (end_dest), MAX_WORKERS
+ * at a time in threads of their own -- a flush waits for the storage to
+ * write back what it holds, and N of them one after the other would add
+ * up -- then what each says (rc, error, resume offset).
+ */
 static int finish(struct fan *g)
 {
+	pthread_t t[MAX_WORKERS];
 	int first = 0;
 
+	for (size_t i = 0; i < g->n; i += MAX_WORKERS) {
+		size_t k = g->n - i < MAX_WORKERS ? g->n - i : MAX_WORKERS;
+		bool started[MAX_WORKERS] = { false };
+
+		for (size_t j = 0; j < k; j++)
+			started[j] = pthread_create(&t[j], NULL, end_dest,
+						    &g->d[i + j]) == 0;
+		for (size_t j = 0; j < k; j++) {
+			if (started[j])
+				pthread_join(t[j], NULL);
+			else
+				end_dest(&g->d[i + j]);	/* no thread: here */
+		}
+	}
 	pthread_mutex_lock(&g->lock);
 	for (size_t i = 0; i < g->n; i++) {
 		struct fdst *d = &g->d[i];
 		struct bc_fanout_dest *dd = d->d;
-		struct bc_error e = { 0 };
-		int rc = 0;
 
-		if (!d->failed && !g->failed) {
-			uint64_t ho = d->hole_off, hl = d->hole_len;
-
-			d->hole_len = 0;
-			if ((rc = settle(g, d, ho, hl, PRODUCER, &e)) < 0)
-				dest_failed(g, d, rc, ho, &e);
-		}
-		if (!d->failed && !g->failed && bc_volume_can_flush(dd->dst) &&
-		    (rc = bc_volume_flush(dd->dst, &e)) < 0)
-			dest_failed(g, d, rc, d->durable, &e);
 		if (!d->failed && g->failed)
 			*dd->e = g->err;
 		dd->rc = d->failed ? d->failed : g->failed;
