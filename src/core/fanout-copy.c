@@ -460,6 +460,10 @@ static void *worker_main(void *arg)
 		} else {
 			copy_chunk(w, c.off, (size_t)c.len);
 		}
+		/* a stop of all may have left this item undone on some
+		 * destination: it is where they resume, at the latest */
+		if (g->failed && c.off < g->fail_off)
+			g->fail_off = c.off;
 		w->inflight = NO_OFFSET;
 		progress(g, false);
 	}
