@@ -1,0 +1,166 @@
+#!/bin/bash
+# Template fan-out (issue 21): N clones of one thin LUN (SIZE_GIB, 10% in
+# scattered 4 KiB..8 MiB extents, case 1 of bench-iscsi.sh) onto N empty
+# thin LUNs on tgt, three ways, interleaved round by round so that the
+# machine's drift hits all alike:
+#   fan    one blkclone job: job start --to=DST1 ... --to=DSTN SRC; job wait
+#   seq    N qemu-img convert -n -m 16 -W -t writeback, one after the other
+#   par    the same N at once
+# qemu-img with -t writeback flushes its output at the end, as blkclone
+# does (durable); its default cache mode sends no flush at all.  Prints
+# every time, the median, best and p90/p10 spread of each, the ratios of
+# medians, the bytes the target read of the source's backing file (counted
+# by tests/tools/gatefs when it is built, in untimed runs on a LUN that
+# serves the source through it) against what N peers read, the job's peak RSS (VmHWM of
+# its process) and its per-pair report.  Every destination of every run is
+# checked as thin as the source; every destination is compared with the
+# source (cmp) in the first and the last round, one in turn in the rounds
+# between (a cmp of N x SIZE_GIB each run would take longer than the runs).
+# BENCH_DIR holds the backing files (default /var/tmp: the disk;
+# /dev/shm for tmpfs).  Not a test.
+#   usage: bench/bench-fanout.sh [SIZE_GIB] [ROUNDS] [N]   (root, tgt, qemu-utils, jq)
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${BLKCLONE:-$top/build/blkclone}
+GATEFS=${GATEFS:-$top/build/tests/tools/gatefs}
+G=${1:-4}
+ROUNDS=${2:-5}
+N=${3:-8}
+W=$(mktemp -d "${BENCH_DIR:-/var/tmp}/blkclone-fanout.XXXXXX")
+export BLKCLONE_STATE_DIR=$W/state
+. "$top/tests/lib/tgt-target.sh"
+GM=$W/gm
+cleanup() {
+	tgt_stop
+	if mountpoint -q "$GM" 2>/dev/null; then echo open >"$GM/.gate" || true; umount "$GM" || umount -l "$GM"; fi
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+fill() {	# fill FILE SIZE_GIB PERCENT: scattered 4 KiB..8 MiB extents (as bench-iscsi.sh)
+	truncate -s "$2G" "$1"
+	awk -v size=$(($2 * 262144)) -v pct="$3" 'BEGIN { srand(7); want = size * pct / 100;
+		while (got < want) { len = 1 + int(rand() * rand() * 2048); off = int(rand() * (size - len));
+			print off, len; got += len } }' |
+	while read -r off len; do
+		dd if=/dev/urandom of="$1" bs=4096 seek="$off" count="$len" conv=notrunc status=none
+	done
+}
+alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
+
+mkdir -p "$W/back"
+fill "$W/back/src.img" "$G" 10
+for i in $(seq "$N"); do truncate -s "${G}G" "$W/back/d$i.img"; done
+sync "$W/back/src.img"
+tgt_start
+IQN=iqn.2026-11.bench.blkclone:fanout
+tgt_target 1 "$IQN"
+tgt_lun 1 1 "$W/back/src.img"
+for i in $(seq "$N"); do tgt_lun 1 $((i + 1)) "$W/back/d$i.img"; done
+U=iscsi://127.0.0.1:$TGT_PORT/$IQN
+SA=$(alloc "$W/back/src.img")
+now() { date +%s.%N; }
+empty_all() {
+	for i in $(seq "$N"); do
+		truncate -s 0 "$W/back/d$i.img"; truncate -s "${G}G" "$W/back/d$i.img"
+		sync "$W/back/d$i.img"	# not a global sync: the machine is shared
+	done
+	head -c "$(stat -c %s "$W/back/src.img")" "$W/back/src.img" >/dev/null	# warm, for all alike
+}
+check_all() {	# WHAT [ONLY]: as thin as the source, all (or only d$ONLY) cmp-equal
+	local i
+	for i in $(seq "$N"); do
+		if [ -z "${2:-}" ] || [ "$2" = "$i" ]; then
+			cmp -s "$W/back/src.img" "$W/back/d$i.img" || { echo "MISMATCH: $1, d$i"; exit 1; }
+		fi
+		[ "$(alloc "$W/back/d$i.img")" -le "$SA" ] ||
+			{ echo "NOT THIN: $1, d$i $(alloc "$W/back/d$i.img") > $SA"; exit 1; }
+	done
+}
+
+declare -A ALL
+FAN_HWM=0
+QIMG="qemu-img convert -n -m 16 -W -t writeback -f raw -O raw"
+run_fan() {
+	local to=() i id pid hwm=0 t0 t1 v src=${1:-1}
+	for i in $(seq "$N"); do to+=("--to=$U/$((i + 1))"); done
+	t0=$(now)
+	id=$("$B" job start "${to[@]}" "$U/$src")
+	pid=$("$B" job status --json "$id" | jq .pid)
+	# the job's peak RSS: VmHWM only grows, so the last reading before it
+	# ends is its peak (read every 50 ms; the poll is not timed apart)
+	while v=$(sed -n 's/^VmHWM: *\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
+		hwm=$v
+		sleep 0.05
+	done
+	"$B" job wait "$id" >/dev/null
+	t1=$(now)
+	FAN_HWM=$hwm
+	"$B" job status --json "$id" >"$W/fan.json"
+	"$B" job forget "$id" >/dev/null
+	echo "$t1 - $t0" | bc
+}
+run_seq() {
+	local i t0 t1 src=${1:-1}
+	t0=$(now)
+	for i in $(seq "$N"); do $QIMG "$U/$src" "$U/$((i + 1))"; done
+	t1=$(now)
+	echo "$t1 - $t0" | bc
+}
+run_par() {
+	local i t0 t1 pids=()
+	t0=$(now)
+	for i in $(seq "$N"); do $QIMG "$U/1" "$U/$((i + 1))" & pids+=($!); done
+	for i in "${pids[@]}"; do wait "$i"; done
+	t1=$(now)
+	echo "$t1 - $t0" | bc
+}
+
+stats() {	# stats KEY: median best p10 p90 (nearest rank)
+	echo ${ALL[$1]} | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END {
+		p10 = a[int(0.1 * NR + 0.999)]; p90 = a[int(0.9 * NR + 0.999)]; if (!p10) p10 = a[1];
+		printf "median %.2f s, best %.2f s, p10 %.2f, p90 %.2f, p90/p10 %.2f", a[int((NR + 1) / 2)], a[1], p10, p90, p90 / p10 }'
+}
+median() { echo ${ALL[$1]} | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+echo "backing files in $(df --output=fstype "$W" | tail -n 1) ($W)"
+echo "blkclone $("$B" --version | head -n 1); qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); tgt on 127.0.0.1, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "fan-out: $N clones of a $G GiB thin LUN ($SA B allocated, 10% in 4 KiB-8 MiB extents) onto $N empty thin LUNs, $ROUNDS rounds interleaved"
+for r in $(seq "$ROUNDS"); do
+	for tool in fan seq par; do
+		empty_all
+		if [ "$tool" = fan ]; then
+			run_fan >"$W/t"	# not in $(...): FAN_HWM is set here
+		else
+			"run_$tool" >"$W/t"
+		fi
+		if [ "$r" = 1 ] || [ "$r" = "$ROUNDS" ]; then
+			check_all "$tool round $r"
+		else
+			check_all "$tool round $r" $(( (r - 1) % N + 1 ))
+		fi
+		ALL[$tool]="${ALL[$tool]:-} $(cat "$W/t")"
+	done
+	last() { echo ${ALL[$1]} | awk '{ print $NF }'; }
+	echo "  round $r: fan $(last fan) s, seq $(last seq) s, par $(last par) s (job peak RSS $FAN_HWM KiB)"
+done
+# What the target read of the source, counted by gatefs (when built) on
+# an extra LUN serving the same file through it: untimed runs, so the
+# FUSE hop costs no tool its time above.
+READ_FAN=n/a READ_SEQ=n/a
+if [ -x "$GATEFS" ] && mkdir -p "$GM" && "$GATEFS" "$W/back" "$GM" 2>/dev/null; then
+	tgt_lun 1 $((N + 2)) "$GM/src.img"
+	empty_all; echo "count src.img" >"$GM/.gate"
+	run_fan $((N + 2)) >/dev/null; check_all "fan (counted)"
+	READ_FAN=$(sed -n 's/^read //p' "$GM/.gate")
+	empty_all; echo "count src.img" >"$GM/.gate"
+	run_seq $((N + 2)) >/dev/null; check_all "seq (counted)"
+	READ_SEQ=$(sed -n 's/^read //p' "$GM/.gate")
+fi
+echo "  blkclone job (fan-out):     $(stats fan)"
+echo "  $N x qemu-img sequential:    $(stats seq)"
+echo "  $N x qemu-img in parallel:   $(stats par)"
+echo "  ratio of medians: fan/seq $(echo "scale=3; $(median fan) / $(median seq)" | bc) (target <= 0.25), fan/par $(echo "scale=3; $(median fan) / $(median par)" | bc) (target <= 0.5)"
+echo "  source bytes the target read (gatefs, untimed runs): fan $READ_FAN, $N x qemu-img $READ_SEQ (allocated: $SA)"
+echo "  job: peak RSS ${FAN_HWM} KiB; per pair $(jq -c '[.pairs[0].report | .read_bytes, .written_bytes, .zeroed_bytes, .skipped_bytes, .fanout, .host_io]' "$W/fan.json") (read, written, zeroed, skipped, fanout, host_io)"
+echo "  every destination of every run as thin as the source; cmp-equal: all of them in rounds 1 and $ROUNDS, one in turn between"
