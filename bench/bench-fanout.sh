@@ -89,7 +89,7 @@ run_fan() {
 	pid=$("$B" job status --json "$id" | jq .pid)
 	# the job's peak RSS: VmHWM only grows, so the last reading before it
 	# ends is its peak (read every 50 ms; the poll is not timed apart)
-	while v=$(sed -n 's/^VmHWM: *\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
+	while v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
 		hwm=$v
 		sleep 0.05
 	done
