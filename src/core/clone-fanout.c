@@ -63,6 +63,7 @@ static int prepare(struct bc_clone *c, const struct bc_copy_opts *o,
 	memset(&r->fallback, 0, sizeof(r->fallback));
 	r->stats.total_bytes = c->src->size;
 	r->stats.resume_offset = o->start;
+	r->stats.durable_offset = o->start;
 	r->used = BC_METHOD_HOST;
 	if (o->cancel && *o->cancel)
 		return bc_error_set(e, -EINTR, c->dst->name, "copy",

@@ -98,6 +98,9 @@ struct fan {
 	struct bc_error err;
 	uint64_t produced;
 	size_t live;			/* destinations not failed */
+	/* a destination's durable_offset moved on since the last progress
+	 * report: told at once (a job records where a crash resumes) */
+	bool durable_news;
 	unsigned n_workers, started;
 	struct fworker w[MAX_WORKERS];
 };
@@ -157,8 +160,9 @@ static void progress(struct fan *g, bool force)
 		g->d[i].d->st->done_bytes = wm_dest(g, &g->d[i]);
 		g->d[i].d->st->seconds = t;
 	}
-	if (!force && since(&g->last_progress) < 0.25)
+	if (!force && !g->durable_news && since(&g->last_progress) < 0.25)
 		return;
+	g->durable_news = false;
 	clock_gettime(CLOCK_MONOTONIC, &g->last_progress);
 	for (size_t i = 0; i < g->n; i++)
 		if (g->d[i].d->progress)
@@ -274,6 +278,10 @@ static int account_write(struct fworker *w, struct fdst *d, uint64_t n,
 	pthread_mutex_lock(&g->lock);
 	if (rc == 0 && mark > d->durable)
 		d->durable = mark;
+	if (rc == 0 && d->durable > d->d->st->durable_offset) {
+		d->d->st->durable_offset = d->durable;
+		g->durable_news = true;	/* the worker reports it */
+	}
 	if (rc < 0)
 		*fail = d->durable;
 	pthread_mutex_unlock(&g->lock);
@@ -670,6 +678,7 @@ static int fan_new(struct bc_volume *src, struct bc_fanout_dest *dd, size_t n,
 		g->d[i].durable = pos;
 		dd[i].st->total_bytes = src->size;
 		dd[i].st->resume_offset = pos;
+		dd[i].st->durable_offset = pos;
 		dd[i].st->chunk_bytes = g->chunk;
 		dd[i].st->workers = g->n_workers;
 	}
@@ -761,6 +770,8 @@ static int finish(struct fan *g)
 			*dd->e = g->err;
 		dd->rc = d->failed ? d->failed : g->failed;
 		dd->st->resume_offset = dd->rc ? wm_dest(g, d) : g->src->size;
+		if (!dd->rc)	/* flushed at the end, or nothing to flush */
+			dd->st->durable_offset = g->src->size;
 		if (dd->rc && !first)
 			first = dd->rc;
 	}

@@ -90,6 +90,7 @@ static void test_three_destinations_one_read(void **state)
 		assert_int_equal(r.st[i].read_bytes, SRC_DATA);
 		assert_int_equal(r.st[i].resume_offset, 8 * MiB);
 		assert_int_equal(r.st[i].done_bytes, 8 * MiB);
+		assert_int_equal(r.st[i].durable_offset, 8 * MiB);
 		assert_true(memvol_same(s, r.d[i].dst, 8 * MiB));
 	}
 	/* each by its own hole rule */
@@ -129,6 +130,9 @@ static void test_failing_destination_alone(void **state)
 	 * count as not done) */
 	off = r.st[1].resume_offset;
 	assert_true(off <= r.e[1].lba * 512);
+	/* never flushed after its failure: not durable past where it was */
+	assert_true(r.st[1].durable_offset <= off);
+	assert_int_equal(r.st[0].durable_offset, 8 * MiB);
 	/* the others went on to the end; the source was read once */
 	assert_int_equal(memvol_of(s)->read_bytes, 8 * MiB);
 	assert_true(memvol_same(s, r.d[0].dst, 8 * MiB));
