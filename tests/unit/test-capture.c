@@ -20,6 +20,7 @@
 #include <blkclone/clone.h>
 
 #include "memvol.h"
+#include "volume/io.h"
 
 #define BS 512u
 #define SIZE (4u << 20)
