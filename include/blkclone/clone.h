@@ -94,6 +94,7 @@ struct bc_clone_result {
 	enum bc_method used;		/* NONE until the run chose one */
 	struct bc_fallback fallback;
 	struct bc_copy_stats stats;	/* zero until the run */
+	enum bc_flush_policy flush;	/* the run's (o.copy.flush) */
 	bool verified;			/* done, and read back equal */
 	bool dest_created;		/* the session created the file */
 	/* something was or may have been written to the destination */

@@ -22,6 +22,22 @@ enum bc_offload_policy {
 	BC_OFFLOAD_NEVER,	/* host copy only */
 };
 
+/*
+ * When the destination is asked to make the copy durable (SYNCHRONIZE
+ * CACHE, fsync).  END, the default: before the copy reports success every
+ * byte written is on stable storage; the host copy may also flush along
+ * the way (write-behind), which bounds the destination's dirty cache and
+ * gives a failed flush a known-durable point to resume from, and promises
+ * nothing more.  NEVER: no flush of the destination at all, for a caller
+ * that flushes itself (a power cut before that may lose any of the copy).
+ */
+enum bc_flush_policy {
+	BC_FLUSH_END = 0,
+	BC_FLUSH_NEVER,
+};
+
+const char *bc_flush_policy_name(enum bc_flush_policy p);
+
 struct bc_copy_stats {
 	uint64_t total_bytes;		/* the source size */
 	uint64_t offloaded_bytes;	/* copied inside the storage */
@@ -40,6 +56,11 @@ struct bc_copy_stats {
 	uint32_t chunk_bytes;		/* bytes per read */
 	uint32_t workers;		/* reads and writes in flight at most */
 	uint32_t flushes;		/* destination flushes before the last */
+	uint32_t dest_flushes;		/* destination flushes that succeeded,
+					 * the last included */
+	/* bytes written, zeroed or copied onto the destination since its
+	 * last flush that succeeded (all of them under BC_FLUSH_NEVER) */
+	uint64_t unflushed_bytes;
 	/* a command that may have written the destination was sent (a
 	 * failed copy command can leave part of its range written) */
 	bool dest_modified;
@@ -63,6 +84,7 @@ struct bc_copy_opts {
 	/* host copy: flush the destination every this many bytes written,
 	 * 0 = default (128 MiB) */
 	uint64_t write_behind;
+	enum bc_flush_policy flush;
 	bc_progress_fn progress;
 	void *progress_arg;
 	volatile sig_atomic_t *cancel;	/* set non-zero to stop early */

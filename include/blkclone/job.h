@@ -66,6 +66,7 @@ struct bc_job_opts {
 	char offload[16];		/* auto, require, never */
 	bool verify;
 	bool dest_zeroed;
+	bool flush_never;		/* --flush=never */
 	unsigned timeout_s;
 	unsigned stall_timeout_s;	/* 0: none */
 };

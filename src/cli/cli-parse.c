@@ -5,6 +5,17 @@
 
 #include "cli/cli-parse.h"
 
+int bc_cli_parse_flush(const char *s, enum bc_flush_policy *out)
+{
+	if (s && !strcmp(s, "end"))
+		*out = BC_FLUSH_END;
+	else if (s && !strcmp(s, "never"))
+		*out = BC_FLUSH_NEVER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int bc_cli_parse_offload(const char *s, enum bc_offload_policy *out)
 {
 	static const struct {

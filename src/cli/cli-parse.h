@@ -13,6 +13,8 @@
 
 /* --offload=auto|require|never, exactly (no abbreviations, no case folding) */
 int bc_cli_parse_offload(const char *s, enum bc_offload_policy *out);
+/* --flush: end or never. */
+int bc_cli_parse_flush(const char *s, enum bc_flush_policy *out);
 
 /* An LBA: decimal digits only (no sign, spaces, 0x or suffix), at most
  * 2^64 - 1. */

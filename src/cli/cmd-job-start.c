@@ -30,6 +30,7 @@ static void start_usage(FILE *f)
 		"the host read it once for all their destinations (template fan-out).\n\n"
 		"Options:\n"
 		"      --dest-zeroed         DST is known to read zeros: skip its holes\n"
+		"      --flush=WHEN          end (default) or never, as for copy\n"
 		"  -h, --help                this text\n"
 		"      --json                the job as one JSON object on stdout\n"
 		"      --offload=POLICY      auto (default), require or never, as for copy\n"
@@ -72,6 +73,7 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 			snprintf(s->jo.offload, sizeof(s->jo.offload), "%s", optarg);
 		s->jo.dest_zeroed = co->dest_zeroed;
 		s->jo.verify = co->verify;
+		s->jo.flush_never = co->flush == BC_FLUSH_NEVER;
 		s->jo.timeout_s = co->timeout_s;
 		if (shared)
 			continue;
@@ -180,6 +182,8 @@ static int pairs_from_record(const char *id, struct bc_job *old,
 	s->o.copy.verify = s->jo.verify = old->opts.verify;
 	s->o.copy.dest_zeroed = s->jo.dest_zeroed = old->opts.dest_zeroed;
 	s->o.copy.timeout_s = s->jo.timeout_s = old->opts.timeout_s;
+	s->jo.flush_never = old->opts.flush_never;
+	s->o.copy.flush = old->opts.flush_never ? BC_FLUSH_NEVER : BC_FLUSH_END;
 	if (!stall_given)
 		s->jo.stall_timeout_s = old->opts.stall_timeout_s;
 	snprintf(s->resumed_from, sizeof(s->resumed_from), "%s", id);

@@ -14,6 +14,12 @@ int bc_cli_copy_option(int c, const char *arg, struct bc_copy_opts *co)
 			return -1;
 		}
 		return 1;
+	case BC_OPT_FLUSH:
+		if (bc_cli_parse_flush(arg, &co->flush) < 0) {
+			bc_cli_msg("--flush must be end or never, not '%s'", arg);
+			return -1;
+		}
+		return 1;
 	case BC_OPT_DEST_ZEROED:
 		co->dest_zeroed = true;
 		return 1;

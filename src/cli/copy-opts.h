@@ -14,12 +14,14 @@ enum {
 	BC_OPT_DEST_ZEROED,
 	BC_OPT_VERIFY,
 	BC_OPT_TIMEOUT,
+	BC_OPT_FLUSH,
 	BC_OPT_CMD,
 };
 
 /* the shared options' struct option entries */
 #define BC_COPY_LONGOPTS \
 	{ "dest-zeroed", no_argument, NULL, BC_OPT_DEST_ZEROED }, \
+	{ "flush", required_argument, NULL, BC_OPT_FLUSH }, \
 	{ "offload", required_argument, NULL, BC_OPT_OFFLOAD }, \
 	{ "timeout", required_argument, NULL, BC_OPT_TIMEOUT }, \
 	{ "verify", no_argument, NULL, BC_OPT_VERIFY }

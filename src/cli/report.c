@@ -541,6 +541,11 @@ void bc_report_copy_json(FILE *f, const struct bc_clone_result *r)
 	} else {
 		bc_json_null(&j, "host_io");
 	}
+	bc_json_open_object(&j, "flush");
+	bc_json_string(&j, "policy", bc_flush_policy_name(r->flush));
+	bc_json_u64(&j, "count", st->dest_flushes);
+	bc_json_u64(&j, "unflushed_bytes", st->unflushed_bytes);
+	bc_json_close_object(&j);
 	bc_json_bool(&j, "verified", r->verified);
 	/* 0: the copy read its source for itself alone */
 	bc_json_u64(&j, "fanout", r->fanout);
@@ -581,6 +586,10 @@ void bc_report_copy_text(FILE *f, const struct bc_clone_result *r)
 		bc_human_bytes(st->written_bytes, g, sizeof(g)),
 		bc_human_bytes(st->zeroed_bytes, h, sizeof(h)),
 		bc_human_bytes(st->skipped_bytes, a, sizeof(a)));
+	if (r->flush == BC_FLUSH_NEVER)
+		fprintf(f, "  not flushed (--flush=never): %s may still be in %s's cache\n",
+			bc_human_bytes(st->unflushed_bytes, b, sizeof(b)),
+			r->destination);
 }
 
 void bc_report_copy_failure(const struct bc_clone_result *r)

@@ -22,8 +22,10 @@ static struct bc_clone *session_new(const struct bc_clone_opts *o)
 {
 	struct bc_clone *c = calloc(1, sizeof(*c));
 
-	if (c && o)
+	if (c && o) {
 		c->o = *o;
+		c->r.flush = o->copy.flush;
+	}
 	return c;
 }
 

@@ -68,6 +68,8 @@ struct engine {
 	 * rare (once per write_behind bytes) and worth telling at once, as
 	 * a job records where a crash would resume */
 	bool durable_news;
+	/* bc_host_wrote() when the last flush that succeeded was sent */
+	uint64_t flushed_through;
 	/* a destination range waiting to be made zero, merged so that runs
 	 * of holes cost one command */
 	uint64_t hole_off, hole_len;
@@ -101,6 +103,22 @@ static inline uint64_t bc_host_watermark(const struct engine *g)
 	if (g->failed && g->fail_off < w)
 		w = g->fail_off;
 	return w;
+}
+
+/* What the copy put on the destination so far (lock held), every way:
+ * what was written since a flush is what the flush makes durable. */
+static inline uint64_t bc_host_wrote(const struct engine *g)
+{
+	return g->st->written_bytes + g->st->zeroed_bytes +
+	       g->st->offloaded_bytes;
+}
+
+/* Lock held: a flush sent when bc_host_wrote() was @mark succeeded. */
+static inline void bc_host_flushed(struct engine *g, uint64_t mark)
+{
+	g->st->dest_flushes++;
+	if (mark > g->flushed_through)
+		g->flushed_through = mark;
 }
 
 void bc_host_progress(struct engine *g, bool force);

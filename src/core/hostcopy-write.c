@@ -74,18 +74,20 @@ int bc_host_add_hole(struct engine *g, uint64_t off, uint64_t len,
 static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
 {
 	struct engine *g = w->g;
-	uint64_t mark = 0;
+	uint64_t mark = 0, wrote = 0;
 	bool flush = false;
 	int rc;
 
 	pthread_mutex_lock(&g->lock);
 	g->st->written_bytes += n;
 	g->unflushed += n;
-	if (g->unflushed >= g->write_behind && bc_volume_can_flush(g->dst)) {
+	if (g->unflushed >= g->write_behind && bc_volume_can_flush(g->dst) &&
+	    g->o->flush != BC_FLUSH_NEVER) {
 		g->unflushed = 0;
 		g->st->flushes++;
 		/* every byte below the watermark was written before this */
 		mark = bc_host_watermark(g);
+		wrote = bc_host_wrote(g);
 		flush = true;
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -93,6 +95,8 @@ static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
 		return 0;
 	rc = bc_volume_flush(g->dst, &w->err);
 	pthread_mutex_lock(&g->lock);
+	if (rc == 0)
+		bc_host_flushed(g, wrote);
 	if (rc == 0 && mark > g->durable)
 		g->durable = mark;
 	/* the flush covers the whole destination: also what an offload

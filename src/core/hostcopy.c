@@ -212,6 +212,8 @@ static int engine_new(struct bc_volume *src, struct bc_volume *dst,
 	pos = o->start / g->align * g->align;
 	g->produced = pos;
 	g->durable = pos;
+	/* what an earlier part (an offload that fell back) left unflushed */
+	g->flushed_through = bc_host_wrote(g) - st->unflushed_bytes;
 	g->write_behind = o->write_behind ? o->write_behind : WRITE_BEHIND;
 	st->total_bytes = src->size;
 	st->resume_offset = pos;
@@ -316,11 +318,15 @@ static int finish(struct engine *g, struct bc_error *e)
 			bc_host_record_failure(g, rc, ho, &he);
 		pthread_mutex_unlock(&g->lock);
 	}
-	if (!rc && bc_volume_can_flush(g->dst) &&
-	    (rc = bc_volume_flush(g->dst, e)) < 0) {
-		g->failed = rc;
-		g->fail_off = g->durable;	/* the writes since may be lost */
+	if (!rc && bc_volume_can_flush(g->dst) && g->o->flush != BC_FLUSH_NEVER) {
+		if ((rc = bc_volume_flush(g->dst, e)) < 0) {
+			g->failed = rc;
+			g->fail_off = g->durable; /* the writes since may be lost */
+		} else {
+			bc_host_flushed(g, bc_host_wrote(g));
+		}
 	}
+	g->st->unflushed_bytes = bc_host_wrote(g) - g->flushed_through;
 	g->st->resume_offset = rc < 0 ? bc_host_watermark(g) : g->src->size;
 	if (!rc)
 		g->st->durable_offset = g->src->size;

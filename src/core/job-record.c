@@ -78,6 +78,7 @@ static struct json_object *opts_json(const struct bc_job_opts *op)
 	add_str(o, "offload", op->offload);
 	json_object_object_add(o, "verify", json_object_new_boolean(op->verify));
 	json_object_object_add(o, "dest_zeroed", json_object_new_boolean(op->dest_zeroed));
+	add_str(o, "flush", op->flush_never ? "never" : "end");
 	add_u64(o, "timeout", op->timeout_s);
 	add_u64(o, "stall_timeout", op->stall_timeout_s);
 	return o;
@@ -251,6 +252,16 @@ static int read_opts(struct rd *r, struct bc_job_opts *op)
 		return bad(r, "timeout", "is out of range");
 	op->timeout_s = (unsigned)t;
 	op->stall_timeout_s = (unsigned)s;
+	/* a record written before --flush existed has none: end */
+	if (json_object_object_get_ex(r->o, "flush", NULL)) {
+		char fl[8];
+
+		if ((rc = get_str(r, "flush", false, fl, sizeof(fl))))
+			return rc;
+		if (strcmp(fl, "end") && strcmp(fl, "never"))
+			return bad(r, "flush", "is neither end nor never");
+		op->flush_never = !strcmp(fl, "never");
+	}
 	return 0;
 }
 

@@ -293,10 +293,16 @@ static int next_extent(const struct bc_fixed *fx, size_t *i,
 	return 1;
 }
 
-int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
-		    enum bc_method m, bool dest_proven_zero,
-		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
-		    struct bc_error *e)
+/* What this copy put on the destination, every way it did. */
+static uint64_t wrote(const struct bc_copy_stats *st)
+{
+	return st->offloaded_bytes + st->written_bytes + st->zeroed_bytes;
+}
+
+static int offload_walk(struct bc_volume *src, struct bc_volume *dst,
+			enum bc_method m, bool dest_proven_zero,
+			const struct bc_copy_opts *o, struct bc_copy_stats *st,
+			struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
 	const struct bc_fixed *fx = o->fixed;
@@ -344,13 +350,33 @@ int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
 			return rc;
 	if (rc < 0 || (rc = pending_flush(&w.pend, st, e)) < 0)
 		return rc;
-	/* The copy manager wrote the destination; make it durable there. */
-	if (bc_volume_can_flush(dst) && (rc = bc_volume_flush(dst, e)) < 0)
-		return rc;
+	/* The copy manager wrote the destination; make it durable there
+	 * (unless the caller flushes itself: BC_FLUSH_NEVER). */
+	if (o->flush != BC_FLUSH_NEVER && bc_volume_can_flush(dst)) {
+		if ((rc = bc_volume_flush(dst, e)) < 0)
+			return rc;
+		st->dest_flushes++;
+		st->unflushed_bytes = 0;
+	}
 	st->done_bytes = end;
 	st->resume_offset = end;
 	st->durable_offset = end;
 	if (o->progress)
 		o->progress(st, o->progress_arg);
 	return 0;
+}
+
+int bc_offload_copy(struct bc_volume *src, struct bc_volume *dst,
+		    enum bc_method m, bool dest_proven_zero,
+		    const struct bc_copy_opts *o, struct bc_copy_stats *st,
+		    struct bc_error *e)
+{
+	uint64_t before = wrote(st), flushes = st->dest_flushes;
+	int rc = offload_walk(src, dst, m, dest_proven_zero, o, st, e);
+
+	/* not flushed at the end (never, failed, or nothing to flush):
+	 * what it wrote stays to be flushed */
+	if (st->dest_flushes == flushes)
+		st->unflushed_bytes += wrote(st) - before;
+	return rc;
 }

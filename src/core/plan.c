@@ -81,6 +81,11 @@ static void plan_array(struct bc_plan *p, enum bc_method m,
 		     what, s->id.copy_domain);
 }
 
+const char *bc_flush_policy_name(enum bc_flush_policy p)
+{
+	return p == BC_FLUSH_NEVER ? "never" : "end";
+}
+
 const char *bc_consistency_name(enum bc_consistency c)
 {
 	switch (c) {

@@ -92,17 +92,25 @@ static bool same_medium(struct fx *f)
 	return same;
 }
 
-static int copy(struct fx *f, enum bc_offload_policy pol, struct bc_copy_stats *st,
-		struct bc_fallback *fb, struct bc_plan *plan, struct bc_error *e)
+static int copy_flush(struct fx *f, enum bc_offload_policy pol,
+		      enum bc_flush_policy flush, struct bc_copy_stats *st,
+		      struct bc_fallback *fb, struct bc_plan *plan,
+		      struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
-	struct bc_copy_opts o = { .offload = pol };
+	struct bc_copy_opts o = { .offload = pol, .flush = flush };
 	enum bc_method used;
 
 	assert_int_equal(bc_volume_caps(f->src, &sc, e), 0);
 	assert_int_equal(bc_volume_caps(f->dst, &dc, e), 0);
 	bc_plan_make(sc, dc, pol, false, false, plan);
 	return bc_copy_run(f->src, f->dst, plan, &o, st, &used, fb, e);
+}
+
+static int copy(struct fx *f, enum bc_offload_policy pol, struct bc_copy_stats *st,
+		struct bc_fallback *fb, struct bc_plan *plan, struct bc_error *e)
+{
+	return copy_flush(f, pol, BC_FLUSH_END, st, fb, plan, e);
 }
 
 #define POP(f) bc_sim_count((f)->sim, 0, 0x83, 0x10)
@@ -406,6 +414,79 @@ static void test_host_copy_short_gls_replies(void **state)
 	teardown_lus(&f);
 }
 
+/*
+ * --flush: the SYNCHRONIZE CACHE commands the destination LU receives are
+ * exactly one, for the whole medium and without IMMED (an IMMED flush may
+ * return before the data is durable), after the last write under end
+ * (64 MiB: below any write-behind), and none under never; the source is
+ * flushed before it is read either way.  Host copy and token copy alike.
+ */
+static void flush_policy(enum bc_offload_policy pol, enum bc_flush_policy fl,
+			 enum bc_method want)
+{
+	struct fx f;
+	struct bc_copy_stats st = { 0 };
+	struct bc_fallback fb;
+	struct bc_plan plan;
+	struct bc_error e = { 0 };
+	struct bc_sim_log_entry log[BC_SIM_LOG_MAX];
+	size_t n;
+
+	setup_lus(&f, false, true, NULL);
+	assert_int_equal(copy_flush(&f, pol, fl, &st, &fb, &plan, &e), 0);
+	assert_int_equal(plan.chosen, want);
+	assert_true(same_medium(&f));
+	assert_int_equal(bc_sim_count(f.sim, 0, 0x91, BC_SIM_ANY), 1);
+	assert_int_equal(bc_sim_count(f.sim, 1, 0x35, BC_SIM_ANY), 0);
+	if (fl == BC_FLUSH_NEVER) {
+		assert_int_equal(bc_sim_count(f.sim, 1, 0x91, BC_SIM_ANY), 0);
+		assert_int_equal(st.dest_flushes, 0);
+		assert_int_equal(st.unflushed_bytes, st.written_bytes +
+				 st.zeroed_bytes + st.offloaded_bytes);
+		assert_true(st.unflushed_bytes > 0);
+		teardown_lus(&f);
+		return;
+	}
+	assert_int_equal(bc_sim_count(f.sim, 1, 0x91, BC_SIM_ANY), 1);
+	assert_int_equal(st.dest_flushes, 1);
+	assert_int_equal(st.unflushed_bytes, 0);
+	/* the newest command to LU 1 is that flush: nothing written after */
+	n = bc_sim_log(f.sim, log, BC_SIM_LOG_MAX);
+	while (n && log[n - 1].lu != 1)
+		n--;
+	assert_true(n > 0);
+	assert_int_equal(log[n - 1].cdb[0], 0x91);
+	assert_int_equal(log[n - 1].cdb[1] & 0x02, 0);		/* no IMMED */
+	for (int i = 2; i < 14; i++)				/* LBA 0, all */
+		assert_int_equal(log[n - 1].cdb[i], 0);
+	assert_int_equal(log[n - 1].status, 0);
+	teardown_lus(&f);
+}
+
+static void test_flush_end_host(void **state)
+{
+	(void)state;
+	flush_policy(BC_OFFLOAD_NEVER, BC_FLUSH_END, BC_METHOD_HOST);
+}
+
+static void test_flush_never_host(void **state)
+{
+	(void)state;
+	flush_policy(BC_OFFLOAD_NEVER, BC_FLUSH_NEVER, BC_METHOD_HOST);
+}
+
+static void test_flush_end_token(void **state)
+{
+	(void)state;
+	flush_policy(BC_OFFLOAD_REQUIRE, BC_FLUSH_END, BC_METHOD_TOKEN);
+}
+
+static void test_flush_never_token(void **state)
+{
+	(void)state;
+	flush_policy(BC_OFFLOAD_REQUIRE, BC_FLUSH_NEVER, BC_METHOD_TOKEN);
+}
+
 static volatile sig_atomic_t cancel_flag;
 
 static void *cancel_soon(void *arg)
@@ -681,6 +762,10 @@ int main(void)
 		cmocka_unit_test(test_token_abort_ignored),
 		cmocka_unit_test(test_host_copy_short_gls_replies),
 		cmocka_unit_test(test_block_limits_in_bytes),
+		cmocka_unit_test(test_flush_end_host),
+		cmocka_unit_test(test_flush_never_host),
+		cmocka_unit_test(test_flush_end_token),
+		cmocka_unit_test(test_flush_never_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

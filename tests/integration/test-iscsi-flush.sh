@@ -1,0 +1,83 @@
+#!/bin/bash
+# --flush against a real tgt: which SYNCHRONIZE CACHE commands the
+# destination LU gets.  tgt keeps no command log, so blkclone talks to it
+# through tests/tools/iscsi-trace.py, a relay that writes down every SCSI
+# command sent; the test asserts on that list and on the backing files
+# (cmp), never on what blkclone says of itself alone.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tgt-target.sh"
+need_root
+command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
+CLEANUP_HOOKS="tgt_stop stop_trace $CLEANUP_HOOKS"
+export BLKCLONE_STATE_DIR=$T/state
+
+IQN=iqn.2026-12.test.blkclone:flush
+make_sparse "$T/src.img" 64 12 2048 5
+truncate -s 64M "$T/dst.img"
+tgt_start || exit 1
+tgt_target 1 "$IQN"
+tgt_lun 1 1 "$T/src.img"
+tgt_lun 1 2 "$T/dst.img"
+
+TRACE_PID=
+stop_trace() { [ -n "$TRACE_PID" ] && kill "$TRACE_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null; TRACE_PID=; }
+python3 "$TOP_SRCDIR/tests/tools/iscsi-trace.py" "$TGT_PORT" "$T/trace.status" "$T/log" &
+TRACE_PID=$!
+wait_for "$T/trace.status" '^port ' 10 || { fail "the relay did not start"; finish; exit 1; }
+U=iscsi://127.0.0.1:$(sed -n 's/^port //p' "$T/trace.status")/$IQN
+
+# syncs LUN: the SYNCHRONIZE CACHE CDBs (10 and 16) LUN got, one a line
+syncs() { awk -v l="$1" '$1 == l && ($2 ~ /^35/ || $2 ~ /^91/) { print $2 }' "$T/log"; }
+# last LUN: the last command LUN got
+last() { awk -v l="$1" '$1 == l { c = $2 } END { print c }' "$T/log"; }
+fresh() { : >"$T/log"; truncate -s 0 "$T/dst.img"; truncate -s 64M "$T/dst.img"; }
+
+# --- default (end): one flush of the whole LU, after every write
+fresh
+bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
+check "the copy is byte-equal to the source (cmp of the backing files)" cmp -s "$T/src.img" "$T/dst.img"
+check "the relay saw the copy's writes to LUN 2 ($(grep -c '^2 8a' "$T/log") WRITE(16))" grep -q '^2 8a' "$T/log"
+n=$(syncs 2 | wc -l)
+wb=$(jq .host_io.flushes "$T/out")
+check "default: LUN 2 got $n SYNCHRONIZE CACHE, the $wb write-behind ones and the final one" \
+	test "$n" = $((wb + 1))
+check "default: the last command LUN 2 got is SYNCHRONIZE CACHE(16) of the whole LU without IMMED ($(last 2))" \
+	test "$(last 2)" = 91000000000000000000000000000000
+check "default: --json says policy end, $n flushes, nothing unflushed ($(jq -c .flush "$T/out"))" \
+	jq -e ".flush == {\"policy\": \"end\", \"count\": $n, \"unflushed_bytes\": 0}" "$T/out" >/dev/null
+check "the source LU got its one flush before it was read" test "$(syncs 1 | wc -l)" = 1
+
+# --- never: no flush of the destination at all
+fresh
+bcrun 0 "$T/out" "$T/err" copy --json --flush=never "$U/1" "$U/2"
+check "never: the copy is byte-equal to the source" cmp -s "$T/src.img" "$T/dst.img"
+check "never: LUN 2 got writes ($(grep -c '^2 8a' "$T/log")) and no SYNCHRONIZE CACHE ($(syncs 2 | tr '\n' ' '))" \
+	sh -c "grep -q '^2 8a' '$T/log' && test -z \"\$(awk '\$1 == 2 && (\$2 ~ /^35/ || \$2 ~ /^91/)' '$T/log')\""
+check "never: --json says policy never, 0 flushes, every byte written unflushed ($(jq -c .flush "$T/out"))" \
+	jq -e '.flush.policy == "never" and .flush.count == 0 and .flush.unflushed_bytes == .written_bytes + .zeroed_bytes and .written_bytes > 0' "$T/out" >/dev/null
+check "never: the source is still flushed before it is read" test "$(syncs 1 | wc -l)" = 1
+bcrun 0 "$T/out" "$T/err" copy --flush=never "$U/1" "$U/2"
+check "never: copy says nothing on stderr ($(head -c 300 "$T/err"))" test ! -s "$T/err"
+check "never: the text report says the destination was not flushed" grep -q 'not flushed (--flush=never)' "$T/out"
+
+# --- job start shares the option; a job's record keeps it for --resume
+fresh
+bcrun 0 "$T/id" "$T/err" job start --flush=never "$U/1" "$U/2"
+bcrun 0 /dev/null "$T/err" job wait "$(cat "$T/id")"
+check "job start --flush=never: byte-equal, and LUN 2 got no SYNCHRONIZE CACHE" \
+	sh -c "cmp -s '$T/src.img' '$T/dst.img' && test -z \"\$(awk '\$1 == 2 && (\$2 ~ /^35/ || \$2 ~ /^91/)' '$T/log')\""
+check "the job's record keeps flush never" \
+	jq -e '.options.flush == "never"' "$BLKCLONE_STATE_DIR/jobs/$(cat "$T/id").json" >/dev/null
+fresh
+bcrun 0 "$T/id" "$T/err" job start "$U/1" "$U/2"
+bcrun 0 /dev/null "$T/err" job wait "$(cat "$T/id")"
+check "job start (default): the last command LUN 2 got is the final SYNCHRONIZE CACHE(16)" \
+	test "$(last 2)" = 91000000000000000000000000000000
+
+# --- a bad value is refused before anything is opened
+bcrun 2 /dev/null "$T/err" copy --flush=sometimes "$U/1" "$U/2"
+expect_msg "^blkclone: --flush must be end or never, not 'sometimes'" "a bad --flush value is named"
+bcrun 2 /dev/null "$T/err" job start --flush= "$U/1" "$U/2"
+finish
