@@ -1,22 +1,37 @@
 #!/bin/bash
-# Host copy over iSCSI against qemu-img on the same tgt LUN pairs (issue 4's
-# cases 1-3), in one run; case 4 (files and loop devices) is
-# bench/bench-files.sh, run at the end.  Prints times (best of RUNS),
-# ratios (blkclone / peer; below 1 = blkclone faster), tools run round
-# robin (one run each per round), bytes read and
-# written (from --json), destination allocation and peak RSS.  Every tool
-# gets a fresh thin destination LUN (its backing file emptied) and a warm
-# source, and every result is compared byte for byte.  Not a test.
-#   usage: bench/bench-iscsi.sh [SIZE_GIB] [RUNS]   (root, tgt, qemu-utils)
-#   BENCH_FILES=0 skips case 4.
+# Host copy over iSCSI against qemu-img on the same tgt LUN pairs, in one
+# run (issue 21's cases).  Not a test: numbers only.
+#   usage: bench/bench-iscsi.sh [SIZE_GIB] [ROUNDS]   (root, tgt, qemu-utils, cc)
+#   BENCH_BACKING=disk|tmpfs|both (default both): where tgt's backing files
+#     live: BENCH_DIR (default /var/tmp) or BENCH_TMPFS (default /dev/shm)
+#   BENCH_CASE1B=0 skips case 1b; BENCH_FILES=0 skips case 4 (bench-files.sh)
+#
+# Every case runs its tools round robin, one run each per round, ROUNDS
+# rounds (at least 5): this machine's speed drifts over minutes and the
+# drift must hit every tool alike.  For each tool it prints the median and
+# best wall time, the spread p90/p10 (nearest rank: with 5 rounds, slowest
+# over fastest), the bytes it read and wrote through system calls (rchar,
+# wchar of /proc/PID/io: for an iSCSI initiator the data plus the protocol;
+# median run), and its peak RSS (ru_maxrss, as GNU time's %M; the highest
+# of the rounds); then blkclone's medians over each qemu-img's.  The tools:
+#   blkclone          blkclone copy (durable: --flush=end, the default)
+#   blkclone-never    blkclone copy --flush=never (no flush, as qemu-img's default)
+#   qemu-img          qemu-img convert -n -m 16 -W (default cache: no flush)
+#   qemu-img-wb       qemu-img convert -n -m 16 -W -t writeback (flushes at the end)
+# Every tool gets a fresh thin destination LUN (its backing file emptied)
+# and a warm source, and every result is compared with the source (cmp).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BLKCLONE:-$top/build/blkclone}
 G=${1:-4}
-RUNS=${2:-3}
-W=$(mktemp -d "${BENCH_DIR:-/var/tmp}/blkclone-bench.XXXXXX")
+ROUNDS=${2:-5}
+[ "$ROUNDS" -ge 5 ] || { echo "ROUNDS must be 5 or more" >&2; exit 2; }
+BACKING=${BENCH_BACKING:-both}
+M=$(mktemp -d /tmp/blkclone-measure.XXXXXX)
+cc -O2 -o "$M/measure" "$top/bench/measure.c"
 . "$top/tests/lib/tgt-target.sh"
-trap 'tgt_stop; rm -rf "$W"' EXIT
+W=
+trap 'tgt_stop; [ -n "$W" ] && rm -rf "$W"; rm -rf "$M"' EXIT
 
 fill() {	# fill FILE SIZE_GIB PERCENT: scattered 4 KiB..8 MiB extents
 	truncate -s "$2G" "$1"
@@ -28,43 +43,21 @@ fill() {	# fill FILE SIZE_GIB PERCENT: scattered 4 KiB..8 MiB extents
 	done
 }
 alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
-fill "$W/thin.img" "$G" 10
-dd if=/dev/urandom of="$W/full.img" bs=1M count=2048 status=none
-truncate -s 1G "$W/small.img"; truncate -s 256G "$W/large.img"
-for f in small large; do	# the same 96 MiB in a 1 GiB and a 256 GiB LUN
-	for i in $(seq 0 47); do
-		dd if=/dev/urandom of="$W/$f.img" bs=1M count=2 seek=$((i * 20 + 3)) conv=notrunc status=none
-	done
-done
-# destinations: LUN n+1 for source LUN n, emptied before every run
-declare -A DSIZE=([d1]=${G}G [d2]=2G [d3]=1G [d4]=256G [d5]=${G}G)
-for d in "${!DSIZE[@]}"; do truncate -s "${DSIZE[$d]}" "$W/$d.img"; done
-sync
-tgt_start
-IQN=iqn.2026-11.bench.blkclone:b
-tgt_target 1 "$IQN"
-n=1
-for f in thin d1 full d2 small d3 large d4 d5; do tgt_lun 1 $n "$W/$f.img"; n=$((n + 1)); done
-U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 
+# one KEY SRC_FILE DST_NAME CMD...: one measured run onto a fresh
+# destination (made by $PREP, untimed: empty by default), compared with
+# the source.  Appends to T[KEY] (seconds), RSS[KEY], RD[KEY], WR[KEY].
+declare -A T RSS RD WR DSIZE
 empty() { truncate -s 0 "$W/$1.img"; truncate -s "${DSIZE[$1]}" "$W/$1.img"; sync; }
-# one KEY SRC_FILE DST_NAME CMD...: one timed run onto a fresh destination
-# (made by $PREP, untimed: empty by default), compared with the source.
-# Keeps the best wall time in BEST[KEY] (its peak RSS in RSS[KEY], its
-# stdout in $W/out.KEY) and every time in ALL[KEY].  Cases call it round
-# robin, every tool once per round: this machine's speed drifts by 30% over
-# minutes, and the drift must hit every tool alike.
-declare -A BEST RSS ALL
 one() {
-	local key=$1 src=$2 dst=$3 secs r
+	local key=$1 src=$2 dst=$3 secs rss rd wr
 	shift 3
 	"${PREP:-empty}" "$dst"
 	# warm source, for every tool alike (DATA_BYTES: where the data
-	# ends, so a 256 GiB sparse file is not read to its end)
+	# ends, so a 16 TiB sparse file is not read to its end)
 	head -c "${DATA_BYTES:-$(stat -c %s "$src")}" "$src" >/dev/null
-	/usr/bin/time -f "%e %M" -o "$W/time" "$@" >"$W/out" 2>"$W/err" ||
-		{ cat "$W/err"; exit 1; }
-	read -r secs r <"$W/time"
+	"$M/measure" "$M/m" "$@" >"$M/out" 2>"$M/err" || { cat "$M/err"; exit 1; }
+	read -r secs rss rd wr <"$M/m"
 	if [ -n "${DATA_BYTES:-}" ]; then
 		# the bytes up to DATA_BYTES, and nothing allocated past them
 		cmp -s -n "$DATA_BYTES" "$src" "$W/$dst.img" &&
@@ -72,60 +65,115 @@ one() {
 	else
 		cmp -s "$src" "$W/$dst.img"
 	fi || { echo "  MISMATCH after: $*"; exit 1; }
-	ALL[$key]="${ALL[$key]:-} $secs"
-	if [ -z "${BEST[$key]:-}" ] || [ "$(echo "$secs < ${BEST[$key]}" | bc)" = 1 ]; then
-		BEST[$key]=$secs RSS[$key]=$r; cp "$W/out" "$W/out.$key"
-	fi
+	T[$key]="${T[$key]:-} $secs" RSS[$key]="${RSS[$key]:-} $rss"
+	RD[$key]="${RD[$key]:-} $rd" WR[$key]="${WR[$key]:-} $wr"
+	cp "$M/out" "$M/out.$key"
 }
-median() { echo ${ALL[$1]} | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
-QIMG="qemu-img convert -n"
+# rank LIST P: nearest-rank percentile P (0 < P <= 100) of the numbers
+rank() { echo $1 | tr ' ' '\n' | sort -g | awk -v p="$2" '{ a[NR] = $1 }
+	END { r = int((p * NR + 99) / 100); if (r < 1) r = 1; print a[r] }'; }
+med() { rank "$1" 50; }
+ratio() { printf "%.2f" "$(echo "scale=4; $1 / $2" | bc)"; }
+mib() { echo "scale=1; $1 / 1048576" | bc; }
+# report KEY LABEL: one tool's line
+report() {
+	local t=${T[$1]} p10 p90
+	p10=$(rank "$t" 10) p90=$(rank "$t" 90)
+	printf '  %-15s median %6.3f s  best %6.3f s  p90/p10 %4s  read %8s MiB  wrote %8s MiB  peak RSS %6d KiB\n' \
+		"$2" "$(med "$t")" "$(rank "$t" 1)" "$(ratio "$p90" "$p10")" \
+		"$(mib "$(med "${RD[$1]}")")" "$(mib "$(med "${WR[$1]}")")" "$(rank "${RSS[$1]}" 100)"
+}
+# versus B Q Q2 NAME: blkclone's median and best against both qemu-imgs
+versus() {
+	echo "  $4 / qemu-img (no flush): median $(ratio "$(med "${T[$1]}")" "$(med "${T[$2]}")"), best $(ratio "$(rank "${T[$1]}" 1)" "$(rank "${T[$2]}" 1)");" \
+	     "/ qemu-img -t writeback (flushes): median $(ratio "$(med "${T[$1]}")" "$(med "${T[$3]}")"), best $(ratio "$(rank "${T[$1]}" 1)" "$(rank "${T[$3]}" 1)")"
+}
+QIMG="qemu-img convert -n -f raw -O raw -m 16 -W"
 
-echo "blkclone $("$B" --version | head -n 1); qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); best of $RUNS, tgt on 127.0.0.1, $(nproc) cores"
-echo "case 1: $G GiB thin LUN, 10% allocated in 4 KiB-8 MiB extents, onto an empty thin LUN"
-for i in $(seq "$RUNS"); do
-	one b1 "$W/thin.img" d1 "$B" copy --json "$U/1" "$U/2"; da=$(alloc "$W/d1.img")
-	one q1 "$W/thin.img" d1 $QIMG -m 16 -W -f raw -O raw "$U/1" "$U/2"; qa=$(alloc "$W/d1.img")
-	one q1d "$W/thin.img" d1 $QIMG -f raw -O raw "$U/1" "$U/2"
-done
-tb=${BEST[b1]} rb=${RSS[b1]} tq=${BEST[q1]} tq2=${BEST[q1d]}
-rd=$(jq .read_bytes "$W/out.b1"); wr=$(jq .written_bytes "$W/out.b1")
-sa=$(alloc "$W/thin.img")
-echo "  blkclone $tb s (median $(median b1)), RSS $rb KiB, host_io $(jq -c .host_io "$W/out.b1"); read $rd B = $(ratio "$rd" "$sa")x the $sa B allocated (target <= 1.02); wrote $wr B"
-echo "  destination allocation: blkclone $da B, qemu-img $qa B, source $sa B"
-echo "  qemu-img -m 16 -W $tq s (median $(median q1)): ratio $(ratio "$tb" "$tq"), of medians $(ratio "$(median b1)" "$(median q1)") (target <= 0.5)"
-echo "  qemu-img default $tq2 s: ratio $(ratio "$tb" "$tq2")"
-echo "  (qemu-img convert's default cache mode for its output is unsafe: it sends no"
-echo "  SYNCHRONIZE CACHE; blkclone sends one per 128 MiB written and one at the end)"
+bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
+	local name=$1 i sa
+	W=$(mktemp -d "$2/blkclone-bench.XXXXXX")
+	T=() RSS=() RD=() WR=()
+	echo "== backing files on $name ($2: $(df --output=fstype "$2" | tail -n 1))"
+	fill "$W/thin.img" "$G" 10
+	dd if=/dev/urandom of="$W/full.img" bs=1M count=2048 status=none
+	truncate -s 1G "$W/small.img"; truncate -s 16T "$W/large.img"
+	for f in small large; do	# the same 100 MiB in a 1 GiB and a 16 TiB LUN
+		for i in $(seq 0 49); do
+			dd if=/dev/urandom of="$W/$f.img" bs=1M count=2 seek=$((i * 20 + 3)) conv=notrunc status=none
+		done
+	done
+	# destinations: LUN n+1 for source LUN n, emptied before every run
+	DSIZE=([d1]=${G}G [d2]=2G [d3]=1G [d4]=16T [d5]=${G}G)
+	for d in "${!DSIZE[@]}"; do truncate -s "${DSIZE[$d]}" "$W/$d.img"; done
+	sync
+	tgt_start
+	IQN=iqn.2026-12.bench.blkclone:b
+	tgt_target 1 "$IQN"
+	n=1
+	for f in thin d1 full d2 small d3 large d4 d5; do tgt_lun 1 $n "$W/$f.img"; n=$((n + 1)); done
+	U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 
-echo "case 1b: the same onto a $G GiB LUN full of old data (every hole must be zeroed)"
-dd if=/dev/urandom of="$W/old.img" bs=1M count=$((G * 1024)) status=none
-old() { cp "$W/old.img" "$W/$1.img"; sync; }
-for i in $(seq "$RUNS"); do
-	PREP=old one b1b "$W/thin.img" d5 "$B" copy --json "$U/1" "$U/9"
-	zb=$(jq .zeroed_bytes "$W/out"); da=$(alloc "$W/d5.img")
-	PREP=old one q1b "$W/thin.img" d5 $QIMG -m 16 -W -f raw -O raw "$U/1" "$U/9"
-done
-rm -f "$W/old.img"
-echo "  blkclone ${BEST[b1b]} s (zeroed $zb B in the array, destination now $da B allocated), qemu-img -m 16 -W ${BEST[q1b]} s: ratio $(ratio "${BEST[b1b]}" "${BEST[q1b]}")"
+	sa=$(alloc "$W/thin.img")
+	echo "case 1: $G GiB thin LUN, 10% allocated ($(mib "$sa") MiB) in 4 KiB-8 MiB extents, onto an empty thin LUN"
+	for i in $(seq "$ROUNDS"); do
+		one b1 "$W/thin.img" d1 "$B" copy --json "$U/1" "$U/2"
+		one q1 "$W/thin.img" d1 $QIMG "$U/1" "$U/2"
+		one n1 "$W/thin.img" d1 "$B" copy --json --flush=never "$U/1" "$U/2"
+		one w1 "$W/thin.img" d1 $QIMG -t writeback "$U/1" "$U/2"
+	done
+	report b1 blkclone; report n1 blkclone-never; report q1 qemu-img; report w1 qemu-img-wb
+	echo "  blkclone: $(jq -c '{read_bytes, written_bytes, host_io, flush}' "$M/out.b1"); destination $(mib "$(alloc "$W/d1.img")") MiB allocated, source $(mib "$sa") MiB"
+	versus b1 q1 w1 blkclone; versus n1 q1 w1 blkclone-never
+	echo "  targets: blkclone <= 0.5x qemu-img-wb and <= 1.0x qemu-img (medians), p90/p10 <= 1.25"
 
-echo "case 2: 2 GiB fully allocated LUN, onto an empty thin LUN"
-for i in $(seq "$RUNS"); do
-	one b2 "$W/full.img" d2 "$B" copy "$U/3" "$U/4"
-	one q2 "$W/full.img" d2 $QIMG -m 16 -W -f raw -O raw "$U/3" "$U/4"
-	one q2d "$W/full.img" d2 $QIMG -f raw -O raw "$U/3" "$U/4"
-done
-tb=${BEST[b2]} tq=${BEST[q2]}
-echo "  blkclone $tb s (RSS ${RSS[b2]} KiB), qemu-img -m 16 -W $tq s: ratio $(ratio "$tb" "$tq") (target <= 1); default qemu-img ${BEST[q2d]} s: ratio $(ratio "$tb" "${BEST[q2d]}")"
+	if [ "${BENCH_CASE1B:-1}" != 0 ]; then
+		echo "case 1b: the same onto a $G GiB LUN full of old data (every hole must be zeroed)"
+		dd if=/dev/urandom of="$W/old.img" bs=1M count=$((G * 1024)) status=none
+		old() { cp "$W/old.img" "$W/$1.img"; sync; }
+		for i in $(seq "$ROUNDS"); do
+			PREP=old one b1b "$W/thin.img" d5 "$B" copy --json "$U/1" "$U/9"
+			PREP=old one q1b "$W/thin.img" d5 $QIMG "$U/1" "$U/9"
+			PREP=old one w1b "$W/thin.img" d5 $QIMG -t writeback "$U/1" "$U/9"
+		done
+		rm -f "$W/old.img"
+		report b1b blkclone; report q1b qemu-img; report w1b qemu-img-wb
+		echo "  blkclone zeroed $(mib "$(jq .zeroed_bytes "$M/out.b1b")") MiB in the array"
+		versus b1b q1b w1b blkclone
+	fi
 
-echo "case 3: the same 96 MiB in a 1 GiB and a 256 GiB thin LUN"
-for i in $(seq "$RUNS"); do
-	one b3s "$W/small.img" d3 "$B" copy --dest-zeroed "$U/5" "$U/6"
-	DATA_BYTES=$((1 << 30)) one b3l "$W/large.img" d4 "$B" copy --dest-zeroed "$U/7" "$U/8"
-done
-ts=${BEST[b3s]} tl=${BEST[b3l]}
-echo "  1 GiB $ts s, 256 GiB $tl s: ratio large/small $(ratio "$tl" "$ts") (target <= 1.5)"
-tgt_stop || true
+	echo "case 2: 2 GiB fully allocated LUN, onto an empty thin LUN"
+	for i in $(seq "$ROUNDS"); do
+		one b2 "$W/full.img" d2 "$B" copy --json "$U/3" "$U/4"
+		one q2 "$W/full.img" d2 $QIMG "$U/3" "$U/4"
+		one n2 "$W/full.img" d2 "$B" copy --json --flush=never "$U/3" "$U/4"
+		one w2 "$W/full.img" d2 $QIMG -t writeback "$U/3" "$U/4"
+	done
+	report b2 blkclone; report n2 blkclone-never; report q2 qemu-img; report w2 qemu-img-wb
+	echo "  blkclone: $(jq -c '{host_io, flush}' "$M/out.b2")"
+	versus b2 q2 w2 blkclone; versus n2 q2 w2 blkclone-never
+	echo "  targets: blkclone <= 0.8x qemu-img-wb and <= 1.0x qemu-img (medians)"
+
+	echo "scale: the same 100 MiB in a 1 GiB and a 16 TiB thin LUN (blkclone --dest-zeroed)"
+	for i in $(seq "$ROUNDS"); do
+		one b3s "$W/small.img" d3 "$B" copy --json --dest-zeroed "$U/5" "$U/6"
+		DATA_BYTES=$((1 << 30)) one b3l "$W/large.img" d4 "$B" copy --json --dest-zeroed "$U/7" "$U/8"
+	done
+	report b3s "1 GiB"; report b3l "16 TiB"
+	echo "  16 TiB / 1 GiB: median $(ratio "$(med "${T[b3l]}")" "$(med "${T[b3s]}")"), best $(ratio "$(rank "${T[b3l]}" 1)" "$(rank "${T[b3s]}" 1)"); peak RSS $(rank "${RSS[b3l]}" 100) KiB (targets: ratio <= 1.5, RSS < 65536 KiB)"
+	tgt_stop || true
+	rm -rf "$W"
+	W=
+}
+
+echo "blkclone $("$B" --version | head -n 1); qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); $ROUNDS rounds, tgt on 127.0.0.1, $(nproc) cores, $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+case $BACKING in
+disk) bench_on disk "${BENCH_DIR:-/var/tmp}" ;;
+tmpfs) bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
+both) bench_on disk "${BENCH_DIR:-/var/tmp}"; bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
+*) echo "BENCH_BACKING must be disk, tmpfs or both" >&2; exit 2 ;;
+esac
+echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ "${BENCH_FILES:-1}" != 0 ]; then
 	echo "case 4: files and loop devices (bench/bench-files.sh $G 10)"

@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The host copy's adaptive I/O shape (iotune.h says how and why). */
+#include "core/iotune.h"
+
+static uint32_t clamp_chunk(const struct bc_iotune_limits *l, uint64_t c)
+{
+	uint32_t g = l->gran ? l->gran : 1;
+
+	if (c > l->max_chunk)
+		c = l->max_chunk;
+	if (c < l->min_chunk)
+		c = l->min_chunk;
+	c = c / g * g;
+	return c < g ? g : (uint32_t)c;
+}
+
+static uint64_t clamp_wb(const struct bc_iotune_limits *l, uint64_t wb)
+{
+	if (wb < l->min_wb)
+		wb = l->min_wb;
+	if (wb > l->max_wb)
+		wb = l->max_wb;
+	return wb;
+}
+
+void bc_iotune_init(struct bc_iotune *t, const struct bc_iotune_limits *l,
+		    unsigned depth, uint32_t chunk, uint64_t wb)
+{
+	unsigned max = l->max_depth ? l->max_depth : 1;
+
+	*t = (struct bc_iotune){ 0 };
+	t->depth = depth < 1 ? 1 : depth > max ? max : depth;
+	t->best_depth = t->depth;
+	t->chunk = clamp_chunk(l, chunk);
+	t->write_behind = clamp_wb(l, wb);
+	/* from the top, fewer is tried first; from below, more */
+	t->dir = t->depth == max ? -1 : +1;
+}
+
+/* The depth one step @dir from @d, or @d when that is out of bounds. */
+static unsigned next_depth(unsigned d, int dir, unsigned max)
+{
+	if (dir < 0)
+		return d > 1 ? d - 1 : d;
+	return d < max ? d + 1 : d;
+}
+
+static void step_depth(struct bc_iotune *t, unsigned max, double rate)
+{
+	unsigned next;
+
+	if (t->depth != t->best_depth) {
+		/* the interval was a probe: judge it against the held depth */
+		if (rate > t->best_rate * (1 + BC_IOTUNE_TOL) ||
+		    (t->depth < t->best_depth &&
+		     rate >= t->best_rate * (1 - BC_IOTUNE_TOL))) {
+			t->best_depth = t->depth;
+			/* the highest rate stays the mark: a walk down by
+			 * steps each a little slower must not add up */
+			if (rate > t->best_rate)
+				t->best_rate = rate;
+			next = next_depth(t->depth, t->dir, max);
+			t->depth = next;	/* go on the same way */
+			return;
+		}
+		t->depth = t->best_depth;
+		t->dir = -t->dir;
+		t->hold = BC_IOTUNE_HOLD;
+		return;
+	}
+	t->best_rate = rate;	/* the held depth, measured again */
+	if (t->hold) {
+		t->hold--;
+		return;
+	}
+	next = next_depth(t->depth, t->dir, max);
+	if (next == t->depth) {
+		t->dir = -t->dir;
+		next = next_depth(t->depth, t->dir, max);
+	}
+	t->depth = next;
+}
+
+static void step_chunk(struct bc_iotune *t, const struct bc_iotune_limits *l,
+		       const struct bc_iotune_obs *o)
+{
+	uint64_t mean, c = 1;
+
+	if (!o->extents)
+		return;
+	mean = o->extent_bytes / o->extents;
+	while (c < mean && c < l->max_chunk)
+		c <<= 1;
+	t->chunk = clamp_chunk(l, c);
+}
+
+static void step_write_behind(struct bc_iotune *t,
+			      const struct bc_iotune_limits *l,
+			      const struct bc_iotune_obs *o)
+{
+	double busy;
+
+	if (!o->flushes)
+		return;
+	busy = o->flush_seconds / o->seconds;
+	if (busy > 0.5)
+		t->write_behind = clamp_wb(l, t->write_behind * 2);
+	else if (busy < 0.1)
+		t->write_behind = clamp_wb(l, t->write_behind / 2);
+}
+
+void bc_iotune_step(struct bc_iotune *t, const struct bc_iotune_limits *l,
+		    const struct bc_iotune_obs *o)
+{
+	unsigned max = l->max_depth ? l->max_depth : 1;
+
+	if (!(o->seconds > 0) || !o->bytes)
+		return;
+	step_depth(t, max, (double)o->bytes / o->seconds);
+	step_chunk(t, l, o);
+	step_write_behind(t, l, o);
+}

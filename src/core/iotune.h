@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host copy's I/O shape chosen from what the copy observes, not from
+ * constants tuned on one machine: a pure controller (no I/O, no clock, no
+ * threads), fed one interval's observations at a time by the engine
+ * (hostcopy-pool.c) and tested over a table (tests/unit/test-iotune.c).
+ *
+ *  - queue depth (chunks in flight): hill climbing on throughput.  From
+ *    the depth it holds, it tries one more (or one fewer); a depth that
+ *    moves more bytes per second by more than TOL is kept, one that is as
+ *    fast with fewer commands in flight is kept too (less load on the
+ *    target, less memory), anything else goes back and waits HOLD
+ *    intervals before trying the other way.  The rate at the held depth is
+ *    measured again every interval, so a target that slows or speeds up
+ *    is followed.
+ *  - chunk size: the source's data extents, as they come: the smallest
+ *    power of two that holds their mean size, within the limits (a
+ *    command never spans extents, so larger buffers only cost memory).
+ *  - write-behind (bytes written between flushes): from the flushes' own
+ *    latency.  A flush in flight most of the interval means they cannot
+ *    keep up: twice the bytes per flush.  One that takes almost no time is
+ *    cheap: half, so the target's dirty cache stays small.
+ */
+#ifndef BC_CORE_IOTUNE_H
+#define BC_CORE_IOTUNE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct bc_iotune_limits {
+	unsigned max_depth;		/* workers started (>= 1) */
+	uint32_t min_chunk, max_chunk;	/* max: the buffers' size */
+	uint32_t gran;			/* a chunk is a multiple of this */
+	uint64_t min_wb, max_wb;	/* equal: write-behind is fixed */
+};
+
+/* One interval, as the engine saw it. */
+struct bc_iotune_obs {
+	double seconds;			/* its length (> 0) */
+	uint64_t bytes;			/* bytes of chunks completed */
+	double inflight;		/* chunks in flight, on average */
+	double latency;			/* seconds per chunk, on average */
+	uint64_t extents, extent_bytes;	/* data extents queued: count, bytes */
+	unsigned flushes;		/* write-behind flushes completed */
+	double flush_seconds;		/* their latency, summed */
+};
+
+struct bc_iotune {
+	/* the outputs */
+	unsigned depth;
+	uint32_t chunk;
+	uint64_t write_behind;
+	/* the climb */
+	unsigned best_depth;
+	double best_rate;		/* bytes/s at best_depth, last seen */
+	int dir;			/* +1 or -1: the next probe's way */
+	unsigned hold;			/* intervals to wait before a probe */
+};
+
+#define BC_IOTUNE_TOL 0.05
+#define BC_IOTUNE_HOLD 4
+
+/* Start at @depth, @chunk and @wb (clamped into @l). */
+void bc_iotune_init(struct bc_iotune *t, const struct bc_iotune_limits *l,
+		    unsigned depth, uint32_t chunk, uint64_t wb);
+
+/* One interval's observations in; depth, chunk and write_behind out.
+ * Observations with no time or no bytes change nothing. */
+void bc_iotune_step(struct bc_iotune *t, const struct bc_iotune_limits *l,
+		    const struct bc_iotune_obs *o);
+
+#endif
