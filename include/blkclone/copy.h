@@ -56,6 +56,10 @@ struct bc_copy_stats {
 	uint32_t chunk_bytes;		/* bytes per read */
 	uint32_t workers;		/* reads and writes in flight at most */
 	uint32_t flushes;		/* destination flushes before the last */
+	uint32_t immed_flushes;		/* of those, answered early (IMMED) */
+	uint32_t depth;			/* chunks in flight the host copy
+					 * settled on last (<= workers) */
+	uint64_t write_behind;		/* bytes between flushes, last */
 	uint32_t dest_flushes;		/* destination flushes that succeeded,
 					 * the last included */
 	/* bytes written, zeroed or copied onto the destination since its

@@ -308,6 +308,14 @@ struct bc_volume_ops {
 		       struct bc_error *e);
 	int (*flush)(struct bc_volume *v, struct bc_error *e);
 	/*
+	 * Start writing back what the device caches and return, maybe
+	 * before it is done (SYNCHRONIZE CACHE with IMMED): *early says
+	 * whether it returned early (then nothing is known durable until a
+	 * ->flush succeeds) or was a whole flush.  NULL: ->flush is used.
+	 */
+	int (*flush_early)(struct bc_volume *v, bool *early,
+			   struct bc_error *e);
+	/*
 	 * Write back what this host caches for the volume and drop it, so a
 	 * copy made beside the cache (O_DIRECT, a copy manager, a clone) is
 	 * not overwritten later by another opener's dirty pages, and no

@@ -537,6 +537,9 @@ void bc_report_copy_json(FILE *f, const struct bc_clone_result *r)
 		bc_json_u64(&j, "chunk_bytes", st->chunk_bytes);
 		bc_json_u64(&j, "workers", st->workers);
 		bc_json_u64(&j, "flushes", st->flushes);
+		bc_json_u64(&j, "immed_flushes", st->immed_flushes);
+		bc_json_u64(&j, "depth", st->depth);
+		bc_json_u64(&j, "write_behind_bytes", st->write_behind);
 		bc_json_close_object(&j);
 	} else {
 		bc_json_null(&j, "host_io");

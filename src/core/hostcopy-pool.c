@@ -33,19 +33,35 @@ void bc_host_progress(struct engine *g, bool force)
 	g->o->progress(g->st, g->o->progress_arg);
 }
 
-/* Record a failure (lock held); the first error is the one reported. */
-void bc_host_record_failure(struct engine *g, int rc, uint64_t off,
-			    const struct bc_error *e)
+/*
+ * Lock held: a chunk of @len bytes took @secs.  An interval of at least
+ * IV_BYTES and IV_SECONDS goes to the controller, whose depth, chunk and
+ * write-behind take effect from the next chunk on: long enough that one
+ * slow command does not decide, short enough that a 100 MiB copy adapts.
+ */
+#define IV_BYTES (32ull << 20)
+#define IV_SECONDS 0.05
+
+void bc_host_observe_chunk(struct engine *g, uint64_t len, double secs)
 {
-	if (!g->failed) {
-		g->failed = rc;
-		if (e != g->e)
-			*g->e = *e;
-	}
-	if (off < g->fail_off)
-		g->fail_off = off;
-	pthread_cond_broadcast(&g->not_empty);
-	pthread_cond_broadcast(&g->not_full);
+	struct bc_iotune_obs *o = &g->iv;
+	unsigned depth = g->tune.depth;
+	double t = elapsed(&g->iv_start);
+
+	o->bytes += len;
+	o->latency += secs;	/* summed here, a mean below */
+	g->iv_chunks++;
+	if (o->bytes < IV_BYTES || t < IV_SECONDS)
+		return;
+	o->seconds = t;
+	o->inflight = o->latency / t;	/* Little's law */
+	o->latency /= g->iv_chunks;
+	bc_iotune_step(&g->tune, &g->lim, o);
+	*o = (struct bc_iotune_obs){ 0 };
+	g->iv_chunks = 0;
+	clock_gettime(CLOCK_MONOTONIC, &g->iv_start);
+	if (g->tune.depth > depth)
+		pthread_cond_broadcast(&g->not_empty);
 }
 
 static void *worker_main(void *arg)
@@ -55,20 +71,25 @@ static void *worker_main(void *arg)
 
 	pthread_mutex_lock(&g->lock);
 	for (;;) {
+		struct timespec t0;
 		struct chunk c;
 		uint64_t fail;
 		int rc;
 
-		while (!g->q_len && !g->producing_done && !g->failed)
+		/* a chunk, when fewer than tune.depth are being copied */
+		while (!g->failed && (g->q_len || !g->producing_done) &&
+		       (!g->q_len || g->active >= g->tune.depth))
 			pthread_cond_wait(&g->not_empty, &g->lock);
 		if (g->failed || !g->q_len)
 			break;
 		c = g->queue[g->q_head];
 		g->q_head = (g->q_head + 1) % (2 * MAX_WORKERS);
 		g->q_len--;
+		g->active++;
 		w->inflight = c.off;
 		pthread_cond_signal(&g->not_full);
 		pthread_mutex_unlock(&g->lock);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 
 		fail = c.off;
 		if (g->o->cancel && *g->o->cancel)
@@ -82,10 +103,13 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&g->lock);
 		w->inflight = NO_OFFSET;
+		g->active--;
+		pthread_cond_signal(&g->not_empty);
 		if (rc < 0) {
 			bc_host_record_failure(g, rc, fail, &w->err);
 			break;
 		}
+		bc_host_observe_chunk(g, c.len, elapsed(&t0));
 		bc_host_progress(g, false);
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -99,8 +123,10 @@ int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len)
 	int rc = 0;
 
 	pthread_mutex_lock(&g->lock);
+	g->iv.extents++;
+	g->iv.extent_bytes += len;
 	while (off < end && !g->failed) {
-		uint64_t n = end - off < g->chunk ? end - off : g->chunk;
+		uint64_t n = end - off < g->tune.chunk ? end - off : g->tune.chunk;
 
 		while (g->q_len == 2 * MAX_WORKERS && !g->failed)
 			pthread_cond_wait(&g->not_full, &g->lock);
@@ -126,9 +152,12 @@ int bc_host_pool_start(struct engine *g, struct bc_error *e)
 		w->g = g;
 		w->inflight = NO_OFFSET;
 		w->settling = NO_OFFSET;
-		if (posix_memalign(&w->buf, 4096, g->chunk))
+		if (posix_memalign(&w->buf, 4096, g->buf_size))
 			return bc_error_set(e, -ENOMEM, g->src->name, "copy", NULL);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &g->iv_start);
+	if (bc_host_flusher_start(g, e) < 0)
+		return -EAGAIN;
 	for (; g->started < g->n_workers; g->started++) {
 		if (pthread_create(&g->workers[g->started].thread, NULL,
 				   worker_main, &g->workers[g->started]))
@@ -148,4 +177,5 @@ void bc_host_pool_join(struct engine *g, int rc, struct bc_error *e)
 	pthread_mutex_unlock(&g->lock);
 	for (unsigned i = 0; i < g->started; i++)
 		pthread_join(g->workers[i].thread, NULL);
+	bc_host_flusher_stop(g);
 }

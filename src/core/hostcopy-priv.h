@@ -4,7 +4,9 @@
  * hostcopy.c walks the source's map and hands out data and holes,
  * hostcopy-pool.c runs the workers and knows what is done, and
  * hostcopy-write.c puts a chunk on the destination (data runs written,
- * zero runs and holes settled, the write-behind flush).
+ * zero runs and holes settled, the write-behind flush asked for), and
+ * hostcopy-flush.c is the flusher thread that sends those flushes.  The
+ * I/O shape (queue depth, chunk size, write-behind) is iotune.h's.
  */
 #ifndef BC_CORE_HOSTCOPY_H
 #define BC_CORE_HOSTCOPY_H
@@ -17,9 +19,14 @@
 #include <blkclone/copy.h>
 
 #include "core/holes.h"
+#include "core/iotune.h"
 
 #define MAX_WORKERS 16
 #define NO_OFFSET UINT64_MAX
+/* write-behind flushes asked for and not yet sent, at most: a worker
+ * waits for the flusher beyond that (a destination whose flushes cannot
+ * keep up must slow the copy, not pile up requests) */
+#define FLUSH_RING 4
 
 struct chunk {
 	uint64_t off;
@@ -46,7 +53,8 @@ struct engine {
 	struct bc_dest_holes holes;
 	uint32_t align;		/* I/O alignment: the larger block size */
 	uint32_t zgran;		/* zero detection granularity */
-	uint32_t chunk;
+	uint32_t buf_size;	/* each worker's buffer: the largest chunk */
+	struct bc_iotune_limits lim;
 	struct timespec t0, last_progress;
 
 	/* Everything below is shared with the workers, under @lock. */
@@ -58,8 +66,25 @@ struct engine {
 	int failed;		/* first error, 0 if none */
 	uint64_t fail_off;	/* lowest offset any failure left undone */
 	uint64_t produced;	/* the producer's position */
-	uint64_t unflushed;	/* bytes written since the last flush */
-	uint64_t write_behind;	/* flush every this many bytes written */
+	uint64_t unflushed;	/* bytes written since the last flush asked */
+	/* the I/O shape now: tune.depth chunks in flight at most, cut at
+	 * tune.chunk, a flush asked for every tune.write_behind bytes */
+	struct bc_iotune tune;
+	unsigned active;	/* workers copying a chunk */
+	/* the interval being observed for the controller */
+	struct timespec iv_start;
+	struct bc_iotune_obs iv;
+	unsigned iv_chunks;
+	/* write-behind flushes asked of the flusher: a ring of the
+	 * watermark and bc_host_wrote() when each was asked */
+	struct { uint64_t mark, wrote; } flush_req[FLUSH_RING];
+	unsigned fr_head, fr_len;
+	pthread_cond_t flush_cv;	/* a request came, or stopping */
+	pthread_cond_t flush_done;	/* a request was served */
+	bool flusher_stop;
+	bool flusher_started;
+	pthread_t flusher;
+	struct bc_error flush_err;
 	/* Everything below this offset is on the destination's stable
 	 * storage: written before a flush that succeeded.  A failed flush
 	 * may have lost any write after that, so the copy resumes here. */
@@ -121,9 +146,26 @@ static inline void bc_host_flushed(struct engine *g, uint64_t mark)
 		g->flushed_through = mark;
 }
 
+/* Record a failure (lock held); the first error is the one reported.
+ * Here, not in a .c, as the watermark: the pool, the writes and the
+ * flusher all record failures without calling each other. */
+static inline void bc_host_record_failure(struct engine *g, int rc, uint64_t off,
+			    const struct bc_error *e)
+{
+	if (!g->failed) {
+		g->failed = rc;
+		if (e != g->e)
+			*g->e = *e;
+	}
+	if (off < g->fail_off)
+		g->fail_off = off;
+	pthread_cond_broadcast(&g->not_empty);
+	pthread_cond_broadcast(&g->not_full);
+	pthread_cond_broadcast(&g->flush_cv);
+	pthread_cond_broadcast(&g->flush_done);
+}
+
 void bc_host_progress(struct engine *g, bool force);
-void bc_host_record_failure(struct engine *g, int rc, uint64_t off,
-			    const struct bc_error *e);
 /* Lock not held: queue [off, off + len) for the workers in chunks;
  * returns the first failure so far (0 if none). */
 int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len);
@@ -132,6 +174,18 @@ int bc_host_pool_start(struct engine *g, struct bc_error *e);
 /* Lock not held: nothing more comes (@rc < 0: the producer failed, at
  * g->produced); wait for every worker started. */
 void bc_host_pool_join(struct engine *g, int rc, struct bc_error *e);
+
+/* Lock held: a chunk of @len bytes took @secs; closes the controller's
+ * interval when it is long enough (hostcopy-pool.c). */
+void bc_host_observe_chunk(struct engine *g, uint64_t len, double secs);
+
+/* hostcopy-flush.c.  Lock not held: start the flusher (when the copy
+ * flushes at all); stop it once every request is served. */
+int bc_host_flusher_start(struct engine *g, struct bc_error *e);
+void bc_host_flusher_stop(struct engine *g);
+/* Lock held: a write-behind flush is due; waits while FLUSH_RING are
+ * pending.  Returns the first failure so far (0 if none). */
+int bc_host_flush_ask(struct engine *g);
 
 /* hostcopy-write.c */
 int bc_host_settle_unlocked(struct engine *g, uint64_t off, uint64_t len,

@@ -3,8 +3,8 @@
  * Where a chunk of the host copy goes: its runs of data are written, its
  * runs of zeros (zero detection, at g->zgran) and the source's holes are
  * settled on the destination by the one hole rule (holes.c), merged so a
- * run of holes costs one command; and every g->write_behind bytes the
- * destination is asked to make its writes durable.
+ * run of holes costs one command; and every tune.write_behind bytes the
+ * flusher is asked to make the writes durable.
  */
 #include <errno.h>
 
@@ -66,47 +66,23 @@ int bc_host_add_hole(struct engine *g, uint64_t off, uint64_t len,
 }
 
 /*
- * Count a write, and be the worker that flushes when write_behind bytes
- * have gone out since the last flush (WRITE_BEHIND, hostcopy.c).  On a
- * failed flush *fail is the last durable offset: what was written since
- * may be lost.
+ * Count a write, and ask the flusher (hostcopy-flush.c) for a flush when
+ * tune.write_behind bytes have gone out since the last one asked: the
+ * worker goes on copying meanwhile.  A failure the flusher met is
+ * returned here, the copy stopping at its offset.
  */
-static int account_write(struct worker *w, uint64_t n, uint64_t *fail)
+static int account_write(struct worker *w, uint64_t n)
 {
 	struct engine *g = w->g;
-	uint64_t mark = 0, wrote = 0;
-	bool flush = false;
-	int rc;
+	int rc = 0;
 
 	pthread_mutex_lock(&g->lock);
 	g->st->written_bytes += n;
 	g->unflushed += n;
-	if (g->unflushed >= g->write_behind && bc_volume_can_flush(g->dst) &&
-	    g->o->flush != BC_FLUSH_NEVER) {
+	if (g->unflushed >= g->tune.write_behind && g->flusher_started) {
 		g->unflushed = 0;
-		g->st->flushes++;
-		/* every byte below the watermark was written before this */
-		mark = bc_host_watermark(g);
-		wrote = bc_host_wrote(g);
-		flush = true;
+		rc = bc_host_flush_ask(g);
 	}
-	pthread_mutex_unlock(&g->lock);
-	if (!flush)
-		return 0;
-	rc = bc_volume_flush(g->dst, &w->err);
-	pthread_mutex_lock(&g->lock);
-	if (rc == 0)
-		bc_host_flushed(g, wrote);
-	if (rc == 0 && mark > g->durable)
-		g->durable = mark;
-	/* the flush covers the whole destination: also what an offload
-	 * wrote before this host copy took over (below its start) */
-	if (rc == 0 && g->durable > g->st->durable_offset) {
-		g->st->durable_offset = g->durable;
-		g->durable_news = true;	/* the pool reports it */
-	}
-	if (rc < 0)
-		*fail = g->durable;
 	pthread_mutex_unlock(&g->lock);
 	return rc;
 }
@@ -148,12 +124,10 @@ int bc_host_copy_chunk(struct worker *w, uint64_t off, size_t n,
 		} else {
 			rc = bc_volume_write(g->dst, (char *)buf + i, off + i,
 					     run, &w->err);
-			if (!rc) {
-				uint64_t ffail = NO_OFFSET;
-
-				rc = account_write(w, run, &ffail);
-				if (rc < 0 && ffail < *fail)
-					*fail = ffail;
+			if (!rc && (rc = account_write(w, run)) < 0) {
+				/* the flusher's failure, recorded at its
+				 * offset: this chunk stops with it */
+				w->err = *g->e;
 			}
 		}
 		if (rc < 0)

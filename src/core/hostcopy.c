@@ -24,14 +24,17 @@
  * volumes report and however many workers run. */
 #define POOL_BYTES (32u << 20)
 /*
- * Ask the destination to make its writes durable every WRITE_BEHIND bytes
- * written, from the worker that crossed the mark while the others go on:
- * the cache the destination holds stays bounded, its write-back overlaps
- * the copy instead of all following it in the final SYNCHRONIZE CACHE or
- * fsync, and a destination that cannot write is found out early.  Against
- * tgt the scattered 4 GiB case went from 1.34 to 1.14 s (median of 5).
+ * Ask the destination to make its writes durable every so many bytes
+ * written (the flusher sends it while the workers go on): the cache the
+ * destination holds stays bounded, its write-back overlaps the copy
+ * instead of all following it in the final SYNCHRONIZE CACHE or fsync,
+ * and a destination that cannot write is found out early.  The controller
+ * (iotune.h) moves it within [MIN_WB, MAX_WB] from the flushes' latency,
+ * starting at WRITE_BEHIND; a caller's o->write_behind is kept as given.
  */
 #define WRITE_BEHIND (128ull << 20)
+#define MIN_WB (32ull << 20)
+#define MAX_WB (1ull << 30)
 #define MAP_BATCH 64
 
 static int produce_hole(struct engine *g, uint64_t off, uint64_t len)
@@ -208,13 +211,14 @@ static int engine_new(struct bc_volume *src, struct bc_volume *dst,
 	g->producer_settling = NO_OFFSET;
 	pthread_cond_init(&g->not_empty, NULL);
 	pthread_cond_init(&g->not_full, NULL);
+	pthread_cond_init(&g->flush_cv, NULL);
+	pthread_cond_init(&g->flush_done, NULL);
 
 	pos = o->start / g->align * g->align;
 	g->produced = pos;
 	g->durable = pos;
 	/* what an earlier part (an offload that fell back) left unflushed */
 	g->flushed_through = bc_host_wrote(g) - st->unflushed_bytes;
-	g->write_behind = o->write_behind ? o->write_behind : WRITE_BEHIND;
 	st->total_bytes = src->size;
 	st->resume_offset = pos;
 	/* a caller's earlier part (an offload before a fallback) counts
@@ -225,11 +229,31 @@ static int engine_new(struct bc_volume *src, struct bc_volume *dst,
 	return 0;
 }
 
+/*
+ * The workers, one per command the volumes take at once; each with a
+ * buffer of the largest chunk (pick_chunk).  The controller starts with
+ * all of them at that chunk, and moves depth within [1, workers], chunk
+ * within [MIN_CHUNK, buffer] (a caller's o->chunk is kept as given), and
+ * write-behind (above).
+ */
 static void size_pool(struct engine *g)
 {
+	const struct bc_copy_opts *o = g->o;
+	uint64_t wb = o->write_behind ? o->write_behind : WRITE_BEHIND;
+
 	g->n_workers = pick_workers(g->src, g->dst);
-	g->chunk = pick_chunk(g->o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
-	g->st->chunk_bytes = g->chunk;
+	g->buf_size = pick_chunk(o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
+	g->lim = (struct bc_iotune_limits){
+		.max_depth = g->n_workers,
+		.min_chunk = o->chunk || MIN_CHUNK > g->buf_size ? g->buf_size :
+								   MIN_CHUNK,
+		.max_chunk = g->buf_size,
+		.gran = g->zgran,
+		.min_wb = o->write_behind ? wb : MIN_WB,
+		.max_wb = o->write_behind ? wb : MAX_WB,
+	};
+	bc_iotune_init(&g->tune, &g->lim, g->n_workers, g->buf_size, wb);
+	g->st->chunk_bytes = g->buf_size;
 	g->st->workers = g->n_workers;
 }
 
@@ -237,6 +261,8 @@ static void engine_free(struct engine *g)
 {
 	for (unsigned i = 0; i < g->n_workers; i++)
 		free(g->workers[i].buf);
+	pthread_cond_destroy(&g->flush_done);
+	pthread_cond_destroy(&g->flush_cv);
 	pthread_cond_destroy(&g->not_full);
 	pthread_cond_destroy(&g->not_empty);
 	pthread_mutex_destroy(&g->settle_lock);
@@ -327,6 +353,8 @@ static int finish(struct engine *g, struct bc_error *e)
 		}
 	}
 	g->st->unflushed_bytes = bc_host_wrote(g) - g->flushed_through;
+	g->st->depth = g->tune.depth;
+	g->st->write_behind = g->tune.write_behind;
 	g->st->resume_offset = rc < 0 ? bc_host_watermark(g) : g->src->size;
 	if (!rc)
 		g->st->durable_offset = g->src->size;

@@ -327,7 +327,13 @@ int bc_lu_rsoc_one(struct bc_lu *lu, enum bc_rsoc_option option, uint8_t opcode,
 
 int bc_lu_sync_cache16(struct bc_lu *lu, struct bc_error *e)
 {
-	uint8_t c16[16] = { 0x91 };
+	return bc_lu_sync_cache16_immed(lu, false, e);
+}
+
+int bc_lu_sync_cache16_immed(struct bc_lu *lu, bool immed,
+			     struct bc_error *e)
+{
+	uint8_t c16[16] = { 0x91, immed ? 0x02 : 0x00 };	/* SBC-4 5.27 */
 	struct bc_scsi_cmd c;
 
 	cdb(&c, c16, 16, BC_SCSI_DIR_NONE, NULL, 0);

@@ -142,6 +142,11 @@ int bc_lu_rsoc_all(struct bc_lu *lu, bool rctd, struct bc_rsoc_cmd *out,
 int bc_lu_rsoc_one(struct bc_lu *lu, enum bc_rsoc_option option, uint8_t opcode,
 		   uint16_t sa, struct bc_rsoc_one *o, struct bc_error *e);
 int bc_lu_sync_cache16(struct bc_lu *lu, struct bc_error *e);
+/* With IMMED set the device may answer once it has checked the CDB,
+ * before the cache is written back (SBC-4): a later SYNCHRONIZE CACHE
+ * without IMMED is what makes the data durable. */
+int bc_lu_sync_cache16_immed(struct bc_lu *lu, bool immed,
+			     struct bc_error *e);
 /* RECEIVE COPY RESULTS, operating parameters (SA 3), raw. */
 int bc_lu_copy_operating_params(struct bc_lu *lu, struct bc_xcopy_limits *o,
 				struct bc_error *e);

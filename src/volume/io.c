@@ -112,6 +112,14 @@ int bc_volume_flush(struct bc_volume *v, struct bc_error *e)
 	return v->ops->flush(v, e);
 }
 
+int bc_volume_flush_early(struct bc_volume *v, bool *early, struct bc_error *e)
+{
+	*early = false;
+	if (v->ops->flush_early)
+		return v->ops->flush_early(v, early, e);
+	return bc_volume_flush(v, e);
+}
+
 int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   struct bc_volume *dst, uint64_t dst_off,
 			   uint64_t len, enum bc_method method,

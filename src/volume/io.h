@@ -32,6 +32,8 @@ int bc_volume_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 int bc_volume_discard(struct bc_volume *v, uint64_t off, uint64_t len,
 		      struct bc_error *e);
 int bc_volume_flush(struct bc_volume *v, struct bc_error *e);
+/* ops->flush_early, or ->flush (*early false) when the backend has none. */
+int bc_volume_flush_early(struct bc_volume *v, bool *early, struct bc_error *e);
 /* ops->offload_copy, with both ranges checked; *done is 0 if not sent.
  * @stop (may be NULL) bounds an operation the backend polls. */
 int bc_volume_offload_copy(struct bc_volume *src, uint64_t src_off,

@@ -32,7 +32,7 @@ same "plan keys" "$(keys "$T/copy.json" .plan)" "method steps destination_proven
 same "plan step keys" "$(keys "$T/copy.json" '.plan.steps[0]')" "method usable reason consistency consistency_reason"
 check "copy schema is 1" test "$(jq .schema "$T/copy.json")" = 1
 check "a host copy reports its I/O" test "$(jq -r .method "$T/copy.json")" = host
-same "host_io keys" "$(keys "$T/copy.json" .host_io)" "chunk_bytes workers flushes"
+same "host_io keys" "$(keys "$T/copy.json" .host_io)" "chunk_bytes workers flushes immed_flushes depth write_behind_bytes"
 check "host_io: 1 MiB reads, file volumes' 4 workers, no flush before the last" \
 	test "$(jq -c '[.host_io.chunk_bytes, .host_io.workers, .host_io.flushes]' "$T/copy.json")" = "[1048576,4,0]"
 

@@ -621,6 +621,10 @@ void sim_cmd_sync_cache(struct sim_ctx *c)
 	uint64_t lba = is16 ? sim_be64(c->cdb + 2) : sim_be32(c->cdb + 2);
 	uint64_t n = is16 ? sim_be32(c->cdb + 10) : sim_be16(c->cdb + 7);
 
+	if ((c->cdb[1] & 0x02) && c->lu->cfg.sync_no_immed) {
+		sim_sense(c, SK_ILLEGAL_REQUEST, ASC_INVALID_CDB_FIELD);
+		return;
+	}
 	/* nothing is cached; only the range is checked */
 	range_ok(c, lba, n);
 }

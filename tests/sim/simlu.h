@@ -162,6 +162,9 @@ struct bc_sim_lu_cfg {
 	 * as fit): short replies the initiator must continue from */
 	unsigned gls_max_desc;
 	bool rsoc;			/* REPORT SUPPORTED OPERATION CODES */
+	/* SYNCHRONIZE CACHE with IMMED set is refused with ILLEGAL
+	 * REQUEST, INVALID FIELD IN CDB (SBC-4 lets a device) */
+	bool sync_no_immed;
 	/* block limits (VPD 0xB0), 0 = no limit */
 	uint32_t max_transfer;		/* blocks per READ/WRITE */
 	uint32_t max_unmap_lba_count;

@@ -487,6 +487,94 @@ static void test_flush_never_token(void **state)
 	flush_policy(BC_OFFLOAD_REQUIRE, BC_FLUSH_NEVER, BC_METHOD_TOKEN);
 }
 
+/*
+ * Write-behind flushes go out with IMMED (the final one without); a LU
+ * that refuses IMMED gets the flush again without it, and every later
+ * one is sent without it straight away: one refusal per volume.  Byte-
+ * equal either way, and the failure never reaches the copy.
+ */
+static void immed_flushes(bool refuse)
+{
+	struct fx f;
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	struct bc_copy_opts o = { .offload = BC_OFFLOAD_NEVER,
+				  .write_behind = 1u << 20 };
+	struct bc_sim_log_entry log[BC_SIM_LOG_MAX];
+	unsigned long immed = 0, plain = 0, refused = 0;
+	struct bc_sim_lu_cfg c;
+	struct bc_scsi_transport *t;
+	uint8_t *a = malloc((size_t)BLOCKS * BS), *b = malloc((size_t)BLOCKS * BS);
+	size_t n;
+
+	assert_non_null(a);
+	assert_non_null(b);
+	setup_lus(&f, false, false, NULL);
+	/* the destination: a third LU, refusing IMMED or not */
+	bc_sim_lu_cfg_spc(&c, BLOCKS, BS, 3);
+	c.xcopy = BC_SIM_XCOPY_NONE;
+	c.token = false;
+	c.sync_no_immed = refuse;
+	assert_int_equal(bc_sim_add_lu(f.sim, &c), 2);
+	bc_volume_close(f.dst);
+	assert_int_equal(bc_sim_open(f.sim, 2, &t), 0);
+	assert_int_equal(bc_scsi_volume_wrap(t, BC_OPEN_WRITE, &f.dst, &e), 0);
+	bc_sim_reset_counters(f.sim);
+	assert_int_equal(bc_host_copy(f.src, f.dst, false, &o, &st, &e), 0);
+	assert_int_equal(bc_sim_read(f.sim, 0, 0, BLOCKS, a), 0);
+	assert_int_equal(bc_sim_read(f.sim, 2, 0, BLOCKS, b), 0);
+	assert_memory_equal(a, b, (size_t)BLOCKS * BS);
+	free(a);
+	free(b);
+	/* 3.1 MiB of data written (the holes zeroed by WRITE SAME): at
+	 * least two runs of 1 MiB written since the last flush asked */
+	if (st.flushes < 2)
+		fail_msg("flushes %u written %llu", st.flushes,
+			 (unsigned long long)st.written_bytes);
+	assert_int_equal(st.dest_flushes, st.flushes + 1);
+	assert_int_equal(st.unflushed_bytes, 0);
+	assert_int_equal(st.immed_flushes, refuse ? 0 : st.flushes);
+	n = bc_sim_log(f.sim, log, BC_SIM_LOG_MAX);
+	for (size_t i = 0; i < n; i++) {
+		if (log[i].lu != 2 || log[i].cdb[0] != 0x91)
+			continue;
+		if (log[i].cdb[1] & 0x02) {
+			immed++;
+			refused += log[i].status != 0;
+		} else {
+			plain++;
+			assert_int_equal(log[i].status, 0);
+		}
+	}
+	/* the log holds the last 64 commands: count what it holds */
+	assert_int_equal(bc_sim_count(f.sim, 2, 0x91, BC_SIM_ANY),
+			 st.flushes + 1 + (refuse ? 1 : 0));
+	if (refuse) {
+		assert_true(refused <= 1 && immed == refused);
+	} else {
+		assert_int_equal(refused, 0);
+		assert_true(plain >= 1);
+	}
+	/* the newest flush is the final one, without IMMED */
+	while (n && !(log[n - 1].lu == 2 && log[n - 1].cdb[0] == 0x91))
+		n--;
+	assert_true(n > 0);
+	assert_int_equal(log[n - 1].cdb[1] & 0x02, 0);
+	teardown_lus(&f);
+}
+
+static void test_flush_immed_honoured(void **state)
+{
+	(void)state;
+	immed_flushes(false);
+}
+
+static void test_flush_immed_refused_once(void **state)
+{
+	(void)state;
+	immed_flushes(true);
+}
+
 static volatile sig_atomic_t cancel_flag;
 
 static void *cancel_soon(void *arg)
@@ -766,6 +854,8 @@ int main(void)
 		cmocka_unit_test(test_flush_never_host),
 		cmocka_unit_test(test_flush_end_token),
 		cmocka_unit_test(test_flush_never_token),
+		cmocka_unit_test(test_flush_immed_honoured),
+		cmocka_unit_test(test_flush_immed_refused_once),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -258,6 +258,37 @@ static int scsi_flush(struct bc_volume *v, struct bc_error *e)
 	return rc == -EOPNOTSUPP ? 0 : rc;
 }
 
+/*
+ * The write-behind flush: SYNCHRONIZE CACHE(16) with IMMED, so the target
+ * may answer before its cache is written back and the command does not
+ * hold a slot of the session's queue meanwhile.  A target may refuse the
+ * bit (ILLEGAL REQUEST, INVALID FIELD IN CDB, as SBC-4 allows): then
+ * without, now and for every later flush of this volume.  An SG_IO
+ * volume's data goes through the block device first: a whole flush.
+ */
+static int scsi_flush_early(struct bc_volume *v, bool *early,
+			    struct bc_error *e)
+{
+	struct scsi_priv *p = sp(v);
+	struct bc_error ie = { 0 };
+	int rc;
+
+	*early = false;
+	if (p->data || __atomic_load_n(&p->immed_refused, __ATOMIC_RELAXED))
+		return scsi_flush(v, e);
+	rc = bc_lu_sync_cache16_immed(&p->lu, true, &ie);
+	if (rc == 0) {
+		*early = true;
+		return 0;
+	}
+	if (ie.status.kind == BC_STATUS_SCSI && ie.status.sense_key == 0x5) {
+		__atomic_store_n(&p->immed_refused, true, __ATOMIC_RELAXED);
+		return scsi_flush(v, e);
+	}
+	*e = ie;
+	return rc;
+}
+
 /* SG_IO volumes: the block device's cache; iSCSI: none on this host */
 static int scsi_drop_cache(struct bc_volume *v, struct bc_error *e)
 {
@@ -347,6 +378,7 @@ static const struct bc_volume_ops scsi_ops = {
 	.zero = scsi_zero_cut,
 	.discard = scsi_discard_cut,
 	.flush = scsi_flush,
+	.flush_early = scsi_flush_early,
 	.drop_cache = scsi_drop_cache,
 	.offload_copy = scsi_offload_copy,
 	.capture = scsi_capture,

@@ -47,6 +47,9 @@ struct scsi_priv {
 	uint32_t max_xfer_blocks;
 	struct bc_tpc_info tpc;	/* VPD 0x8F */
 	uint32_t list_seq;	/* token copy list identifiers */
+	/* SYNCHRONIZE CACHE with IMMED was refused (ILLEGAL REQUEST): sent
+	 * without from then on.  Read and set with __atomic: any thread. */
+	bool immed_refused;
 };
 
 static inline struct scsi_priv *sp(struct bc_volume *v)
