@@ -16,10 +16,16 @@ export BLKCLONE_STATE_DIR=$T/state
 IQN=iqn.2026-12.test.blkclone:flush
 make_sparse "$T/src.img" 64 12 2048 5
 truncate -s 64M "$T/dst.img"
+# more than the first write-behind (128 MiB) of data
+truncate -s 160M "$T/wsrc.img"
+dd if=/dev/urandom of="$T/wsrc.img" bs=1M count=140 seek=8 conv=notrunc status=none
+truncate -s 160M "$T/wdst.img"
 tgt_start || exit 1
 tgt_target 1 "$IQN"
 tgt_lun 1 1 "$T/src.img"
 tgt_lun 1 2 "$T/dst.img"
+tgt_lun 1 3 "$T/wsrc.img"
+tgt_lun 1 4 "$T/wdst.img"
 
 TRACE_PID=
 stop_trace() { [ -n "$TRACE_PID" ] && kill "$TRACE_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null; TRACE_PID=; }
@@ -48,6 +54,29 @@ check "default: the last command LUN 2 got is SYNCHRONIZE CACHE(16) of the whole
 check "default: --json says policy end, $n flushes, nothing unflushed ($(jq -c .flush "$T/out"))" \
 	jq -e ".flush == {\"policy\": \"end\", \"count\": $n, \"unflushed_bytes\": 0}" "$T/out" >/dev/null
 check "the source LU got its one flush before it was read" test "$(syncs 1 | wc -l)" = 1
+
+# --- write-behind: the flushes along the way go with IMMED (the flusher
+# thread); a target that refuses IMMED (ILLEGAL REQUEST) gets that flush
+# again without, and every later one without: one refusal per volume.
+# The final flush never has IMMED.  tgt 1.0.x refuses it; either way the
+# trace must match what --json says.
+: >"$T/log"
+bcrun 0 "$T/out" "$T/err" copy --json "$U/3" "$U/4"
+check "write-behind: byte-equal" cmp -s "$T/wsrc.img" "$T/wdst.img"
+wb=$(jq .host_io.flushes "$T/out"); im=$(jq .host_io.immed_flushes "$T/out")
+seq4=$(syncs 4 | cut -c1-4 | tr '\n' ' ')
+note "LUN 4's SYNCHRONIZE CACHE, opcode and byte 1: $seq4; write-behind $wb, answered early $im"
+check "write-behind: at least one flush along the way ($wb)" test "$wb" -ge 1
+if [ "$im" = 0 ]; then
+	want="9102 $(printf '9100 %.0s' $(seq $((wb + 1))))"
+else
+	want="$(printf '9102 %.0s' $(seq "$wb"))9100 "
+fi
+check "write-behind: LUN 4 got [$want], got [$seq4]" test "$seq4" = "$want"
+check "write-behind: the last command LUN 4 got is the final SYNCHRONIZE CACHE(16) without IMMED" \
+	test "$(last 4)" = 91000000000000000000000000000000
+check "write-behind: --json counts every flush that succeeded ($(jq -c .flush "$T/out"))" \
+	jq -e ".flush.count == $wb + 1 and .flush.unflushed_bytes == 0" "$T/out" >/dev/null
 
 # --- never: no flush of the destination at all
 fresh
