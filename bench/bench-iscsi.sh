@@ -89,6 +89,7 @@ versus() {
 	     "/ qemu-img -t writeback (flushes): median $(ratio "$(med "${T[$1]}")" "$(med "${T[$3]}")"), best $(ratio "$(rank "${T[$1]}" 1)" "$(rank "${T[$3]}" 1)")"
 }
 QIMG="qemu-img convert -n -f raw -O raw -m 16 -W"
+BIG=$(((16 << 40) - (1 << 20)))
 
 bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	local name=$1 i sa
@@ -97,14 +98,16 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	echo "== backing files on $name ($2: $(df --output=fstype "$2" | tail -n 1))"
 	fill "$W/thin.img" "$G" 10
 	dd if=/dev/urandom of="$W/full.img" bs=1M count=2048 status=none
-	truncate -s 1G "$W/small.img"; truncate -s 16T "$W/large.img"
-	for f in small large; do	# the same 100 MiB in a 1 GiB and a 16 TiB LUN
+	# the same 100 MiB in a 1 GiB and a 16 TiB LUN (1 MiB less: ext4's
+	# largest file with 4 KiB blocks is 16 TiB - 4 KiB)
+	truncate -s 1G "$W/small.img"; truncate -s $BIG "$W/large.img"
+	for f in small large; do
 		for i in $(seq 0 49); do
 			dd if=/dev/urandom of="$W/$f.img" bs=1M count=2 seek=$((i * 20 + 3)) conv=notrunc status=none
 		done
 	done
 	# destinations: LUN n+1 for source LUN n, emptied before every run
-	DSIZE=([d1]=${G}G [d2]=2G [d3]=1G [d4]=16T [d5]=${G}G)
+	DSIZE=([d1]=${G}G [d2]=2G [d3]=1G [d4]=$BIG [d5]=${G}G)
 	for d in "${!DSIZE[@]}"; do truncate -s "${DSIZE[$d]}" "$W/$d.img"; done
 	sync
 	tgt_start
