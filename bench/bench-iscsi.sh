@@ -4,7 +4,8 @@
 #   usage: bench/bench-iscsi.sh [SIZE_GIB] [ROUNDS]   (root, tgt, qemu-utils, cc)
 #   BENCH_BACKING=disk|tmpfs|both (default both): where tgt's backing files
 #     live: BENCH_DIR (default /var/tmp) or BENCH_TMPFS (default /dev/shm)
-#   BENCH_CASE1B=0 skips case 1b; BENCH_FILES=0 skips case 4 (bench-files.sh)
+#   BENCH_CASES="1 1b 2 scale" (the default: all) picks cases; BENCH_FILES=0
+#   skips case 4 (bench-files.sh)
 #
 # Every case runs its tools round robin, one run each per round, ROUNDS
 # rounds (at least 5): this machine's speed drifts over minutes and the
@@ -28,6 +29,12 @@ ROUNDS=${2:-5}
 [ "$ROUNDS" -ge 5 ] || { echo "ROUNDS must be 5 or more" >&2; exit 2; }
 BACKING=${BENCH_BACKING:-both}
 M=$(mktemp -d /tmp/blkclone-measure.XXXXXX)
+# blkclone's host locks name LUs by designator, and tgt derives those
+# from the target id and LUN: another tgt on this host (a test, another
+# bench) has the same ones.  Locks of our own keep them apart.
+export BLKCLONE_LOCK_DIR=$M/locks
+CASES=" ${BENCH_CASES:-1 1b 2 scale} "
+want() { [[ $CASES == *" $1 "* ]]; }
 cc -O2 -o "$M/measure" "$top/bench/measure.c"
 . "$top/tests/lib/tgt-target.sh"
 W=
@@ -96,7 +103,7 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	W=$(mktemp -d "$2/blkclone-bench.XXXXXX")
 	T=() RSS=() RD=() WR=()
 	echo "== backing files on $name ($2: $(df --output=fstype "$2" | tail -n 1))"
-	fill "$W/thin.img" "$G" 10
+	if want 1 || want 1b; then fill "$W/thin.img" "$G" 10; else truncate -s "${G}G" "$W/thin.img"; fi
 	dd if=/dev/urandom of="$W/full.img" bs=1M count=2048 status=none
 	# the same 100 MiB in a 1 GiB and a 16 TiB LUN (1 MiB less: ext4's
 	# largest file with 4 KiB blocks is 16 TiB - 4 KiB)
@@ -118,6 +125,7 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	U=iscsi://127.0.0.1:$TGT_PORT/$IQN
 
 	sa=$(alloc "$W/thin.img")
+	if want 1; then
 	echo "case 1: $G GiB thin LUN, 10% allocated ($(mib "$sa") MiB) in 4 KiB-8 MiB extents, onto an empty thin LUN"
 	for i in $(seq "$ROUNDS"); do
 		one b1 "$W/thin.img" d1 "$B" copy --json "$U/1" "$U/2"
@@ -129,8 +137,9 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	echo "  blkclone: $(jq -c '{read_bytes, written_bytes, host_io, flush}' "$M/out.b1"); destination $(mib "$(alloc "$W/d1.img")") MiB allocated, source $(mib "$sa") MiB"
 	versus b1 q1 w1 blkclone; versus n1 q1 w1 blkclone-never
 	echo "  targets: blkclone <= 0.5x qemu-img-wb and <= 1.0x qemu-img (medians), p90/p10 <= 1.25"
+	fi
 
-	if [ "${BENCH_CASE1B:-1}" != 0 ]; then
+	if want 1b; then
 		echo "case 1b: the same onto a $G GiB LUN full of old data (every hole must be zeroed)"
 		dd if=/dev/urandom of="$W/old.img" bs=1M count=$((G * 1024)) status=none
 		old() { cp "$W/old.img" "$W/$1.img"; sync; }
@@ -145,6 +154,7 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 		versus b1b q1b w1b blkclone
 	fi
 
+	if want 2; then
 	echo "case 2: 2 GiB fully allocated LUN, onto an empty thin LUN"
 	for i in $(seq "$ROUNDS"); do
 		one b2 "$W/full.img" d2 "$B" copy --json "$U/3" "$U/4"
@@ -156,7 +166,9 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	echo "  blkclone: $(jq -c '{host_io, flush}' "$M/out.b2")"
 	versus b2 q2 w2 blkclone; versus n2 q2 w2 blkclone-never
 	echo "  targets: blkclone <= 0.8x qemu-img-wb and <= 1.0x qemu-img (medians)"
+	fi
 
+	if want scale; then
 	echo "scale: the same 100 MiB in a 1 GiB and a 16 TiB thin LUN (blkclone --dest-zeroed)"
 	for i in $(seq "$ROUNDS"); do
 		one b3s "$W/small.img" d3 "$B" copy --json --dest-zeroed "$U/5" "$U/6"
@@ -164,6 +176,7 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	done
 	report b3s "1 GiB"; report b3l "16 TiB"
 	echo "  16 TiB / 1 GiB: median $(ratio "$(med "${T[b3l]}")" "$(med "${T[b3s]}")"), best $(ratio "$(rank "${T[b3l]}" 1)" "$(rank "${T[b3s]}" 1)"); peak RSS $(rank "${RSS[b3l]}" 100) KiB (targets: ratio <= 1.5, RSS < 65536 KiB)"
+	fi
 	tgt_stop || true
 	rm -rf "$W"
 	W=
