@@ -104,7 +104,11 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&g->lock);
 		w->inflight = NO_OFFSET;
 		g->active--;
-		pthread_cond_signal(&g->not_empty);
+		/* every waiter, not one: a worker held back by the depth
+		 * while chunks were queued must also see the queue run dry
+		 * after the producer is done, and exit (a single signal
+		 * could go to a worker that then exits itself) */
+		pthread_cond_broadcast(&g->not_empty);
 		if (rc < 0) {
 			bc_host_record_failure(g, rc, fail, &w->err);
 			break;
