@@ -45,6 +45,8 @@ struct fdst {
 	int failed;			/* its first error, 0 if none */
 	uint64_t fail_off;		/* lowest offset it may lack */
 	uint64_t unflushed, durable;	/* as struct engine's */
+	uint64_t flushed_through;	/* written + zeroed when the last
+					 * flush that succeeded was sent */
 	uint64_t hole_off, hole_len;	/* its pending hole */
 	/* ranges being settled on it, one slot per worker and finish()'s:
 	 * each holds the watermark below itself */
@@ -252,23 +254,40 @@ static int add_hole(struct fan *g, struct fdst *d, uint64_t off, uint64_t len,
 	return settle(g, d, po, pl, slot, e);
 }
 
+/* What @d was sent so far, written or zeroed (lock held). */
+static uint64_t dest_wrote(const struct fdst *d)
+{
+	return d->d->st->written_bytes + d->d->st->zeroed_bytes;
+}
+
+/* A flush of @d sent after @wrote bytes succeeded (lock held): what
+ * copy --json's flush object reports. */
+static void dest_flushed(struct fdst *d, uint64_t wrote)
+{
+	d->d->st->dest_flushes++;
+	if (wrote > d->flushed_through)
+		d->flushed_through = wrote;
+}
+
 /* Count a write to @d and flush it every write_behind bytes (as
  * hostcopy-write.c's account_write, per destination). */
 static int account_write(struct fworker *w, struct fdst *d, uint64_t n,
 			 uint64_t *fail)
 {
 	struct fan *g = w->g;
-	uint64_t mark = 0;
+	uint64_t mark = 0, wrote = 0;
 	bool flush = false;
 	int rc;
 
 	pthread_mutex_lock(&g->lock);
 	d->d->st->written_bytes += n;
 	d->unflushed += n;
-	if (d->unflushed >= g->write_behind && bc_volume_can_flush(d->d->dst)) {
+	if (d->unflushed >= g->write_behind && bc_volume_can_flush(d->d->dst) &&
+	    g->o->flush != BC_FLUSH_NEVER) {
 		d->unflushed = 0;
 		d->d->st->flushes++;
 		mark = wm_dest(g, d);
+		wrote = dest_wrote(d);
 		flush = true;
 	}
 	pthread_mutex_unlock(&g->lock);
@@ -276,6 +295,8 @@ static int account_write(struct fworker *w, struct fdst *d, uint64_t n,
 		return 0;
 	rc = bc_volume_flush(d->d->dst, &w->err);
 	pthread_mutex_lock(&g->lock);
+	if (rc == 0)
+		dest_flushed(d, wrote);
 	if (rc == 0 && mark > d->durable)
 		d->durable = mark;
 	if (rc == 0 && d->durable > d->d->st->durable_offset) {
@@ -676,6 +697,7 @@ static int fan_new(struct bc_volume *src, struct bc_fanout_dest *dd, size_t n,
 	g->write_behind = o->write_behind ? o->write_behind : WRITE_BEHIND;
 	for (size_t i = 0; i < n; i++) {
 		g->d[i].durable = pos;
+		g->d[i].flushed_through = dest_wrote(&g->d[i]);
 		dd[i].st->total_bytes = src->size;
 		dd[i].st->resume_offset = pos;
 		dd[i].st->durable_offset = pos;
@@ -713,6 +735,7 @@ static void *end_dest(void *arg)
 	struct fdst *d = arg;
 	struct fan *g = d->g;
 	struct bc_error e = { 0 };
+	uint64_t wrote;
 	int rc = 0;
 
 	pthread_mutex_lock(&g->lock);
@@ -723,15 +746,19 @@ static void *end_dest(void *arg)
 		if ((rc = settle(g, d, ho, hl, LAST, &e)) < 0)
 			dest_failed(g, d, rc, ho, &e);
 	}
-	if (d->failed || g->failed || !bc_volume_can_flush(d->d->dst)) {
+	if (d->failed || g->failed || !bc_volume_can_flush(d->d->dst) ||
+	    g->o->flush == BC_FLUSH_NEVER) {
 		pthread_mutex_unlock(&g->lock);
 		return NULL;
 	}
+	wrote = dest_wrote(d);
 	pthread_mutex_unlock(&g->lock);
 	rc = bc_volume_flush(d->d->dst, &e);
 	pthread_mutex_lock(&g->lock);
 	if (rc < 0)
 		dest_failed(g, d, rc, d->durable, &e);
+	else
+		dest_flushed(d, wrote);
 	pthread_mutex_unlock(&g->lock);
 	return NULL;
 }
@@ -770,6 +797,7 @@ static int finish(struct fan *g)
 			*dd->e = g->err;
 		dd->rc = d->failed ? d->failed : g->failed;
 		dd->st->resume_offset = dd->rc ? wm_dest(g, d) : g->src->size;
+		dd->st->unflushed_bytes = dest_wrote(d) - d->flushed_through;
 		if (!dd->rc)	/* flushed at the end, or nothing to flush */
 			dd->st->durable_offset = g->src->size;
 		if (dd->rc && !first)
