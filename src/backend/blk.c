@@ -57,10 +57,6 @@ static void stack_refusal(dev_t rdev, struct bc_caps *c)
 		bc_feature_set(&c->xcopy, BC_SUP_NO, "%s", s->why_stopped);
 		bc_feature_set(&c->token, BC_SUP_NO, "%s", s->why_stopped);
 		bc_feature_set(&c->nvme_copy, BC_SUP_NO, "%s", s->why_stopped);
-	} else if (s && s->n_segs > 1 && !strncmp(s->bottom, "/dev/nvme", 9)) {
-		bc_feature_set(&c->nvme_copy, BC_SUP_NO,
-			       "an LV of %zu segments on %s: NVMe Copy is not cut at segment boundaries yet",
-			       s->n_segs, s->bottom);
 	}
 	free(s);
 }

@@ -19,6 +19,7 @@
 #include "memvol.h"
 #include "nvme/copy.h"
 #include "backend/nvme/caps.h"
+#include "backend/nvme/cut.h"
 #include "nvme/identify.h"
 
 _Static_assert(sizeof(struct nvme_id_ctrl) == BC_NVME_IDENTIFY_LEN, "id ctrl size");
@@ -430,6 +431,188 @@ static void test_dlfeat_holes(void **state)
 	}
 }
 
+/*
+ * A namespace of 64 blocks of 512 bytes in memory, and what each command
+ * the NVMe backend would issue did to it: the piece function copies
+ * blocks (as Copy does) and fails at a set namespace LBA after copying
+ * the blocks before it (a prefix, as a failed Copy confirms).
+ */
+#define NS_BS 512u
+#define NS_BLOCKS 64u
+
+struct fake_ns {
+	uint8_t data[NS_BLOCKS * NS_BS];
+	uint64_t fail_lba;		/* UINT64_MAX: never */
+	bool lie;			/* report one block short, no error */
+	size_t n;
+	struct { uint64_t vlba, slba, dlba, blocks; } cmd[32];
+};
+
+static int fake_copy(void *ctx, uint64_t vlba, uint64_t slba, uint64_t dlba,
+		     uint64_t blocks, uint64_t *done_blocks)
+{
+	struct fake_ns *f = ctx;
+
+	assert_true(f->n < 32);
+	f->cmd[f->n].vlba = vlba;
+	f->cmd[f->n].slba = slba;
+	f->cmd[f->n].dlba = dlba;
+	f->cmd[f->n].blocks = blocks;
+	f->n++;
+	assert_true(slba + blocks <= NS_BLOCKS && dlba + blocks <= NS_BLOCKS);
+	*done_blocks = 0;
+	for (uint64_t i = 0; i < blocks; i++) {
+		if (slba + i == f->fail_lba)
+			return -EIO;
+		memmove(f->data + (dlba + i) * NS_BS, f->data + (slba + i) * NS_BS, NS_BS);
+		*done_blocks = i + 1;
+	}
+	if (f->lie)
+		*done_blocks = blocks - 1;
+	return 0;
+}
+
+static void fake_fill(struct fake_ns *f)
+{
+	memset(f, 0, sizeof(*f));
+	for (size_t i = 0; i < sizeof(f->data); i++)
+		f->data[i] = (uint8_t)(i / NS_BS * 7 + i % 251);
+	f->fail_lba = UINT64_MAX;
+}
+
+#define SEG(start, len, off) { (start) * NS_BS, (len) * NS_BS, (off) * NS_BS }
+
+/*
+ * A source LV of two segments (8 blocks at LBA 40, then 8 at LBA 4) onto
+ * a destination of one (16 blocks at LBA 20): two Copy pieces at the
+ * source's boundary, onto the right destination LBAs, the bytes of the
+ * namespace outside the destination window unchanged.
+ */
+static void test_cut_two_to_one(void **state)
+{
+	static const struct bc_stack_seg s[] = { SEG(0, 8, 40), SEG(8, 8, 4) };
+	static const struct bc_stack_seg d[] = { SEG(0, 16, 20) };
+	struct fake_ns *f = malloc(sizeof(*f)), *orig = malloc(sizeof(*orig));
+	uint64_t done = 1;
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(orig);
+	fake_fill(f);
+	*orig = *f;
+	assert_int_equal(bc_nvme_cut_run(s, 2, 0, d, 1, 0, 16 * NS_BS, NS_BS,
+					 fake_copy, f, &done), 0);
+	assert_int_equal(done, 16 * NS_BS);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(f->cmd[0].slba, 40);
+	assert_int_equal(f->cmd[0].dlba, 20);
+	assert_int_equal(f->cmd[0].blocks, 8);
+	assert_int_equal(f->cmd[0].vlba, 0);
+	assert_int_equal(f->cmd[1].slba, 4);
+	assert_int_equal(f->cmd[1].dlba, 28);
+	assert_int_equal(f->cmd[1].blocks, 8);
+	assert_int_equal(f->cmd[1].vlba, 8);
+	/* the destination window holds the source's blocks in volume order */
+	assert_memory_equal(f->data + 20 * NS_BS, orig->data + 40 * NS_BS, 8 * NS_BS);
+	assert_memory_equal(f->data + 28 * NS_BS, orig->data + 4 * NS_BS, 8 * NS_BS);
+	/* guards before, between and after the windows */
+	assert_memory_equal(f->data, orig->data, 20 * NS_BS);
+	assert_memory_equal(f->data + 36 * NS_BS, orig->data + 36 * NS_BS,
+			    (NS_BLOCKS - 36) * NS_BS);
+	free(f);
+	free(orig);
+}
+
+/*
+ * Boundaries on both sides (source 3 | 5 | 8 blocks, destination 6 | 10)
+ * starting mid-volume: every piece lies in one window of each, in order.
+ */
+static void test_cut_both_sides(void **state)
+{
+	static const struct bc_stack_seg s[] = { SEG(0, 3, 50), SEG(3, 5, 10), SEG(8, 8, 30) };
+	static const struct bc_stack_seg d[] = { SEG(0, 6, 0), SEG(6, 10, 40) };
+	static const uint64_t want[][4] = {	/* vlba, slba, dlba, blocks */
+		{ 1, 51, 1, 2 }, { 3, 10, 3, 3 }, { 6, 13, 40, 2 }, { 8, 30, 42, 6 },
+	};
+	struct fake_ns *f = malloc(sizeof(*f));
+	uint64_t done = 0;
+
+	(void)state;
+	assert_non_null(f);
+	fake_fill(f);
+	/* source bytes [1, 15) blocks onto destination [1, 15) */
+	assert_int_equal(bc_nvme_cut_run(s, 3, 1 * NS_BS, d, 2, 1 * NS_BS,
+					 13 * NS_BS, NS_BS, fake_copy, f, &done), 0);
+	assert_int_equal(done, 13 * NS_BS);
+	assert_int_equal(f->n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(f->cmd[i].vlba, want[i][0]);
+		assert_int_equal(f->cmd[i].slba, want[i][1]);
+		assert_int_equal(f->cmd[i].dlba, want[i][2]);
+		assert_int_equal(f->cmd[i].blocks, want[i][3]);
+	}
+	free(f);
+}
+
+/*
+ * A failure in the second piece: *done is the first piece plus the
+ * blocks the failing command confirmed (a prefix, for resume), no piece
+ * after it runs, and the error is the piece's own.
+ */
+static void test_cut_failure_prefix(void **state)
+{
+	static const struct bc_stack_seg s[] = { SEG(0, 8, 40), SEG(8, 8, 4) };
+	static const struct bc_stack_seg d[] = { SEG(0, 4, 20), SEG(4, 12, 50) };
+	struct fake_ns *f = malloc(sizeof(*f));
+	uint64_t done = 0;
+
+	(void)state;
+	assert_non_null(f);
+	fake_fill(f);
+	f->fail_lba = 46;	/* the 3rd block of the second piece (40..47 -> 50..) */
+	assert_int_equal(bc_nvme_cut_run(s, 2, 0, d, 2, 0, 16 * NS_BS, NS_BS,
+					 fake_copy, f, &done), -EIO);
+	assert_int_equal(f->n, 2);
+	assert_int_equal(done, (4 + 2) * NS_BS);
+
+	/* a piece that reports less than it was given without an error */
+	fake_fill(f);
+	f->lie = true;
+	assert_int_equal(bc_nvme_cut_run(s, 2, 0, d, 2, 0, 16 * NS_BS, NS_BS,
+					 fake_copy, f, &done), -EIO);
+	assert_int_equal(f->n, 1);
+	assert_int_equal(done, 3 * NS_BS);
+	free(f);
+}
+
+/* Ranges past the windows or not whole blocks run nothing. */
+static void test_cut_refusals(void **state)
+{
+	static const struct bc_stack_seg s[] = { SEG(0, 8, 40), SEG(8, 8, 4) };
+	static const struct bc_stack_seg d[] = { SEG(0, 16, 20) };
+	static const struct bc_stack_seg odd[] = { { 0, 8 * NS_BS, 100 } };
+	struct fake_ns *f = malloc(sizeof(*f));
+	uint64_t done = 7;
+
+	(void)state;
+	assert_non_null(f);
+	fake_fill(f);
+	assert_int_equal(bc_nvme_cut_run(s, 2, NS_BS, d, 1, 0, 16 * NS_BS, NS_BS,
+					 fake_copy, f, &done), -ERANGE);
+	/* the source ends a block early: nothing runs, not even the pieces
+	 * that lie inside both */
+	assert_int_equal(done, 0);
+	assert_int_equal(f->n, 0);
+	assert_int_equal(bc_nvme_cut_run(s, 2, 0, d, 1, 0, 16 * NS_BS + 1, NS_BS,
+					 fake_copy, f, &done), -ERANGE);
+	assert_int_equal(done, 0);
+	assert_int_equal(bc_nvme_cut_run(odd, 1, 0, d, 1, 0, 8 * NS_BS, NS_BS,
+					 fake_copy, f, &done), -ERANGE);
+	assert_int_equal(done, 0);
+	assert_int_equal(f->n, 0);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -443,6 +626,10 @@ int main(void)
 		cmocka_unit_test(test_ns_descs),
 		cmocka_unit_test(test_qemu_fixtures),
 		cmocka_unit_test(test_dlfeat_holes),
+		cmocka_unit_test(test_cut_two_to_one),
+		cmocka_unit_test(test_cut_both_sides),
+		cmocka_unit_test(test_cut_failure_prefix),
+		cmocka_unit_test(test_cut_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

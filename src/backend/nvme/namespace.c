@@ -20,6 +20,7 @@
 #include "volume/identity.h"
 #include "nvme/copy.h"
 #include "backend/nvme/caps.h"
+#include "backend/nvme/cut.h"
 #include "nvme/identify.h"
 #include "volume/stack.h"
 
@@ -29,6 +30,11 @@ struct nvme_priv {
 	struct bc_volume *blk;	/* I/O path: the device the user named */
 	int fd;			/* for NVMe passthrough: the namespace */
 	uint64_t base_lba;	/* a partition or LV window starts here */
+	/* every byte of the volume as windows onto the namespace (bytes):
+	 * one for a namespace, partition or one-segment LV, one per
+	 * segment for an LV of several; commands are cut at their ends */
+	size_t n_segs;
+	struct bc_stack_seg segs[BC_STACK_SEGS];
 	char layers[256];
 	uint32_t nsid;
 	dev_t ns_rdev;		/* the namespace's block device */
@@ -121,6 +127,13 @@ static int ns_probe(struct bc_volume *v, struct bc_caps *c,
 	snprintf(c->id.lu_location, sizeof(c->id.lu_location), "%s",
 		 c->id.copy_domain);
 	c->id.lu_offset = p->base_lba * v->block_size;
+	c->id.n_lu_windows = 0;
+	if (p->n_segs > 1 && p->n_segs <= BC_MAX_LU_WINDOWS) {
+		for (size_t i = 0; i < p->n_segs; i++)
+			c->id.lu_windows[i] = (struct bc_lu_window){ p->segs[i].offset,
+								     p->segs[i].length };
+		c->id.n_lu_windows = p->n_segs;
+	}
 	snprintf(c->id.stack, sizeof(c->id.stack), "%s", p->layers);
 	if (p->layers[0])
 		snprintf(c->id.location, sizeof(c->id.location), "%.200s+%" PRIu64,
@@ -181,19 +194,23 @@ static int ns_write(struct bc_volume *v, const void *buf, uint64_t off,
 	return np(v)->blk->ops->write(np(v)->blk, buf, off, len, e);
 }
 
-/*
- * Write Zeroes, with DEAC where the namespace both deallocates that way
- * and reads deallocated blocks as zeros; NLB is 16 bits, 0's based.
- */
-static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
-		     unsigned flags, struct bc_error *e)
-{
-	struct nvme_priv *p = np(v);
-	uint64_t lba = off / v->block_size + p->base_lba, n = len / v->block_size;
-	bool deac = (flags & BC_ZERO_MAY_UNMAP) && bc_nvme_write_zeroes_deac(&p->ns);
+/* What a Write Zeroes piece needs, and the error of the one that failed. */
+struct zero_ctx {
+	struct bc_volume *v;
+	bool deac;
+	bool failed;
+	struct bc_error *e;
+};
 
-	if (!p->have_id || !(p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES))
-		return p->blk->ops->zero(p->blk, off, len, flags, e);
+/* One run of namespace LBAs; NLB is 16 bits, 0's based. */
+static int zero_piece(void *arg, uint64_t vlba, uint64_t slba, uint64_t lba,
+		      uint64_t n, uint64_t *done_blocks)
+{
+	struct zero_ctx *z = arg;
+	struct nvme_priv *p = np(z->v);
+
+	(void)slba;
+	*done_blocks = 0;
 	while (n) {
 		uint32_t cnt = n > 65536 ? 65536 : (uint32_t)n;
 		struct nvme_io_args a = {
@@ -202,19 +219,51 @@ static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 			.nsid = p->nsid,
 			.slba = lba,
 			.nlb = (uint16_t)(cnt - 1),
-			.control = deac ? NVME_IO_DEAC : 0,
+			.control = z->deac ? NVME_IO_DEAC : 0,
 			.timeout = 0,
 		};
 		int st = nvme_write_zeros(&a);
 
-		if (st != 0)
-			return ns_fail(v, deac ? "Write Zeroes (DEAC)" : "Write Zeroes",
-					 lba, st, e);
+		if (st != 0) {
+			z->failed = true;
+			return ns_fail(z->v, z->deac ? "Write Zeroes (DEAC)" : "Write Zeroes",
+				       vlba + *done_blocks, st, z->e);
+		}
 		lba += cnt;
 		n -= cnt;
+		*done_blocks += cnt;
 	}
-	bc_blk_invalidate(p->blk);	/* written behind the page cache */
 	return 0;
+}
+
+/*
+ * Write Zeroes, with DEAC where the namespace both deallocates that way
+ * and reads deallocated blocks as zeros; cut at the volume's window
+ * boundaries (an LV of several segments).
+ */
+static int ns_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		     unsigned flags, struct bc_error *e)
+{
+	struct nvme_priv *p = np(v);
+	struct zero_ctx z = {
+		.v = v,
+		.deac = (flags & BC_ZERO_MAY_UNMAP) && bc_nvme_write_zeroes_deac(&p->ns),
+		.e = e,
+	};
+	uint64_t done = 0;
+	int rc;
+
+	if (!p->have_id || !(p->ctrl.oncs & BC_NVME_ONCS_WRITE_ZEROES))
+		return p->blk->ops->zero(p->blk, off, len, flags, e);
+	rc = bc_nvme_cut_run(p->segs, p->n_segs, off, p->segs, p->n_segs, off,
+			     len, v->block_size, zero_piece, &z, &done);
+	if (done)
+		bc_blk_invalidate(p->blk);	/* written behind the page cache */
+	if (rc < 0 && !z.failed)
+		return bc_error_set_lba(e, rc, v->name, "Write Zeroes",
+					(off + done) / v->block_size, v->block_size,
+					"range outside the volume's windows on the namespace");
+	return rc;
 }
 
 static const struct bc_volume_ops ns_ops;
@@ -228,6 +277,7 @@ struct copy_stream {
 	struct bc_volume *src;
 	const struct bc_nvme_copy_limits *lim;
 	uint64_t lba, dlba, blocks;	/* namespace LBAs */
+	uint64_t vlba;			/* the source volume's LBA of lba */
 	uint64_t done;			/* blocks confirmed, from the start */
 	int rc;
 	struct bc_error e;
@@ -269,7 +319,7 @@ static void *copy_stream_run(void *arg)
 				      (uint32_t)(n - 1) & 0xff, 0, 0, 0,
 				      (uint32_t)l, buf, 0, NULL, COPY_TIMEOUT_MS, NULL);
 		if (st != 0) {
-			c->rc = ns_fail(c->src, "Copy", lba - s->base_lba, st, &c->e);
+			c->rc = ns_fail(c->src, "Copy", c->vlba + c->done, st, &c->e);
 			break;
 		}
 		c->done += covered;
@@ -278,12 +328,78 @@ static void *copy_stream_run(void *arg)
 	return NULL;
 }
 
+/* What a Copy piece needs, and the error of the one that failed. */
+struct copy_ctx {
+	struct bc_volume *src;
+	const struct bc_nvme_copy_limits *lim;
+	bool failed;
+	struct bc_error *e;
+};
+
+/*
+ * One piece (a run of namespace LBAs on each side): commands cut to
+ * MSSRL/MCL/MSRC and several run at once, each stream over its own
+ * contiguous stripe; *done_blocks is the prefix every command of which
+ * succeeded, so a failure never claims a block that a later stripe
+ * copied but an earlier one did not.
+ */
+static int copy_piece(void *arg, uint64_t vlba, uint64_t slba, uint64_t dlba,
+		      uint64_t blocks, uint64_t *done_blocks)
+{
+	struct copy_ctx *x = arg;
+	struct copy_stream cs[COPY_STREAMS];
+	uint64_t per, cmd_blocks;
+	unsigned n = 1, started = 0;
+	int rc = 0;
+
+	*done_blocks = 0;
+	/* streams only for copies of several commands each */
+	cmd_blocks = x->lim->mcl ? x->lim->mcl : 1;
+	if (blocks >= 4 * COPY_STREAMS * cmd_blocks)
+		n = COPY_STREAMS;
+	per = (blocks / n + cmd_blocks - 1) / cmd_blocks * cmd_blocks;
+	memset(cs, 0, sizeof(cs));
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t first = per * i;
+
+		cs[i].src = x->src;
+		cs[i].lim = x->lim;
+		cs[i].lba = slba + first;
+		cs[i].dlba = dlba + first;
+		cs[i].vlba = vlba + first;
+		cs[i].blocks = first >= blocks ? 0 : blocks - first < per ? blocks - first : per;
+	}
+	if (n == 1) {
+		copy_stream_run(&cs[0]);
+	} else {
+		for (; started < n; started++)
+			if (pthread_create(&cs[started].thread, NULL, copy_stream_run,
+					   &cs[started]))
+				break;
+		for (unsigned i = started; i < n; i++)	/* no thread: run here */
+			copy_stream_run(&cs[i]);
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(cs[i].thread, NULL);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		*done_blocks += cs[i].done;
+		if (cs[i].rc < 0) {
+			rc = cs[i].rc;
+			*x->e = cs[i].e;
+			x->failed = true;
+			break;
+		}
+		if (cs[i].done < cs[i].blocks)
+			break;
+	}
+	return rc;
+}
+
 /*
  * NVMe Copy (format 0) inside one namespace: both volumes are windows on
- * it (partitions, LVs).  Commands are cut to MSSRL/MCL/MSRC and several
- * run at once, each stream over its own contiguous stripe; *done is the
- * prefix every command of which succeeded, so a failure never claims a
- * block that a later stripe copied but an earlier one did not.
+ * it (partitions, LVs of one or several segments).  The copy is cut at
+ * every window boundary of either side (cut.h) and each piece run by
+ * copy_piece; *done is a prefix of the range, as one command reports.
  */
 static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 			   struct bc_volume *dst, uint64_t dst_off,
@@ -294,11 +410,10 @@ static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 	struct nvme_priv *s = np(src), *d;
 	struct bc_nvme_ns_ref sr, dr;
 	const struct bc_caps *sc, *dc;
-	struct copy_stream cs[COPY_STREAMS];
-	uint64_t bs = src->block_size, blocks, per, cmd_blocks;
-	unsigned n = 1, started = 0;
+	struct copy_ctx x = { .src = src, .e = e };
 	int rc = 0;
 
+	(void)stop;
 	*done = 0;
 	if (method != BC_METHOD_NVME_COPY || dst->ops != &ns_ops)
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
@@ -318,47 +433,18 @@ static int ns_offload_copy(struct bc_volume *src, uint64_t src_off,
 	if (!len)	/* no zero-length Copy to ask with: NLB is 0's based */
 		return bc_error_set(e, -EOPNOTSUPP, src->name, "Copy",
 				    "the pair cannot be checked without copying");
-	blocks = len / bs;
-	/* streams only for copies of several commands each */
-	cmd_blocks = sc->nvme_lim.mcl ? sc->nvme_lim.mcl : 1;
-	if (blocks >= 4 * COPY_STREAMS * cmd_blocks)
-		n = COPY_STREAMS;
-	per = (blocks / n + cmd_blocks - 1) / cmd_blocks * cmd_blocks;
-	memset(cs, 0, sizeof(cs));
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t first = per * i;
-
-		cs[i].src = src;
-		cs[i].lim = &sc->nvme_lim;
-		cs[i].lba = src_off / bs + s->base_lba + first;
-		cs[i].dlba = dst_off / bs + d->base_lba + first;
-		cs[i].blocks = first >= blocks ? 0 : blocks - first < per ? blocks - first : per;
-	}
-	if (n == 1) {
-		copy_stream_run(&cs[0]);
-		started = 0;
-	} else {
-		for (; started < n; started++)
-			if (pthread_create(&cs[started].thread, NULL, copy_stream_run,
-					   &cs[started]))
-				break;
-		for (unsigned i = started; i < n; i++)	/* no thread: run here */
-			copy_stream_run(&cs[i]);
-		for (unsigned i = 0; i < started; i++)
-			pthread_join(cs[i].thread, NULL);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		*done += cs[i].done * bs;
-		if (cs[i].rc < 0) {
-			rc = cs[i].rc;
-			*e = cs[i].e;
-			break;
-		}
-		if (cs[i].done < cs[i].blocks)
-			break;
-	}
+	x.lim = &sc->nvme_lim;
+	rc = bc_nvme_cut_run(s->segs, s->n_segs, src_off, d->segs, d->n_segs,
+			     dst_off, len, src->block_size, copy_piece, &x, done);
 	if (*done)
 		bc_blk_invalidate(d->blk);	/* the controller wrote it */
+	if (rc < 0 && !x.failed)
+		return bc_error_set_lba(e, rc, src->name, "Copy",
+					(src_off + *done) / src->block_size,
+					src->block_size,
+					rc == -ERANGE ?
+					"range outside the volumes' windows on the namespace" :
+					"a piece reported less done than it was given");
 	return rc;
 }
 
@@ -400,6 +486,30 @@ static const struct bc_volume_ops ns_ops = {
 	.offload_copy = ns_offload_copy,
 	.close = ns_close,
 };
+
+/*
+ * The windows of an open over a stack: a valid list covering the volume,
+ * each whole blocks inside the namespace.  -EINVAL for a list the walk
+ * should never give or blocks cut in two, -ERANGE past the namespace.
+ */
+static int ns_check_segs(const struct bc_volume *v, const struct nvme_priv *p)
+{
+	uint64_t bs = v->block_size, total = 0;
+
+	if (!p->have_id || !bs || bc_segs_check(p->segs, p->n_segs) < 0)
+		return -EINVAL;
+	for (size_t i = 0; i < p->n_segs; i++) {
+		const struct bc_stack_seg *g = &p->segs[i];
+
+		if (g->offset % bs || g->length % bs)
+			return -EINVAL;
+		if (g->offset / bs > p->ns.nsze ||
+		    g->length / bs > p->ns.nsze - g->offset / bs)
+			return -ERANGE;
+		total += g->length;
+	}
+	return total == v->size ? 0 : -EINVAL;
+}
 
 int bc_nvme_volume_open(const char *path, unsigned flags,
 			const struct bc_stack *stack,
@@ -445,27 +555,36 @@ int bc_nvme_volume_open(const char *path, unsigned flags,
 			bc_nvme_decode_ns_descs(buf, BC_NVME_IDENTIFY_LEN, &p->ns);
 	}
 	free(buf);
+	p->n_segs = 1;
+	p->segs[0] = (struct bc_stack_seg){ 0, v->size, 0 };
 	if (stack && stack->depth) {
-		/* a window onto the namespace: passthrough LBAs are offset */
-		if (!p->have_id || stack->offset % v->block_size ||
-		    stack->offset / v->block_size + v->size / v->block_size > p->ns.nsze) {
+		/* windows onto the namespace: passthrough LBAs are offset */
+		if (stack->n_segs > 1) {
+			p->n_segs = stack->n_segs;
+			memcpy(p->segs, stack->segs, stack->n_segs * sizeof(p->segs[0]));
+		} else {
+			p->segs[0].offset = stack->offset;
+		}
+		if ((rc = ns_check_segs(v, p)) < 0) {
 			bc_volume_close(v);
 			return bc_error_set(e, -EINVAL, path, "open",
-					    "does not fit the namespace beneath (%s)",
-					    stack->bottom);
+					    "does not fit the namespace beneath (%s)%s",
+					    stack->bottom,
+					    rc == -EINVAL && p->have_id ?
+					    ": its windows are not whole blocks of it" : "");
 		}
-		p->base_lba = stack->offset / v->block_size;
+		p->base_lba = p->segs[0].offset / v->block_size;
 		snprintf(p->layers, sizeof(p->layers), "%s", stack->layers);
 	}
 	*out = v;
 	return 0;
 }
 
-/* a namespace, or a window (partition, dm-linear) onto one; an LV of
- * several segments is not cut into NVMe Copy ranges yet: a block volume */
+/* a namespace, or windows (partition, dm-linear, an LV of one or
+ * several segments) onto one */
 static bool nvme_claims(const struct bc_open_req *r)
 {
-	return r->stacked && r->stack.n_segs == 1 &&
+	return r->stacked && r->stack.n_segs >= 1 &&
 	       !strncmp(r->stack.bottom, "/dev/nvme", 9);
 }
 
