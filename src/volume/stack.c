@@ -310,8 +310,9 @@ static int multipath_paths(struct bc_stack *s, dev_t rdev, const char *kname,
 		}
 	}
 	if (s->usable_path < 0) {
-		snprintf(why, wlen, "%s (multipath): no active path (%s)", kname,
-			 gone);
+		/* bounded so that the list of paths is what may be cut */
+		snprintf(why, wlen, "%.16s (multipath): no active path (%.100s)",
+			 kname, gone);
 		return -ENODEV;
 	}
 	if (rc)
@@ -374,7 +375,9 @@ static void stop(struct walk *w, dev_t dev, const char *name, uint64_t start,
 		 uint64_t len, uint64_t off, const char *why)
 {
 	if (why && why[0] && !w->s->why_stopped[0])
-		snprintf(w->s->why_stopped, sizeof(w->s->why_stopped), "%s", why);
+		/* a long reason is cut to what the stack keeps */
+		snprintf(w->s->why_stopped, sizeof(w->s->why_stopped), "%.*s",
+			 (int)sizeof(w->s->why_stopped) - 1, why);
 	land(w, dev, name, start, len, off);
 }
 
@@ -435,7 +438,7 @@ static void walk(struct walk *w, dev_t dev, uint64_t start, uint64_t len,
 	}
 	rc = dm_targets(dev, false, t, BC_STACK_SEGS, &n, why, sizeof(why));
 	if (rc < 0) {
-		char w2[200];
+		char w2[sizeof(name) + sizeof(why) + 2];
 
 		snprintf(w2, sizeof(w2), "%s: %s", name, why);
 		stop(w, dev, name, start, len, off, w2);
