@@ -66,10 +66,13 @@ static void *flusher_main(void *arg)
 			g->durable = mark;
 		/* a whole flush covers the whole destination: also what an
 		 * offload wrote before this host copy took over (below its
-		 * start); a job records where a crash would resume at once */
+		 * start); a job records where a crash would resume at once,
+		 * so this thread tells it: the workers may all be held by a
+		 * source that hangs, and none would report it */
 		if (!early && g->durable > g->st->durable_offset) {
 			g->st->durable_offset = g->durable;
-			g->durable_news = true;	/* the pool reports it */
+			g->durable_news = true;
+			bc_host_progress(g, false);
 		}
 	}
 	pthread_cond_broadcast(&g->flush_done);

@@ -31,7 +31,7 @@ TRACE_PID=
 stop_trace() { [ -n "$TRACE_PID" ] && kill "$TRACE_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null; TRACE_PID=; }
 python3 "$TOP_SRCDIR/tests/tools/iscsi-trace.py" "$TGT_PORT" "$T/trace.status" "$T/log" &
 TRACE_PID=$!
-wait_for "$T/trace.status" '^port ' 10 || { fail "the relay did not start"; finish; exit 1; }
+wait_for "$T/trace.status" '^port ' 120 || { fail "the relay did not start"; finish; exit 1; }
 U=iscsi://127.0.0.1:$(sed -n 's/^port //p' "$T/trace.status")/$IQN
 
 # syncs LUN: the SYNCHRONIZE CACHE CDBs (10 and 16) LUN got, one a line

@@ -26,14 +26,14 @@ interrupt_stalled() {
 	rm -f "$st"
 	python3 "$STALL" "$mode" "$st" &
 	tpid=$!
-	if ! wait_for "$st" '^port ' 30; then
+	if ! wait_for "$st" '^port ' 120; then
 		fail "$mode/$sig: the stalling target did not start"; rc=-1; return
 	fi
 	port=$(sed -n 's/^port //p' "$st")
 	env --default-signal=INT,TERM "$BLKCLONE" copy \
 		"iscsi://127.0.0.1:$port/$IQN/0" "$dst" >"$T/out" 2>"$T/err" &
 	pid=$!
-	if ! wait_for "$st" "$event" 60; then
+	if ! wait_for "$st" "$event" 300; then
 		fail "$mode/$sig: blkclone never reached '$event' ($(cat "$T/err"))"
 		kill -KILL $pid $tpid 2>/dev/null; wait $pid $tpid; rc=-1; return
 	fi

@@ -39,7 +39,7 @@ tgt_start() {
 	tgtd -f -C "$TGT_CTL" --iscsi portal=127.0.0.1:"$TGT_PORT" >"${TGT_LOG:-/dev/null}" 2>&1 &
 	TGT_PID=$!
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 600); do	# 30 s at most, for a loaded machine
 		if tgtadm -C "$TGT_CTL" --lld iscsi --op show --mode target >/dev/null 2>&1 &&
 		   [ -n "$(ss -Hltn "sport = :$TGT_PORT")" ]; then
 			return 0

@@ -54,7 +54,7 @@ static int mv_block_state(const struct memvol *m, uint64_t b)
 	return BC_EXTENT_DEALLOCATED;
 }
 
-static int mv_read_locked(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+static int mv_read_unhooked_locked(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 		   struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
@@ -151,7 +151,7 @@ static int mv_zero_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 	return 0;
 }
 
-static int mv_flush_locked(struct bc_volume *v, struct bc_error *e)
+static int mv_flush_unhooked_locked(struct bc_volume *v, struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
 	bool lose = m->fail_flush_at && ++m->flushes == m->fail_flush_at;
@@ -256,8 +256,8 @@ static int mv_offload_locked(struct bc_volume *src, uint64_t soff,
 		pthread_mutex_unlock(&mv_lock);				\
 		return rc;						\
 	}
-LOCKED(mv_read, (struct bc_volume *v, void *buf, uint64_t off, size_t len,
-		 struct bc_error *e), (v, buf, off, len, e))
+LOCKED(mv_read_unhooked, (struct bc_volume *v, void *buf, uint64_t off,
+			  size_t len, struct bc_error *e), (v, buf, off, len, e))
 LOCKED(mv_write, (struct bc_volume *v, const void *buf, uint64_t off,
 		  size_t len, struct bc_error *e), (v, buf, off, len, e))
 LOCKED(mv_map, (struct bc_volume *v, uint64_t off, uint64_t len,
@@ -265,11 +265,31 @@ LOCKED(mv_map, (struct bc_volume *v, uint64_t off, uint64_t len,
 		struct bc_error *e), (v, off, len, out, max, n, e))
 LOCKED(mv_zero, (struct bc_volume *v, uint64_t off, uint64_t len,
 		 unsigned flags, struct bc_error *e), (v, off, len, flags, e))
-LOCKED(mv_flush, (struct bc_volume *v, struct bc_error *e), (v, e))
+LOCKED(mv_flush_unhooked, (struct bc_volume *v, struct bc_error *e), (v, e))
 LOCKED(mv_offload, (struct bc_volume *src, uint64_t soff, struct bc_volume *dst,
 		    uint64_t doff, uint64_t len, enum bc_method method,
 		    const struct bc_stop *stop, uint64_t *done, struct bc_error *e),
        (src, soff, dst, doff, len, method, stop, done, e))
+
+/* The hooks run outside the lock: a held read must not stop the rest. */
+static int mv_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
+		   struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	if (m->before_io)
+		m->before_io(m, false, off, len, m->before_io_arg);
+	return mv_read_unhooked(v, buf, off, len, e);
+}
+
+static int mv_flush(struct bc_volume *v, struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	if (m->before_io)
+		m->before_io(m, true, 0, 0, m->before_io_arg);
+	return mv_flush_unhooked(v, e);
+}
 
 static void mv_close(struct bc_volume *v)
 {

@@ -72,6 +72,11 @@ struct memvol {
 	unsigned capture_fail_at;
 	int capture_err;
 	unsigned captures;
+	/* called before a read or a flush takes the memvols' lock, from the
+	 * engine's thread: a test may hold it there (flush: off = len = 0) */
+	void (*before_io)(struct memvol *m, bool flush, uint64_t off,
+			  size_t len, void *arg);
+	void *before_io_arg;
 };
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,

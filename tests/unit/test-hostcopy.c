@@ -1,11 +1,14 @@
 /* Host copy engine and verify, over in-memory volumes. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -407,6 +410,108 @@ static void test_durable_offset(void **state)
 	bc_volume_close(d);
 }
 
+/*
+ * A flush that completes while every worker is held (a source that hangs
+ * past the point it made durable) is still reported at once: a job's
+ * record must show the offset a kill -9 would resume from even when no
+ * chunk completes after the flush.  One worker, 1 MiB chunks, a flush
+ * asked after 4 MiB written: its mark is the chunk then in flight, 3 MiB.
+ * Every read at or past 4 MiB is held; that flush waits until the worker
+ * is held there, then completes; the reads are let go only once a
+ * progress report has said durable_offset 3 MiB, or after a 60 s bound
+ * (then the test fails: no report came while the worker was held).
+ */
+struct stalled {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned held, workers, flushes;
+	const struct memvol *dst;	/* whose flushes count */
+	bool open;
+	uint64_t durable_seen;	/* by a report while the reads were held */
+};
+
+static void stall_io(struct memvol *m, bool flush, uint64_t off, size_t len,
+		     void *arg)
+{
+	struct stalled *t = arg;
+
+	(void)len;
+	pthread_mutex_lock(&t->lock);
+	if (flush && m == t->dst) {
+		/* the first one completes only with every worker held (the
+		 * source's own flush before it is read goes by) */
+		if (++t->flushes == 1)
+			while (t->held < t->workers && !t->open)
+				pthread_cond_wait(&t->cv, &t->lock);
+	} else if (!flush && m != t->dst && off >= 4 * MiB) {
+		t->held++;
+		pthread_cond_broadcast(&t->cv);
+		while (!t->open)
+			pthread_cond_wait(&t->cv, &t->lock);
+		t->held--;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void stall_report(const struct bc_copy_stats *st, void *arg)
+{
+	struct stalled *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	if (!t->open && st->durable_offset > t->durable_seen)
+		t->durable_seen = st->durable_offset;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void *stall_opener(void *arg)
+{
+	struct stalled *t = arg;
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;	/* a bound for the failing case, not a wait */
+	pthread_mutex_lock(&t->lock);
+	while (t->durable_seen < 3 * MiB &&
+	       pthread_cond_timedwait(&t->cv, &t->lock, &until) != ETIMEDOUT)
+		;
+	t->open = true;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static void test_durable_reported_while_workers_hang(void **state)
+{
+	struct bc_volume *s = memvol_new("src", 16 * MiB, 512, true, true, false);
+	struct bc_volume *d = memvol_new("dst", 16 * MiB, 512, true, true, true);
+	struct stalled t = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			     .cv = PTHREAD_COND_INITIALIZER, .workers = 1 };
+	struct bc_copy_opts o = { .write_behind = 4 * MiB, .chunk = 1 * MiB,
+				  .progress = stall_report, .progress_arg = &t };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	pthread_t opener;
+
+	(void)state;
+	s->io_threads = d->io_threads = 1;
+	memvol_fill(s, 0, 16 * MiB, 5);
+	memvol_of(s)->before_io = stall_io;
+	memvol_of(s)->before_io_arg = &t;
+	memvol_of(d)->before_io = stall_io;
+	memvol_of(d)->before_io_arg = &t;
+	t.dst = memvol_of(d);
+	assert_int_equal(pthread_create(&opener, NULL, stall_opener, &t), 0);
+	assert_int_equal(bc_host_copy(s, d, true, &o, &st, &e), 0);
+	pthread_join(opener, NULL);
+	assert_int_equal(st.workers, 1);
+	assert_true(memvol_same(s, d, 16 * MiB));
+	/* told while the worker was held, not only once it went on */
+	assert_int_equal(t.durable_seen, 3 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 /* The third of the flushes every MiB fails: the second one made all
  * before the chunk it followed durable (1 MiB), the rest may be lost. */
 static void test_failed_write_behind_flush(void **state)
@@ -530,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_failed_zeroing_resumes_below_the_hole),
 		cmocka_unit_test(test_failed_write_behind_flush),
 		cmocka_unit_test(test_durable_offset),
+		cmocka_unit_test(test_durable_reported_while_workers_hang),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
 		/* the same with four I/O threads */

@@ -39,7 +39,7 @@ mkdir "$LTPG/lun/lun_7" && ln -s "$d" "$LTPG/lun/lun_7/port" || die "lun 7"
 mkdir -p "$P2" && echo naa.5001405b1c0000fc >"$P2/nexus" &&
 	mkdir "$P2/lun/lun_0" && ln -s "$d" "$P2/lun/lun_0/port" || die "second path"
 paths= i=0
-while [ "$(echo $paths | wc -w)" -lt 2 ] && [ $i -lt 200 ]; do
+while [ "$(echo $paths | wc -w)" -lt 2 ] && [ $i -lt 1200 ]; do
 	sleep 0.1
 	paths=
 	for x in $(ls /sys/block | grep '^sd'); do

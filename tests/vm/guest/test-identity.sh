@@ -126,7 +126,7 @@ printf '\125\252' | dd of=/tmp/lp.img bs=1 seek=510 conv=notrunc 2>/dev/null
 LD=$(losetup -f)
 losetup -P "$LD" /tmp/lp.img
 i=0
-while [ ! -b "${LD}p3" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ ! -b "${LD}p3" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 if [ -b "${LD}p3" ]; then
 	lp0=$(sum_file /tmp/lp.img)
 	expect_exit 2 "a loop partition onto its loop device" "$BC" copy "${LD}p1" "$LD"
@@ -160,7 +160,7 @@ mkdir -p "$P2" && echo naa.5001405b1c0000fe >"$P2/nexus" &&
 	mkdir "$P2/lun/lun_0" && ln -s "$CFG"/core/fileio_*/s "$P2/lun/lun_0/port"
 S2=
 i=0
-while [ -z "$S2" ] && [ $i -lt 200 ]; do
+while [ -z "$S2" ] && [ $i -lt 1200 ]; do
 	for d in $(ls /sys/block | grep '^sd'); do
 		case " $before " in *" $d "*) ;; *) [ -e "/sys/block/$d/device" ] && S2=/dev/$d ;; esac
 	done
@@ -168,7 +168,7 @@ while [ -z "$S2" ] && [ $i -lt 200 ]; do
 	i=$((i + 1))
 done
 i=0
-while [ -n "$S2" ] && [ ! -b "${S2}3" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ -n "$S2" ] && [ ! -b "${S2}3" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 sg_turs "$S2" >/dev/null 2>&1; sg_turs "$S2" >/dev/null 2>&1	# UNIT ATTENTION
 check "a second path to S: $S2, with S's partitions" test -n "$S2" -a -b "${S2}3"
 naa=$(naa_of "$S")
@@ -221,7 +221,7 @@ SG_S2=$(sg_of "$S2")
 hctl=$(basename "$(readlink -f "/sys/block/${S2#/dev/}/device")")
 echo "$hctl" >/sys/bus/scsi/drivers/sd/unbind
 i=0
-while [ -e "/sys/block/${S2#/dev/}" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while [ -e "/sys/block/${S2#/dev/}" ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 check "sd unbound from $hctl, $SG_S2 left" test ! -e "/sys/block/${S2#/dev/}" -a -c "$SG_S2"
 s0=$(sum "$S")
 expect_exit 2 "an sg node without an sd device as a destination" "$BC" copy "$T" "$SG_S2"

@@ -87,7 +87,7 @@ mkdir -p "$P2" && echo naa.5001405b1c0000fd >"$P2/nexus" &&
 	ln -s "$CFG"/core/fileio_*/a "$P2/lun/lun_0/port" &&
 	ln -s "$CFG"/core/fileio_*/b "$P2/lun/lun_1/port"
 A2='' B2='' i=0
-while { [ -z "$A2" ] || [ -z "$B2" ]; } && [ $i -lt 200 ]; do
+while { [ -z "$A2" ] || [ -z "$B2" ]; } && [ $i -lt 1200 ]; do
 	for d in $(ls /sys/block | grep '^sd'); do
 		case $before in *" $d "*) continue ;; esac
 		[ -e "/sys/block/$d/device" ] || continue
