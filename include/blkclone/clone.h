@@ -197,6 +197,28 @@ size_t bc_clone_fanout_groups(struct bc_clone *const *c, size_t n,
 int bc_clone_run_fanout(struct bc_clone *const *c, size_t n,
 			struct bc_error *e);
 
+/*
+ * Several sessions of one source onto several destinations (a fan-out):
+ * no two destinations may be one volume or overlap (the copy check's
+ * rule, bc_copy_check, between destinations), or one copy would write
+ * over the other's bytes.  Call after bc_clone_open of each and before
+ * anything runs.  0, or -EINVAL naming both (a refusal: nothing was
+ * written); *first and *second (may be NULL) are their indexes.
+ */
+int bc_clone_check_dests(struct bc_clone *const *c, size_t n, size_t *first,
+			 size_t *second, struct bc_error *e);
+
+/*
+ * Why @dst, the destination of session @n of a fan-out, could not be
+ * opened for writing (-EBUSY: its lock is held): it may be one of the
+ * @n sessions' destinations already open (another name for it, a window
+ * overlapping it), whose lock this process holds.  @dst is opened
+ * read-only to tell: -EINVAL naming both (*which the other's index) when
+ * so, else 0 (held by someone else, or not to be opened).
+ */
+int bc_clone_dest_clash(struct bc_clone *const *c, size_t n, const char *dst,
+			size_t *which, struct bc_error *e);
+
 /* Valid until bc_clone_close. */
 const struct bc_clone_result *bc_clone_result(const struct bc_clone *c);
 

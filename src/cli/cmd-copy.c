@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli-parse.h"
+#include "cli/copy-fanout.h"
 #include "cli/copy-opts.h"
 
 static volatile sig_atomic_t interrupted;
@@ -41,9 +42,11 @@ static void stop_at_safe_points(void *unused)
 static void copy_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: blkclone copy [OPTIONS] SRC DST\n\n"
+		"Usage: blkclone copy [OPTIONS] SRC DST\n"
+		"       blkclone copy [OPTIONS] --to=DST [--to=DST ...] SRC\n\n"
 		"Clone SRC onto DST (same size or larger).  A DST file that does not\n"
-		"exist is created with SRC's size.\n\n"
+		"exist is created with SRC's size.  With --to, SRC onto each DST: a\n"
+		"host copy reads SRC once for all of them (template fan-out).\n\n"
 		"Options:\n"
 		"      --dest-zeroed         DST is known to read zeros: skip its holes\n"
 		"      --flush=WHEN          end (default): DST's cache is flushed (SYNCHRONIZE\n"
@@ -58,19 +61,47 @@ static void copy_usage(FILE *f)
 		"      --progress            progress bar, or (NN.NN/100%%) lines\n"
 		"      --resume-from=LBA     continue an interrupted host copy from LBA\n"
 		"                            (in SRC's blocks, as printed when it stopped)\n"
+		"      --to=DST              a destination of the one SRC given; repeat for\n"
+		"                            each (at most %d); not with --progress or\n"
+		"                            --resume-from\n"
 		"      --timeout=SECONDS     stop the copy (exit 1, with the LBA to resume\n"
 		"                            from) once it has run this long, --verify\n"
 		"                            included; also bounds waiting on the array\n"
-		"      --verify              read both back and compare\n");
+		"      --verify              read both back and compare\n", BC_COPY_MAX_TO);
 }
 
-enum { OPT_PROGRESS = BC_OPT_CMD, OPT_JSON, OPT_RESUME };
+enum { OPT_PROGRESS = BC_OPT_CMD, OPT_JSON, OPT_RESUME, OPT_TO };
 
 struct copy_args {
 	struct bc_clone_opts o;
 	bool json, progress;
 	const char *src, *dst;
+	const char *to[BC_COPY_MAX_TO];	/* --to destinations */
+	size_t n_to;
 };
+
+/* With --to: one SRC, and no option that speaks of one destination.
+ * -1 to go on, else the exit code. */
+static int to_args(int argc, char **argv, struct copy_args *a)
+{
+	int n = argc - optind;
+
+	if (n != 1) {
+		bc_cli_msg("with --to, copy takes exactly one SRC (%d address%s given)",
+			   n, n == 1 ? "" : "es");
+		return BC_EXIT_REFUSED;
+	}
+	if (a->o.resume) {
+		bc_cli_msg("--resume-from continues one destination: with --to each stops at its own offset; resume each alone (copy --resume-from=LBA SRC DST)");
+		return BC_EXIT_REFUSED;
+	}
+	if (a->progress) {
+		bc_cli_msg("--progress shows one copy: not with --to (--json reports each destination)");
+		return BC_EXIT_REFUSED;
+	}
+	a->src = argv[optind];
+	return -1;
+}
 
 /* -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct copy_args *a)
@@ -81,6 +112,7 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ "resume-from", required_argument, NULL, OPT_RESUME },
+		{ "to", required_argument, NULL, OPT_TO },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct bc_copy_opts *co = &a->o.copy;
@@ -105,10 +137,24 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
 			}
 			a->o.resume = true;
 			break;
+		case OPT_TO:
+			if (a->n_to == BC_COPY_MAX_TO) {
+				bc_cli_msg("copy writes at most %d destinations: too many --to",
+					   BC_COPY_MAX_TO);
+				return BC_EXIT_REFUSED;
+			}
+			if (!optarg[0]) {
+				bc_cli_msg("--to takes a destination address, not an empty one");
+				return BC_EXIT_REFUSED;
+			}
+			a->to[a->n_to++] = optarg;
+			break;
 		case 'h': copy_usage(stdout); return BC_EXIT_OK;
 		default: copy_usage(stderr); return BC_EXIT_REFUSED;
 		}
 	}
+	if (a->n_to)
+		return to_args(argc, argv, a);
 	if (argc - optind != 2) {
 		bc_cli_msg("copy needs exactly two addresses, SRC and DST");
 		copy_usage(stderr);
@@ -133,6 +179,8 @@ int bc_cmd_copy(int argc, char **argv)
 
 	if ((ex = parse_args(argc, argv, &a)) >= 0)
 		return ex;
+	if (a.n_to)
+		return bc_copy_fanout(a.src, a.to, a.n_to, &a.o, a.json);
 	if (a.progress) {
 		bc_progress_init(&prog, stderr);
 		a.o.copy.progress = bc_progress_cb;

@@ -6,13 +6,16 @@
  * copy (fanout-copy.c).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "core/clone-priv.h"
 #include "core/fanout.h"
 #include "util/deadline.h"
+#include "volume/identity.h"
 
 size_t bc_clone_fanout_groups(struct bc_clone *const *c, size_t n,
 			      size_t *group)
@@ -42,6 +45,124 @@ size_t bc_clone_fanout_groups(struct bc_clone *const *c, size_t n,
 	shared = bc_fanout_plan(p, n, group);
 	free(p);
 	return shared;
+}
+
+/* Are destinations @ia (@x, @xs bytes) and @ib (@y, @ys) one volume or
+ * overlapping windows of one?  0, else -EINVAL naming both (the words of
+ * bc_copy_check) against @name. */
+static int dests_apart(const struct bc_identity *x, uint64_t xs, size_t ia,
+		       const struct bc_identity *y, uint64_t ys, size_t ib,
+		       const char *name, struct bc_error *e)
+{
+	const char *key = NULL;
+
+	if (!strcmp(x->location, y->location))
+		return bc_error_set(e, -EINVAL, name, "check",
+				    "destinations %zu and %zu are the same volume (%s): each must be written once",
+				    ia + 1, ib + 1, x->location);
+	switch (bc_identity_overlap(x, xs, y, ys, &key)) {
+	case BC_OVERLAP_SAME:
+		return bc_error_set(e, -EINVAL, name, "check",
+				    "destinations %zu and %zu are the same volume: the same %s (%s on both): each must be written once",
+				    ia + 1, ib + 1, x->unit[0] ? x->unit : "unit", key);
+	case BC_OVERLAP_PARTIAL:
+		return bc_error_set(e, -EINVAL, name, "check",
+				    "destinations %zu and %zu overlap on %s (bytes %" PRIu64 "+%" PRIu64
+				    " and %" PRIu64 "+%" PRIu64 "): one copy would write over the other",
+				    ia + 1, ib + 1, key, x->lu_offset, xs, y->lu_offset, ys);
+	case BC_OVERLAP_NONE:
+		break;
+	}
+	return 0;
+}
+
+static bool is_open(const struct bc_clone *c)
+{
+	return c && c->dst && c->dc;
+}
+
+int bc_clone_check_dests(struct bc_clone *const *c, size_t n, size_t *first,
+			 size_t *second, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+
+	if (!e)
+		e = &scratch;
+	for (size_t j = 1; j < n; j++)
+		for (size_t i = 0; i < j; i++) {
+			int rc;
+
+			if (!is_open(c[i]) || !is_open(c[j]))
+				return bc_error_set(e, -EINVAL, "fan-out", "check",
+						    "destination %zu is not open",
+						    (is_open(c[i]) ? j : i) + 1);
+			rc = dests_apart(&c[i]->dc->id, c[i]->dst->size, i,
+					 &c[j]->dc->id, c[j]->dst->size, j,
+					 c[j]->r.destination, e);
+			if (rc < 0) {
+				if (first)
+					*first = i;
+				if (second)
+					*second = j;
+				return rc;
+			}
+		}
+	return 0;
+}
+
+/* Two paths naming one file or one block device. */
+static bool same_node(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
+		return false;
+	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
+		return sa.st_rdev == sb.st_rdev;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int bc_clone_dest_clash(struct bc_clone *const *c, size_t n, const char *dst,
+			size_t *which, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	const struct bc_caps *caps;
+	struct bc_volume *v = NULL;
+	int rc;
+
+	if (!e)
+		e = &scratch;
+	/* a file or device node under another path: a file's lock is on
+	 * the file itself, so even a read-only open would find it held */
+	for (size_t i = 0; i < n; i++)
+		if (is_open(c[i]) && same_node(c[i]->r.destination, dst)) {
+			if (which)
+				*which = i;
+			return bc_error_set(e, -EINVAL, dst, "check",
+					    "destinations %zu and %zu are the same %s (%s and %s): each must be written once",
+					    i + 1, n + 1, "file or device", c[i]->r.destination, dst);
+		}
+	/* another name of one LU, a window onto one: read-only, no lock
+	 * taken, nothing written */
+	if (bc_volume_open(dst, 0, &v, &scratch) < 0 ||
+	    bc_volume_caps(v, &caps, &scratch) < 0) {
+		bc_volume_close(v);
+		return 0;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!is_open(c[i]))
+			continue;
+		rc = dests_apart(&c[i]->dc->id, c[i]->dst->size, i, &caps->id,
+				 v->size, n, dst, e);
+		if (rc < 0) {
+			if (which)
+				*which = i;
+			bc_volume_close(v);
+			return rc;
+		}
+	}
+	bc_volume_close(v);
+	return 0;
 }
 
 static double now_s(void)

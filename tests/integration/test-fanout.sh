@@ -139,4 +139,94 @@ check "--resume continues only the failed pair" \
 	test "$(jq -c '[.pairs[].destination]' "$T/st.json")" = "[\"$U/3\"]"
 check "resumed: byte-identical" cmp -s "$T/src.img" "$T/thick.img"
 
+# --- 4. copy --to: the same fan-out without a job ---------------------------
+fresh
+gate_count src.img
+bcrun 0 "$T/c4.json" "$T/e4c" copy --json --to="$U/2" --to="$U/3" --to="$U/4" "$U/1"
+c4_read=$(gate_read)
+check "copy --to: the source was read once ($c4_read = $one_read)" test "$c4_read" = "$one_read"
+check "copy --to: ok, exit 0, one pair per --to in order, each done and fanned out" \
+	test "$(jq -c '[.status, .exit_code, [.pairs[] | [.destination, .exit_code, .resume_offset, .report.fanout, .report.status]]]' "$T/c4.json")" = \
+	"[\"ok\",0,[[\"$U/2\",0,$SIZE,3,\"ok\"],[\"$U/3\",0,$SIZE,3,\"ok\"],[\"$U/4\",0,$SIZE,3,\"ok\"]]]"
+for f in dirty thick thin; do
+	check "copy --to: $f byte-identical (cmp of the backing files)" cmp -s "$T/src.img" "$T/$f.img"
+done
+for f in dirty thin; do
+	a=$(alloc_bytes "$T/$f.img")
+	check "copy --to: $f as thin as the source ($a <= $src_alloc allocated)" test "$a" -le "$src_alloc"
+done
+check "copy --to: the thin LBPRZ destination skipped its holes" \
+	test "$(jq -c '.pairs[2].report | [.zeroed_bytes, (.skipped_bytes > 0)]' "$T/c4.json")" = '[0,true]'
+fresh
+bcrun 0 "$T/c4t" "$T/e4t" copy --to="$U/2" --to="$U/4" "$U/1"
+check "copy --to, text: one report per destination and the tally" \
+	sh -c "grep -c ' -> ' '$T/c4t' | grep -qx 2 && grep -qx '2 of 2 destinations done' '$T/c4t'"
+
+# --- 5. copy --to refusals: exit 2, nothing written to any destination ------
+cp "$T/old.img" "$T/dirty.img"
+cp "$T/old.img" "$T/thick.img"
+untouched() { cmp -s "$T/old.img" "$T/dirty.img" && cmp -s "$T/old.img" "$T/thick.img"; }
+gate_watch dirty.img
+bcrun 2 /dev/null "$T/err" copy --to="$U/2" --to="$U/3" --to="$U_LOCAL/2" "$U/1"
+expect_msg "destinations 1 and 3 are the same volume.* each must be written once" \
+	"one LU under two addresses among the --to destinations is refused, named"
+expect_msg 'nothing was written to any destination' "... and says nothing was written"
+check "... and nothing was: no write reached dirty.img at the gate ($(gate_writes)), both unchanged" \
+	sh -c "test '$(gate_writes)' = 0 && cmp -s '$T/old.img' '$T/dirty.img' && cmp -s '$T/old.img' '$T/thick.img'"
+bcrun 2 /dev/null "$T/err" copy --to="$U/2" --to="$U/2" "$U/1"
+expect_msg '^blkclone: --to: destination 2 is destination 1 again: each is written once$' \
+	"the same --to twice is refused"
+bcrun 2 /dev/null "$T/err" copy --to="$U/2" --to="$U_LOCAL/1" "$U/1"
+expect_msg 'destination 2 .* refused: nothing was written to any destination' \
+	"the source among the --to destinations is refused, nothing written"
+expect_msg 'source and destination are the same volume' "... by the copy check's words"
+bcrun 2 /dev/null "$T/err" copy $(for i in $(seq 33); do printf -- '--to=%s/%d ' "$U" $((i % 4 + 2)); done) "$U/1"
+expect_msg '^blkclone: copy writes at most 32 destinations: too many --to$' "33 destinations are refused"
+bcrun 2 /dev/null "$T/err" copy --to="$U/2" "$U/1" "$U/3"
+expect_msg '^blkclone: with --to, copy takes exactly one SRC \(2 addresses given\)$' \
+	"--to with SRC DST is refused"
+bcrun 2 /dev/null "$T/err" copy --to="$U/2" --resume-from=8 "$U/1"
+expect_msg '^blkclone: --resume-from continues one destination' "--to with --resume-from is refused"
+bcrun 2 /dev/null "$T/err" copy --to="$U/2" --progress "$U/1"
+expect_msg '^blkclone: --progress shows one copy: not with --to' "--to with --progress is refused"
+bcrun 2 /dev/null "$T/err" zero --to="$U/2" "$U/3"
+expect_msg "unrecognized option '--to=" "zero knows no --to"
+check "after every refusal the destinations are untouched (cmp with what was there)" untouched
+
+# --- 6. copy --to: one destination fails at a known point -------------------
+# the thick LUN goes offline while the source's reads are held at the gate:
+# that destination fails with a resume offset at or below the held read,
+# the other two complete, copy exits 1, and copy --resume-from finishes the
+# failed one alone.
+fresh
+gate_arm src.img read $HALF
+"$BLKCLONE" copy --json --to="$U/2" --to="$U/3" --to="$U/4" "$U/1" >"$T/c6.json" 2>"$T/e6" &
+c6=$!
+gate_wait_held 300 $c6 || exit 1
+held=$(gate_low)
+tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 3 \
+	--params removable=1,online=0
+gate_open
+wait $c6
+rc=$?
+tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 3 \
+	--params online=1,removable=0
+check "copy --to with one destination failing exits 1 ($rc)" test "$rc" = 1
+check "the failed one is the offline one, the others are done" \
+	test "$(jq -c '[.status, .exit_code, [.pairs[].exit_code]]' "$T/c6.json")" = '["failed",1,[0,1,0]]'
+check "its error names the device and the status" \
+	sh -c "jq -r '.pairs[1].report.error' '$T/c6.json' | grep -Eq '/3: .*(Not Ready|Medium not present)'"
+off=$(jq -r '.pairs[1].resume_offset' "$T/c6.json")
+lba=$(jq -r '.pairs[1].resume_lba' "$T/c6.json")
+note "held read at $held, the failed destination's resume offset $off (LBA $lba)"
+check "its resume offset ($off) is at or below the held read ($held), its LBA the same" \
+	test "$off" -le "$held" -a "$((lba * 512))" = "$off"
+check "stderr names it and how to finish it alone" \
+	grep -q "to finish it alone: blkclone copy --resume-from=$lba $U/1 $U/3" "$T/e6"
+check "everything below it is on the failed destination" cmp -s -n "$off" "$T/src.img" "$T/thick.img"
+check "the others completed byte-identical" \
+	sh -c "cmp -s '$T/src.img' '$T/dirty.img' && cmp -s '$T/src.img' '$T/thin.img'"
+bcrun 0 /dev/null "$T/e6r" copy --resume-from="$lba" "$U/1" "$U/3"
+check "resumed alone: byte-identical" cmp -s "$T/src.img" "$T/thick.img"
+
 finish

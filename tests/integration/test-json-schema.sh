@@ -9,7 +9,7 @@ DOC=$TOP_SRCDIR/doc/json-schema.md
 keys() { jq -r "$2 | keys_unsorted[]" "$1" | sort | tr '\n' ' '; }
 # doc_keys N: the keys in the first column of the document's Nth key table
 # (1 copy, 2 probe, 3 a probe volume, 4 map, 5 zero, 6 job status, 7 a job
-# pair, 8 job start); "a, b" rows are two
+# pair, 8 job start, 9 copy --to); "a, b" rows are two
 # keys.  The lists this test compares come from the document itself.
 doc_keys() {
 	awk -v want="$1" '
@@ -19,7 +19,7 @@ doc_keys() {
 			m = split(k, ks, ","); for (i = 1; i <= m; i++) print ks[i]; next }
 		intable { intable = 0 }' "$DOC" | sort | tr '\n' ' '
 }
-check "the document has the eight key tables" test "$(grep -c '^| key | type | meaning |$' "$DOC")" = 8
+check "the document has the nine key tables" test "$(grep -c '^| key | type | meaning |$' "$DOC")" = 9
 same() {	# same WHAT GOT WANT
 	if [ "$2" = "$(echo $3 | tr ' ' '\n' | sort | tr '\n' ' ')" ]; then pass "$1"
 	else fail "$1: got [$2], documented [$3]"; fi
@@ -76,6 +76,14 @@ same "zero keys, as the zero table" "$(keys "$T/zero.json" .)" "$(doc_keys 5)"
 
 check "two plain files: a host copy, bulk, and the plan says what must stay still" \
 	test "$(jq -r '[.plan.method, .plan.consistency, (.plan.consistency_reason | test("keep the source still")), .plan.steps[0].consistency] | @tsv' "$T/probe.json")" = "$(printf 'host\tbulk\ttrue\t')"
+
+# copy --to: one object, a job pair per destination, each with a copy report
+bcrun 0 "$T/to.json" "$T/err" copy --json --to="$T/t1.img" --to="$T/t2.img" "$T/s.img"
+same "copy --to keys, as the copy --to table" "$(keys "$T/to.json" .)" "$(doc_keys 9)"
+same "copy --to pair keys, as the job pair table" "$(keys "$T/to.json" '.pairs[0]')" "$(doc_keys 7)"
+same "copy --to pair report keys, as the copy table" "$(keys "$T/to.json" '.pairs[1].report')" "$(doc_keys 1)"
+check "copy --to: schema 1, ok, two pairs fanned out by 2" \
+	test "$(jq -c '[.schema, .status, .exit_code, [.pairs[].report.fanout]]' "$T/to.json")" = '[1,"ok",0,[2,2]]'
 
 # jobs: the status of a finished job on files, and what start prints
 export BLKCLONE_STATE_DIR=$T/state
