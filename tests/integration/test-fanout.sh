@@ -10,7 +10,11 @@
 # destination fails at a known point (the source's reads held at the
 # gate, the LUN taken offline, the gate opened): that pair fails with a
 # resume offset below the held read, the others complete, and --resume
-# finishes the failed one alone.
+# finishes the failed one alone.  Then the same without a job, copy --to:
+# the bytes, the thinness and the one read again, the refusals (exit 2,
+# the exact words, nothing written: the gate counts no write), and one
+# destination offline mid-copy reported with its resume offset while the
+# others complete.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
 . "$(dirname "$0")/../lib/gate.sh"
