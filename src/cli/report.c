@@ -548,6 +548,7 @@ void bc_report_copy_json(FILE *f, const struct bc_clone_result *r)
 	bc_json_string(&j, "policy", bc_flush_policy_name(r->flush));
 	bc_json_u64(&j, "count", st->dest_flushes);
 	bc_json_u64(&j, "unflushed_bytes", st->unflushed_bytes);
+	bc_json_u64(&j, "durable_offset", st->durable_offset);
 	bc_json_close_object(&j);
 	bc_json_bool(&j, "verified", r->verified);
 	/* 0: the copy read its source for itself alone */

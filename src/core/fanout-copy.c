@@ -798,7 +798,10 @@ static int finish(struct fan *g)
 		dd->rc = d->failed ? d->failed : g->failed;
 		dd->st->resume_offset = dd->rc ? wm_dest(g, d) : g->src->size;
 		dd->st->unflushed_bytes = dest_wrote(d) - d->flushed_through;
-		if (!dd->rc)	/* flushed at the end, or nothing to flush */
+		/* flushed at the end, or nothing to flush; under
+		 * BC_FLUSH_NEVER nothing is known durable past the start */
+		if (!dd->rc && (g->o->flush != BC_FLUSH_NEVER ||
+				!bc_volume_can_flush(dd->dst)))
 			dd->st->durable_offset = g->src->size;
 		if (dd->rc && !first)
 			first = dd->rc;

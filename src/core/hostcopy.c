@@ -356,7 +356,10 @@ static int finish(struct engine *g, struct bc_error *e)
 	g->st->depth = g->tune.depth;
 	g->st->write_behind = g->tune.write_behind;
 	g->st->resume_offset = rc < 0 ? bc_host_watermark(g) : g->src->size;
-	if (!rc)
+	/* durable to the end only when the final flush said so (or the
+	 * destination has nothing to flush); under BC_FLUSH_NEVER nothing
+	 * was flushed, so nothing more is known durable than before */
+	if (!rc && (g->o->flush != BC_FLUSH_NEVER || !bc_volume_can_flush(g->dst)))
 		g->st->durable_offset = g->src->size;
 	bc_host_progress(g, true);
 	return rc;

@@ -179,7 +179,9 @@ struct walk {
  * one; a reflink is metadata until fdatasync.  So the offset only passes
  * what a flush that came after it succeeded covers (SYNCHRONIZE CACHE,
  * NVMe Flush, fdatasync): one flush per cadence of bytes written, none
- * while only proven-zero holes were skipped.  1 when it moved on.
+ * while only proven-zero holes were skipped, and none ever under
+ * BC_FLUSH_NEVER (the offset then passes only what was skipped before
+ * anything was written).  1 when it moved on.
  */
 static int durable_step(struct walk *w, struct bc_error *e)
 {
@@ -196,7 +198,10 @@ static int durable_step(struct walk *w, struct bc_error *e)
 	if (to <= st->durable_offset)
 		return 0;
 	if (written != w->written_at_flush) {
-		if (written - w->written_at_flush < w->cadence)
+		/* BC_FLUSH_NEVER: no flush is sent, so what was written
+		 * since the start is never known durable */
+		if (w->o->flush == BC_FLUSH_NEVER ||
+		    written - w->written_at_flush < w->cadence)
 			return 0;
 		if (bc_volume_can_flush(w->dst) &&
 		    (rc = bc_volume_flush(w->dst, e)) < 0) {
@@ -360,7 +365,9 @@ static int offload_walk(struct bc_volume *src, struct bc_volume *dst,
 	}
 	st->done_bytes = end;
 	st->resume_offset = end;
-	st->durable_offset = end;
+	/* durable only as far as a flush covered (BC_FLUSH_NEVER: none) */
+	if (o->flush != BC_FLUSH_NEVER || !bc_volume_can_flush(dst))
+		st->durable_offset = end;
 	if (o->progress)
 		o->progress(st, o->progress_arg);
 	return 0;

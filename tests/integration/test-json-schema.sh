@@ -77,6 +77,17 @@ same "zero keys, as the zero table" "$(keys "$T/zero.json" .)" "$(doc_keys 5)"
 check "two plain files: a host copy, bulk, and the plan says what must stay still" \
 	test "$(jq -r '[.plan.method, .plan.consistency, (.plan.consistency_reason | test("keep the source still")), .plan.steps[0].consistency] | @tsv' "$T/probe.json")" = "$(printf 'host\tbulk\ttrue\t')"
 
+# --flush and durable_offset: only a flush makes bytes known durable
+same "flush keys" "$(keys "$T/copy.json" .flush)" "policy count unflushed_bytes durable_offset"
+check "copy under --flush=end: durable to the end, nothing unflushed" \
+	test "$(jq -c '.flush | [.policy, .durable_offset, .unflushed_bytes]' "$T/copy.json")" = "[\"end\",$((16 << 20)),0]"
+bcrun 0 "$T/never.json" "$T/err" copy --json --flush=never "$T/s.img" "$T/dn.img"
+check "copy under --flush=never: whole (resume_offset), but nothing known durable (durable_offset 0)" \
+	test "$(jq -c '[.status, .resume_offset, .flush.policy, .flush.count, .flush.durable_offset]' "$T/never.json")" = "[\"ok\",$((16 << 20)),\"never\",0,0]"
+bcrun 0 "$T/never2.json" "$T/err" copy --json --flush=never --to="$T/dn1.img" --to="$T/dn2.img" "$T/s.img"
+check "copy --to under --flush=never: each destination whole, none known durable" \
+	test "$(jq -c '[.pairs[] | [.report.resume_offset, .report.flush.durable_offset, .report.fanout]] | unique' "$T/never2.json")" = "[[$((16 << 20)),0,2]]"
+
 # copy --to: one object, a job pair per destination, each with a copy report
 bcrun 0 "$T/to.json" "$T/err" copy --json --to="$T/t1.img" --to="$T/t2.img" "$T/s.img"
 same "copy --to keys, as the copy --to table" "$(keys "$T/to.json" .)" "$(doc_keys 9)"
@@ -96,6 +107,11 @@ bcrun 0 "$T/jst.json" "$T/err" job status --json "$jid"
 same "job status keys, as the job status table" "$(keys "$T/jst.json" .)" "$(doc_keys 6)"
 same "job pair keys, as the job pair table" "$(keys "$T/jst.json" '.pairs[0]')" "$(doc_keys 7)"
 same "a finished pair's report has the copy keys" "$(keys "$T/jst.json" '.pairs[0].report')" "$(doc_keys 1)"
+bcrun 0 "$T/jn.json" "$T/err" job start --json --flush=never "$T/s.img" "$T/jn.img"
+bcrun 0 /dev/null "$T/err" job wait "$(jq -r .id "$T/jn.json")"
+bcrun 0 "$T/jns.json" "$T/err" job status --json "$(jq -r .id "$T/jn.json")"
+check "a job under --flush=never: the pair complete, its report says nothing known durable" \
+	test "$(jq -c '[.state, .pairs[0].resume_offset, .pairs[0].report.flush.policy, .pairs[0].report.flush.durable_offset]' "$T/jns.json")" = "[\"complete\",$((16 << 20)),\"never\",0]"
 check "job status schema is 1, state complete" test "$(jq -c '[.schema, .state, .exit_code]' "$T/jst.json")" = '[1,"complete",0]'
 bcrun 0 "$T/jl.json" "$T/err" job list --json
 same "job list keys" "$(keys "$T/jl.json" .)" "schema jobs"

@@ -93,12 +93,14 @@ static bool same_medium(struct fx *f)
 }
 
 static int copy_flush(struct fx *f, enum bc_offload_policy pol,
-		      enum bc_flush_policy flush, struct bc_copy_stats *st,
+		      enum bc_flush_policy flush, uint64_t write_behind,
+		      struct bc_copy_stats *st,
 		      struct bc_fallback *fb, struct bc_plan *plan,
 		      struct bc_error *e)
 {
 	const struct bc_caps *sc, *dc;
-	struct bc_copy_opts o = { .offload = pol, .flush = flush };
+	struct bc_copy_opts o = { .offload = pol, .flush = flush,
+				  .write_behind = write_behind };
 	enum bc_method used;
 
 	assert_int_equal(bc_volume_caps(f->src, &sc, e), 0);
@@ -110,7 +112,7 @@ static int copy_flush(struct fx *f, enum bc_offload_policy pol,
 static int copy(struct fx *f, enum bc_offload_policy pol, struct bc_copy_stats *st,
 		struct bc_fallback *fb, struct bc_plan *plan, struct bc_error *e)
 {
-	return copy_flush(f, pol, BC_FLUSH_END, st, fb, plan, e);
+	return copy_flush(f, pol, BC_FLUSH_END, 0, st, fb, plan, e);
 }
 
 #define POP(f) bc_sim_count((f)->sim, 0, 0x83, 0x10)
@@ -433,7 +435,10 @@ static void flush_policy(enum bc_offload_policy pol, enum bc_flush_policy fl,
 	size_t n;
 
 	setup_lus(&f, false, true, NULL);
-	assert_int_equal(copy_flush(&f, pol, fl, &st, &fb, &plan, &e), 0);
+	/* under never, a write-behind of 1 MiB: a flush along the way
+	 * would show (none may be sent) */
+	assert_int_equal(copy_flush(&f, pol, fl, fl == BC_FLUSH_NEVER ? 1 << 20 : 0,
+				    &st, &fb, &plan, &e), 0);
 	assert_int_equal(plan.chosen, want);
 	assert_true(same_medium(&f));
 	assert_int_equal(bc_sim_count(f.sim, 0, 0x91, BC_SIM_ANY), 1);
@@ -444,9 +449,13 @@ static void flush_policy(enum bc_offload_policy pol, enum bc_flush_policy fl,
 		assert_int_equal(st.unflushed_bytes, st.written_bytes +
 				 st.zeroed_bytes + st.offloaded_bytes);
 		assert_true(st.unflushed_bytes > 0);
+		/* nothing flushed: nothing known durable, the copy whole */
+		assert_int_equal(st.durable_offset, 0);
+		assert_int_equal(st.resume_offset, st.total_bytes);
 		teardown_lus(&f);
 		return;
 	}
+	assert_int_equal(st.durable_offset, st.total_bytes);
 	assert_int_equal(bc_sim_count(f.sim, 1, 0x91, BC_SIM_ANY), 1);
 	assert_int_equal(st.dest_flushes, 1);
 	assert_int_equal(st.unflushed_bytes, 0);

@@ -148,6 +148,51 @@ static void test_failing_destination_alone(void **state)
 		bc_volume_close(r.d[i].dst);
 }
 
+/*
+ * --flush=never: nothing is flushed, so nothing is known durable -- a
+ * completed destination's durable_offset stays where the run started
+ * (what a job records as the point a crash resumes from), while its
+ * resume_offset says the copy is whole; a failed one's resume offset
+ * still lets a resume finish it.
+ */
+static void test_flush_never_nothing_durable(void **state)
+{
+	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
+	struct bc_copy_opts o = { .flush = BC_FLUSH_NEVER, .write_behind = 1 * MiB };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+	struct fan_run r = { 0 };
+	uint64_t off;
+
+	memvol_fill(s, 0, 8 * MiB, 5);
+	for (size_t i = 0; i < 3; i++)
+		set_dest(&r, i, with_threads(memvol_new(i == 1 ? "bad" : "good", 8 * MiB, 512,
+							true, true, true), state), true);
+	memvol_of(r.d[1].dst)->fail_write_at = 4;
+	assert_int_equal(bc_host_copy_fanout(s, r.d, r.n, &o), -EIO);
+	for (size_t i = 0; i < 3; i += 2) {
+		assert_int_equal(r.d[i].rc, 0);
+		assert_int_equal(memvol_of(r.d[i].dst)->flushes, 0);
+		assert_int_equal(r.st[i].dest_flushes, 0);
+		assert_int_equal(r.st[i].resume_offset, 8 * MiB);
+		assert_int_equal(r.st[i].durable_offset, 0);
+		assert_int_equal(r.st[i].unflushed_bytes, 8 * MiB);
+		assert_true(memvol_same(s, r.d[i].dst, 8 * MiB));
+	}
+	assert_int_equal(r.st[1].durable_offset, 0);
+	off = r.st[1].resume_offset;
+	assert_true(off > 0 && off <= r.e[1].lba * 512);
+	memvol_of(r.d[1].dst)->fail_write_at = 0;
+	o.start = off;
+	assert_int_equal(bc_host_copy(s, r.d[1].dst, true, &o, &st, &e), 0);
+	assert_true(memvol_same(s, r.d[1].dst, 8 * MiB));
+	assert_int_equal(st.resume_offset, 8 * MiB);
+	assert_true(st.durable_offset <= off);	/* nothing past its start */
+	bc_volume_close(s);
+	for (size_t i = 0; i < r.n; i++)
+		bc_volume_close(r.d[i].dst);
+}
+
 static void test_source_failure_stops_all(void **state)
 {
 	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
@@ -204,11 +249,13 @@ int main(void)
 		cmocka_unit_test(test_three_destinations_one_read),
 		cmocka_unit_test(test_failing_destination_alone),
 		cmocka_unit_test(test_source_failure_stops_all),
+		cmocka_unit_test(test_flush_never_nothing_durable),
 		cmocka_unit_test(test_pool_bounded),
 		/* the same with four I/O threads per volume */
 		cmocka_unit_test_prestate(test_three_destinations_one_read, (void *)4),
 		cmocka_unit_test_prestate(test_failing_destination_alone, (void *)4),
 		cmocka_unit_test_prestate(test_source_failure_stops_all, (void *)4),
+		cmocka_unit_test_prestate(test_flush_never_nothing_durable, (void *)4),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
