@@ -85,6 +85,9 @@ struct bc_copy_opts {
 	bool verify;		/* read both back and compare */
 	uint64_t start;		/* byte offset to start from (resume) */
 	uint32_t chunk;		/* host I/O size in bytes, 0 = default */
+	/* host copy: chunks in flight at most (the controller moves the
+	 * depth below it, never above), 0 = every worker */
+	uint32_t depth;
 	/* host copy: flush the destination every this many bytes written,
 	 * 0 = default (128 MiB) */
 	uint64_t write_behind;

@@ -244,7 +244,9 @@ static void size_pool(struct engine *g)
 	g->n_workers = pick_workers(g->src, g->dst);
 	g->buf_size = pick_chunk(o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
 	g->lim = (struct bc_iotune_limits){
-		.max_depth = g->n_workers,
+		/* a caller's depth caps it; the workers stay as many */
+		.max_depth = o->depth && o->depth < g->n_workers ? o->depth :
+								  g->n_workers,
 		.min_chunk = o->chunk || MIN_CHUNK > g->buf_size ? g->buf_size :
 								   MIN_CHUNK,
 		.max_chunk = g->buf_size,
@@ -252,7 +254,7 @@ static void size_pool(struct engine *g)
 		.min_wb = o->write_behind ? wb : MIN_WB,
 		.max_wb = o->write_behind ? wb : MAX_WB,
 	};
-	bc_iotune_init(&g->tune, &g->lim, g->n_workers, g->buf_size, wb);
+	bc_iotune_init(&g->tune, &g->lim, g->lim.max_depth, g->buf_size, wb);
 	g->st->chunk_bytes = g->buf_size;
 	g->st->workers = g->n_workers;
 }

@@ -616,6 +616,121 @@ static void test_failed_zeroing_resumes_below_the_hole(void **state)
 	bc_volume_close(d);
 }
 
+/*
+ * pool_join must return whatever the workers were waiting for.  Before
+ * 503abc5 a worker done with a chunk woke one waiting worker: with the
+ * depth below the workers (4 workers, 1 chunk in flight) the others wait
+ * with chunks queued, and once the queue ran dry after the producer was
+ * done, each completion woke one of them, which saw nothing left and
+ * exited without waking the next: the last waiter slept for ever and
+ * bc_host_copy never returned (bench-iscsi.sh hung in pool_join).  The
+ * copy runs in a thread of its own and a hang is a failure that says so
+ * (a watchdog of 60 s, far above the milliseconds it takes), not a
+ * stalled suite; the faults (a failed write, a cancel) strike at a
+ * known chunk.
+ */
+struct joined {
+	struct bc_volume *s, *d;
+	struct bc_copy_opts o;
+	struct bc_copy_stats st;
+	struct bc_error e;
+	int rc;
+	bool done;
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+};
+
+static void *copy_thread(void *arg)
+{
+	struct joined *j = arg;
+	int rc = bc_host_copy(j->s, j->d, true, &j->o, &j->st, &j->e);
+
+	pthread_mutex_lock(&j->lock);
+	j->rc = rc;
+	j->done = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+#define JOIN_WATCHDOG_S 60
+
+/* Run the copy of @j; false when it did not return within the watchdog
+ * (its thread is left behind, stuck: the process ends with the test). */
+static bool copy_returns(struct joined *j)
+{
+	pthread_condattr_t ca;
+	struct timespec until;
+	pthread_t t;
+	bool done;
+
+	pthread_mutex_init(&j->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&j->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	assert_int_equal(pthread_create(&t, NULL, copy_thread, j), 0);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += JOIN_WATCHDOG_S;
+	pthread_mutex_lock(&j->lock);
+	while (!j->done &&
+	       pthread_cond_timedwait(&j->cv, &j->lock, &until) != ETIMEDOUT)
+		;
+	done = j->done;
+	pthread_mutex_unlock(&j->lock);
+	if (!done) {
+		pthread_detach(t);
+		return false;
+	}
+	pthread_join(t, NULL);
+	return true;
+}
+
+static void depth_below_workers(unsigned chunks, unsigned fail_write_at)
+{
+	static struct joined j;	/* a stuck copy's thread may still use it */
+
+	memset(&j, 0, sizeof(j));
+	j.s = memvol_new("src", 64 * MiB, 512, true, true, false);
+	j.d = memvol_new("dst", 64 * MiB, 512, true, true, true);
+	j.s->io_threads = j.d->io_threads = 4;
+	memvol_fill(j.s, 0, chunks * MiB, 7);
+	memvol_of(j.d)->fail_write_at = fail_write_at;
+	j.o = (struct bc_copy_opts){ .chunk = 1 * MiB, .depth = 1 };
+	if (!copy_returns(&j))
+		fail_msg("bc_host_copy of %u chunks (4 workers, depth 1%s) did not return in %d s: "
+			 "a worker was left waiting and pool_join never joined it",
+			 chunks, fail_write_at ? ", a write failing" : "", JOIN_WATCHDOG_S);
+	assert_int_equal(j.st.workers, 4);
+	assert_int_equal(j.st.depth, 1);
+	if (fail_write_at) {
+		assert_int_equal(j.rc, -EIO);
+		assert_true(j.st.resume_offset < chunks * MiB);
+		assert_true(memvol_same(j.s, j.d, j.st.resume_offset));
+	} else {
+		assert_int_equal(j.rc, 0);
+		assert_true(memvol_same(j.s, j.d, 64 * MiB));
+	}
+	bc_volume_close(j.s);
+	bc_volume_close(j.d);
+}
+
+static void test_join_depth_below_workers(void **state)
+{
+	(void)state;
+	/* fewer chunks than the queue holds, and more (2 * MAX_WORKERS) */
+	static const unsigned n[] = { 2, 3, 4, 5, 8, 40 };
+
+	for (size_t i = 0; i < sizeof(n) / sizeof(n[0]); i++)
+		depth_below_workers(n[i], 0);
+}
+
+static void test_join_after_write_failure(void **state)
+{
+	(void)state;
+	depth_below_workers(6, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -638,6 +753,8 @@ int main(void)
 		cmocka_unit_test(test_durable_reported_while_workers_hang),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
+		cmocka_unit_test(test_join_depth_below_workers),
+		cmocka_unit_test(test_join_after_write_failure),
 		/* the same with four I/O threads */
 		cmocka_unit_test_prestate(test_created_destination_skips_holes, (void *)4),
 		cmocka_unit_test_prestate(test_old_data_is_zeroed_and_thinned, (void *)4),
