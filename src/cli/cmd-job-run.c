@@ -224,14 +224,14 @@ static char *start_text(const struct bc_job_spec *s, const struct bc_job *j)
 	return buf;
 }
 
-/* Open, plan and start pair @i: 0, or the exit code "copy" would give. */
-static int start_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
+/* Open pair @i: 0, or the exit code "copy" would give.  A destination
+ * whose lock is held may be an earlier pair's under another name: that
+ * is said as such (bc_clone_dest_clash), not as "in use". */
+static int open_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
 {
 	struct bc_clone_opts o = s->o;
 	const struct bc_clone_result *res;
-	struct bc_job_pair *p = &r->job.pairs[i];
 	struct bc_error e = { 0 };
-	int rc;
 
 	o.copy.cancel = &job_cancel;
 	o.copy.progress = on_progress;
@@ -239,13 +239,33 @@ static int start_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
 	o.copy.progress_arg = &r->pc[i];
 	o.resume = s->resume_lba[i] > 0;
 	o.resume_lba = s->resume_lba[i];
-	rc = bc_clone_open(s->src[i], s->dst[i], &o, &r->cl[i], &e);
+	bc_clone_open(s->src[i], s->dst[i], &o, &r->cl[i], &e);
 	if (!r->cl[i]) {
 		bc_cli_error(&e);
 		return BC_EXIT_FAILED;
 	}
-	if (rc == 0)
-		rc = bc_clone_plan(r->cl[i], &e);
+	res = bc_clone_result(r->cl[i]);
+	if (res->error.err == -EBUSY &&
+	    bc_clone_dest_clash(r->cl, i, s->dst[i], NULL, &e) < 0) {
+		bc_cli_error(&e);
+		return BC_EXIT_REFUSED;
+	}
+	if (res->outcome != BC_CLONE_OK) {
+		bc_report_copy_failure(res);
+		return bc_cli_exit_for_clone(res) ? bc_cli_exit_for_clone(res) : BC_EXIT_FAILED;
+	}
+	return 0;
+}
+
+/* Plan and start pair @i (opened): 0, or the exit code "copy" would give. */
+static int start_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
+{
+	const struct bc_clone_result *res;
+	struct bc_job_pair *p = &r->job.pairs[i];
+	struct bc_error e = { 0 };
+	int rc;
+
+	rc = bc_clone_plan(r->cl[i], &e);
 	if (rc == 0)
 		rc = bc_clone_start(r->cl[i], &e);
 	res = bc_clone_result(r->cl[i]);
@@ -466,6 +486,15 @@ void bc_job_child(const struct bc_job_spec *s, int report_fd)
 		bc_cli_error(&e);
 		refuse(&r, logfd, report_fd, bc_cli_exit_for_refusal(rc) == BC_EXIT_REFUSED ||
 		       rc == -EPERM ? BC_EXIT_REFUSED : BC_EXIT_FAILED);
+	}
+	/* every destination opened and checked against the others before
+	 * any pair is planned and started (a start may write: reflink) */
+	for (size_t i = 0; i < s->n; i++)
+		if ((rc = open_pair(&r, s, i)) != 0)
+			refuse(&r, logfd, report_fd, rc);
+	if (bc_clone_check_dests(r.cl, s->n, NULL, NULL, &e) < 0) {
+		bc_cli_error(&e);
+		refuse(&r, logfd, report_fd, BC_EXIT_REFUSED);
 	}
 	for (size_t i = 0; i < s->n; i++)
 		if ((rc = start_pair(&r, s, i)) != 0)

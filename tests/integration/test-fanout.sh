@@ -105,6 +105,13 @@ check "--to: all three byte-identical" \
 	sh -c "cmp -s '$T/src.img' '$T/dirty.img' && cmp -s '$T/src.img' '$T/thick.img' && cmp -s '$T/src.img' '$T/thin.img'"
 bcrun 2 /dev/null "$T/err" job start --to="$U/2" "$U/1" "$U/3"
 expect_msg 'exactly one SRC' "--to with two addresses is refused"
+cp "$T/old.img" "$T/dirty.img"
+n_jobs=$(ls "$BLKCLONE_STATE_DIR/jobs" | wc -l)
+bcrun 2 /dev/null "$T/err" job start --to="$U/2" --to="$U/4" --to="$U_LOCAL/2" "$U/1"
+expect_msg "destinations 1 and 3 are the same volume.* each must be written once" \
+	"job start: one LU under two addresses among the destinations is refused, named"
+check "... no job left behind, the LU untouched" \
+	sh -c "test \"\$(ls '$BLKCLONE_STATE_DIR/jobs' | wc -l)\" = $n_jobs && cmp -s '$T/old.img' '$T/dirty.img'"
 
 # --- 3. one destination fails at a known point; the others go on ---------
 fresh
