@@ -14,7 +14,8 @@
 # the bytes, the thinness and the one read again, the refusals (exit 2,
 # the exact words, nothing written: the gate counts no write), and one
 # destination offline mid-copy reported with its resume offset while the
-# others complete.
+# others complete, and the source offline mid-copy stopping both with their
+# resume offsets.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
 . "$(dirname "$0")/../lib/gate.sh"
@@ -239,5 +240,31 @@ check "the others completed byte-identical" \
 	sh -c "cmp -s '$T/src.img' '$T/dirty.img' && cmp -s '$T/src.img' '$T/thin.img'"
 bcrun 0 /dev/null "$T/e6r" copy --resume-from="$lba" "$U/1" "$U/3"
 check "resumed alone: byte-identical" cmp -s "$T/src.img" "$T/thick.img"
+
+# --- 7. copy --to: the source fails mid-copy: every destination stops -------
+# what all share failed: each destination stops at or below the held read
+# with its own resume offset, nothing past it claimed, exit 1
+fresh
+gate_arm src.img read $HALF
+"$BLKCLONE" copy --json --to="$U/2" --to="$U/4" "$U/1" >"$T/c7.json" 2>"$T/e7" &
+c7=$!
+gate_wait_held 300 $c7 || exit 1
+held=$(gate_low)
+tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 \
+	--params removable=1,online=0
+gate_open
+wait $c7
+rc=$?
+tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 \
+	--params online=1,removable=0
+check "copy --to with its source failing exits 1 ($rc)" test "$rc" = 1
+check "both destinations failed with the source's error" \
+	test "$(jq -c '[.status, [.pairs[].exit_code], ([.pairs[].report.error | test("/1: ")] | unique)]' "$T/c7.json")" = '["failed",[1,1],[true]]'
+for k in 0 1; do
+	off=$(jq -r ".pairs[$k].resume_offset" "$T/c7.json")
+	f=$([ $k = 0 ] && echo dirty || echo thin)
+	check "destination $((k + 1)): resume offset $off at or below the held read ($held), everything below it copied" \
+		sh -c "test '$off' -le '$held' && cmp -s -n '$off' '$T/src.img' '$T/$f.img'"
+done
 
 finish
