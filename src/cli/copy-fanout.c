@@ -26,14 +26,15 @@
 #include "cli/cli.h"
 #include "cli/copy-fanout.h"
 
-static void report_failure(const char *src, size_t i,
-			   const struct bc_clone_result *r)
+/* The addresses said are the result's: a secret typed into an URL is
+ * shown as "***", never echoed from the command line. */
+static void report_failure(size_t i, const struct bc_clone_result *r)
 {
 	bc_cli_msg("destination %zu (%s) failed:", i + 1, r->destination);
 	bc_report_copy_failure(r);
 	if (r->hint == BC_CLONE_HINT_RESUME)
 		bc_cli_msg("to finish it alone: blkclone copy --resume-from=%" PRIu64 " %s %s",
-			   r->resume_lba, src, r->destination);
+			   r->resume_lba, r->source, r->destination);
 }
 
 /* The pair object of job status (doc/json-schema.md), from a session. */
@@ -71,15 +72,14 @@ static void pair_json(struct bc_json *j, const struct bc_clone_result *r)
 	bc_json_close_object(j);
 }
 
-static void report_json(const char *src, struct bc_clone *const *cl, size_t n,
-			int ex)
+static void report_json(struct bc_clone *const *cl, size_t n, int ex)
 {
 	struct bc_json j;
 
 	bc_json_init(&j, stdout, true);
 	bc_json_open_object(&j, NULL);
 	bc_json_u64(&j, "schema", 1);
-	bc_json_string(&j, "source", n ? bc_clone_result(cl[0])->source : src);
+	bc_json_string(&j, "source", n ? bc_clone_result(cl[0])->source : NULL);
 	bc_json_string(&j, "status", ex ? "failed" : "ok");
 	bc_json_u64(&j, "exit_code", (uint64_t)ex);
 	bc_json_open_array(&j, "pairs");
@@ -92,8 +92,7 @@ static void report_json(const char *src, struct bc_clone *const *cl, size_t n,
 
 /* A refusal before anything ran: said, every session closed (a file one
  * created is removed), the exit code. */
-static int refused(struct bc_clone **cl, size_t n, size_t bad, bool json,
-		   const char *src)
+static int refused(struct bc_clone **cl, size_t n, size_t bad, bool json)
 {
 	const struct bc_clone_result *r = bc_clone_result(cl[bad]);
 	int ex = bc_cli_exit_for_clone(r);
@@ -104,7 +103,7 @@ static int refused(struct bc_clone **cl, size_t n, size_t bad, bool json,
 		   bad + 1, r->destination);
 	bc_report_copy_failure(r);
 	if (json)
-		report_json(src, cl, n, ex);
+		report_json(cl, n, ex);
 	for (size_t i = n; i-- > 0;)
 		bc_clone_close(cl[i]);
 	return ex;
@@ -112,8 +111,7 @@ static int refused(struct bc_clone **cl, size_t n, size_t bad, bool json,
 
 /* A session's bc_clone_start failed: no copy runs.  A start may have
  * written (a reflink clones its extents there): each says its own. */
-static int not_started(struct bc_clone **cl, size_t n, size_t bad, bool json,
-		       const char *src)
+static int not_started(struct bc_clone **cl, size_t n, size_t bad, bool json)
 {
 	const struct bc_clone_result *r = bc_clone_result(cl[bad]);
 	int ex = bc_cli_exit_for_clone(r);
@@ -128,7 +126,7 @@ static int not_started(struct bc_clone **cl, size_t n, size_t bad, bool json,
 			bc_cli_msg("destination %zu (%s) was written while starting: copy it again",
 				   i + 1, bc_clone_result(cl[i])->destination);
 	if (json)
-		report_json(src, cl, n, ex);
+		report_json(cl, n, ex);
 	for (size_t i = n; i-- > 0;)
 		bc_clone_close(cl[i]);
 	return ex;
@@ -201,7 +199,7 @@ int bc_copy_fanout(const char *src, const char *const *dst, size_t n,
 			return BC_EXIT_REFUSED;
 		}
 		if (bc_clone_result(cl[i])->outcome != BC_CLONE_OK)
-			return refused(cl, i + 1, i, json, src);
+			return refused(cl, i + 1, i, json);
 	}
 	if (bc_clone_check_dests(cl, n, &a, &b, &e) < 0) {
 		bc_cli_error(&e);
@@ -212,11 +210,11 @@ int bc_copy_fanout(const char *src, const char *const *dst, size_t n,
 	}
 	for (size_t i = 0; i < n; i++)
 		if (bc_clone_plan(cl[i], &e) < 0)
-			return refused(cl, n, i, json, src);
+			return refused(cl, n, i, json);
 	/* each point in time fixed before any copy runs, as a job does */
 	for (size_t i = 0; i < n; i++)
 		if (bc_clone_start(cl[i], &e) < 0)
-			return not_started(cl, n, i, json, src);
+			return not_started(cl, n, i, json);
 	if (o->before_create)	/* from here a stop is asked, not forced */
 		o->before_create(o->before_create_arg);
 	if (run_all(cl, n) < 0)
@@ -228,7 +226,7 @@ int bc_copy_fanout(const char *src, const char *const *dst, size_t n,
 		if (pex && !ex)
 			ex = pex;
 		if (pex)
-			report_failure(src, i, r);
+			report_failure(i, r);
 		else if (!json)
 			bc_report_copy_text(stdout, r);
 	}
@@ -241,7 +239,7 @@ int bc_copy_fanout(const char *src, const char *const *dst, size_t n,
 		       ok == n ? "" : "; the others failed (above)");
 	}
 	if (json)
-		report_json(src, cl, n, ex);
+		report_json(cl, n, ex);
 	for (size_t i = n; i-- > 0;)
 		bc_clone_close(cl[i]);
 	return ex;
