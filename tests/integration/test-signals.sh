@@ -82,4 +82,49 @@ check "SIGINT after the file was created, before any write: exit 1 (status $rc, 
 check "... says nothing was written and the file it made was removed ($(tail -n 1 "$T/err"))" grep -q 'nothing was written: .*new.img, which this copy had created, was removed' "$T/err"
 check "... and removed the file it had created" test ! -e "$T/new.img"
 
+# 5. copy --to: the same with two destination files: the stop reaches
+#    every destination, and both files it created are removed.
+gate_arm src4.img read 0
+env --default-signal=INT,TERM \
+	"$BLKCLONE" copy --to="$T/new1.img" --to="$T/new2.img" "$GATE_MNT/src4.img" >"$T/out" 2>"$T/err" &
+pid=$!
+gate_wait_held 300 $pid || exit 1
+check "copy --to: both destination files were created before the held read" \
+	test -e "$T/new1.img" -a -e "$T/new2.img"
+kill -INT $pid 2>/dev/null
+gate_open
+wait $pid
+rc=$?
+check "copy --to: SIGINT before any write: exit 1 (status $rc)" test "$rc" = 1
+check "... each destination says nothing was written and its file was removed" \
+	sh -c "grep -q 'new1.img, which this copy had created, was removed' '$T/err' && grep -q 'new2.img, which this copy had created, was removed' '$T/err'"
+check "... and both files are gone" test ! -e "$T/new1.img" -a ! -e "$T/new2.img"
+
+# 6. copy --to stopped mid-copy (its read at 8 MiB held, SIGTERM): every
+#    destination stops with its own resume offset at or below the held
+#    read, everything below copied; copy --resume-from finishes each.
+dd if=/dev/urandom of="$T/src6.img" bs=1M count=16 status=none
+truncate -s 16M "$T/d61.img" "$T/d62.img"
+gate_arm src6.img read $((8 << 20))
+env --default-signal=INT,TERM "$BLKCLONE" copy --json --to="$T/d61.img" --to="$T/d62.img" \
+	"$GATE_MNT/src6.img" >"$T/out6" 2>"$T/err" &
+pid=$!
+gate_wait_held 300 $pid || exit 1
+held=$(gate_low)
+kill -TERM $pid 2>/dev/null
+gate_open
+wait $pid
+rc=$?
+check "copy --to: SIGTERM mid-copy: exit 1 (status $rc)" test "$rc" = 1
+check "... both destinations stopped (exit 1 each)" \
+	test "$(jq -c '[.status, [.pairs[].exit_code]]' "$T/out6")" = '["failed",[1,1]]'
+for k in 1 2; do
+	off=$(jq -r ".pairs[$((k - 1))].resume_offset" "$T/out6")
+	lba=$(jq -r ".pairs[$((k - 1))].resume_lba" "$T/out6")
+	check "... destination $k: resume offset $off at or below the held read ($held), copied below it" \
+		sh -c "test '$off' -le '$held' && cmp -s -n '$off' '$T/src6.img' '$T/d6$k.img'"
+	"$BLKCLONE" copy --resume-from="$lba" "$T/src6.img" "$T/d6$k.img" >/dev/null 2>"$T/err"
+	check "... destination $k resumed from LBA $lba alone: byte-identical" cmp -s "$T/src6.img" "$T/d6$k.img"
+done
+
 finish
