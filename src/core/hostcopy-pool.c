@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * The host copy's worker pool: a bounded queue of chunks, the threads that
- * copy them, and the progress they make.
+ * The host copy's worker pool: a bounded queue of chunks and the threads
+ * that copy them (their progress is reported by hostcopy-progress.c).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,29 +9,6 @@
 
 #include "core/hostcopy-priv.h"
 #include "util/deadline.h"
-
-static double elapsed(const struct timespec *a)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (double)(now.tv_sec - a->tv_sec) +
-	       (double)(now.tv_nsec - a->tv_nsec) / 1e9;
-}
-
-/* With the lock held. */
-void bc_host_progress(struct engine *g, bool force)
-{
-	g->st->done_bytes = bc_host_watermark(g);
-	g->st->seconds = elapsed(&g->t0);
-	if (!g->o->progress)
-		return;
-	if (!force && !g->durable_news && elapsed(&g->last_progress) < 0.25)
-		return;
-	g->durable_news = false;
-	clock_gettime(CLOCK_MONOTONIC, &g->last_progress);
-	g->o->progress(g->st, g->o->progress_arg);
-}
 
 /*
  * Lock held: a chunk of @len bytes took @secs.  An interval of at least
@@ -46,7 +23,7 @@ void bc_host_observe_chunk(struct engine *g, uint64_t len, double secs)
 {
 	struct bc_iotune_obs *o = &g->iv;
 	unsigned depth = g->tune.depth;
-	double t = elapsed(&g->iv_start);
+	double t = bc_host_elapsed(&g->iv_start);
 
 	o->bytes += len;
 	o->latency += secs;	/* summed here, a mean below */
@@ -113,7 +90,7 @@ static void *worker_main(void *arg)
 			bc_host_record_failure(g, rc, fail, &w->err);
 			break;
 		}
-		bc_host_observe_chunk(g, c.len, elapsed(&t0));
+		bc_host_observe_chunk(g, c.len, bc_host_elapsed(&t0));
 		bc_host_progress(g, false);
 	}
 	pthread_mutex_unlock(&g->lock);

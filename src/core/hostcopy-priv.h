@@ -165,6 +165,10 @@ static inline void bc_host_record_failure(struct engine *g, int rc, uint64_t off
 	pthread_cond_broadcast(&g->flush_done);
 }
 
+/* hostcopy-progress.c: seconds since @a (CLOCK_MONOTONIC); lock held:
+ * done_bytes and seconds, and the caller's progress callback at most
+ * every 0.25 s, at once when @force or durable_offset moved on. */
+double bc_host_elapsed(const struct timespec *a);
 void bc_host_progress(struct engine *g, bool force);
 /* Lock not held: queue [off, off + len) for the workers in chunks;
  * returns the first failure so far (0 if none). */
