@@ -181,7 +181,10 @@ static void test_flush_never_nothing_durable(void **state)
 	}
 	assert_int_equal(r.st[1].durable_offset, 0);
 	off = r.st[1].resume_offset;
-	assert_true(off > 0 && off <= r.e[1].lba * 512);
+	assert_true(off <= r.e[1].lba * 512);
+	/* which chunk the 4th write belongs to depends on the workers'
+	 * order (it may be the first: a resume from 0); the resume below
+	 * finishes it whatever it is */
 	memvol_of(r.d[1].dst)->fail_write_at = 0;
 	o.start = off;
 	assert_int_equal(bc_host_copy(s, r.d[1].dst, true, &o, &st, &e), 0);
