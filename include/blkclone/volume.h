@@ -137,7 +137,8 @@ struct bc_xcopy_limits {
 	uint16_t max_segments;
 	uint32_t max_desc_list_len;
 	uint32_t max_segment_len;	/* bytes, 0 = not reported */
-	uint16_t max_concurrent;
+	uint16_t max_concurrent;	/* TOTAL CONCURRENT COPIES (bytes 34-35) */
+	uint8_t max_concurrent_copies;	/* MAXIMUM CONCURRENT COPIES (byte 36) */
 	bool has_type_02;
 	bool has_type_e4;
 };

@@ -390,6 +390,7 @@ int bc_lu_parse_copy_params(const uint8_t *buf, size_t got,
 	o->max_segment_len = (uint32_t)buf[16] << 24 | (uint32_t)buf[17] << 16 |
 			     (uint32_t)buf[18] << 8 | buf[19];
 	o->max_concurrent = (uint16_t)(buf[34] << 8 | buf[35]);
+	o->max_concurrent_copies = buf[36];
 	for (size_t i = 0; i < buf[43] && 44 + i < n; i++) {
 		if (buf[44 + i] == 0x02)
 			o->has_type_02 = true;

@@ -187,3 +187,19 @@ size_t bc_xcopy_segments_done(const struct bc_status *st, size_t nseg)
 		return 0;
 	return st->cmd_specific < nseg ? (size_t)st->cmd_specific : 0;
 }
+
+unsigned bc_xcopy_concurrency(const struct bc_xcopy_limits *l,
+			      unsigned max_queue, unsigned cap)
+{
+	unsigned n = l->max_concurrent_copies ? l->max_concurrent_copies : 1;
+
+	if (l->max_concurrent && l->max_concurrent < n)
+		n = l->max_concurrent;
+	if (max_queue && max_queue < n)
+		n = max_queue;
+	if (!max_queue)
+		n = 1;
+	if (cap < n)
+		n = cap;
+	return n ? n : 1;
+}

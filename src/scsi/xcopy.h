@@ -80,4 +80,14 @@ size_t bc_xcopy_cut(const struct bc_xcopy_shape *s, uint64_t src_lba,
  */
 size_t bc_xcopy_segments_done(const struct bc_status *st, size_t nseg);
 
+/*
+ * How many EXTENDED COPY commands to keep in flight at once: what the copy
+ * manager allows (RECEIVE COPY OPERATING PARAMETERS: MAXIMUM CONCURRENT
+ * COPIES, and TOTAL CONCURRENT COPIES where that is smaller; a field of 0,
+ * not reported, allows one), what the transport takes (@max_queue, 0 as
+ * 1), and never more than @cap.  Always >= 1.
+ */
+unsigned bc_xcopy_concurrency(const struct bc_xcopy_limits *l,
+			      unsigned max_queue, unsigned cap);
+
 #endif

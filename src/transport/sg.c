@@ -255,7 +255,10 @@ static int sg_open(const char *path, const dev_t *via, size_t n_via,
 	t->ops = &sg_ops;
 	t->priv = p;
 	t->lun = l;
-	t->max_queue = 1;
+	/* each SG_IO is its own request (one sg_pt object per call): as many
+	 * threads as like may each have one out; this is what callers that
+	 * run commands side by side (EXTENDED COPY) may assume */
+	t->max_queue = 8;
 	snprintf(t->name, sizeof(t->name), "%s", path);
 	snprintf(t->target_id, sizeof(t->target_id), "scsi:%u:%u:%u", h, c, tg);
 	/* LUs behind one SCSI target (same host, channel, target id) may

@@ -196,6 +196,35 @@ static void test_segments_done(void **state)
 	assert_int_equal(bc_xcopy_segments_done(&st, 4), 0);
 }
 
+/* Commands in flight: the copy manager's word, the transport's, a cap. */
+static void test_concurrency(void **state)
+{
+	static const struct {
+		uint16_t total;		/* TOTAL CONCURRENT COPIES */
+		uint8_t max;		/* MAXIMUM CONCURRENT COPIES */
+		unsigned queue, cap, want;
+	} t[] = {
+		{ 1, 1, 8, 4, 1 },	/* LIO */
+		{ 0, 0, 8, 4, 1 },	/* not reported: one */
+		{ 0, 3, 8, 4, 3 },
+		{ 16, 3, 8, 4, 3 },
+		{ 2, 3, 8, 4, 2 },	/* the smaller of the two fields */
+		{ 0, 200, 8, 4, 4 },	/* the cap */
+		{ 0, 200, 2, 4, 2 },	/* the transport */
+		{ 0, 200, 0, 4, 1 },	/* a transport that says nothing */
+		{ 0, 200, 8, 0, 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct bc_xcopy_limits l = { .max_concurrent = t[i].total,
+					     .max_concurrent_copies = t[i].max };
+
+		assert_int_equal(bc_xcopy_concurrency(&l, t[i].queue, t[i].cap),
+				 t[i].want);
+	}
+}
+
 /* --- the walker and the executor over memvols ------------------------ */
 
 static struct bc_volume *source(bool map)
@@ -511,6 +540,7 @@ int main(void)
 		cmocka_unit_test(test_populate_rod_bytes),
 		cmocka_unit_test(test_pick_designator),
 		cmocka_unit_test(test_shape),
+		cmocka_unit_test(test_concurrency),
 		cmocka_unit_test(test_segments_done),
 		cmocka_unit_test(test_offload_sends_only_data),
 		cmocka_unit_test(test_offload_without_map_copies_all),
