@@ -283,10 +283,15 @@ static void finish(struct sim_ctx *c, struct sim_list *l, unsigned segs,
 static void run(struct sim_ctx *c, struct xc_list *x, struct sim_list *l)
 {
 	bool lio = c->lu->cfg.xcopy == BC_SIM_XCOPY_LIO;
-	struct sim_fault *sf = sim_copy_fault(c);
-	bool quiet = lio || c->lu->cfg.xcopy_lim.no_progress || (sf && sf->f.no_progress);
+	struct sim_fault *sf;
 	uint64_t done = 0;
 	unsigned i;
+	bool quiet;
+
+	c->has_copy_lba = x->nseg > 0;
+	c->copy_lba = x->nseg ? x->seg[0].slba : 0;
+	sf = sim_copy_fault(c);
+	quiet = lio || c->lu->cfg.xcopy_lim.no_progress || (sf && sf->f.no_progress);
 
 	for (i = 0; i < x->nseg; i++) {
 		const struct xc_seg *s = &x->seg[i];
@@ -384,7 +389,8 @@ void sim_cmd_xcopy_lid1(struct sim_ctx *c)
 static void operating_params(struct sim_ctx *c, uint32_t alloc)
 {
 	struct xc_limits lim;
-	uint8_t buf[46] = { 0 };
+	uint8_t buf[46] = { 0 }, conc;
+	bool lio = c->lu->cfg.xcopy == BC_SIM_XCOPY_LIO;
 
 	if (c->lu->cfg.xcopy == BC_SIM_XCOPY_LIO && (alloc < 54 || c->cdb[2])) {
 		sim_bad_cdb(c, c->cdb[2] ? 2 : 10);	/* as LIO */
@@ -398,8 +404,10 @@ static void operating_params(struct sim_ctx *c, uint32_t alloc)
 	sim_put32(buf + 12, lim.max_list);
 	sim_put32(buf + 16, lim.max_seg_len);
 	/* max inline 0, held data limit 0, max stream transfer 0 */
-	sim_put16(buf + 34, 1);			/* total concurrent copies */
-	buf[36] = 1;				/* maximum concurrent copies */
+	conc = lio || !c->lu->cfg.xcopy_lim.max_concurrent ? 1 :
+	       c->lu->cfg.xcopy_lim.max_concurrent;
+	sim_put16(buf + 34, conc);		/* total concurrent copies */
+	buf[36] = conc;				/* maximum concurrent copies */
 	buf[43] = 2;
 	buf[44] = 0x02;				/* block -> block */
 	buf[45] = 0xe4;				/* identification CSCD */

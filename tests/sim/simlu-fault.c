@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "simlu-int.h"
 
@@ -53,6 +54,7 @@ static bool fault_matches(const struct sim_fault *sf, const struct sim_ctx *c)
 	const struct bc_sim_fault *f = &sf->f;
 
 	return sf->armed &&
+	       (!f->at_lba || (c->has_copy_lba && c->copy_lba == f->lba)) &&
 	       (f->lu == BC_SIM_ANY || (unsigned)f->lu == c->lu->index) &&
 	       (f->opcode == BC_SIM_ANY || f->opcode == c->cdb[0]) &&
 	       (f->sa == BC_SIM_ANY || f->sa == (c->cdb[1] & 0x1f));
@@ -151,6 +153,7 @@ size_t bc_sim_log(const struct bc_sim *csim, struct bc_sim_log_entry *out, size_
 void bc_sim_reset_counters(struct bc_sim *sim)
 {
 	pthread_mutex_lock(&sim->lock);
+	sim->xc_max_inflight = sim->xc_inflight;
 	for (unsigned i = 0; i < sim->nlu; i++) {
 		memset(sim->lu[i]->op_count, 0, sizeof(sim->lu[i]->op_count));
 		memset(sim->lu[i]->sa_count, 0, sizeof(sim->lu[i]->sa_count));
@@ -188,3 +191,53 @@ void sim_log_cmd(struct sim_ctx *c)
 		c->sim->log_len++;
 }
 
+
+/* --- EXTENDED COPY in flight ---------------------------------------------- */
+
+void bc_sim_xcopy_gate(struct bc_sim *sim, unsigned skip, unsigned n)
+{
+	pthread_mutex_lock(&sim->lock);
+	sim->gate_skip = skip;
+	sim->gate_n = n;
+	sim->gate_seen = 0;
+	pthread_cond_broadcast(&sim->gate_cond);
+	pthread_mutex_unlock(&sim->lock);
+}
+
+unsigned bc_sim_xcopy_max_inflight(const struct bc_sim *csim)
+{
+	struct bc_sim *sim = (struct bc_sim *)csim;	/* the lock is not state */
+	unsigned n;
+
+	pthread_mutex_lock(&sim->lock);
+	n = sim->xc_max_inflight;
+	pthread_mutex_unlock(&sim->lock);
+	return n;
+}
+
+void sim_xcopy_enter(struct bc_sim *sim)
+{
+	struct timespec guard;
+
+	if (++sim->xc_inflight > sim->xc_max_inflight)
+		sim->xc_max_inflight = sim->xc_inflight;
+	if (!sim->gate_n || sim->gate_seen++ < sim->gate_skip)
+		return;
+	if (sim->xc_inflight >= sim->gate_n) {
+		sim->gate_n = 0;	/* reached: open for good */
+		pthread_cond_broadcast(&sim->gate_cond);
+		return;
+	}
+	/* a guard against a hang, not a measurement: see simlu.h */
+	clock_gettime(CLOCK_REALTIME, &guard);
+	guard.tv_sec += 30;
+	while (sim->gate_n)
+		if (pthread_cond_timedwait(&sim->gate_cond, &sim->lock, &guard) ==
+		    ETIMEDOUT)
+			sim->gate_n = 0;
+}
+
+void sim_xcopy_leave(struct bc_sim *sim)
+{
+	sim->xc_inflight--;
+}

@@ -231,6 +231,10 @@ struct bc_sim {
 	uint64_t next_seq;
 	struct bc_sim_log_entry log[BC_SIM_LOG_MAX];
 	size_t log_next, log_len;
+	/* EXTENDED COPY(LID1) in flight, and the gate (bc_sim_xcopy_gate) */
+	unsigned xc_inflight, xc_max_inflight;
+	unsigned gate_skip, gate_n, gate_seen;
+	pthread_cond_t gate_cond;
 };
 
 /* Everything one command runs with. */
@@ -241,6 +245,8 @@ struct sim_ctx {
 	struct bc_scsi_cmd *cmd;
 	const uint8_t *cdb;
 	uint8_t cdb_len;
+	bool has_copy_lba;	/* EXTENDED COPY: its first source LBA, for */
+	uint64_t copy_lba;	/* faults with at_lba */
 	int err;		/* set to -errno: execute fails (initiator bug) */
 	const char *why;	/* text for that error */
 };
@@ -256,6 +262,10 @@ struct sim_fault *sim_fault_take(struct sim_ctx *c, enum bc_sim_fault_kind kind)
 bool sim_fault_replaces(struct sim_ctx *c);
 void sim_count_cmd(struct sim_ctx *c);
 void sim_log_cmd(struct sim_ctx *c);
+/* An EXTENDED COPY(LID1) arrives (held at the gate, lock dropped while
+ * waiting) / is answered; the caller holds the lock. */
+void sim_xcopy_enter(struct bc_sim *sim);
+void sim_xcopy_leave(struct bc_sim *sim);
 
 /* --- building replies (simlu-ops.c) --------------------------------------- */
 

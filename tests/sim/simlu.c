@@ -87,6 +87,11 @@ struct bc_sim *bc_sim_new(void)
 		free(sim);
 		return NULL;
 	}
+	if (pthread_cond_init(&sim->gate_cond, NULL)) {
+		pthread_mutex_destroy(&sim->lock);
+		free(sim);
+		return NULL;
+	}
 	/* an identity and a token key from the sim's own address: unique
 	 * among live sims, no global counter needed */
 	x = (uint64_t)(uintptr_t)sim * 0x9e3779b97f4a7c15ull;
@@ -106,6 +111,7 @@ static void sim_destroy(struct bc_sim *sim)
 	}
 	free(sim->lu);
 	sim_tokens_free(sim);
+	pthread_cond_destroy(&sim->gate_cond);
 	pthread_mutex_destroy(&sim->lock);
 	free(sim);
 }
@@ -481,6 +487,7 @@ static int run_cmd(struct sim_port *p, struct bc_scsi_cmd *cmd, struct bc_error 
 {
 	struct bc_sim *sim = p->sim;
 	struct sim_ctx c = { .sim = sim, .port = p, .cmd = cmd, .cdb = cmd->cdb };
+	bool xcopy;
 	int rc = 0;
 
 	cmd->status = BC_SAM_GOOD;
@@ -498,6 +505,9 @@ static int run_cmd(struct sim_port *p, struct bc_scsi_cmd *cmd, struct bc_error 
 				    "connection reset (injected)");
 	}
 	sim_count_cmd(&c);
+	xcopy = cmd->cdb[0] == 0x83 && cmd->cdb_len > 1 && !(cmd->cdb[1] & 0x1f);
+	if (xcopy)
+		sim_xcopy_enter(sim);
 	if (p->ua_new) {
 		/* LIO: every new initiator first hears "reported LUNs data
 		 * has changed"; INQUIRY and REPORT LUNS are exempt (SAM) */
@@ -513,6 +523,8 @@ static int run_cmd(struct sim_port *p, struct bc_scsi_cmd *cmd, struct bc_error 
 	} else {
 		sim_log_cmd(&c);
 	}
+	if (xcopy)
+		sim_xcopy_leave(sim);
 	pthread_mutex_unlock(&sim->lock);
 	if (rc)
 		bc_error_set(e, rc, tname, "sim", "%s", c.why ? c.why : "refused");

@@ -77,6 +77,9 @@ struct bc_sim_xcopy_limits {	/* BC_SIM_XCOPY_SPC only; 0 = the default */
 	uint32_t max_list_len;		/* CSCD + segment bytes, default 4096 */
 	uint32_t max_segment_len;	/* bytes; 0 = not reported, no limit */
 	bool no_progress;		/* COPY ABORTED says nothing, as LIO */
+	/* TOTAL and MAXIMUM CONCURRENT COPIES in RECEIVE COPY OPERATING
+	 * PARAMETERS: 0 = the default, 1 (LIO's) */
+	uint8_t max_concurrent;
 };
 
 /* What a POPULATE TOKEN that names a point in time ROD type (RTV=1) gets;
@@ -291,6 +294,11 @@ struct bc_sim_fault {
 	uint32_t information;
 	uint64_t after_blocks;	/* _COPY_ABORT */
 	bool no_progress;	/* _COPY_ABORT: say nothing about progress */
+	/* _COPY_ABORT: only an EXTENDED COPY whose first segment starts at
+	 * source LBA @lba matches (commands in flight at once arrive in any
+	 * order; this picks one by what it copies, not by when it came) */
+	bool at_lba;
+	uint64_t lba;
 };
 
 /*
@@ -303,6 +311,20 @@ int bc_sim_inject(struct bc_sim *sim, const struct bc_sim_fault *f);
 void bc_sim_clear_faults(struct bc_sim *sim);
 /* How many times armed faults fired since the sim was made. */
 unsigned bc_sim_faults_fired(const struct bc_sim *sim);
+
+/*
+ * Hold EXTENDED COPY(LID1) commands, after the first @skip that arrive,
+ * until @n of them are in flight at once; then they all run, and later
+ * ones are not held (@n = 0: no gate).  This makes "the initiator keeps
+ * @n commands out" observable without timing.  An initiator that never
+ * has @n out would hang its test: after 30 s the gate opens anyway, and
+ * bc_sim_xcopy_max_inflight() tells the test what it got.
+ */
+void bc_sim_xcopy_gate(struct bc_sim *sim, unsigned skip, unsigned n);
+/* The most EXTENDED COPY(LID1) commands in flight at once (received and
+ * not yet answered, held by the gate or not) since the sim was made or
+ * its counters were reset. */
+unsigned bc_sim_xcopy_max_inflight(const struct bc_sim *sim);
 
 /* --- what the initiator sent ---------------------------------------------- */
 
