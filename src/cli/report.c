@@ -392,7 +392,11 @@ void bc_report_caps_json(struct bc_json *j, const char *addr,
 	bc_json_u64(j, "max_segment_descriptors", c->xcopy_lim.max_segments);
 	bc_json_u64(j, "max_descriptor_list_length", c->xcopy_lim.max_desc_list_len);
 	bc_json_u64(j, "max_segment_length", c->xcopy_lim.max_segment_len);
-	bc_json_u64(j, "max_concurrent_copies", c->xcopy_lim.max_concurrent);
+	/* SPC-4 RECEIVE COPY OPERATING PARAMETERS: byte 36 and bytes 34-35
+	 * (the total over every initiator); the fewer is what blkclone keeps
+	 * in flight */
+	bc_json_u64(j, "max_concurrent_copies", c->xcopy_lim.max_concurrent_copies);
+	bc_json_u64(j, "total_concurrent_copies", c->xcopy_lim.max_concurrent);
 	bc_json_close_object(j);
 	bc_json_open_object(j, "token_copy");
 	bc_json_u64(j, "max_range_descriptors", c->token_lim.max_range_desc);

@@ -52,7 +52,7 @@ same "capability fields" "$(keys "$T/probe.json" '.volumes[0].capabilities.zero_
 same "limit keys" "$(keys "$T/probe.json" '.volumes[0].limits')" \
 	"xcopy_lid1 token_copy nvme_copy unmap max_write_same_blocks"
 same "xcopy limit keys" "$(keys "$T/probe.json" '.volumes[0].limits.xcopy_lid1')" \
-	"max_cscd_descriptors max_segment_descriptors max_descriptor_list_length max_segment_length max_concurrent_copies"
+	"max_cscd_descriptors max_segment_descriptors max_descriptor_list_length max_segment_length max_concurrent_copies total_concurrent_copies"
 same "token limit keys" "$(keys "$T/probe.json" '.volumes[0].limits.token_copy')" \
 	"max_range_descriptors max_inactivity_timeout default_inactivity_timeout max_token_transfer_blocks optimal_transfer_blocks"
 same "nvme limit keys" "$(keys "$T/probe.json" '.volumes[0].limits.nvme_copy')" "mssrl mcl msrc"
@@ -145,7 +145,7 @@ check "jq reads it" sh -c "jq -e .source '$T/odd.json' >/dev/null"
 # text for that object (the tables above cover the top levels both ways)
 for k in method steps destination_proven_zero holes note usable reason chunk_bytes workers flushes \
 	max_cscd_descriptors max_segment_descriptors max_descriptor_list_length max_segment_length \
-	max_concurrent_copies max_range_descriptors max_inactivity_timeout default_inactivity_timeout \
+	max_concurrent_copies total_concurrent_copies max_range_descriptors max_inactivity_timeout default_inactivity_timeout \
 	max_token_transfer_blocks optimal_transfer_blocks mssrl mcl msrc max_lba_count max_descriptors \
 	granularity alignment alignment_valid max_write_same_blocks offset length lba blocks state \
 	mapped_bytes deallocated_bytes anchored_bytes commands truncated extended_copy populate_token \
