@@ -219,6 +219,27 @@ int bc_clone_check_dests(struct bc_clone *const *c, size_t n, size_t *first,
 int bc_clone_dest_clash(struct bc_clone *const *c, size_t n, const char *dst,
 			size_t *which, struct bc_error *e);
 
+/*
+ * The same for a job's pairs across roles: @name, pair @n's source
+ * (@is_src) or destination, whose lock was held, may be what one of the
+ * @n sessions already open writes (for a source) or reads or writes (for
+ * a destination): a job would read a volume while it writes it.  -EINVAL
+ * naming both pairs (*which the other's index) when so, else 0.
+ */
+int bc_clone_pair_clash(struct bc_clone *const *c, size_t n, const char *name,
+			bool is_src, size_t *which, struct bc_error *e);
+
+/*
+ * A job's pairs, all open: no pair may read a volume that another pair
+ * writes (one volume, or overlapping windows of one LU, under any
+ * names).  Pairs are started together (their points in time fixed at
+ * once) and run one group after another, so a chain A->B, B->C would
+ * copy an old B, a half-written B or the new one, depending on methods
+ * and timing: refused.  0, or -EINVAL naming both pairs (nothing run).
+ */
+int bc_clone_check_pairs(struct bc_clone *const *c, size_t n,
+			 struct bc_error *e);
+
 /* Valid until bc_clone_close. */
 const struct bc_clone_result *bc_clone_result(const struct bc_clone *c);
 

@@ -224,9 +224,11 @@ static char *start_text(const struct bc_job_spec *s, const struct bc_job *j)
 	return buf;
 }
 
-/* Open pair @i: 0, or the exit code "copy" would give.  A destination
- * whose lock is held may be an earlier pair's under another name: that
- * is said as such (bc_clone_dest_clash), not as "in use". */
+/* Open pair @i: 0, or the exit code "copy" would give.  A volume whose
+ * lock is held may be an earlier pair's under another name: its
+ * destination (bc_clone_dest_clash), or a source this pair would write
+ * or a destination it would read (bc_clone_pair_clash); that is said as
+ * such, not as "in use" by another blkclone. */
 static int open_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
 {
 	struct bc_clone_opts o = s->o;
@@ -246,7 +248,9 @@ static int open_pair(struct runner *r, const struct bc_job_spec *s, size_t i)
 	}
 	res = bc_clone_result(r->cl[i]);
 	if (res->error.err == -EBUSY &&
-	    bc_clone_dest_clash(r->cl, i, s->dst[i], NULL, &e) < 0) {
+	    (bc_clone_dest_clash(r->cl, i, s->dst[i], NULL, &e) < 0 ||
+	     bc_clone_pair_clash(r->cl, i, s->src[i], true, NULL, &e) < 0 ||
+	     bc_clone_pair_clash(r->cl, i, s->dst[i], false, NULL, &e) < 0)) {
 		bc_cli_error(&e);
 		return BC_EXIT_REFUSED;
 	}
@@ -492,7 +496,8 @@ void bc_job_child(const struct bc_job_spec *s, int report_fd)
 	for (size_t i = 0; i < s->n; i++)
 		if ((rc = open_pair(&r, s, i)) != 0)
 			refuse(&r, logfd, report_fd, rc);
-	if (bc_clone_check_dests(r.cl, s->n, NULL, NULL, &e) < 0) {
+	if (bc_clone_check_dests(r.cl, s->n, NULL, NULL, &e) < 0 ||
+	    bc_clone_check_pairs(r.cl, s->n, &e) < 0) {
 		bc_cli_error(&e);
 		refuse(&r, logfd, report_fd, BC_EXIT_REFUSED);
 	}

@@ -165,6 +165,102 @@ int bc_clone_dest_clash(struct bc_clone *const *c, size_t n, const char *dst,
 	return 0;
 }
 
+/* Is @name (pair @n's @role) the @other_role of open session @i: @id
+ * and @size of that one?  Same node or one LU / overlapping windows. */
+static int role_apart(const struct bc_clone *ci, size_t i, bool other_is_src,
+		      const char *name, size_t n, bool is_src,
+		      const struct bc_identity *id, uint64_t size,
+		      struct bc_error *e)
+{
+	const struct bc_identity *x = other_is_src ? &ci->sc->id : &ci->dc->id;
+	uint64_t xs = other_is_src ? ci->src->size : ci->dst->size;
+	const char *key = NULL;
+	const char *why = is_src ? "a job cannot read a volume while it writes it" :
+			  other_is_src ? "a job cannot write a volume while it reads it" :
+			  "each must be written once";
+	enum bc_overlap ov;
+
+	if (!id)
+		ov = BC_OVERLAP_SAME;
+	else if (!strcmp(x->location, id->location))
+		ov = BC_OVERLAP_SAME;
+	else
+		ov = bc_identity_overlap(x, xs, id, size, &key);
+	if (ov == BC_OVERLAP_NONE)
+		return 0;
+	return bc_error_set(e, -EINVAL, name, "check",
+			    "pair %zu's %s is pair %zu's %s (%s%s%s): %s",
+			    n + 1, is_src ? "source" : "destination", i + 1,
+			    other_is_src ? "source" : "destination",
+			    ov == BC_OVERLAP_SAME ? "the same " : "overlapping on ",
+			    ov == BC_OVERLAP_SAME ? "volume" : key, "", why);
+}
+
+int bc_clone_pair_clash(struct bc_clone *const *c, size_t n, const char *name,
+			bool is_src, size_t *which, struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+	const struct bc_caps *caps;
+	struct bc_volume *v = NULL;
+	int rc = 0;
+
+	if (!e)
+		e = &scratch;
+	/* a file or device node under another name first: a file's lock is
+	 * on the file itself, so even a read-only open would find it held;
+	 * then another name of one LU or a window onto one (read-only, no
+	 * lock taken, nothing written).  A source clashes with what is
+	 * written, a destination with both roles */
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		if (pass == 1 && (bc_volume_open(name, 0, &v, &scratch) < 0 ||
+				  bc_volume_caps(v, &caps, &scratch) < 0))
+			break;
+		for (size_t i = 0; i < n && !rc; i++) {
+			if (!is_open(c[i]) || !c[i]->src || !c[i]->sc)
+				continue;
+			for (int other_src = is_src ? 0 : 1; other_src >= 0 && !rc; other_src--) {
+				const char *on = other_src ? c[i]->r.source :
+							     c[i]->r.destination;
+
+				if (pass == 0 && !same_node(on, name))
+					continue;
+				rc = role_apart(c[i], i, other_src, name, n, is_src,
+						pass ? &caps->id : NULL,
+						pass ? v->size : 0, e);
+				if (rc < 0 && which)
+					*which = i;
+			}
+		}
+	}
+	bc_volume_close(v);
+	return rc;
+}
+
+int bc_clone_check_pairs(struct bc_clone *const *c, size_t n,
+			 struct bc_error *e)
+{
+	struct bc_error scratch = { 0 };
+
+	if (!e)
+		e = &scratch;
+	for (size_t j = 0; j < n; j++)
+		for (size_t i = 0; i < n; i++) {
+			int rc;
+
+			if (i == j)
+				continue;
+			if (!is_open(c[i]) || !is_open(c[j]) || !c[j]->src || !c[j]->sc)
+				return bc_error_set(e, -EINVAL, "job", "check",
+						    "pair %zu is not open",
+						    (is_open(c[i]) ? j : i) + 1);
+			rc = role_apart(c[i], i, false, c[j]->r.source, j, true,
+					&c[j]->sc->id, c[j]->src->size, e);
+			if (rc < 0)
+				return rc;
+		}
+	return 0;
+}
+
 static double now_s(void)
 {
 	struct timespec t;

@@ -113,6 +113,16 @@ expect_msg "destinations 1 and 3 are the same volume.* each must be written once
 	"job start: one LU under two addresses among the destinations is refused, named"
 check "... no job left behind, the LU untouched" \
 	sh -c "test \"\$(ls '$BLKCLONE_STATE_DIR/jobs' | wc -l)\" = $n_jobs && cmp -s '$T/old.img' '$T/dirty.img'"
+# a pair reading what an earlier pair writes, and one writing what an
+# earlier pair reads, each under a second address of the LU
+bcrun 2 /dev/null "$T/err" job start "$U/1" "$U/2" "$U_LOCAL/2" "$U/4"
+expect_msg "pair 2's source is pair 1's destination \(the same volume\): a job cannot read a volume while it writes it" \
+	"job start: a pair whose source is an earlier pair's destination (another address of the LU) is refused, named"
+bcrun 2 /dev/null "$T/err" job start "$U/1" "$U/2" "$U/4" "$U_LOCAL/1"
+expect_msg "pair 1's source is pair 2's destination \(the same volume\): a job cannot read a volume while it writes it" \
+	"job start: a pair whose destination is an earlier pair's source is refused, named"
+check "... no job left behind, the LUs untouched" \
+	sh -c "test \"\$(ls '$BLKCLONE_STATE_DIR/jobs' | wc -l)\" = $n_jobs && cmp -s '$T/old.img' '$T/dirty.img'"
 
 # --- 3. one destination fails at a known point; the others go on ---------
 fresh
