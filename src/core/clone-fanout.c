@@ -9,7 +9,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "core/clone-priv.h"
@@ -110,18 +109,6 @@ int bc_clone_check_dests(struct bc_clone *const *c, size_t n, size_t *first,
 	return 0;
 }
 
-/* Two paths naming one file or one block device. */
-static bool same_node(const char *a, const char *b)
-{
-	struct stat sa, sb;
-
-	if (stat(a, &sa) < 0 || stat(b, &sb) < 0)
-		return false;
-	if (S_ISBLK(sa.st_mode) && S_ISBLK(sb.st_mode))
-		return sa.st_rdev == sb.st_rdev;
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 int bc_clone_dest_clash(struct bc_clone *const *c, size_t n, const char *dst,
 			size_t *which, struct bc_error *e)
 {
@@ -135,7 +122,7 @@ int bc_clone_dest_clash(struct bc_clone *const *c, size_t n, const char *dst,
 	/* a file or device node under another path: a file's lock is on
 	 * the file itself, so even a read-only open would find it held */
 	for (size_t i = 0; i < n; i++)
-		if (is_open(c[i]) && same_node(c[i]->r.destination, dst)) {
+		if (is_open(c[i]) && bc_clone_same_object(c[i]->r.destination, dst)) {
 			if (which)
 				*which = i;
 			return bc_error_set(e, -EINVAL, dst, "check",
@@ -222,7 +209,7 @@ int bc_clone_pair_clash(struct bc_clone *const *c, size_t n, const char *name,
 				const char *on = other_src ? c[i]->r.source :
 							     c[i]->r.destination;
 
-				if (pass == 0 && !same_node(on, name))
+				if (pass == 0 && !bc_clone_same_object(on, name))
 					continue;
 				rc = role_apart(c[i], i, other_src, name, n, is_src,
 						pass ? &caps->id : NULL,

@@ -25,6 +25,8 @@ struct bc_clone {
  * failure); end takes the copy's @rc and does what a run does after it
  * (refusal memory, outcome, hint), returning @rc. */
 int bc_clone_run_begin(struct bc_clone *c, struct bc_error *e);
+/* Do two paths name one file or one block device (stat)? */
+bool bc_clone_same_object(const char *a, const char *b);
 int bc_clone_run_end(struct bc_clone *c, int rc, struct bc_error *e);
 
 #endif

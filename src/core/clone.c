@@ -103,7 +103,7 @@ static enum bc_clone_outcome open_outcome(int rc)
 }
 
 /* Two paths naming one object would otherwise trip over our own lock. */
-static bool same_object(const char *a, const char *b)
+bool bc_clone_same_object(const char *a, const char *b)
 {
 	struct stat sa, sb;
 
@@ -141,7 +141,7 @@ int bc_clone_open(const char *src, const char *dst,
 	/* what we say never carries a secret typed into an URL */
 	bc_addr_display(src, r->source, sizeof(r->source));
 	bc_addr_display(dst, r->destination, sizeof(r->destination));
-	if (same_object(src, dst))
+	if (bc_clone_same_object(src, dst))
 		return fail(c, BC_CLONE_REFUSED,
 			    bc_error_set(e, -EINVAL, r->destination, "check",
 					 "source and destination are the same volume"), e);
