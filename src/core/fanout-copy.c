@@ -703,6 +703,10 @@ static int fan_new(struct bc_volume *src, struct bc_fanout_dest *dd, size_t n,
 		dd[i].st->durable_offset = pos;
 		dd[i].st->chunk_bytes = g->chunk;
 		dd[i].st->workers = g->n_workers;
+		/* no controller here (iotune.h is the single copy's): every
+		 * worker in flight, write-behind as set; said so, not 0 */
+		dd[i].st->depth = g->n_workers;
+		dd[i].st->write_behind = o->flush == BC_FLUSH_NEVER ? 0 : g->write_behind;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &g->t0);
 	g->last_progress = g->t0;

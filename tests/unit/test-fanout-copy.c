@@ -91,6 +91,10 @@ static void test_three_destinations_one_read(void **state)
 		assert_int_equal(r.st[i].resume_offset, 8 * MiB);
 		assert_int_equal(r.st[i].done_bytes, 8 * MiB);
 		assert_int_equal(r.st[i].durable_offset, 8 * MiB);
+		/* the I/O shape it ran with: every worker, 128 MiB write-behind */
+		assert_true(r.st[i].workers >= 1);
+		assert_int_equal(r.st[i].depth, r.st[i].workers);
+		assert_int_equal(r.st[i].write_behind, 128 * MiB);
 		assert_true(memvol_same(s, r.d[i].dst, 8 * MiB));
 	}
 	/* each by its own hole rule */
