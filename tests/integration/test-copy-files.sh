@@ -120,6 +120,10 @@ pid=$!
 gate_wait_held 300 $pid || exit 1
 held_at=$(gate_low)
 kill -INT $pid
+# the gate opens once the stop was heard: a signal handled late
+# (valgrind's pace) must not find the copy already past the held reads
+wait_for "$T/e13" 'stop asked for: stopping at the next safe point' 300 ||
+	fail "blkclone never said it heard SIGINT"
 gate_open
 wait $pid
 rc=$?
