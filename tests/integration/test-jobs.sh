@@ -171,18 +171,22 @@ bcrun 0 "$T/id6" "$T/e6" job start "$U/3" "$U/4"
 id6=$(cat "$T/id6")
 gate_wait_held 300 || exit 1
 held=$(gate_low)
-# every read below the gate was written and more than 256 MiB of data
-# went out: two flushes made at least 128 MiB durable, and the job
-# records each when it happens (a bound, not a wait for time)
+# every read below the gate was written, more than 128 MiB of data went
+# out, so the first write-behind flush was asked (after 128 MiB written;
+# whether a second came before the gate depends on how fast the first
+# was: the controller doubles write-behind after a slow one).  It made
+# durable all below the chunks then in flight (4 workers, chunks of at
+# most 8 MiB): at least 96 MiB.  The job records it when the flush
+# completes, though every worker is held (a bound, not a wait for time)
 ro=0
 for i in $(seq 600); do
 	ro=$(jq .pairs[0].resume_offset "$JOBS/$id6.json" 2>/dev/null || echo 0)
-	[ "${ro:-0}" -ge $((128 * MIB)) ] && break
+	[ "${ro:-0}" -ge $((96 * MIB)) ] && break
 	sleep 0.1
 done
 note "held read at $held; while running, the record's resume offset is $ro"
-check "while it runs, the record's resume offset ($ro) is what the flushes made durable (>= 128 MiB)" \
-	test "$ro" -ge $((128 * MIB))
+check "while it runs, the record's resume offset ($ro) is what the first flush made durable (>= 96 MiB)" \
+	test "$ro" -ge $((96 * MIB))
 check "... below the held read ($held)" test "$ro" -le "$held"
 check "... and everything below it is on the destination" cmp -s -n "$ro" "$T/src2.img" "$T/dst2.img"
 pid=$(st "$id6" .pid)
