@@ -176,11 +176,11 @@ static int role_apart(const struct bc_clone *ci, size_t i, bool other_is_src,
 	if (ov == BC_OVERLAP_NONE)
 		return 0;
 	return bc_error_set(e, -EINVAL, name, "check",
-			    "pair %zu's %s is pair %zu's %s (%s%s%s): %s",
+			    "pair %zu's %s is pair %zu's %s (%s%s): %s",
 			    n + 1, is_src ? "source" : "destination", i + 1,
 			    other_is_src ? "source" : "destination",
-			    ov == BC_OVERLAP_SAME ? "the same " : "overlapping on ",
-			    ov == BC_OVERLAP_SAME ? "volume" : key, "", why);
+			    ov == BC_OVERLAP_SAME ? "the same volume" : "overlapping on ",
+			    ov == BC_OVERLAP_SAME ? "" : key, why);
 }
 
 int bc_clone_pair_clash(struct bc_clone *const *c, size_t n, const char *name,
