@@ -16,6 +16,12 @@
 # checked as thin as the source; every destination is compared with the
 # source (cmp) in the first and the last round, one in turn in the rounds
 # between (a cmp of N x SIZE_GIB each run would take longer than the runs).
+# For each way it also prints the CPU time the whole machine and tgtd
+# spent in a run (/proc/stat and /proc/TGTD/stat, medians).  A run cannot
+# take less wall time than its CPU time spread over every core, so the
+# job's CPU over the cores, divided by a peer's wall time, is the lowest
+# ratio the job could reach on this machine with the work it does now;
+# tgtd's part of it is the target's, which no initiator can save.
 # BENCH_DIR holds the backing files (default /var/tmp: the disk;
 # /dev/shm for tmpfs).  Not a test.
 #   usage: bench/bench-fanout.sh [SIZE_GIB] [ROUNDS] [N]   (root, tgt, qemu-utils, jq)
@@ -78,8 +84,13 @@ check_all() {	# WHAT [ONLY]: as thin as the source, all (or only d$ONLY) cmp-equ
 	done
 }
 
-declare -A ALL
+declare -A ALL BUSY TGTCPU
 FAN_HWM=0
+# CPU time in clock ticks: the whole machine's (all but idle and iowait)
+# and tgtd's (its utime + stime, every thread)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+tgtcpu() { awk '{ print $14 + $15 }' "/proc/$TGT_PID/stat"; }
+HZ=$(getconf CLK_TCK)
 QIMG="qemu-img convert -n -m 16 -W -t writeback -f raw -O raw"
 run_fan() {
 	local to=() i id pid hwm=0 t0 t1 v src=${1:-1}
@@ -122,6 +133,7 @@ stats() {	# stats KEY: median best p10 p90 (nearest rank)
 		printf "median %.2f s, best %.2f s, p10 %.2f, p90 %.2f, p90/p10 %.2f", a[int((NR + 1) / 2)], a[1], p10, p90, p90 / p10 }'
 }
 median() { echo ${ALL[$1]} | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+mid() { echo $1 | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
 echo "backing files in $(df --output=fstype "$W" | tail -n 1) ($W)"
 echo "blkclone $("$B" --version | head -n 1); qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); tgt on 127.0.0.1, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -129,11 +141,15 @@ echo "fan-out: $N clones of a $G GiB thin LUN ($SA B allocated, 10% in 4 KiB-8 M
 for r in $(seq "$ROUNDS"); do
 	for tool in fan seq par; do
 		empty_all
+		b0=$(busy) c0=$(tgtcpu)
 		if [ "$tool" = fan ]; then
 			run_fan >"$W/t"	# not in $(...): FAN_HWM is set here
 		else
 			"run_$tool" >"$W/t"
 		fi
+		b1=$(busy) c1=$(tgtcpu)
+		BUSY[$tool]="${BUSY[$tool]:-} $(echo "scale=2; ($b1 - $b0) / $HZ" | bc)"
+		TGTCPU[$tool]="${TGTCPU[$tool]:-} $(echo "scale=2; ($c1 - $c0) / $HZ" | bc)"
 		if [ "$r" = 1 ] || [ "$r" = "$ROUNDS" ]; then
 			check_all "$tool round $r"
 		else
@@ -161,6 +177,12 @@ echo "  blkclone job (fan-out):     $(stats fan)"
 echo "  $N x qemu-img sequential:    $(stats seq)"
 echo "  $N x qemu-img in parallel:   $(stats par)"
 echo "  ratio of medians: fan/seq $(echo "scale=3; $(median fan) / $(median seq)" | bc) (target <= 0.25), fan/par $(echo "scale=3; $(median fan) / $(median par)" | bc) (target <= 0.5)"
+for tool in fan seq par; do
+	echo "  CPU per run, $tool: machine $(mid "${BUSY[$tool]}") s of $(( $(nproc) )) x $(median $tool) s wall, tgtd $(mid "${TGTCPU[$tool]}") s (medians)"
+done
+# the job's CPU spread over every core, over a peer's wall time
+floor() { echo "scale=3; $1 / $(nproc) / $(median "$2")" | bc; }
+echo "  lowest ratio the job's CPU allows on $(nproc) cores (machine CPU / cores / the peer's median): fan/seq $(floor "$(mid "${BUSY[fan]}")" seq), fan/par $(floor "$(mid "${BUSY[fan]}")" par); tgtd's part alone: fan/seq $(floor "$(mid "${TGTCPU[fan]}")" seq), fan/par $(floor "$(mid "${TGTCPU[fan]}")" par)"
 echo "  source bytes the target read (gatefs, untimed runs): fan $READ_FAN, $N x qemu-img $READ_SEQ (allocated: $SA)"
 echo "  job: peak RSS ${FAN_HWM} KiB; per pair $(jq -c '[.pairs[0].report | .read_bytes, .written_bytes, .zeroed_bytes, .skipped_bytes, .fanout, .host_io]' "$W/fan.json") (read, written, zeroed, skipped, fanout, host_io)"
 echo "  every destination of every run as thin as the source; cmp-equal: all of them in rounds 1 and $ROUNDS, one in turn between"

@@ -14,7 +14,10 @@
 # over fastest), the bytes it read and wrote through system calls (rchar,
 # wchar of /proc/PID/io: for an iSCSI initiator the data plus the protocol;
 # median run), and its peak RSS (ru_maxrss, as GNU time's %M; the highest
-# of the rounds); then blkclone's medians over each qemu-img's.  The tools:
+# of the rounds), and the CPU time the whole machine and tgtd spent in the
+# run (/proc/stat: all but idle and iowait; /proc/TGTD/stat: utime + stime;
+# medians): what the target itself costs, which no initiator can save;
+# then blkclone's medians over each qemu-img's.  The tools:
 #   blkclone          blkclone copy (durable: --flush=end, the default)
 #   blkclone-never    blkclone copy --flush=never (no flush, as qemu-img's default)
 #   qemu-img          qemu-img convert -n -m 16 -W (default cache: no flush)
@@ -54,16 +57,23 @@ alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
 # one KEY SRC_FILE DST_NAME CMD...: one measured run onto a fresh
 # destination (made by $PREP, untimed: empty by default), compared with
 # the source.  Appends to T[KEY] (seconds), RSS[KEY], RD[KEY], WR[KEY].
-declare -A T RSS RD WR DSIZE
+declare -A T RSS RD WR DSIZE BZ TC
+HZ=$(getconf CLK_TCK)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+tgtcpu() { awk '{ print $14 + $15 }' "/proc/$TGT_PID/stat"; }
 empty() { truncate -s 0 "$W/$1.img"; truncate -s "${DSIZE[$1]}" "$W/$1.img"; sync; }
 one() {
-	local key=$1 src=$2 dst=$3 secs rss rd wr
+	local key=$1 src=$2 dst=$3 secs rss rd wr b0 c0 b1 c1
 	shift 3
 	"${PREP:-empty}" "$dst"
 	# warm source, for every tool alike (DATA_BYTES: where the data
 	# ends, so a 16 TiB sparse file is not read to its end)
 	head -c "${DATA_BYTES:-$(stat -c %s "$src")}" "$src" >/dev/null
+	b0=$(busy) c0=$(tgtcpu)
 	"$M/measure" "$M/m" "$@" >"$M/out" 2>"$M/err" || { cat "$M/err"; exit 1; }
+	b1=$(busy) c1=$(tgtcpu)
+	BZ[$key]="${BZ[$key]:-} $(echo "scale=2; ($b1 - $b0) / $HZ" | bc)"
+	TC[$key]="${TC[$key]:-} $(echo "scale=2; ($c1 - $c0) / $HZ" | bc)"
 	read -r secs rss rd wr <"$M/m"
 	if [ -n "${DATA_BYTES:-}" ]; then
 		# the bytes up to DATA_BYTES, and nothing allocated past them
@@ -86,9 +96,10 @@ mib() { echo "scale=1; $1 / 1048576" | bc; }
 report() {
 	local t=${T[$1]} p10 p90
 	p10=$(rank "$t" 10) p90=$(rank "$t" 90)
-	printf '  %-15s median %6.3f s  best %6.3f s  p90/p10 %4s  read %8s MiB  wrote %8s MiB  peak RSS %6d KiB\n' \
+	printf '  %-15s median %6.3f s  best %6.3f s  p90/p10 %4s  read %8s MiB  wrote %8s MiB  peak RSS %6d KiB  CPU: machine %5.2f s, tgtd %5.2f s\n' \
 		"$2" "$(med "$t")" "$(rank "$t" 1)" "$(ratio "$p90" "$p10")" \
-		"$(mib "$(med "${RD[$1]}")")" "$(mib "$(med "${WR[$1]}")")" "$(rank "${RSS[$1]}" 100)"
+		"$(mib "$(med "${RD[$1]}")")" "$(mib "$(med "${WR[$1]}")")" "$(rank "${RSS[$1]}" 100)" \
+		"$(med "${BZ[$1]}")" "$(med "${TC[$1]}")"
 }
 # versus B Q Q2 NAME: blkclone's median and best against both qemu-imgs
 versus() {
@@ -101,7 +112,7 @@ BIG=$(((16 << 40) - (1 << 20)))
 bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	local name=$1 i sa
 	W=$(mktemp -d "$2/blkclone-bench.XXXXXX")
-	T=() RSS=() RD=() WR=()
+	T=() RSS=() RD=() WR=() BZ=() TC=()
 	echo "== backing files on $name ($2: $(df --output=fstype "$2" | tail -n 1))"
 	if want 1 || want 1b; then fill "$W/thin.img" "$G" 10; else truncate -s "${G}G" "$W/thin.img"; fi
 	dd if=/dev/urandom of="$W/full.img" bs=1M count=2048 status=none
