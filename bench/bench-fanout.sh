@@ -132,8 +132,8 @@ stats() {	# stats KEY: median best p10 p90 (nearest rank)
 		p10 = a[int(0.1 * NR + 0.999)]; p90 = a[int(0.9 * NR + 0.999)]; if (!p10) p10 = a[1];
 		printf "median %.2f s, best %.2f s, p10 %.2f, p90 %.2f, p90/p10 %.2f", a[int((NR + 1) / 2)], a[1], p10, p90, p90 / p10 }'
 }
-median() { echo ${ALL[$1]} | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 mid() { echo $1 | tr ' ' '\n' | sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+median() { mid "${ALL[$1]}"; }
 
 echo "backing files in $(df --output=fstype "$W" | tail -n 1) ($W)"
 echo "blkclone $("$B" --version | head -n 1); qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); tgt on 127.0.0.1, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
