@@ -390,8 +390,9 @@ struct bc_volume {
 	bool has_mode;
 	unsigned mode;
 	bool caps_valid;
-	unsigned io_threads;	/* threads that may call read/write at once;
-				 * 0 or 1: one at a time */
+	/* threads that may call read, write, map and zero at once (the
+	 * host copy settles holes beside its writes); 0 or 1: one at a time */
+	unsigned io_threads;
 	struct bc_caps caps;
 	/* host locks held while the volume is open for writing (iSCSI LUs,
 	 * src/volume/lock.h), released after the backend closed */

@@ -51,7 +51,6 @@ struct fdst {
 	/* ranges being settled on it, one slot per worker and finish()'s:
 	 * each holds the watermark below itself */
 	uint64_t settling[MAX_WORKERS + 1];
-	pthread_mutex_t settle_lock;	/* one settle at a time on it */
 	/* workers using it now, and how many it takes at once (its
 	 * io_threads): the pool is larger than any one volume takes */
 	unsigned busy, limit;
@@ -226,9 +225,7 @@ static int settle(struct fan *g, struct fdst *d, uint64_t off, uint64_t len,
 	h.st = &delta;
 	d->settling[slot] = off;
 	pthread_mutex_unlock(&g->lock);
-	pthread_mutex_lock(&d->settle_lock);
 	rc = bc_dest_settle(&h, off, len, e);
-	pthread_mutex_unlock(&d->settle_lock);
 	pthread_mutex_lock(&g->lock);
 	d->settling[slot] = NO_OFFSET;
 	st->skipped_bytes += delta.skipped_bytes;
@@ -685,7 +682,6 @@ static int fan_new(struct bc_volume *src, struct bc_fanout_dest *dd, size_t n,
 		d->fail_off = NO_OFFSET;
 		for (unsigned s = 0; s <= MAX_WORKERS; s++)
 			d->settling[s] = NO_OFFSET;
-		pthread_mutex_init(&d->settle_lock, NULL);
 		if ((rc = bc_volume_caps(dd[i].dst, &d->dc, dd[i].e)) < 0)
 			return rc;
 		bc_dest_holes_init(&d->holes, dd[i].dst, d->dc, dd[i].proven_zero,
@@ -721,9 +717,6 @@ static void fan_free(struct fan *g)
 		free(g->w[i].buf);
 		free(g->w[i].todo);
 	}
-	if (g->d)
-		for (size_t i = 0; i < g->n; i++)
-			pthread_mutex_destroy(&g->d[i].settle_lock);
 	pthread_cond_destroy(&g->slot_free);
 	pthread_cond_destroy(&g->not_full);
 	pthread_cond_destroy(&g->not_empty);

@@ -41,6 +41,19 @@ void bc_host_observe_chunk(struct engine *g, uint64_t len, double secs)
 		pthread_cond_broadcast(&g->not_empty);
 }
 
+/* Lock not held: one piece of a source hole made to read zero on the
+ * destination (holes.c's rule), beside the other workers' commands. */
+static int settle(struct worker *w, uint64_t off, uint64_t len)
+{
+	struct engine *g = w->g;
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	rc = bc_host_settle_unlocked(g, off, len, &w->settling, &w->err);
+	pthread_mutex_unlock(&g->lock);
+	return rc;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -75,6 +88,8 @@ static void *worker_main(void *arg)
 		else if (bc_deadline_passed(&g->o->deadline))
 			rc = bc_deadline_error(&w->err, g->src->name, "copy", c.off,
 					       g->src->block_size, &g->o->deadline);
+		else if (c.hole)
+			rc = settle(w, c.off, c.len);
 		else
 			rc = bc_host_copy_chunk(w, c.off, (size_t)c.len, &fail);
 
@@ -90,39 +105,65 @@ static void *worker_main(void *arg)
 			bc_host_record_failure(g, rc, fail, &w->err);
 			break;
 		}
-		bc_host_observe_chunk(g, c.len, bc_host_elapsed(&t0));
+		/* the controller climbs on data moved: a hole's bytes (a map
+		 * query or a WRITE SAME for any length) would swamp them */
+		if (!c.hole)
+			bc_host_observe_chunk(g, c.len, bc_host_elapsed(&t0));
 		bc_host_progress(g, false);
 	}
 	pthread_mutex_unlock(&g->lock);
 	return NULL;
 }
 
-/* Hand a data range to the workers in chunks (lock not held). */
-int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len)
+/*
+ * A hole is settled in pieces of at most this much, each by one worker:
+ * a large hole onto old data (WRITE SAME after WRITE SAME, each bounded
+ * by the LU's maximum) is spread over the workers, while a hole on a
+ * thin destination costs a few map queries, not one per data chunk.
+ */
+#define HOLE_PIECE (1ull << 30)
+
+/* Lock held.  Queue [off, off + len) in items of at most @piece bytes
+ * (in order: the queue's head is the lowest offset not handed out). */
+static int queue_locked(struct engine *g, uint64_t off, uint64_t len,
+			uint64_t piece, bool hole)
 {
 	uint64_t end = off + len;
-	int rc = 0;
 
-	pthread_mutex_lock(&g->lock);
-	g->iv.extents++;
-	g->iv.extent_bytes += len;
 	while (off < end && !g->failed) {
-		uint64_t n = end - off < g->tune.chunk ? end - off : g->tune.chunk;
+		uint64_t n = end - off < piece ? end - off : piece;
 
 		while (g->q_len == 2 * MAX_WORKERS && !g->failed)
 			pthread_cond_wait(&g->not_full, &g->lock);
 		if (g->failed)
 			break;
 		g->queue[(g->q_head + g->q_len) % (2 * MAX_WORKERS)] =
-			(struct chunk){ off, n };
+			(struct chunk){ off, n, hole };
 		g->q_len++;
 		off += n;
-		g->produced = off;
+		if (off > g->produced)
+			g->produced = off;
 		pthread_cond_signal(&g->not_empty);
 	}
-	rc = g->failed;
+	return g->failed;
+}
+
+/* Hand a data range to the workers in chunks (lock not held). */
+int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&g->lock);
+	g->iv.extents++;
+	g->iv.extent_bytes += len;
+	rc = queue_locked(g, off, len, g->tune.chunk, false);
 	pthread_mutex_unlock(&g->lock);
 	return rc;
+}
+
+int bc_host_queue_hole(struct engine *g, uint64_t off, uint64_t len)
+{
+	return queue_locked(g, off, len, HOLE_PIECE, true);
 }
 
 int bc_host_pool_start(struct engine *g, struct bc_error *e)

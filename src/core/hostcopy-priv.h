@@ -28,9 +28,12 @@
  * keep up must slow the copy, not pile up requests) */
 #define FLUSH_RING 4
 
+/* A range of the source for a worker: data to copy, or a hole to settle
+ * on the destination. */
 struct chunk {
 	uint64_t off;
 	uint64_t len;
+	bool hole;
 };
 
 struct engine;
@@ -41,7 +44,7 @@ struct worker {
 	void *buf;
 	struct bc_error err;
 	uint64_t inflight;	/* chunk being copied, or NO_OFFSET */
-	uint64_t settling;	/* hole being settled, or NO_OFFSET */
+	uint64_t settling;	/* zero run being settled, or NO_OFFSET */
 };
 
 struct engine {
@@ -95,11 +98,14 @@ struct engine {
 	bool durable_news;
 	/* bc_host_wrote() when the last flush that succeeded was sent */
 	uint64_t flushed_through;
-	/* a destination range waiting to be made zero, merged so that runs
-	 * of holes cost one command */
+	/* the source's hole the producer is growing: extents of holes in a
+	 * row (a map reply may cut one) are queued as one, when data or a
+	 * hole that does not touch it comes, or the source ends */
+	uint64_t src_hole_off, src_hole_len;
+	/* the workers' zero runs (zero detection) waiting to be made zero
+	 * on the destination, merged so that runs of them cost one command */
 	uint64_t hole_off, hole_len;
-	uint64_t producer_settling;	/* as worker.settling */
-	pthread_mutex_t settle_lock;	/* one settle at a time */
+	uint64_t producer_settling;	/* as worker.settling, for finish() */
 	unsigned n_workers;
 	unsigned started;	/* worker threads running */
 	struct worker workers[MAX_WORKERS];
@@ -118,6 +124,8 @@ static inline uint64_t bc_host_watermark(const struct engine *g)
 	for (unsigned i = 0; i < g->n_workers; i++)
 		if (g->workers[i].inflight < w)
 			w = g->workers[i].inflight;
+	if (g->src_hole_len && g->src_hole_off < w)
+		w = g->src_hole_off;
 	if (g->hole_len && g->hole_off < w)
 		w = g->hole_off;
 	if (g->producer_settling < w)
@@ -173,6 +181,9 @@ void bc_host_progress(struct engine *g, bool force);
 /* Lock not held: queue [off, off + len) for the workers in chunks;
  * returns the first failure so far (0 if none). */
 int bc_host_queue_data(struct engine *g, uint64_t off, uint64_t len);
+/* Lock held: queue the hole [off, off + len) for the workers to settle,
+ * in pieces; returns the first failure so far (0 if none). */
+int bc_host_queue_hole(struct engine *g, uint64_t off, uint64_t len);
 /* Lock not held: buffers and threads for g->n_workers workers. */
 int bc_host_pool_start(struct engine *g, struct bc_error *e);
 /* Lock not held: nothing more comes (@rc < 0: the producer failed, at

@@ -17,10 +17,10 @@
  * with the engine lock held and returns with it held, but drops it while
  * the destination is asked or zeroed: a map query or WRITE SAME is a round
  * trip behind the data queued on the destination (176 of them took 0.25 s
- * of a 1.2 s copy against tgt), and the workers must go on meanwhile.
- * Settling is serialised by settle_lock (the volume's map and zero paths
- * are not promised thread-safe with each other), and *slot holds the
- * range's offset until it is done, so the watermark stays below it.
+ * of a 1.2 s copy against tgt), and the workers must go on meanwhile --
+ * settling other ranges too: a volume's map and zero ops take threads as
+ * its reads and writes do (volume/io.h).  *slot holds the range's offset
+ * until it is done, so the watermark stays below it.
  */
 int bc_host_settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
 			    uint64_t *slot, struct bc_error *e)
@@ -34,9 +34,7 @@ int bc_host_settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
 	h.st = &delta;
 	*slot = off;
 	pthread_mutex_unlock(&g->lock);
-	pthread_mutex_lock(&g->settle_lock);
 	rc = bc_dest_settle(&h, off, len, e);
-	pthread_mutex_unlock(&g->settle_lock);
 	pthread_mutex_lock(&g->lock);
 	*slot = NO_OFFSET;
 	g->st->skipped_bytes += delta.skipped_bytes;
@@ -46,9 +44,9 @@ int bc_host_settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
 }
 
 /*
- * Lock held.  Merge a hole into the pending one; a pending hole that does
- * not touch it is settled first (see settle_unlocked).  On failure *fail
- * is the lowest offset left undone.
+ * Lock held.  Merge a worker's zero run into the pending one; a pending
+ * one that does not touch it is settled first (see settle_unlocked).  On
+ * failure *fail is the lowest offset left undone.
  */
 int bc_host_add_hole(struct engine *g, uint64_t off, uint64_t len,
 		     uint64_t *slot, uint64_t *fail, struct bc_error *e)

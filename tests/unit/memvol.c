@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "memvol.h"
 
@@ -131,7 +132,7 @@ static int mv_map_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 	return 0;
 }
 
-static int mv_zero_locked(struct bc_volume *v, uint64_t off, uint64_t len,
+static int mv_zero_unhooked_locked(struct bc_volume *v, uint64_t off, uint64_t len,
 		   unsigned flags, struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);
@@ -263,7 +264,7 @@ LOCKED(mv_write, (struct bc_volume *v, const void *buf, uint64_t off,
 LOCKED(mv_map, (struct bc_volume *v, uint64_t off, uint64_t len,
 		struct bc_extent *out, size_t max, size_t *n,
 		struct bc_error *e), (v, off, len, out, max, n, e))
-LOCKED(mv_zero, (struct bc_volume *v, uint64_t off, uint64_t len,
+LOCKED(mv_zero_unhooked, (struct bc_volume *v, uint64_t off, uint64_t len,
 		 unsigned flags, struct bc_error *e), (v, off, len, flags, e))
 LOCKED(mv_flush_unhooked, (struct bc_volume *v, struct bc_error *e), (v, e))
 LOCKED(mv_offload, (struct bc_volume *src, uint64_t soff, struct bc_volume *dst,
@@ -280,6 +281,39 @@ static int mv_read(struct bc_volume *v, void *buf, uint64_t off, size_t len,
 	if (m->before_io)
 		m->before_io(m, false, off, len, m->before_io_arg);
 	return mv_read_unhooked(v, buf, off, len, e);
+}
+
+static int mv_zero(struct bc_volume *v, uint64_t off, uint64_t len,
+		   unsigned flags, struct bc_error *e)
+{
+	struct memvol *m = memvol_of(v);
+
+	if (m->before_zero)
+		m->before_zero(m, off, len, m->before_zero_arg);
+	return mv_zero_unhooked(v, off, len, flags, e);
+}
+
+void memvol_overlap_zero(struct memvol *m, uint64_t off, uint64_t len,
+			 void *arg)
+{
+	struct memvol_overlap *t = arg;
+	struct timespec until;
+
+	(void)m;
+	(void)off;
+	(void)len;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 60;
+	pthread_mutex_lock(&t->lock);
+	t->calls++;
+	if (++t->in >= 2)
+		t->seen = true;
+	pthread_cond_broadcast(&t->cv);
+	while (!t->seen &&
+	       pthread_cond_timedwait(&t->cv, &t->lock, &until) != ETIMEDOUT)
+		;
+	t->in--;
+	pthread_mutex_unlock(&t->lock);
 }
 
 static int mv_flush(struct bc_volume *v, struct bc_error *e)

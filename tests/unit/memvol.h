@@ -3,6 +3,7 @@
 #ifndef BC_TEST_MEMVOL_H
 #define BC_TEST_MEMVOL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -77,7 +78,29 @@ struct memvol {
 	void (*before_io)(struct memvol *m, bool flush, uint64_t off,
 			  size_t len, void *arg);
 	void *before_io_arg;
+	/* called before a zero op takes the memvols' lock, likewise */
+	void (*before_zero)(struct memvol *m, uint64_t off, uint64_t len,
+			    void *arg);
+	void *before_zero_arg;
 };
+
+/*
+ * A before_zero hook that tells whether zero ops run at once: each one
+ * waits until another is in its hook too (then both go on), or until
+ * 60 s passed -- a bound for the failing case, not a wait.  One struct
+ * may serve several volumes.
+ */
+struct memvol_overlap {
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	unsigned in;		/* in the hook now */
+	unsigned calls;
+	bool seen;		/* two were in it at once */
+};
+#define MEMVOL_OVERLAP_INIT { .lock = PTHREAD_MUTEX_INITIALIZER, \
+			      .cv = PTHREAD_COND_INITIALIZER }
+void memvol_overlap_zero(struct memvol *m, uint64_t off, uint64_t len,
+			 void *arg);
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
 			     bool has_map, bool zero_init, bool writable);

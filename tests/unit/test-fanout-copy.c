@@ -110,6 +110,36 @@ static void test_three_destinations_one_read(void **state)
 		bc_volume_close(r.d[i].dst);
 }
 
+/* One destination's holes settled by several workers at once (as
+ * test-hostcopy.c's test_holes_settled_in_parallel): the first zero op is
+ * held until a second one on the same destination runs beside it. */
+static void test_holes_settled_in_parallel(void **state)
+{
+	struct bc_volume *s = memvol_new("src", 64 * MiB, 512, true, true, false);
+	struct bc_volume *d = memvol_new("old", 64 * MiB, 512, true, true, true);
+	struct memvol_overlap t = MEMVOL_OVERLAP_INIT;
+	struct bc_copy_opts o = { .chunk = 1 * MiB };
+	struct fan_run r = { 0 };
+
+	(void)state;
+	s->io_threads = d->io_threads = 4;
+	for (unsigned i = 0; i < 4; i++)
+		memvol_fill(s, i * 16 * MiB, 1 * MiB, 20 + i);
+	memvol_garbage(d, 21);
+	memvol_of(d)->before_zero = memvol_overlap_zero;
+	memvol_of(d)->before_zero_arg = &t;
+	set_dest(&r, 0, d, false);
+	assert_int_equal(bc_host_copy_fanout(s, r.d, r.n, &o), 0);
+	assert_true(t.seen);
+	assert_int_equal(r.d[0].rc, 0);
+	assert_true(memvol_same(s, d, 64 * MiB));
+	assert_int_equal(r.st[0].zeroed_bytes, 60 * MiB);
+	assert_int_equal(r.st[0].resume_offset, 64 * MiB);
+	assert_int_equal(memvol_allocated_bytes(d), 4 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 static void test_failing_destination_alone(void **state)
 {
 	struct bc_volume *s = with_threads(memvol_new("src", 8 * MiB, 512, true, true, false), state);
@@ -255,6 +285,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_three_destinations_one_read),
 		cmocka_unit_test(test_failing_destination_alone),
+		cmocka_unit_test(test_holes_settled_in_parallel),
 		cmocka_unit_test(test_source_failure_stops_all),
 		cmocka_unit_test(test_flush_never_nothing_durable),
 		cmocka_unit_test(test_pool_bounded),

@@ -512,6 +512,41 @@ static void test_durable_reported_while_workers_hang(void **state)
 	bc_volume_close(d);
 }
 
+/*
+ * The source's holes are settled by the workers, several at once: a
+ * WRITE SAME is a round trip behind the data queued on the destination,
+ * and one at a time in the producer (as before) made a copy onto old data
+ * twice as slow as qemu-img against tgt.  Four data extents with holes
+ * between them, onto old data: the first zero op is held until a second
+ * one runs beside it.
+ */
+static void test_holes_settled_in_parallel(void **state)
+{
+	struct bc_volume *s = memvol_new("src", 64 * MiB, 512, true, true, false);
+	struct bc_volume *d = memvol_new("dst", 64 * MiB, 512, true, true, true);
+	struct memvol_overlap t = MEMVOL_OVERLAP_INIT;
+	struct bc_copy_opts o = { .chunk = 1 * MiB };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	(void)state;
+	s->io_threads = d->io_threads = 4;
+	for (unsigned i = 0; i < 4; i++)
+		memvol_fill(s, i * 16 * MiB, 1 * MiB, 20 + i);
+	memvol_garbage(d, 21);
+	memvol_of(d)->before_zero = memvol_overlap_zero;
+	memvol_of(d)->before_zero_arg = &t;
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(t.seen);
+	assert_true(memvol_same(s, d, 64 * MiB));
+	assert_int_equal(st.zeroed_bytes, 60 * MiB);
+	assert_int_equal(st.written_bytes, 4 * MiB);
+	assert_int_equal(st.resume_offset, 64 * MiB);
+	assert_int_equal(memvol_allocated_bytes(d), 4 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
 /* The third of the flushes every MiB fails: the second one made all
  * before the chunk it followed durable (1 MiB), the rest may be lost. */
 static void test_failed_write_behind_flush(void **state)
@@ -751,6 +786,7 @@ int main(void)
 		cmocka_unit_test(test_failed_write_behind_flush),
 		cmocka_unit_test(test_durable_offset),
 		cmocka_unit_test(test_durable_reported_while_workers_hang),
+		cmocka_unit_test(test_holes_settled_in_parallel),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
 		cmocka_unit_test(test_join_depth_below_workers),

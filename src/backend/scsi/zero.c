@@ -14,6 +14,22 @@
 #include "scsi/unmap.h"
 
 /*
+ * What a command refused teaches is kept in the volume for every later
+ * zeroing, and the host copy zeroes from several threads at once: the
+ * flags are read and set with __atomic (a refusal seen twice is set
+ * twice, to the same value).
+ */
+static bool flag(const bool *f)
+{
+	return __atomic_load_n(f, __ATOMIC_RELAXED);
+}
+
+static void clear_flag(bool *f)
+{
+	__atomic_store_n(f, false, __ATOMIC_RELAXED);
+}
+
+/*
  * Write zeros over [lba, +blocks) of the LU: WRITE SAME(16) without UNMAP
  * (one block on the wire), else WRITE(16) of a zero buffer.  For the
  * partial granules at the edges of an UNMAP, so they are short.
@@ -28,12 +44,13 @@ static int zero_blocks(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 
 	if (step > UINT32_MAX)
 		step = UINT32_MAX;
-	while (blocks && !p->ws_plain_bad) {
+	while (blocks && !flag(&p->ws_plain_bad)) {
 		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
 
 		rc = bc_lu_write_same16(&p->lu, lba, n, false, e);
 		if (rc == -EOPNOTSUPP) {
-			p->ws_plain_bad = true;		/* WRITE(16) from here on */
+			/* WRITE(16) from here on */
+			__atomic_store_n(&p->ws_plain_bad, true, __ATOMIC_RELAXED);
 			bc_error_clear(e);
 			break;
 		}
@@ -83,7 +100,7 @@ static int unmap_prove(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 			return zero_blocks(p, lba, end - lba, e);
 		}
 		if (rc == -EOPNOTSUPP) {
-			p->unmap_zeroes = false;
+			clear_flag(&p->unmap_zeroes);
 			return rc;
 		}
 		if (rc < 0)
@@ -129,7 +146,7 @@ static int zero_by_unmap(struct scsi_priv *p, uint64_t lba, uint64_t blocks,
 						    "parameter list");
 			rc = bc_lu_unmap_list(&p->lu, list, (uint16_t)l, s.desc[0].lba, e);
 			if (rc == -EOPNOTSUPP) {
-				p->unmap_zeroes = false;
+				clear_flag(&p->unmap_zeroes);
 				return rc;
 			}
 			if (rc < 0)
@@ -178,17 +195,17 @@ int bc_scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 	uint64_t step = p->bl.max_write_same ? p->bl.max_write_same : 65536;
 	int rc = 0;
 
-	if (!(flags & BC_ZERO_MAY_UNMAP) || (!p->ws_unmap && !p->unmap_zeroes))
+	if (!(flags & BC_ZERO_MAY_UNMAP) || (!flag(&p->ws_unmap) && !flag(&p->unmap_zeroes)))
 		return -EOPNOTSUPP;	/* the engine writes zeros */
 	if (step > UINT32_MAX)
 		step = UINT32_MAX;
-	while (blocks && p->ws_unmap) {
+	while (blocks && flag(&p->ws_unmap)) {
 		uint32_t n = blocks > step ? (uint32_t)step : (uint32_t)blocks;
 
 		rc = bc_lu_write_same16_unmap(&p->lu, lba, n, e);
 		if (rc == -EOPNOTSUPP && lba == first) {
-			p->ws_unmap = false;	/* not really supported */
-			if (!p->unmap_zeroes)
+			clear_flag(&p->ws_unmap);	/* not really supported */
+			if (!flag(&p->unmap_zeroes))
 				return rc;
 			bc_error_clear(e);
 			rc = 0;
@@ -199,8 +216,12 @@ int bc_scsi_zero(struct bc_volume *v, uint64_t off, uint64_t len,
 		lba += n;
 		blocks -= n;
 	}
+	/* WRITE SAME+UNMAP refused, here or in another thread meanwhile:
+	 * UNMAP where it may make zeros, else the engine writes them (over
+	 * all of the range, which is right whatever part was done) */
 	if (!rc && blocks)
-		rc = zero_by_unmap(p, lba, blocks, e);
+		rc = flag(&p->unmap_zeroes) ? zero_by_unmap(p, lba, blocks, e) :
+					      -EOPNOTSUPP;
 	/* the LU changed behind the block device's page cache */
 	if (p->data)
 		bc_blk_invalidate(p->data);
