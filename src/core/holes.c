@@ -101,3 +101,23 @@ int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 	}
 	return 0;
 }
+
+bool bc_map_ask_next(const struct bc_map_ask *a)
+{
+	return a->misses < BC_MAP_ASK_MISSES || a->unasked + 1 >= BC_MAP_ASK_AGAIN;
+}
+
+void bc_map_ask_done(struct bc_map_ask *a, bool asked, bool proved,
+		     bool wrote_zeros)
+{
+	if (wrote_zeros || proved) {
+		a->misses = 0;
+		a->unasked = 0;
+	} else if (asked) {
+		if (a->misses < BC_MAP_ASK_MISSES)
+			a->misses++;
+		a->unasked = 0;
+	} else {
+		a->unasked++;
+	}
+}

@@ -30,4 +30,31 @@ void bc_dest_holes_init(struct bc_dest_holes *h, struct bc_volume *dst,
 int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 		   struct bc_error *e);
 
+/*
+ * Whether to ask the destination's map before zeroing a hole.  A query
+ * that finds nothing deallocated is a round trip wasted, and not always a
+ * cheap one: tgt answers GET LBA STATUS with SEEK_DATA/SEEK_HOLE on its
+ * backing file, which on tmpfs walks every page up to the next hole (a
+ * copy onto 4 GiB of old data spent 6 of its 8 s there).  So after
+ * BC_MAP_ASK_MISSES queries in a row proved nothing, holes are zeroed
+ * without asking -- always correct, only maybe more work -- and every
+ * BC_MAP_ASK_AGAIN-th hole asks again, so a destination that turns thin
+ * further on is followed.  Where the zeroing fell back to written zeros,
+ * a query is always cheaper: asking never stops.  Pure: the caller keeps
+ * the state (under its lock) and tells each settle's outcome.
+ */
+#define BC_MAP_ASK_MISSES 4
+#define BC_MAP_ASK_AGAIN 16
+
+struct bc_map_ask {
+	unsigned misses;	/* queries in a row that proved nothing */
+	unsigned unasked;	/* holes zeroed without asking since */
+};
+
+bool bc_map_ask_next(const struct bc_map_ask *a);
+/* A settle is done: @asked the map, which @proved some bytes zero;
+ * @wrote_zeros: zeros were written (no zeroing command). */
+void bc_map_ask_done(struct bc_map_ask *a, bool asked, bool proved,
+		     bool wrote_zeros);
+
 #endif
