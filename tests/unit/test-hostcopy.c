@@ -547,6 +547,40 @@ static void test_holes_settled_in_parallel(void **state)
 	bc_volume_close(d);
 }
 
+/*
+ * The destination's map is asked about a hole while it proves something:
+ * 40 holes onto old data ask four times, then every 16th hole (19, 35);
+ * onto a thin destination, every time.  One I/O thread: in order.
+ */
+static void map_queries(bool old_data, unsigned want_maps, uint64_t want_zeroed)
+{
+	struct bc_volume *s = memvol_new("src", 40 * MiB, 512, true, true, false);
+	struct bc_volume *d = memvol_new("dst", 40 * MiB, 512, true, true, true);
+	struct bc_copy_opts o = { 0 };
+	struct bc_copy_stats st = { 0 };
+	struct bc_error e = { 0 };
+
+	for (unsigned i = 0; i < 40; i++)
+		memvol_fill(s, i * MiB, 256 * 1024, 30 + i);
+	if (old_data)
+		memvol_garbage(d, 31);
+	assert_int_equal(bc_host_copy(s, d, false, &o, &st, &e), 0);
+	assert_true(memvol_same(s, d, 40 * MiB));
+	assert_int_equal(memvol_of(d)->maps, want_maps);
+	assert_int_equal(st.zeroed_bytes, want_zeroed);
+	assert_int_equal(st.skipped_bytes, 30 * MiB - want_zeroed);
+	assert_int_equal(memvol_allocated_bytes(d), 10 * MiB);
+	bc_volume_close(s);
+	bc_volume_close(d);
+}
+
+static void test_map_asked_while_it_proves(void **state)
+{
+	(void)state;
+	map_queries(true, 6, 30 * MiB);
+	map_queries(false, 40, 0);
+}
+
 /* The third of the flushes every MiB fails: the second one made all
  * before the chunk it followed durable (1 MiB), the rest may be lost. */
 static void test_failed_write_behind_flush(void **state)
@@ -787,6 +821,7 @@ int main(void)
 		cmocka_unit_test(test_durable_offset),
 		cmocka_unit_test(test_durable_reported_while_workers_hang),
 		cmocka_unit_test(test_holes_settled_in_parallel),
+		cmocka_unit_test(test_map_asked_while_it_proves),
 		cmocka_unit_test(test_failed_final_flush_after_write_behind),
 		cmocka_unit_test(test_failed_final_flush_resumes_from_start),
 		cmocka_unit_test(test_join_depth_below_workers),
