@@ -6,6 +6,9 @@
 #     live: BENCH_DIR (default /var/tmp) or BENCH_TMPFS (default /dev/shm)
 #   BENCH_CASES="1 1b 2 scale" (the default: all) picks cases; BENCH_FILES=0
 #   skips case 4 (bench-files.sh)
+#   BENCH_TGT_SEGMENT=BYTES: tgt's MaxRecvDataSegmentLength and
+#     MaxXmitDataSegmentLength (default: tgt's own, 8 KiB data PDUs each
+#     way), for every tool alike
 #
 # Every case runs its tools round robin, one run each per round, ROUNDS
 # rounds (at least 5): this machine's speed drifts over minutes and the
@@ -131,6 +134,13 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	tgt_start
 	IQN=iqn.2026-12.bench.blkclone:b
 	tgt_target 1 "$IQN"
+	if [ -n "${BENCH_TGT_SEGMENT:-}" ]; then
+		for k in MaxRecvDataSegmentLength MaxXmitDataSegmentLength; do
+			tgtadm -C "$TGT_CTL" --lld iscsi --mode target --op update --tid 1 \
+				--name "$k" --value "$BENCH_TGT_SEGMENT"
+		done
+		echo "tgt: MaxRecvDataSegmentLength and MaxXmitDataSegmentLength $BENCH_TGT_SEGMENT"
+	fi
 	n=1
 	for f in thin d1 full d2 small d3 large d4 d5; do tgt_lun 1 $n "$W/$f.img"; n=$((n + 1)); done
 	U=iscsi://127.0.0.1:$TGT_PORT/$IQN

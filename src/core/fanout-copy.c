@@ -42,7 +42,7 @@ struct fdst {
 	struct bc_fanout_dest *d;
 	const struct bc_caps *dc;
 	struct bc_dest_holes holes;
-	struct bc_map_ask map_ask;	/* under the lock (holes.h) */
+	struct bc_map_known known;	/* under the lock (holes.h) */
 	int failed;			/* its first error, 0 if none */
 	uint64_t fail_off;		/* lowest offset it may lack */
 	uint64_t unflushed, durable;	/* as struct engine's */
@@ -218,21 +218,20 @@ static int settle(struct fan *g, struct fdst *d, uint64_t off, uint64_t len,
 {
 	struct bc_copy_stats delta = { 0 };
 	struct bc_dest_holes h = d->holes;
+	struct bc_map_known known;
 	struct bc_copy_stats *st = d->d->st;
 	int rc;
 
 	if (!len)
 		return 0;
 	h.st = &delta;
-	h.map_proves = h.map_proves && bc_map_ask_next(&d->map_ask);
+	known = d->known;
 	d->settling[slot] = off;
 	pthread_mutex_unlock(&g->lock);
-	rc = bc_dest_settle(&h, off, len, e);
+	rc = bc_dest_settle(&h, &known, off, len, e);
 	pthread_mutex_lock(&g->lock);
 	d->settling[slot] = NO_OFFSET;
-	if (!rc && d->holes.map_proves && !h.proven_zero)
-		bc_map_ask_done(&d->map_ask, h.map_proves, delta.skipped_bytes > 0,
-				delta.written_bytes > 0);
+	bc_map_known_merge(&d->known, &known);
 	st->skipped_bytes += delta.skipped_bytes;
 	st->zeroed_bytes += delta.zeroed_bytes;
 	st->written_bytes += delta.written_bytes;

@@ -62,8 +62,8 @@ static int zero_range(const struct bc_dest_holes *h, uint64_t off,
 	return rc;
 }
 
-int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
-		   struct bc_error *e)
+int bc_dest_settle(const struct bc_dest_holes *h, struct bc_map_known *known,
+		   uint64_t off, uint64_t len, struct bc_error *e)
 {
 	struct bc_extent ext[MAP_BATCH];
 	uint64_t end = off + len;
@@ -77,22 +77,42 @@ int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 	if (!h->map_proves)
 		return zero_range(h, off, len, e);
 	while (off < end) {
+		uint64_t ask = end;
 		size_t n = 0;
-		int rc = bc_volume_map(h->dst, off, end - off, ext, MAP_BATCH,
-				       &n, e);
+		int rc;
 
+		if (known && off >= known->off && off < known->end) {
+			uint64_t l = (known->end < end ? known->end : end) - off;
+
+			if ((rc = zero_range(h, off, l, e)) < 0)
+				return rc;
+			off += l;
+			continue;
+		}
+		if (known && known->ask_far)
+			ask = h->dst->size;
+		rc = bc_volume_map(h->dst, off, ask - off, ext, MAP_BATCH, &n, e);
 		if (rc < 0)
 			return rc;
 		if (!n)
 			return zero_range(h, off, end - off, e);
 		for (size_t i = 0; i < n && off < end; i++) {
 			uint64_t l = ext[i].length;
+			bool mapped = ext[i].state != BC_EXTENT_DEALLOCATED;
 
 			if (ext[i].offset != off || !l)
 				return zero_range(h, off, end - off, e);
+			if (l > ask - off)
+				l = ask - off;
+			if (known && mapped) {
+				known->off = off;
+				known->end = off + l;
+			}
 			if (l > end - off)
 				l = end - off;
-			if (ext[i].state == BC_EXTENT_DEALLOCATED)
+			if (known && off + l == end)
+				known->ask_far = mapped;
+			if (!mapped)
 				h->st->skipped_bytes += l;
 			else if ((rc = zero_range(h, off, l, e)) < 0)
 				return rc;
@@ -102,22 +122,11 @@ int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
 	return 0;
 }
 
-bool bc_map_ask_next(const struct bc_map_ask *a)
+void bc_map_known_merge(struct bc_map_known *into,
+			const struct bc_map_known *from)
 {
-	return a->misses < BC_MAP_ASK_MISSES || a->unasked + 1 >= BC_MAP_ASK_AGAIN;
-}
-
-void bc_map_ask_done(struct bc_map_ask *a, bool asked, bool proved,
-		     bool wrote_zeros)
-{
-	if (wrote_zeros || proved) {
-		a->misses = 0;
-		a->unasked = 0;
-	} else if (asked) {
-		if (a->misses < BC_MAP_ASK_MISSES)
-			a->misses++;
-		a->unasked = 0;
-	} else {
-		a->unasked++;
-	}
+	if (from->end >= into->end)
+		*into = *from;
+	else
+		into->ask_far = from->ask_far;
 }

@@ -26,35 +26,34 @@ void bc_dest_holes_init(struct bc_dest_holes *h, struct bc_volume *dst,
 			const struct bc_caps *dc, bool proven_zero,
 			struct bc_copy_stats *st);
 
-/* Make [off, off+len) of the destination read zero, or prove it does. */
-int bc_dest_settle(const struct bc_dest_holes *h, uint64_t off, uint64_t len,
-		   struct bc_error *e);
-
 /*
- * Whether to ask the destination's map before zeroing a hole.  A query
- * that finds nothing deallocated is a round trip wasted, and not always a
- * cheap one: tgt answers GET LBA STATUS with SEEK_DATA/SEEK_HOLE on its
- * backing file, which on tmpfs walks every page up to the next hole (a
- * copy onto 4 GiB of old data spent 6 of its 8 s there).  So after
- * BC_MAP_ASK_MISSES queries in a row proved nothing, holes are zeroed
- * without asking -- always correct, only maybe more work -- and every
- * BC_MAP_ASK_AGAIN-th hole asks again, so a destination that turns thin
- * further on is followed.  Where the zeroing fell back to written zeros,
- * a query is always cheaper: asking never stops.  Pure: the caller keeps
- * the state (under its lock) and tells each settle's outcome.
+ * What the destination's map said that stays true for the rest of a copy:
+ * a range reported mapped or anchored is zeroed without asking again --
+ * zeroing is right whatever the map says, only a proof of zero needs a
+ * fresh answer.  A query is a round trip, and not always a cheap one: tgt
+ * answers GET LBA STATUS with SEEK_DATA/SEEK_HOLE on its backing file,
+ * which on tmpfs walks every page to the next hole; a copy onto 4 GiB of
+ * old data asked once per hole and spent 6 of its 8 s there.  A query
+ * asks about the hole only, as long as holes come out deallocated (on a
+ * thin destination a longer question costs more on some backends); once
+ * one comes out mapped through its end, the next asks to the end of the
+ * volume, to learn how far the old data goes.  The caller keeps it, under
+ * its lock, and hands each settle a copy (bc_map_known_merge).
  */
-#define BC_MAP_ASK_MISSES 4
-#define BC_MAP_ASK_AGAIN 16
-
-struct bc_map_ask {
-	unsigned misses;	/* queries in a row that proved nothing */
-	unsigned unasked;	/* holes zeroed without asking since */
+struct bc_map_known {
+	uint64_t off, end;	/* reported mapped or anchored */
+	bool ask_far;		/* the last hole asked about was mapped
+				 * through its end */
 };
 
-bool bc_map_ask_next(const struct bc_map_ask *a);
-/* A settle is done: @asked the map, which @proved some bytes zero;
- * @wrote_zeros: zeros were written (no zeroing command). */
-void bc_map_ask_done(struct bc_map_ask *a, bool asked, bool proved,
-		     bool wrote_zeros);
+/* Make [off, off+len) of the destination read zero, or prove it does.
+ * @known (may be NULL): what earlier answers told, updated. */
+int bc_dest_settle(const struct bc_dest_holes *h, struct bc_map_known *known,
+		   uint64_t off, uint64_t len, struct bc_error *e);
+
+/* A settle's copy back into the caller's: the answer that reaches
+ * further wins (equal: the later one). */
+void bc_map_known_merge(struct bc_map_known *into,
+			const struct bc_map_known *from);
 
 #endif

@@ -54,7 +54,7 @@ struct engine {
 	struct bc_copy_stats *st;
 	struct bc_error *e;
 	struct bc_dest_holes holes;
-	struct bc_map_ask map_ask;	/* under @lock (holes.h) */
+	struct bc_map_known known;	/* under @lock (holes.h) */
 	uint32_t align;		/* I/O alignment: the larger block size */
 	uint32_t zgran;		/* zero detection granularity */
 	uint32_t buf_size;	/* each worker's buffer: the largest chunk */

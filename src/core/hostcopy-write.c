@@ -27,20 +27,19 @@ int bc_host_settle_unlocked(struct engine *g, uint64_t off, uint64_t len,
 {
 	struct bc_copy_stats delta = { 0 };
 	struct bc_dest_holes h = g->holes;
+	struct bc_map_known known;
 	int rc;
 
 	if (!len)
 		return 0;
 	h.st = &delta;
-	h.map_proves = h.map_proves && bc_map_ask_next(&g->map_ask);
+	known = g->known;
 	*slot = off;
 	pthread_mutex_unlock(&g->lock);
-	rc = bc_dest_settle(&h, off, len, e);
+	rc = bc_dest_settle(&h, &known, off, len, e);
 	pthread_mutex_lock(&g->lock);
 	*slot = NO_OFFSET;
-	if (!rc && g->holes.map_proves && !h.proven_zero)
-		bc_map_ask_done(&g->map_ask, h.map_proves, delta.skipped_bytes > 0,
-				delta.written_bytes > 0);
+	bc_map_known_merge(&g->known, &known);
 	g->st->skipped_bytes += delta.skipped_bytes;
 	g->st->zeroed_bytes += delta.zeroed_bytes;
 	g->st->written_bytes += delta.written_bytes;

@@ -129,7 +129,7 @@ static int pending_flush(struct pending *p, struct bc_copy_stats *st,
 			 struct bc_error *e)
 {
 	for (size_t i = 0; i < p->n; i++) {
-		int rc = bc_dest_settle(p->holes, p->r[i].offset, p->r[i].length, e);
+		int rc = bc_dest_settle(p->holes, NULL, p->r[i].offset, p->r[i].length, e);
 
 		if (rc < 0) {
 			/* nothing after this hole is known done */

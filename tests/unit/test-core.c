@@ -13,7 +13,6 @@
 
 #include <blkclone/error.h>
 
-#include "core/holes.h"
 #include "volume/address.h"
 #include "transport/iscsi/session.h"
 #include "util/json.h"
@@ -305,49 +304,6 @@ static void test_addr_display(void **state)
 	assert_string_equal(bc_addr_display("/dev/sda", b, sizeof(b)), "/dev/sda");
 }
 
-/*
- * Whether a hole's settle asks the destination's map (core/holes.h), over
- * destinations given hole by hole: 'p' the query proves some bytes zero,
- * 'm' it proves nothing, 'w' zeros were written (no zeroing command).
- * Want: 'A' asked, '.' zeroed without asking.
- */
-static void test_map_ask(void **state)
-{
-	static const struct {
-		const char *what, *dest, *want;
-	} t[] = {
-		{ "thin: every query proves, always asks",
-		  "pppppppppppppppppppppppp", "AAAAAAAAAAAAAAAAAAAAAAAA" },
-		{ "old data: four misses, then every 16th hole asks",
-		  "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm",
-		  "AAAA...............A...............A...." },
-		{ "old data, thin from hole 12: the 16th hole's query finds it",
-		  "mmmmmmmmmmmmpppppppppppp", "AAAA...............AAAAA" },
-		{ "one proof in between starts the count again",
-		  "mmmpmmmmmmmm", "AAAAAAAA...." },
-		{ "zeros written: a query is cheaper, never stops",
-		  "wwwwwwwwwwwwwwwwwwww", "AAAAAAAAAAAAAAAAAAAA" },
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		struct bc_map_ask a = { 0 };
-		char got[64] = { 0 };
-
-		for (size_t k = 0; t[i].dest[k]; k++) {
-			bool ask = bc_map_ask_next(&a);
-			char d = t[i].dest[k];
-
-			got[k] = ask ? 'A' : '.';
-			/* unasked, a hole is zeroed: nothing proved, and
-			 * zeros written only without a zeroing command */
-			bc_map_ask_done(&a, ask, ask && d == 'p', d == 'w');
-		}
-		if (strcmp(got, t[i].want))
-			fail_msg("%s: asked %s, want %s", t[i].what, got, t[i].want);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -356,7 +312,6 @@ int main(void)
 		cmocka_unit_test(test_address_classify),
 		cmocka_unit_test(test_address_resolve),
 		cmocka_unit_test(test_zero_detect),
-		cmocka_unit_test(test_map_ask),
 		cmocka_unit_test(test_zero_run),
 		cmocka_unit_test(test_error_format),
 		cmocka_unit_test(test_iscsi_url),

@@ -419,7 +419,7 @@ static void test_dlfeat_holes(void **state)
 			m->allocated[b] = false;
 		caps.extent_map.state = BC_SUP_YES;	/* as if NVMe had a map */
 		bc_dest_holes_init(&h, dst, &caps, false, &st);
-		assert_int_equal(bc_dest_settle(&h, 0, 65536, &e), 0);
+		assert_int_equal(bc_dest_settle(&h, NULL, 0, 65536, &e), 0);
 		assert_int_equal(st.skipped_bytes, rows[i].skipped);
 		back = malloc(65536);
 		assert_non_null(back);

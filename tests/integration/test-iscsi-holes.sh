@@ -1,0 +1,117 @@
+#!/bin/bash
+# The source's holes onto a real tgt destination that is not known zero:
+# which commands the destination LU gets.  blkclone talks to tgt through
+# tests/tools/iscsi-trace.py (a relay that writes down every SCSI command
+# sent); the test asserts on that list and on the backing files (cmp,
+# allocated blocks), never on what blkclone says of itself alone.
+#
+# A hole is zeroed without asking the destination's map where an earlier
+# answer showed it mapped (src/core/holes.h): tgt answers GET LBA STATUS
+# with SEEK_DATA/SEEK_HOLE on its backing file, which on tmpfs walks every
+# page to the next hole, so one query per hole onto old data made a copy
+# twice as slow as qemu-img.  One I/O thread (BLKCLONE_ISCSI_QUEUE_DEPTH=1)
+# for exact counts: with four, several holes may be asked about before the
+# first answer is back.
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/tgt-target.sh"
+need_root
+command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
+command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
+CLEANUP_HOOKS="tgt_stop stop_trace $CLEANUP_HOOKS"
+export BLKCLONE_STATE_DIR=$T/state
+
+IQN=iqn.2026-12.test.blkclone:holes
+# 8 data extents of 1 MiB at every 8 MiB: 8 holes of 7 MiB (14336 blocks,
+# one WRITE SAME each), the last one to the end
+truncate -s 64M "$T/src.img"
+for i in $(seq 0 7); do
+	dd if=/dev/urandom of="$T/src.img" bs=1M count=1 seek=$((i * 8)) conv=notrunc status=none
+done
+dd if=/dev/urandom of="$T/old.img" bs=1M count=64 status=none
+cp "$T/old.img" "$T/dst.img"
+tgt_start || exit 1
+tgt_target 1 "$IQN"
+tgt_lun 1 1 "$T/src.img"
+tgt_lun 1 2 "$T/dst.img"
+
+TRACE_PID=
+stop_trace() { [ -n "$TRACE_PID" ] && kill "$TRACE_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null; TRACE_PID=; }
+python3 "$TOP_SRCDIR/tests/tools/iscsi-trace.py" "$TGT_PORT" "$T/trace.status" "$T/log" &
+TRACE_PID=$!
+wait_for "$T/trace.status" '^port ' 120 || { fail "the relay did not start"; finish; exit 1; }
+U=iscsi://127.0.0.1:$(sed -n 's/^port //p' "$T/trace.status")/$IQN
+
+# count LUN PREFIX: the CDBs LUN got that start with PREFIX (hex)
+count() { awk -v l="$1" -v p="$2" '$1 == l && index($2, p) == 1 { n++ } END { print n + 0 }' "$T/log"; }
+# the bytes of FILE in data segments (SEEK_DATA/SEEK_HOLE: not stat's
+# block count, which holds the file system's extent tree blocks too)
+alloc() {
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY); end = os.fstat(fd).st_size; pos = n = 0
+while pos < end:
+    try:
+        d = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError:
+        break
+    h = os.lseek(fd, d, os.SEEK_HOLE); n += h - d; pos = h
+print(n)' "$1"
+}
+MiB=1048576
+
+# Every copy's probe sends one GET LBA STATUS to each LU (does it work?);
+# the settles' queries come on top.
+#
+# --- onto old data: the first hole asked about, the second to the end of
+# the LU; the answer (mapped to the end) settles the other six unasked
+: >"$T/log"
+BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
+check "old data: the copy is byte-equal to the source (cmp of the backing files)" cmp -s "$T/src.img" "$T/dst.img"
+n=$(count 2 9e12)
+check "old data: LUN 2 got 1 + 2 GET LBA STATUS, got $n" test "$n" = 3
+n=$(count 2 9308)
+check "old data: LUN 2 got 8 WRITE SAME(16) with UNMAP, one per hole, got $n" test "$n" = 8
+a=$(alloc "$T/dst.img")
+check "old data: the destination's backing file holds the 8 MiB of data only ($a bytes allocated)" \
+	test "$a" = $((8 * MiB))
+check "old data: --json says 56 MiB zeroed, none skipped ($(jq -c '{zeroed_bytes, skipped_bytes}' "$T/out"))" \
+	sh -c "jq -e '.zeroed_bytes == $((56 * MiB)) and .skipped_bytes == 0' '$T/out' >/dev/null"
+
+# --- onto the now thin copy: every hole asked about, none zeroed
+: >"$T/log"
+BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
+check "thin: byte-equal" cmp -s "$T/src.img" "$T/dst.img"
+n=$(count 2 9e12)
+check "thin: LUN 2 got 1 + 8 GET LBA STATUS, one per hole, got $n" test "$n" = 9
+n=$(count 2 93)
+check "thin: LUN 2 got no WRITE SAME, got $n" test "$n" = 0
+check "thin: --json says 56 MiB skipped ($(jq -c '{zeroed_bytes, skipped_bytes}' "$T/out"))" \
+	sh -c "jq -e '.zeroed_bytes == 0 and .skipped_bytes == $((56 * MiB))' '$T/out' >/dev/null"
+
+# --- old data in the first half only: holes 1-3 zeroed unasked (the far
+# answer from hole 1 reaches 32 MiB), hole 4's far question finds the
+# thin half, holes 4-7 asked about one by one and skipped
+: >"$T/log"
+truncate -s 0 "$T/dst.img"
+truncate -s 64M "$T/dst.img"
+dd if="$T/old.img" of="$T/dst.img" bs=1M count=32 conv=notrunc status=none
+BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
+check "half old: byte-equal" cmp -s "$T/src.img" "$T/dst.img"
+n=$(count 2 9e12)
+check "half old: LUN 2 got 1 + 2 + 4 GET LBA STATUS, got $n" test "$n" = 7
+n=$(count 2 9308)
+check "half old: LUN 2 got 4 WRITE SAME(16) with UNMAP, got $n" test "$n" = 4
+a=$(alloc "$T/dst.img")
+check "half old: the destination holds the 8 MiB of data only ($a bytes allocated)" test "$a" = $((8 * MiB))
+
+# --- four I/O threads (the default), onto old data again: the counts may
+# vary, what is left may not
+: >"$T/log"
+cp "$T/old.img" "$T/dst.img"
+bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
+check "depth 4, old data: byte-equal" cmp -s "$T/src.img" "$T/dst.img"
+a=$(alloc "$T/dst.img")
+check "depth 4, old data: the destination holds the 8 MiB of data only ($a bytes allocated)" \
+	test "$a" = $((8 * MiB))
+note "depth 4, old data: LUN 2 got $(count 2 9e12) GET LBA STATUS and $(count 2 9308) WRITE SAME(16)"
+finish
