@@ -11,7 +11,6 @@
 #include "core/holes.h"
 #include "volume/io.h"
 
-#define MAP_BATCH 64
 #define ZERO_CHUNK (1u << 20)
 
 void bc_dest_holes_init(struct bc_dest_holes *h, struct bc_volume *dst,
@@ -62,10 +61,61 @@ static int zero_range(const struct bc_dest_holes *h, uint64_t off,
 	return rc;
 }
 
+/* The extent of @k holding @off, or NULL. */
+static const struct bc_extent *known_at(const struct bc_map_known *k,
+					uint64_t off)
+{
+	for (size_t i = 0; i < k->n; i++)
+		if (off >= k->ext[i].offset &&
+		    off - k->ext[i].offset < k->ext[i].length)
+			return &k->ext[i];
+	return NULL;
+}
+
+static uint64_t known_end(const struct bc_map_known *k)
+{
+	return k->n ? k->ext[k->n - 1].offset + k->ext[k->n - 1].length : 0;
+}
+
+/*
+ * Ask the map from @off -- to the end of the volume when @far (the answer
+ * is kept for later holes), else to @end -- into @k.  The answer is cut
+ * where it stops being contiguous from @off or leaves the range asked;
+ * one that says nothing usable leaves @k as it was and returns 0 with
+ * *n 0.  -errno on failure.
+ */
+static int ask_map(const struct bc_dest_holes *h, struct bc_map_known *k,
+		   bool far, uint64_t off, uint64_t end, size_t *n,
+		   struct bc_error *e)
+{
+	struct bc_extent ext[BC_MAP_KNOWN];
+	uint64_t stop = far ? h->dst->size : end, pos = off;
+	size_t got = 0, i = 0;
+	int rc = bc_volume_map(h->dst, off, stop - off, ext, BC_MAP_KNOWN,
+			       &got, e);
+
+	if (rc < 0)
+		return rc;
+	for (; i < got && i < BC_MAP_KNOWN && pos < stop; i++) {
+		if (ext[i].offset != pos || !ext[i].length)
+			break;
+		if (ext[i].length > stop - pos)
+			ext[i].length = stop - pos;
+		pos += ext[i].length;
+	}
+	*n = i;
+	if (i) {
+		memcpy(k->ext, ext, i * sizeof(ext[0]));
+		k->n = i;
+	}
+	return 0;
+}
+
 int bc_dest_settle(const struct bc_dest_holes *h, struct bc_map_known *known,
 		   uint64_t off, uint64_t len, struct bc_error *e)
 {
-	struct bc_extent ext[MAP_BATCH];
+	struct bc_map_known local = { .n = 0 };
+	struct bc_map_known *k = known ? known : &local;
 	uint64_t end = off + len;
 
 	if (!len)
@@ -77,47 +127,27 @@ int bc_dest_settle(const struct bc_dest_holes *h, struct bc_map_known *known,
 	if (!h->map_proves)
 		return zero_range(h, off, len, e);
 	while (off < end) {
-		uint64_t ask = end;
-		size_t n = 0;
+		const struct bc_extent *x = known_at(k, off);
+		uint64_t l;
 		int rc;
 
-		if (known && off >= known->off && off < known->end) {
-			uint64_t l = (known->end < end ? known->end : end) - off;
+		if (!x) {
+			size_t n = 0;
 
-			if ((rc = zero_range(h, off, l, e)) < 0)
+			rc = ask_map(h, k, known != NULL, off, end, &n, e);
+			if (rc < 0)
 				return rc;
-			off += l;
-			continue;
-		}
-		if (known && known->ask_far)
-			ask = h->dst->size;
-		rc = bc_volume_map(h->dst, off, ask - off, ext, MAP_BATCH, &n, e);
-		if (rc < 0)
-			return rc;
-		if (!n)
-			return zero_range(h, off, end - off, e);
-		for (size_t i = 0; i < n && off < end; i++) {
-			uint64_t l = ext[i].length;
-			bool mapped = ext[i].state != BC_EXTENT_DEALLOCATED;
-
-			if (ext[i].offset != off || !l)
+			if (!n || !(x = known_at(k, off)))
 				return zero_range(h, off, end - off, e);
-			if (l > ask - off)
-				l = ask - off;
-			if (known && mapped) {
-				known->off = off;
-				known->end = off + l;
-			}
-			if (l > end - off)
-				l = end - off;
-			if (known && off + l == end)
-				known->ask_far = mapped;
-			if (!mapped)
-				h->st->skipped_bytes += l;
-			else if ((rc = zero_range(h, off, l, e)) < 0)
-				return rc;
-			off += l;
 		}
+		l = x->offset + x->length - off;
+		if (l > end - off)
+			l = end - off;
+		if (x->state == BC_EXTENT_DEALLOCATED)
+			h->st->skipped_bytes += l;
+		else if ((rc = zero_range(h, off, l, e)) < 0)
+			return rc;
+		off += l;
 	}
 	return 0;
 }
@@ -125,8 +155,8 @@ int bc_dest_settle(const struct bc_dest_holes *h, struct bc_map_known *known,
 void bc_map_known_merge(struct bc_map_known *into,
 			const struct bc_map_known *from)
 {
-	if (from->end >= into->end)
-		*into = *from;
-	else
-		into->ask_far = from->ask_far;
+	if (known_end(from) > known_end(into)) {
+		memcpy(into->ext, from->ext, from->n * sizeof(from->ext[0]));
+		into->n = from->n;
+	}
 }
