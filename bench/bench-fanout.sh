@@ -86,9 +86,13 @@ check_all() {	# WHAT [ONLY]: as thin as the source, all (or only d$ONLY) cmp-equ
 
 declare -A ALL BUSY TGTCPU
 FAN_HWM=0
-# CPU time in clock ticks: the whole machine's (all but idle and iowait)
+# CPU time in clock ticks: the whole machine's (all but idle, iowait and steal)
 # and tgtd's (its utime + stime, every thread)
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# (user, nice, system, irq, softirq: not steal, the time the hypervisor
+# gave to other guests -- a virtual machine on a busy host counts it)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+steal() { awk '/^cpu / { print $9; exit }' /proc/stat; }
+STEAL0=$(steal)
 tgtcpu() { awk '{ print $14 + $15 }' "/proc/$TGT_PID/stat"; }
 HZ=$(getconf CLK_TCK)
 QIMG="qemu-img convert -n -m 16 -W -t writeback -f raw -O raw"
@@ -186,3 +190,4 @@ echo "  lowest ratio the job's CPU allows on $(nproc) cores (machine CPU / cores
 echo "  source bytes the target read (gatefs, untimed runs): fan $READ_FAN, $N x qemu-img $READ_SEQ (allocated: $SA)"
 echo "  job: peak RSS ${FAN_HWM} KiB; per pair $(jq -c '[.pairs[0].report | .read_bytes, .written_bytes, .zeroed_bytes, .skipped_bytes, .fanout, .host_io]' "$W/fan.json") (read, written, zeroed, skipped, fanout, host_io)"
 echo "  every destination of every run as thin as the source; cmp-equal: all of them in rounds 1 and $ROUNDS, one in turn between"
+echo "  CPU stolen by the hypervisor during the run: $(echo "scale=1; ($(steal) - $STEAL0) / $HZ" | bc) s (a busy host: every time above is noisier)"

@@ -18,7 +18,7 @@
 # wchar of /proc/PID/io: for an iSCSI initiator the data plus the protocol;
 # median run), and its peak RSS (ru_maxrss, as GNU time's %M; the highest
 # of the rounds), and the CPU time the whole machine and tgtd spent in the
-# run (/proc/stat: all but idle and iowait; /proc/TGTD/stat: utime + stime;
+# run (/proc/stat: all but idle, iowait and steal; /proc/TGTD/stat: utime + stime;
 # medians): what the target itself costs, which no initiator can save;
 # then blkclone's medians over each qemu-img's.  The tools:
 #   blkclone          blkclone copy (durable: --flush=end, the default)
@@ -62,7 +62,11 @@ alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
 # the source.  Appends to T[KEY] (seconds), RSS[KEY], RD[KEY], WR[KEY].
 declare -A T RSS RD WR DSIZE BZ TC
 HZ=$(getconf CLK_TCK)
-busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# (user, nice, system, irq, softirq: not steal, the time the hypervisor
+# gave to other guests -- a virtual machine on a busy host counts it)
+busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat; }
+steal() { awk '/^cpu / { print $9; exit }' /proc/stat; }
+STEAL0=$(steal)
 tgtcpu() { awk '{ print $14 + $15 }' "/proc/$TGT_PID/stat"; }
 empty() { truncate -s 0 "$W/$1.img"; truncate -s "${DSIZE[$1]}" "$W/$1.img"; sync; }
 one() {
@@ -210,7 +214,7 @@ tmpfs) bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
 both) bench_on disk "${BENCH_DIR:-/var/tmp}"; bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
 *) echo "BENCH_BACKING must be disk, tmpfs or both" >&2; exit 2 ;;
 esac
-echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); CPU stolen by the hypervisor during the run $(echo "scale=1; ($(steal) - $STEAL0) / $HZ" | bc) s (a busy host: every time above is noisier)"
 
 if [ "${BENCH_FILES:-1}" != 0 ]; then
 	echo "case 4: files and loop devices (bench/bench-files.sh $G 10)"
