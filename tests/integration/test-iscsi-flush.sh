@@ -1,16 +1,14 @@
 #!/bin/bash
 # --flush against a real tgt: which SYNCHRONIZE CACHE commands the
-# destination LU gets.  tgt keeps no command log, so blkclone talks to it
-# through tests/tools/iscsi-trace.py, a relay that writes down every SCSI
-# command sent; the test asserts on that list and on the backing files
-# (cmp), never on what blkclone says of itself alone.
+# destination LU gets, seen through the CDB relay (tests/lib/cdb-trace.sh);
+# the test asserts on that list and on the backing files (cmp), never on
+# what blkclone says of itself alone.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/cdb-trace.sh"
 need_root
-command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
-CLEANUP_HOOKS="tgt_stop stop_trace $CLEANUP_HOOKS"
+trace_need
+CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
 export BLKCLONE_STATE_DIR=$T/state
 
 IQN=iqn.2026-12.test.blkclone:flush
@@ -27,12 +25,7 @@ tgt_lun 1 2 "$T/dst.img"
 tgt_lun 1 3 "$T/wsrc.img"
 tgt_lun 1 4 "$T/wdst.img"
 
-TRACE_PID=
-stop_trace() { [ -n "$TRACE_PID" ] && kill "$TRACE_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null; TRACE_PID=; }
-python3 "$TOP_SRCDIR/tests/tools/iscsi-trace.py" "$TGT_PORT" "$T/trace.status" "$T/log" &
-TRACE_PID=$!
-wait_for "$T/trace.status" '^port ' 120 || { fail "the relay did not start"; finish; exit 1; }
-U=iscsi://127.0.0.1:$(sed -n 's/^port //p' "$T/trace.status")/$IQN
+trace_start "$IQN"
 
 # syncs LUN: the SYNCHRONIZE CACHE CDBs (10 and 16) LUN got, one a line
 syncs() { awk -v l="$1" '$1 == l && ($2 ~ /^35/ || $2 ~ /^91/) { print $2 }' "$T/log"; }

@@ -1,9 +1,9 @@
 #!/bin/bash
 # The source's holes onto a real tgt destination that is not known zero:
-# which commands the destination LU gets.  blkclone talks to tgt through
-# tests/tools/iscsi-trace.py (a relay that writes down every SCSI command
-# sent); the test asserts on that list and on the backing files (cmp,
-# allocated blocks), never on what blkclone says of itself alone.
+# which commands the destination LU gets, seen through the CDB relay
+# (tests/lib/cdb-trace.sh); the test asserts on that list and on the
+# backing files (cmp, allocated bytes), never on what blkclone says of
+# itself alone.
 #
 # A hole is settled without asking the destination's map where an earlier
 # answer covers it (src/core/holes.h): tgt answers GET LBA STATUS
@@ -14,11 +14,10 @@
 # first answer is back.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
+. "$(dirname "$0")/../lib/cdb-trace.sh"
 need_root
-command -v tgtd >/dev/null || { echo "SKIP: tgt not installed"; exit 77; }
-command -v jq >/dev/null || { echo "SKIP: jq not installed"; exit 77; }
-command -v python3 >/dev/null || { echo "SKIP: python3 not installed"; exit 77; }
-CLEANUP_HOOKS="tgt_stop stop_trace $CLEANUP_HOOKS"
+trace_need
+CLEANUP_HOOKS="tgt_stop $CLEANUP_HOOKS"
 export BLKCLONE_STATE_DIR=$T/state
 
 IQN=iqn.2026-12.test.blkclone:holes
@@ -35,15 +34,7 @@ tgt_target 1 "$IQN"
 tgt_lun 1 1 "$T/src.img"
 tgt_lun 1 2 "$T/dst.img"
 
-TRACE_PID=
-stop_trace() { [ -n "$TRACE_PID" ] && kill "$TRACE_PID" 2>/dev/null; wait "$TRACE_PID" 2>/dev/null; TRACE_PID=; }
-python3 "$TOP_SRCDIR/tests/tools/iscsi-trace.py" "$TGT_PORT" "$T/trace.status" "$T/log" &
-TRACE_PID=$!
-wait_for "$T/trace.status" '^port ' 120 || { fail "the relay did not start"; finish; exit 1; }
-U=iscsi://127.0.0.1:$(sed -n 's/^port //p' "$T/trace.status")/$IQN
-
-# count LUN PREFIX: the CDBs LUN got that start with PREFIX (hex)
-count() { awk -v l="$1" -v p="$2" '$1 == l && index($2, p) == 1 { n++ } END { print n + 0 }' "$T/log"; }
+trace_start "$IQN"
 # the bytes of FILE in data segments (SEEK_DATA/SEEK_HOLE: not stat's
 # block count, which holds the file system's extent tree blocks too)
 alloc() {
@@ -59,6 +50,24 @@ print(n)' "$1"
 }
 MiB=1048576
 
+# settled WHAT QUERIES WRITE_SAMES: after the copy just run, the
+# destination is byte-equal to the source (cmp of the backing files), LUN
+# 2 got QUERIES GET LBA STATUS and WRITE_SAMES WRITE SAME(16), every one
+# with UNMAP, and its backing file holds the 8 MiB of data only
+settled() {
+	local n a
+	check "$1: the copy is byte-equal to the source (cmp of the backing files)" cmp -s "$T/src.img" "$T/dst.img"
+	n=$(count 2 9e12)
+	check "$1: LUN 2 got $2 GET LBA STATUS, got $n" test "$n" = "$2"
+	n=$(count 2 93)
+	check "$1: LUN 2 got $3 WRITE SAME(16), got $n" test "$n" = "$3"
+	n=$(count 2 9308)
+	check "$1: every WRITE SAME(16) had UNMAP set ($n of $3)" test "$n" = "$3"
+	a=$(alloc "$T/dst.img")
+	check "$1: the destination's backing file holds the 8 MiB of data only ($a bytes allocated)" \
+		test "$a" = $((8 * MiB))
+}
+
 # Every copy's probe sends one GET LBA STATUS to each LU (does it work?);
 # the settles' queries come on top.
 #
@@ -66,14 +75,7 @@ MiB=1048576
 # (mapped to the end) settles the other seven unasked
 : >"$T/log"
 BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
-check "old data: the copy is byte-equal to the source (cmp of the backing files)" cmp -s "$T/src.img" "$T/dst.img"
-n=$(count 2 9e12)
-check "old data: LUN 2 got 1 + 1 GET LBA STATUS, got $n" test "$n" = 2
-n=$(count 2 9308)
-check "old data: LUN 2 got 8 WRITE SAME(16) with UNMAP, one per hole, got $n" test "$n" = 8
-a=$(alloc "$T/dst.img")
-check "old data: the destination's backing file holds the 8 MiB of data only ($a bytes allocated)" \
-	test "$a" = $((8 * MiB))
+settled "old data (1 + 1 queries, a WRITE SAME per hole)" 2 8
 check "old data: --json says 56 MiB zeroed, none skipped ($(jq -c '{zeroed_bytes, skipped_bytes}' "$T/out"))" \
 	sh -c "jq -e '.zeroed_bytes == $((56 * MiB)) and .skipped_bytes == 0' '$T/out' >/dev/null"
 
@@ -81,11 +83,7 @@ check "old data: --json says 56 MiB zeroed, none skipped ($(jq -c '{zeroed_bytes
 # none zeroed
 : >"$T/log"
 BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
-check "thin: byte-equal" cmp -s "$T/src.img" "$T/dst.img"
-n=$(count 2 9e12)
-check "thin: LUN 2 got 1 + 1 GET LBA STATUS, got $n" test "$n" = 2
-n=$(count 2 93)
-check "thin: LUN 2 got no WRITE SAME, got $n" test "$n" = 0
+settled "thin (1 + 1 queries, no WRITE SAME)" 2 0
 check "thin: --json says 56 MiB skipped ($(jq -c '{zeroed_bytes, skipped_bytes}' "$T/out"))" \
 	sh -c "jq -e '.zeroed_bytes == 0 and .skipped_bytes == $((56 * MiB))' '$T/out' >/dev/null"
 
@@ -96,13 +94,7 @@ truncate -s 0 "$T/dst.img"
 truncate -s 64M "$T/dst.img"
 dd if="$T/old.img" of="$T/dst.img" bs=1M count=32 conv=notrunc status=none
 BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
-check "half old: byte-equal" cmp -s "$T/src.img" "$T/dst.img"
-n=$(count 2 9e12)
-check "half old: LUN 2 got 1 + 1 GET LBA STATUS, got $n" test "$n" = 2
-n=$(count 2 9308)
-check "half old: LUN 2 got 4 WRITE SAME(16) with UNMAP, got $n" test "$n" = 4
-a=$(alloc "$T/dst.img")
-check "half old: the destination holds the 8 MiB of data only ($a bytes allocated)" test "$a" = $((8 * MiB))
+settled "half old (1 + 1 queries, 4 WRITE SAME)" 2 4
 
 # --- four I/O threads (the default), onto old data again: the counts may
 # vary, what is left may not

@@ -316,6 +316,21 @@ void memvol_overlap_zero(struct memvol *m, uint64_t off, uint64_t len,
 	pthread_mutex_unlock(&t->lock);
 }
 
+void memvol_overlap_pair(struct bc_volume **src, struct bc_volume **dst,
+			 struct memvol_overlap *t)
+{
+	const uint64_t MiB = 1024 * 1024;
+
+	*src = memvol_new("src", 64 * MiB, 512, true, true, false);
+	*dst = memvol_new("old", 64 * MiB, 512, true, true, true);
+	(*src)->io_threads = (*dst)->io_threads = 4;
+	for (unsigned i = 0; i < 4; i++)
+		memvol_fill(*src, i * 16 * MiB, 1 * MiB, 20 + i);
+	memvol_garbage(*dst, 21);
+	memvol_of(*dst)->before_zero = memvol_overlap_zero;
+	memvol_of(*dst)->before_zero_arg = t;
+}
+
 static int mv_flush(struct bc_volume *v, struct bc_error *e)
 {
 	struct memvol *m = memvol_of(v);

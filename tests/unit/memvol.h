@@ -101,6 +101,12 @@ struct memvol_overlap {
 			      .cv = PTHREAD_COND_INITIALIZER }
 void memvol_overlap_zero(struct memvol *m, uint64_t off, uint64_t len,
 			 void *arg);
+/* The engines' parallel-settle case: a 64 MiB source with 1 MiB of data
+ * at every 16 MiB (four holes of 15 MiB), a destination of old data
+ * (every hole must be zeroed) whose zero ops wait on @t; four I/O
+ * threads each. */
+void memvol_overlap_pair(struct bc_volume **src, struct bc_volume **dst,
+			 struct memvol_overlap *t);
 
 struct bc_volume *memvol_new(const char *name, uint64_t size, uint32_t bs,
 			     bool has_map, bool zero_init, bool writable);

@@ -115,19 +115,13 @@ static void test_three_destinations_one_read(void **state)
  * held until a second one on the same destination runs beside it. */
 static void test_holes_settled_in_parallel(void **state)
 {
-	struct bc_volume *s = memvol_new("src", 64 * MiB, 512, true, true, false);
-	struct bc_volume *d = memvol_new("old", 64 * MiB, 512, true, true, true);
+	struct bc_volume *s, *d;
 	struct memvol_overlap t = MEMVOL_OVERLAP_INIT;
 	struct bc_copy_opts o = { .chunk = 1 * MiB };
 	struct fan_run r = { 0 };
 
 	(void)state;
-	s->io_threads = d->io_threads = 4;
-	for (unsigned i = 0; i < 4; i++)
-		memvol_fill(s, i * 16 * MiB, 1 * MiB, 20 + i);
-	memvol_garbage(d, 21);
-	memvol_of(d)->before_zero = memvol_overlap_zero;
-	memvol_of(d)->before_zero_arg = &t;
+	memvol_overlap_pair(&s, &d, &t);
 	set_dest(&r, 0, d, false);
 	assert_int_equal(bc_host_copy_fanout(s, r.d, r.n, &o), 0);
 	assert_true(t.seen);
