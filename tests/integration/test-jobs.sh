@@ -175,8 +175,8 @@ held=$(gate_low)
 # out, so the first write-behind flush was asked (after 128 MiB written;
 # whether a second came before the gate depends on how fast the first
 # was: the controller doubles write-behind after a slow one).  It made
-# durable all below the chunks then in flight (4 workers, chunks of at
-# most 8 MiB): at least 96 MiB.  The job records it when the flush
+# durable all below the chunks then in flight (all buffers together hold
+# at most 32 MiB, whatever the workers): at least 96 MiB.  The job records it when the flush
 # completes, though every worker is held (a bound, not a wait for time)
 ro=0
 for i in $(seq 600); do

@@ -44,14 +44,21 @@
  * one.  A target that drops commands while it is offline (tgt does) also
  * stalls every later CmdSN, so waiting longer would not help. */
 #define COMMAND_TIMEOUT_S 30
-/* Commands one session keeps in flight by default.  Four 1 MiB commands
- * cover a LAN's bandwidth-delay product several times over; more only
- * made the target work harder: against tgt on this 2-core machine, 16 in
- * flight took tgtd from 0.95 to 1.8 s of CPU (page faults on its fresh
- * per-command buffers) and the scattered copy from 1.2 to 2.1 s, and a
- * full 2 GiB copy was no faster.  BLKCLONE_ISCSI_QUEUE_DEPTH raises it for
- * arrays that gain from more. */
-#define QUEUE_DEPTH 4
+/* Commands one session lets the host copy keep in flight by default: as
+ * many as its engine runs workers.  That is a ceiling, not a setting:
+ * the copy's controller (core/iotune.h) starts there and walks down while
+ * fewer in flight move the data as fast, so a target that a deep queue
+ * only loads ends shallow, and one that gains from it keeps it.  (The old
+ * default of 4 was set before the controller existed, when 16 was a fixed
+ * depth and made tgtd fault in more per-command buffers.)  Linux's own
+ * initiator allows 32 per session.  Against tgt on this 2-core machine
+ * kind, interleaved runs against a ceiling of 4: the scattered 4 GiB copy
+ * on tmpfs 0.66 s against 0.80 s (medians of 8; the controller held
+ * 11-16), onto old data on ext4 1.40 s against 1.70 s (of 6);
+ * bench/bench-iscsi.sh keeps the ceiling of 4 as a peer (blkclone-q4).
+ * BLKCLONE_ISCSI_QUEUE_DEPTH lowers it for a target better served with
+ * fewer. */
+#define QUEUE_DEPTH 16
 #define MAX_QUEUE_DEPTH 16	/* the host copy runs at most 16 workers */
 
 /* A number from the environment in [lo, hi], else @dflt. */
