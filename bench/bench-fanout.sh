@@ -190,4 +190,4 @@ echo "  lowest ratio the job's CPU allows on $(nproc) cores (machine CPU / cores
 echo "  source bytes the target read (gatefs, untimed runs): fan $READ_FAN, $N x qemu-img $READ_SEQ (allocated: $SA)"
 echo "  job: peak RSS ${FAN_HWM} KiB; per pair $(jq -c '[.pairs[0].report | .read_bytes, .written_bytes, .zeroed_bytes, .skipped_bytes, .fanout, .host_io]' "$W/fan.json") (read, written, zeroed, skipped, fanout, host_io)"
 echo "  every destination of every run as thin as the source; cmp-equal: all of them in rounds 1 and $ROUNDS, one in turn between"
-echo "  CPU stolen by the hypervisor during the run: $(echo "scale=1; ($(steal) - $STEAL0) / $HZ" | bc) s (a busy host: every time above is noisier)"
+echo "  CPU stolen by the hypervisor during the run: $(echo "scale=1; ($(steal) - $STEAL0) / $HZ" | bc) s (the more, the busier the host and the noisier every time above)"

@@ -233,7 +233,7 @@ tmpfs) bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
 both) bench_on disk "${BENCH_DIR:-/var/tmp}"; bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
 *) echo "BENCH_BACKING must be disk, tmpfs or both" >&2; exit 2 ;;
 esac
-echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); CPU stolen by the hypervisor during the run $(echo "scale=1; ($(steal) - $STEAL0) / $HZ" | bc) s (a busy host: every time above is noisier)"
+echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg); CPU stolen by the hypervisor during the run $(echo "scale=1; ($(steal) - $STEAL0) / $HZ" | bc) s (the more, the busier the host and the noisier every time above)"
 
 if [ "${BENCH_FILES:-1}" != 0 ]; then
 	echo "case 4: files and loop devices (bench/bench-files.sh $G 10)"
