@@ -147,12 +147,56 @@ int bc_safedir_open(const char *path, bool create, const char *what,
 	return fd;
 }
 
-int bc_safedir_openat(int dfd, const char *dir, const char *name, int flags,
-		      mode_t mode, const char *what, char *why, size_t len)
+int bc_safedir_check(int fd, int flags, const char *dir, const char *name,
+		     const char *what, char *why, size_t len)
 {
 	char owner[96];
 	struct stat st;
-	int fd, err;
+	int err;
+
+	if (fstat(fd, &st) < 0) {
+		err = errno;
+		snprintf(why, len, "cannot stat the %s %s/%s: %s", what, dir, name,
+			 strerror(err));
+		return -err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "%s %s/%s is not a regular file", what, dir, name);
+		return -EPERM;
+	}
+	if (st.st_uid != geteuid()) {
+		/* even root's: a file we did not make is not ours to write */
+		bc_owner_name(st.st_uid, owner, sizeof(owner));
+		snprintf(why, len, "%s %s/%s is owned by %s, not by us", what, dir, name,
+			 owner);
+		return -EPERM;
+	}
+	if (st.st_nlink == 0) {
+		/* Removed or renamed over since we opened it: a job record
+		 * is replaced so while `job wait` polls it.  It was our
+		 * regular file in our directory when opened, so its bytes
+		 * are ours to read; but a write would land nowhere, and a
+		 * lock on it would lock nothing. */
+		if ((flags & O_ACCMODE) == O_RDONLY)
+			return 0;
+		snprintf(why, len,
+			 "%s %s/%s has no name left: it was removed or replaced after it was opened",
+			 what, dir, name);
+		return -EPERM;
+	}
+	if (st.st_nlink != 1) {
+		/* a second name of some other file: writing it writes that */
+		snprintf(why, len, "%s %s/%s has %lu links; it may be another file's name",
+			 what, dir, name, (unsigned long)st.st_nlink);
+		return -EPERM;
+	}
+	return 0;
+}
+
+int bc_safedir_openat(int dfd, const char *dir, const char *name, int flags,
+		      mode_t mode, const char *what, char *why, size_t len)
+{
+	int fd, err, rc;
 
 	fd = openat(dfd, name, flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC,
 		    mode);
@@ -165,30 +209,10 @@ int bc_safedir_openat(int dfd, const char *dir, const char *name, int flags,
 				 strerror(err));
 		return err == ELOOP ? -EPERM : -err;
 	}
-	if (fstat(fd, &st) < 0) {
-		err = errno;
+	rc = bc_safedir_check(fd, flags, dir, name, what, why, len);
+	if (rc < 0) {
 		close(fd);
-		snprintf(why, len, "cannot stat the %s %s/%s: %s", what, dir, name,
-			 strerror(err));
-		return -err;
+		return rc;
 	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, len, "%s %s/%s is not a regular file", what, dir, name);
-		err = EPERM;
-	} else if (st.st_uid != geteuid()) {
-		/* even root's: a file we did not make is not ours to write */
-		bc_owner_name(st.st_uid, owner, sizeof(owner));
-		snprintf(why, len, "%s %s/%s is owned by %s, not by us", what, dir, name,
-			 owner);
-		err = EPERM;
-	} else if (st.st_nlink != 1) {
-		/* a second name of some other file: writing it writes that */
-		snprintf(why, len, "%s %s/%s has %lu links; it may be another file's name",
-			 what, dir, name, (unsigned long)st.st_nlink);
-		err = EPERM;
-	} else {
-		return fd;
-	}
-	close(fd);
-	return -err;
+	return fd;
 }

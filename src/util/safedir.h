@@ -30,11 +30,21 @@ int bc_safedir_open(const char *path, bool create, const char *what,
  * Open @name in the directory @dfd (from bc_safedir_open; @dir is its
  * path, for messages) with @flags (O_CREAT allowed; O_NOFOLLOW, O_NONBLOCK
  * and O_CLOEXEC are added), and refuse it unless it is a regular file of
- * the caller's with one link.  A descriptor, or -errno with the reason in
+ * the caller's with one link (or, opened only to read, none left: it was
+ * replaced after it was opened, and its bytes are still the caller's).
+ * A descriptor, or -errno with the reason in
  * @why (-EPERM: not a file to trust).
  */
 int bc_safedir_openat(int dfd, const char *dir, const char *name, int flags,
 		      mode_t mode, const char *what, char *why, size_t len);
+
+/*
+ * The checks bc_safedir_openat makes on @fd, opened with @flags as
+ * @dir/@name: 0, or -errno with the reason in @why (-EPERM: not a file
+ * to trust).
+ */
+int bc_safedir_check(int fd, int flags, const char *dir, const char *name,
+		     const char *what, char *why, size_t len);
 
 /* "uid N (name)", or "uid N" for a uid without a name. */
 void bc_owner_name(uid_t uid, char *buf, size_t len);
