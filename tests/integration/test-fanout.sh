@@ -15,7 +15,9 @@
 # the exact words, nothing written: the gate counts no write), and one
 # destination offline mid-copy reported with its resume offset while the
 # others complete, and the source offline mid-copy stopping both with their
-# resume offsets.
+# resume offsets: each no further than the source's next data after the
+# highest byte the target ever read of it (the gate counts that), and
+# everything below it on the destination.
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/tgt-target.sh"
 . "$(dirname "$0")/../lib/gate.sh"
@@ -31,10 +33,13 @@ MB=256
 SIZE=$((MB << 20))
 HALF=$((SIZE / 2))
 
-# a thin source with scattered extents and data in its last MiB (a read
-# past the middle always comes)
+# a thin source with scattered extents and data in its last 40 MiB: a
+# read past the middle always comes, and when the source goes offline
+# with reads held at the gate, reads the target never accepted are still
+# to come, whatever the ceiling: a copy has at most 32 MiB in flight
+# (src/core/hostcopy.c, POOL_BYTES)
 make_sparse "$T/src.img" $MB 30 2048 5
-dd if=/dev/urandom of="$T/src.img" bs=1M seek=$((MB - 1)) count=1 conv=notrunc status=none
+dd if=/dev/urandom of="$T/src.img" bs=1M seek=$((MB - 40)) count=40 conv=notrunc status=none
 src_alloc=$(alloc_bytes "$T/src.img")
 dd if=/dev/urandom of="$T/old.img" bs=1M count=$MB status=none
 fresh() {	# in place: tgt holds the files open
@@ -252,9 +257,15 @@ bcrun 0 /dev/null "$T/e6r" copy --resume-from="$lba" "$U/1" "$U/3"
 check "resumed alone: byte-identical" cmp -s "$T/src.img" "$T/thick.img"
 
 # --- 7. copy --to: the source fails mid-copy: every destination stops -------
-# what all share failed: each destination stops at or below the held read
-# with its own resume offset, nothing past it claimed, exit 1
+# What all share failed: each destination stops with its own resume
+# offset, nothing past it claimed, exit 1.  The reads held at the gate
+# were accepted by tgt before the LU went offline, so they may complete
+# and be copied: the resume offset may pass the held read.  What bounds
+# it is what the target read of the source (the gate's count): past the
+# highest byte read, only a hole can have been done without the source,
+# so no destination may claim past the next data after it.
 fresh
+gate_count src.img
 gate_arm src.img read $HALF
 "$BLKCLONE" copy --json --to="$U/2" --to="$U/4" "$U/1" >"$T/c7.json" 2>"$T/e7" &
 c7=$!
@@ -267,14 +278,28 @@ wait $c7
 rc=$?
 tgtadm -C "$TGT_CTL" --lld iscsi --op update --mode logicalunit --tid 1 --lun 1 \
 	--params online=1,removable=0
+rhigh=$(gate_rhigh)
+bound=$(python3 -c '
+import errno, os, sys
+f = os.open(sys.argv[1], os.O_RDONLY)
+try:
+    print(os.lseek(f, int(sys.argv[2]), os.SEEK_DATA))
+except OSError as e:
+    if e.errno != errno.ENXIO:
+        raise
+    print(os.fstat(f).st_size)' "$T/src.img" "$rhigh")
+note "held read at $held; the target read up to $rhigh of the source, its next data at $bound"
 check "copy --to with its source failing exits 1 ($rc)" test "$rc" = 1
 check "both destinations failed with the source's error" \
 	test "$(jq -c '[.status, [.pairs[].exit_code], ([.pairs[].report.error | test("/1: ")] | unique)]' "$T/c7.json")" = '["failed",[1,1],[true]]'
 for k in 0 1; do
 	off=$(jq -r ".pairs[$k].resume_offset" "$T/c7.json")
 	f=$([ $k = 0 ] && echo dirty || echo thin)
-	check "destination $((k + 1)): resume offset $off at or below the held read ($held), everything below it copied" \
-		sh -c "test '$off' -le '$held' && cmp -s -n '$off' '$T/src.img' '$T/$f.img'"
+	note "destination $((k + 1)): resume offset $off"
+	check "destination $((k + 1)): resume offset $off at or below the source's next data past what the target read ($bound)" \
+		test "$off" -le "$bound" -a "$off" -lt "$SIZE"
+	check "destination $((k + 1)): everything below $off copied" \
+		cmp -s -n "$off" "$T/src.img" "$T/$f.img"
 done
 
 finish

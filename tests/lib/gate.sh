@@ -19,6 +19,8 @@
 #   gate_count FILE          count the bytes read from $T/FILE from now on
 #   gate_read                the bytes read from it since (the target's
 #                            reads: direct_io, no page cache in between)
+#   gate_rhigh               the end of the highest byte read from it
+#                            since (-1): a copy cannot have had more of it
 #
 # A test arms the gate, starts the copy, waits until it is held, injects
 # the fault, and opens the gate: the copy cannot have ended before the
@@ -82,6 +84,10 @@ gate_count() {
 
 gate_read() {
 	sed -n 's/^read //p' "$GATE_MNT/.gate"
+}
+
+gate_rhigh() {
+	sed -n 's/^rhigh //p' "$GATE_MNT/.gate"
 }
 
 gate_wait_held() {	# [SECS [PID]]: PID gone before the gate is a harness error

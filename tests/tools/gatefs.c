@@ -25,7 +25,8 @@
  * any), so a test can tell that a range was not written again; then
  * "read B\n": the bytes read from the counted file since "count" -- what
  * the target read of it, which a test compares with what a copy says it
- * read.  A held request that the kernel
+ * read; then "rhigh OFF\n": the end of the highest byte read from it
+ * since (-1 before any), which bounds what a copy can have had of it.  A held request that the kernel
  * interrupts (its caller got SIGKILL) ends with EINTR, unperformed, so
  * a killed tgtd dies instead of waiting in D state.
  *
@@ -70,6 +71,7 @@ struct gate {
 	off_t wlow;		/* the lowest offset they touched */
 	char count_name[NAME_MAX + 1];	/* the file whose reads are counted */
 	unsigned long long read_bytes;	/* read from it since "count" */
+	off_t read_high;		/* the end of the highest byte read, or -1 */
 };
 
 static struct gate *gate_of(void)
@@ -187,14 +189,15 @@ static int gfs_release(const char *path, struct fuse_file_info *fi)
 static int ctl_read(char *buf, size_t size, off_t off)
 {
 	struct gate *g = gate_of();
-	char text[256];
+	char text[320];
 	int n;
 
 	pthread_mutex_lock(&g->lock);
 	n = snprintf(text, sizeof(text),
-		     "armed %d\nheld %u\ntotal %u\nlow %lld\nwrites %u\nwlow %lld\nread %llu\n",
+		     "armed %d\nheld %u\ntotal %u\nlow %lld\nwrites %u\nwlow %lld\nread %llu\nrhigh %lld\n",
 		     g->armed, g->held, g->total, g->total ? (long long)g->low : -1LL,
-		     g->writes, g->writes ? (long long)g->wlow : -1LL, g->read_bytes);
+		     g->writes, g->writes ? (long long)g->wlow : -1LL, g->read_bytes,
+		     (long long)g->read_high);
 	pthread_mutex_unlock(&g->lock);
 	if (off >= n)
 		return 0;
@@ -232,6 +235,7 @@ static int ctl_write(const char *buf, size_t size)
 		pthread_mutex_lock(&g->lock);
 		snprintf(g->count_name, sizeof(g->count_name), "%s", name);
 		g->read_bytes = 0;
+		g->read_high = -1;
 		pthread_mutex_unlock(&g->lock);
 		return (int)size;
 	}
@@ -267,8 +271,11 @@ static int gfs_read(const char *path, char *buf, size_t size, off_t off,
 		struct gate *g = gate_of();
 
 		pthread_mutex_lock(&g->lock);
-		if (strcmp(g->count_name, path + 1) == 0)
+		if (strcmp(g->count_name, path + 1) == 0) {
 			g->read_bytes += (unsigned long long)n;
+			if (off + n > g->read_high)
+				g->read_high = off + n;
+		}
 		pthread_mutex_unlock(&g->lock);
 	}
 	return n < 0 ? -errno : (int)n;
@@ -365,6 +372,7 @@ int main(int argc, char **argv)
 	static struct gate g = {
 		.lock = PTHREAD_MUTEX_INITIALIZER,
 		.cond = PTHREAD_COND_INITIALIZER,
+		.read_high = -1,
 	};
 	char *fargv[18];
 	int fargc = 0, i;
