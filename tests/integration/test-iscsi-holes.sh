@@ -96,7 +96,7 @@ dd if="$T/old.img" of="$T/dst.img" bs=1M count=32 conv=notrunc status=none
 BLKCLONE_ISCSI_QUEUE_DEPTH=1 bcrun 0 "$T/out" "$T/err" copy --json "$U/1" "$U/2"
 settled "half old (1 + 1 queries, 4 WRITE SAME)" 2 4
 
-# --- the default depth (4 I/O threads), onto old data again: the counts may
+# --- the default depth (16 I/O threads), onto old data again: the counts may
 # vary, what is left may not
 : >"$T/log"
 cp "$T/old.img" "$T/dst.img"

@@ -51,12 +51,12 @@ queue_run() {	# queue_run Q [VAR=VALUE...]: the tool on LUN 10; rc in $rc
 	wait $pid
 	rc=$?
 }
-queue_run 4
+queue_run 16
 note "$(grep "^#" "$T/q")"; check "iSCSI queue: submit/poll and threaded execute ($(grep -c '^ok' "$T/q") ok; $(grep '^not ok' "$T/q" | tr '\n' ' '))" test $rc = 0
-check "the default queue depth is 4" grep -q '^# [0-9]* completed, 4 queued' "$T/q"
-queue_run 16 BLKCLONE_ISCSI_QUEUE_DEPTH=16
-note "$(grep "^#" "$T/q")"; check "iSCSI queue at the deepest setting, 16 ($(grep -c '^ok' "$T/q") ok; $(grep '^not ok' "$T/q" | tr '\n' ' '))" \
-	sh -c "test $rc = 0 && grep -q '^# [0-9]* completed, 16 queued' '$T/q'"
+check "the default queue depth is 16, the deepest" grep -q '^# [0-9]* completed, 16 queued' "$T/q"
+queue_run 4 BLKCLONE_ISCSI_QUEUE_DEPTH=4
+note "$(grep "^#" "$T/q")"; check "iSCSI queue lowered to 4 by BLKCLONE_ISCSI_QUEUE_DEPTH ($(grep -c '^ok' "$T/q") ok; $(grep '^not ok' "$T/q" | tr '\n' ' '))" \
+	sh -c "test $rc = 0 && grep -q '^# [0-9]* completed, 4 queued' '$T/q'"
 
 # --- probe, cross-checked with libiscsi-bin in the same run
 "$BLKCLONE" probe --json "$U/1" >"$T/p1" 2>"$T/e"
@@ -120,8 +120,8 @@ check "destination as thin as the source" test "$(alloc_bytes "$T/old.img")" -le
 check "read only allocated data" test "$(jq .read_bytes "$T/c12")" -le "$src_alloc"
 check "holes zeroed in the array (WRITE SAME+UNMAP), not written" \
 	test "$(jq .written_bytes "$T/c12")" -le "$src_alloc"
-check "tgt reports no optimal transfer length: 1 MiB reads, 4 in flight (the default depth)" \
-	test "$(jq -c '[.host_io.chunk_bytes, .host_io.workers]' "$T/c12")" = "[1048576,4]"
+check "tgt reports no optimal transfer length: 1 MiB reads, 16 workers (the default depth)" \
+	test "$(jq -c '[.host_io.chunk_bytes, .host_io.workers]' "$T/c12")" = "[1048576,16]"
 
 # --- onto a thick LUN, and LUN <-> file
 bcrun 0 /dev/null "$T/e" copy --verify "$U/1" "$U/3"
