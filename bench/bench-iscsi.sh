@@ -16,7 +16,9 @@
 # best wall time, the spread p90/p10 (nearest rank: with 5 rounds, slowest
 # over fastest), the bytes it read and wrote through system calls (rchar,
 # wchar of /proc/PID/io: for an iSCSI initiator the data plus the protocol;
-# median run), and its peak RSS (ru_maxrss, as GNU time's %M; the highest
+# median run), the CPU time it spent itself and its context switches
+# (getrusage of the child: user + system, voluntary + involuntary;
+# medians), and its peak RSS (ru_maxrss, as GNU time's %M; the highest
 # of the rounds), each round's time in order, and the CPU time the whole
 # machine and tgtd spent in the run (/proc/stat: all but idle, iowait and
 # steal; /proc/TGTD/stat: utime + stime; medians): what the target itself
@@ -68,7 +70,7 @@ alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
 # one KEY SRC_FILE DST_NAME CMD...: one measured run onto a fresh
 # destination (made by $PREP, untimed: empty by default), compared with
 # the source.  Appends to T[KEY] (seconds), RSS[KEY], RD[KEY], WR[KEY].
-declare -A T RSS RD WR DSIZE BZ TC
+declare -A T RSS RD WR DSIZE BZ TC UC CS
 HZ=$(getconf CLK_TCK)
 # (user, nice, system, irq, softirq: not steal, the time the hypervisor
 # gave to other guests -- a virtual machine on a busy host counts it)
@@ -78,7 +80,7 @@ STEAL0=$(steal)
 tgtcpu() { awk '{ print $14 + $15 }' "/proc/$TGT_PID/stat"; }
 empty() { truncate -s 0 "$W/$1.img"; truncate -s "${DSIZE[$1]}" "$W/$1.img"; sync; }
 one() {
-	local key=$1 src=$2 dst=$3 secs rss rd wr b0 c0 b1 c1
+	local key=$1 src=$2 dst=$3 secs rss rd wr uc cs b0 c0 b1 c1
 	shift 3
 	"${PREP:-empty}" "$dst"
 	# warm source, for every tool alike (DATA_BYTES: where the data
@@ -87,7 +89,7 @@ one() {
 	b0=$(busy) c0=$(tgtcpu)
 	"$M/measure" "$M/m" "$@" >"$M/out" 2>"$M/err" || { cat "$M/err"; exit 1; }
 	b1=$(busy) c1=$(tgtcpu)
-	read -r secs rss rd wr <"$M/m"
+	read -r secs rss rd wr uc cs <"$M/m"
 	if [ -n "${DATA_BYTES:-}" ]; then
 		# the bytes up to DATA_BYTES, and nothing allocated past them
 		cmp -s -n "$DATA_BYTES" "$src" "$W/$dst.img" &&
@@ -100,6 +102,7 @@ one() {
 	TC[$key]="${TC[$key]:-} $(echo "scale=2; ($c1 - $c0) / $HZ" | bc)"
 	T[$key]="${T[$key]:-} $secs" RSS[$key]="${RSS[$key]:-} $rss"
 	RD[$key]="${RD[$key]:-} $rd" WR[$key]="${WR[$key]:-} $wr"
+	UC[$key]="${UC[$key]:-} $uc" CS[$key]="${CS[$key]:-} $cs"
 	cp "$M/out" "$M/out.$key"
 }
 # rank LIST P: nearest-rank percentile P (0 < P <= 100) of the numbers
@@ -112,10 +115,10 @@ mib() { echo "scale=1; $1 / 1048576" | bc; }
 report() {
 	local t=${T[$1]} p10 p90
 	p10=$(rank "$t" 10) p90=$(rank "$t" 90)
-	printf '  %-15s median %6.3f s  best %6.3f s  p90/p10 %4s  read %8s MiB  wrote %8s MiB  peak RSS %6d KiB  CPU: machine %5.2f s, tgtd %5.2f s\n' \
+	printf '  %-15s median %6.3f s  best %6.3f s  p90/p10 %4s  read %8s MiB  wrote %8s MiB  peak RSS %6d KiB  CPU: machine %5.2f s, tgtd %5.2f s, the tool %5.2f s (%d context switches)\n' \
 		"$2" "$(med "$t")" "$(rank "$t" 1)" "$(ratio "$p90" "$p10")" \
 		"$(mib "$(med "${RD[$1]}")")" "$(mib "$(med "${WR[$1]}")")" "$(rank "${RSS[$1]}" 100)" \
-		"$(med "${BZ[$1]}")" "$(med "${TC[$1]}")"
+		"$(med "${BZ[$1]}")" "$(med "${TC[$1]}")" "$(med "${UC[$1]}")" "$(med "${CS[$1]}")"
 	# each round's time, in round order: a slow round that hits one tool
 	# and not the next shows as drift, a tool's own spread does not
 	echo "  $(printf '%-15s' "$2") rounds:$t"

@@ -2,13 +2,16 @@
  * Run a command and write what it cost, for bench/bench-iscsi.sh (built
  * by it with cc; not part of blkclone):
  *   measure OUTFILE CMD [ARGS...]
- * OUTFILE gets "SECONDS MAXRSS_KIB RCHAR WCHAR": wall time; peak resident
+ * OUTFILE gets "SECONDS MAXRSS_KIB RCHAR WCHAR CPU SWITCHES": wall time; peak resident
  * set (the kernel's ru_maxrss, what GNU time's %M prints; like time, this
  * small program is what the child was before exec, so that is the floor);
  * bytes the process read and wrote through system calls, sockets and
  * files alike (for an iSCSI initiator: the data it moved plus the
  * protocol), from /proc/PID/io read while it is a zombie (waited for with
- * WNOWAIT), so every thread's count is in.  Exits as the command did.
+ * WNOWAIT), so every thread's count is in; the CPU seconds it spent, user
+ * and system, all threads; and its context switches, voluntary and not
+ * (ru_nvcsw + ru_nivcsw: each hand-off between threads costs two).
+ * Exits as the command did.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -55,8 +58,11 @@ int main(int argc, char **argv)
 		return 2;
 	if (!(f = fopen(argv[1], "w")))
 		return 2;
-	fprintf(f, "%.3f %ld %llu %llu\n", (double)(b.tv_sec - a.tv_sec) +
-		(double)(b.tv_nsec - a.tv_nsec) / 1e9, ru.ru_maxrss, rchar, wchar);
+	fprintf(f, "%.3f %ld %llu %llu %.3f %ld\n", (double)(b.tv_sec - a.tv_sec) +
+		(double)(b.tv_nsec - a.tv_nsec) / 1e9, ru.ru_maxrss, rchar, wchar,
+		(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+		(double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+		ru.ru_nvcsw + ru.ru_nivcsw);
 	fclose(f);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
