@@ -23,24 +23,7 @@
 #include <blkclone/copy.h>
 
 #include "core/refusals.h"
-
-static char dir[64];
-
-static int make_dir(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/bc-refusals-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir.h"
 
 static void put_file(const char *path, const char *text, size_t len)
 {
@@ -154,7 +137,7 @@ static void test_find(void **state)
 	char path[128], why[800];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/find", dir);
+	snprintf(path, sizeof(path), "%s/find", unit_dir);
 	put_file(path, hand_made, sizeof(hand_made) - 1);
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		strcpy(why, "");
@@ -163,7 +146,7 @@ static void test_find(void **state)
 		assert_string_equal(why, rows[i].why);
 	}
 	/* no file: nothing refused */
-	snprintf(path, sizeof(path), "%s/none", dir);
+	snprintf(path, sizeof(path), "%s/none", unit_dir);
 	assert_false(bc_refusal_find(path, BC_METHOD_XCOPY_LID1, "a", "b", why, sizeof(why)));
 }
 
@@ -184,7 +167,7 @@ static void test_record_and_forget(void **state)
 
 	(void)state;
 	/* directories are made on the way */
-	snprintf(path, sizeof(path), "%s/state/deeper/refusals", dir);
+	snprintf(path, sizeof(path), "%s/state/deeper/refusals", unit_dir);
 	assert_int_equal(bc_refusal_record(path, BC_METHOD_XCOPY_LID1, "s1", "d1",
 					   "first"), 0);
 	assert_true(bc_refusal_find(path, BC_METHOD_XCOPY_LID1, "s1", "d1", why, sizeof(why)));
@@ -234,7 +217,7 @@ static void test_corrupt_file(void **state)
 	size_t n;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/corrupt", dir);
+	snprintf(path, sizeof(path), "%s/corrupt", unit_dir);
 	put_file(path, hand_made, sizeof(hand_made) - 1);
 	assert_int_equal(bc_refusal_record(path, BC_METHOD_REFLINK, "f1", "f2", "new"), 0);
 	f = get_file(path);
@@ -299,7 +282,7 @@ static void test_oldest_dropped(void **state)
 	char path[128], why[800], *text, *p;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/full", dir);
+	snprintf(path, sizeof(path), "%s/full", unit_dir);
 	text = malloc(512 * 64);
 	assert_non_null(text);
 	p = text;
@@ -326,7 +309,7 @@ static void test_unwritable(void **state)
 	char file[128], path[160], why[800];
 
 	(void)state;
-	snprintf(file, sizeof(file), "%s/a-file", dir);
+	snprintf(file, sizeof(file), "%s/a-file", unit_dir);
 	put_file(file, "x", 1);
 	snprintf(path, sizeof(path), "%s/refusals", file);
 	assert_int_equal(bc_refusal_record(path, BC_METHOD_XCOPY_LID1, "s", "d", "w"),
@@ -355,9 +338,9 @@ static void test_apply(void **state)
 	struct bc_caps s, d;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/refusals", dir);
+	snprintf(path, sizeof(path), "%s/refusals", unit_dir);
 	put_file(path, line, sizeof(line) - 1);
-	setenv("BLKCLONE_STATE_DIR", dir, 1);
+	setenv("BLKCLONE_STATE_DIR", unit_dir, 1);
 	memset(&s, 0, sizeof(s));
 	s.block_size = 512;
 	snprintf(s.id.backend, sizeof(s.id.backend), "iscsi");
@@ -396,5 +379,5 @@ int main(void)
 		cmocka_unit_test(test_apply),
 	};
 
-	return cmocka_run_group_tests(tests, make_dir, remove_dir);
+	return cmocka_run_group_tests(tests, unit_dir_make, unit_dir_remove);
 }

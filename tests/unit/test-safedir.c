@@ -23,33 +23,16 @@
 #include <cmocka.h>
 
 #include "util/safedir.h"
+#include "tmpdir.h"
 
-static char dir[64];
-
-static int make_dir(void **state)
-{
-	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/bc-safedir-XXXXXX");
-	return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-	char cmd[128];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* open dir/name through the checked call, with @flags */
+/* open unit_dir/name through the checked call, with @flags */
 static int open_in(const char *name, int flags, char *why, size_t len)
 {
-	int dfd = bc_safedir_open(dir, false, "test directory", why, len);
+	int dfd = bc_safedir_open(unit_dir, false, "test directory", why, len);
 	int fd;
 
 	assert_true(dfd >= 0);
-	fd = bc_safedir_openat(dfd, dir, name, flags, 0600, "test file", why, len);
+	fd = bc_safedir_openat(dfd, unit_dir, name, flags, 0600, "test file", why, len);
 	close(dfd);
 	return fd;
 }
@@ -58,7 +41,7 @@ static int open_raw(const char *name, int flags)
 {
 	char path[128];
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(path, sizeof(path), "%s/%s", unit_dir, name);
 	return open(path, flags | O_CREAT, 0600);
 }
 
@@ -72,19 +55,19 @@ static void test_replaced_file(void **state)
 	fd = open_raw("rec.json", O_RDONLY);
 	wfd = open_raw("lock", O_RDWR);
 	assert_true(fd >= 0 && wfd >= 0);
-	snprintf(path, sizeof(path), "%s/rec.json", dir);
+	snprintf(path, sizeof(path), "%s/rec.json", unit_dir);
 	assert_int_equal(unlink(path), 0);
-	snprintf(path, sizeof(path), "%s/lock", dir);
+	snprintf(path, sizeof(path), "%s/lock", unit_dir);
 	assert_int_equal(unlink(path), 0);
 
 	why[0] = 0;
-	assert_int_equal(bc_safedir_check(fd, O_RDONLY, dir, "rec.json", "job record",
+	assert_int_equal(bc_safedir_check(fd, O_RDONLY, unit_dir, "rec.json", "job record",
 					  why, sizeof(why)), 0);
-	assert_int_equal(bc_safedir_check(wfd, O_RDWR, dir, "lock", "lock file", why,
+	assert_int_equal(bc_safedir_check(wfd, O_RDWR, unit_dir, "lock", "lock file", why,
 					  sizeof(why)), -EPERM);
 	snprintf(path, sizeof(path),
 		 "lock file %s/lock has no name left: it was removed or replaced after it was opened",
-		 dir);
+		 unit_dir);
 	assert_string_equal(why, path);
 	close(fd);
 	close(wfd);
@@ -100,8 +83,8 @@ static void test_second_name(void **state)
 	fd = open_raw("one", O_RDONLY);
 	assert_true(fd >= 0);
 	close(fd);
-	snprintf(a, sizeof(a), "%s/one", dir);
-	snprintf(b, sizeof(b), "%s/two", dir);
+	snprintf(a, sizeof(a), "%s/one", unit_dir);
+	snprintf(b, sizeof(b), "%s/two", unit_dir);
 	assert_int_equal(link(a, b), 0);
 	assert_int_equal(open_in("one", O_RDONLY, why, sizeof(why)), -EPERM);
 	assert_non_null(strstr(why, "/one has 2 links; it may be another file's name"));
@@ -116,8 +99,8 @@ static void test_second_name(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_replaced_file, make_dir, remove_dir),
-		cmocka_unit_test_setup_teardown(test_second_name, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_replaced_file, unit_dir_make, unit_dir_remove),
+		cmocka_unit_test_setup_teardown(test_second_name, unit_dir_make, unit_dir_remove),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
