@@ -19,6 +19,7 @@
 #include <iscsi/scsi-lowlevel.h>
 
 #include "transport/iscsi/session-priv.h"
+#include "util/sigpipe.h"
 
 /* A command that kills the session every time it is sent is not sent a
  * fourth time. */
@@ -164,7 +165,28 @@ static void send_req(struct iscsi_priv *p, struct iscsi_req *r)
 	if (iscsi_scsi_command_async(p->ctx, p->lun, r->task, task_done,
 				     cmd->dir == BC_SCSI_DIR_OUT ? &r->out : NULL, r))
 		p->broken = true;	/* not logged in any more */
-	wake_service(p);
+}
+
+/*
+ * Lock held, in the caller's thread: put what was just queued on the wire
+ * here instead of waking the service thread for it.  libiscsi 1.19 only
+ * queues a new PDU, and the service thread, asleep in poll() for answers,
+ * would wake only to write it: a hand-off on every command, a quarter of
+ * a copy's context switches.  The service thread is still woken when the
+ * socket took only part (it must poll for POLLOUT) or the session broke.
+ * SIGPIPE is held off while writing, as the service thread keeps it:
+ * here a closed socket is a lost session, not a signal.
+ */
+static void push_out(struct iscsi_priv *p)
+{
+	struct bc_sigpipe_guard guard;
+
+	bc_sigpipe_block(&guard);
+	if (iscsi_service(p->ctx, POLLOUT) < 0)
+		p->broken = true;
+	bc_sigpipe_restore(&guard);
+	if (p->broken || (iscsi_which_events(p->ctx) & POLLOUT))
+		wake_service(p);
 }
 
 /* Lock held: a new command (or -errno with @r->e filled). */
@@ -180,6 +202,10 @@ int bc_iscsi_queue(struct iscsi_priv *p, struct iscsi_req *r)
 	list_add(&p->active, r);
 	p->inflight++;
 	send_req(p, r);
+	if (r->done || p->broken)
+		wake_service(p);
+	else
+		push_out(p);
 	return 0;
 }
 
