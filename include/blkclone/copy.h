@@ -79,6 +79,9 @@ typedef void (*bc_progress_fn)(const struct bc_copy_stats *st, void *arg);
 /* A copy's content fixed before it runs (bc_copy_fix): opaque. */
 struct bc_fixed;
 
+/* The most commands a host copy keeps in flight (bc_copy_opts.depth). */
+#define BC_COPY_MAX_DEPTH 16
+
 struct bc_copy_opts {
 	enum bc_offload_policy offload;
 	bool dest_zeroed;	/* the caller vouches the destination reads zero */
@@ -86,8 +89,14 @@ struct bc_copy_opts {
 	uint64_t start;		/* byte offset to start from (resume) */
 	uint32_t chunk;		/* host I/O size in bytes, 0 = default */
 	/* host copy: chunks in flight at most (the controller moves the
-	 * depth below it, never above), 0 = every worker */
+	 * depth below it, never above), 0 = every worker the volumes
+	 * allow; with depth_fixed, exactly this many on as many workers
+	 * (the fan-out, which has no controller, runs this many workers
+	 * either way).  Like chunk and write_behind, for callers that know
+	 * their storage, and for comparing the controller with a fixed
+	 * shape. */
 	uint32_t depth;
+	bool depth_fixed;
 	/* host copy: flush the destination every this many bytes written,
 	 * 0 = default (128 MiB) */
 	uint64_t write_behind;

@@ -69,6 +69,11 @@ struct bc_job_opts {
 	bool flush_never;		/* --flush=never */
 	unsigned timeout_s;
 	unsigned stall_timeout_s;	/* 0: none */
+	/* the host copy's I/O shape as fixed (--io-depth, --chunk,
+	 * --write-behind); 0: chosen as the copy goes */
+	uint32_t io_depth;
+	uint32_t chunk;
+	uint64_t write_behind;
 };
 
 struct bc_job {

@@ -35,16 +35,17 @@ int bc_cli_parse_offload(const char *s, enum bc_offload_policy *out)
 	return -EINVAL;
 }
 
-int bc_cli_parse_lba(const char *s, uint64_t *out)
+/* The first @n characters of @s as a decimal number: digits only. */
+static int parse_digits(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t v = 0;
 
 	/* by hand rather than strtoull, which takes leading spaces, '+'
 	 * and '-' (" -5" would become 2^64 - 5) */
-	if (!s || !*s)
+	if (!n)
 		return -EINVAL;
-	for (; *s; s++) {
-		unsigned d = (unsigned)(*s - '0');
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned)(s[i] - '0');
 
 		if (d > 9 || v > (UINT64_MAX - d) / 10)
 			return -EINVAL;
@@ -54,6 +55,11 @@ int bc_cli_parse_lba(const char *s, uint64_t *out)
 	return 0;
 }
 
+int bc_cli_parse_lba(const char *s, uint64_t *out)
+{
+	return s ? parse_digits(s, strlen(s), out) : -EINVAL;
+}
+
 int bc_cli_parse_seconds(const char *s, unsigned *out)
 {
 	uint64_t v;
@@ -61,5 +67,27 @@ int bc_cli_parse_seconds(const char *s, unsigned *out)
 	if (bc_cli_parse_lba(s, &v) < 0 || !v || v > UINT32_MAX)
 		return -EINVAL;
 	*out = (unsigned)v;
+	return 0;
+}
+
+int bc_cli_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	const char *u;
+	size_t n;
+	uint64_t v;
+	unsigned shift = 0;
+
+	if (!s)
+		return -EINVAL;
+	n = strlen(s);
+	/* a unit is the last character, and only that */
+	if (n > 1 && (u = strchr(units, s[n - 1])) && *u) {
+		shift = 10 * (unsigned)(u - units + 1);
+		n--;
+	}
+	if (parse_digits(s, n, &v) < 0 || (shift && v > UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = v << shift;
 	return 0;
 }

@@ -24,4 +24,8 @@ int bc_cli_parse_lba(const char *s, uint64_t *out);
  * at all is no bound. */
 int bc_cli_parse_seconds(const char *s, unsigned *out);
 
+/* A size as an admin writes it: decimal digits and an optional K, M, G
+ * or T (powers of 1024: 256K, 1M), nothing else; at most 2^64 - 1. */
+int bc_cli_parse_size(const char *s, uint64_t *out);
+
 #endif

@@ -62,12 +62,14 @@ static void copy_usage(FILE *f)
 		"exist is created with SRC's size.  With --to, SRC onto each DST: a\n"
 		"host copy reads SRC once for all of them (template fan-out).\n\n"
 		"Options:\n"
+		BC_USAGE_CHUNK
 		"      --dest-zeroed         DST is known to read zeros: skip its holes\n"
 		"      --flush=WHEN          end (default): DST's cache is flushed (SYNCHRONIZE\n"
 		"                            CACHE, fsync) before success is reported, and\n"
 		"                            along the way; never: no flush (the caller\n"
 		"                            flushes; a power cut may lose the copy)\n"
 		"  -h, --help                this text\n"
+		BC_USAGE_IO_DEPTH
 		"      --json                one JSON object on stdout\n"
 		"      --offload=POLICY      auto (default): in the array when possible,\n"
 		"                            else on the host; require: in the array or\n"
@@ -81,7 +83,8 @@ static void copy_usage(FILE *f)
 		"      --timeout=SECONDS     stop the copy (exit 1, with the LBA to resume\n"
 		"                            from) once it has run this long, --verify\n"
 		"                            included; also bounds waiting on the array\n"
-		"      --verify              read both back and compare\n", BC_COPY_MAX_TO);
+		"      --verify              read both back and compare\n"
+		BC_USAGE_WRITE_BEHIND, BC_COPY_MAX_TO);
 }
 
 enum { OPT_PROGRESS = BC_OPT_CMD, OPT_JSON, OPT_RESUME, OPT_TO };
@@ -167,6 +170,8 @@ static int parse_args(int argc, char **argv, struct copy_args *a)
 		default: copy_usage(stderr); return BC_EXIT_REFUSED;
 		}
 	}
+	if (bc_cli_copy_options_check(co) < 0)
+		return BC_EXIT_REFUSED;
 	if (a->n_to)
 		return to_args(argc, argv, a);
 	if (argc - optind != 2) {

@@ -29,9 +29,11 @@ static void start_usage(FILE *f)
 		"printing the job's id.  Pairs whose SRC is one volume and that copy on\n"
 		"the host read it once for all their destinations (template fan-out).\n\n"
 		"Options:\n"
+		BC_USAGE_CHUNK
 		"      --dest-zeroed         DST is known to read zeros: skip its holes\n"
 		"      --flush=WHEN          end (default) or never, as for copy\n"
 		"  -h, --help                this text\n"
+		BC_USAGE_IO_DEPTH
 		"      --json                the job as one JSON object on stdout\n"
 		"      --offload=POLICY      auto (default), require or never, as for copy\n"
 		"      --resume=ID           continue a failed or cancelled job's pairs\n"
@@ -41,7 +43,8 @@ static void start_usage(FILE *f)
 		"      --timeout=SECONDS     as for copy, for each pair\n"
 		"      --to=DST              a destination of the one SRC given; repeat\n"
 		"                            for each (SRC DST1 SRC DST2 ... in one)\n"
-		"      --verify              read both back and compare\n");
+		"      --verify              read both back and compare\n"
+		BC_USAGE_WRITE_BEHIND);
 }
 
 enum { OPT_JSON = BC_OPT_CMD, OPT_STALL, OPT_RESUME, OPT_TO };
@@ -75,6 +78,9 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 		s->jo.verify = co->verify;
 		s->jo.flush_never = co->flush == BC_FLUSH_NEVER;
 		s->jo.timeout_s = co->timeout_s;
+		s->jo.io_depth = co->depth;
+		s->jo.chunk = co->chunk;
+		s->jo.write_behind = co->write_behind;
 		if (shared)
 			continue;
 		switch (c) {
@@ -105,6 +111,8 @@ static int parse_args(int argc, char **argv, struct bc_job_spec *s,
 		default: start_usage(stderr); return BC_EXIT_REFUSED;
 		}
 	}
+	if (bc_cli_copy_options_check(co) < 0)
+		return BC_EXIT_REFUSED;
 	return -1;
 }
 
@@ -184,6 +192,10 @@ static int pairs_from_record(const char *id, struct bc_job *old,
 	s->o.copy.timeout_s = s->jo.timeout_s = old->opts.timeout_s;
 	s->jo.flush_never = old->opts.flush_never;
 	s->o.copy.flush = old->opts.flush_never ? BC_FLUSH_NEVER : BC_FLUSH_END;
+	s->o.copy.depth = s->jo.io_depth = old->opts.io_depth;
+	s->o.copy.depth_fixed = old->opts.io_depth != 0;
+	s->o.copy.chunk = s->jo.chunk = old->opts.chunk;
+	s->o.copy.write_behind = s->jo.write_behind = old->opts.write_behind;
 	if (!stall_given)
 		s->jo.stall_timeout_s = old->opts.stall_timeout_s;
 	snprintf(s->resumed_from, sizeof(s->resumed_from), "%s", id);

@@ -644,6 +644,9 @@ static void size_fan(struct fan *g)
 			max = dc->max_transfer;
 	}
 	g->n_workers = nw > MAX_WORKERS ? MAX_WORKERS : nw;
+	/* a caller's depth: this many commands in flight at most */
+	if (g->o->depth && g->o->depth < g->n_workers)
+		g->n_workers = g->o->depth;
 	g->zgran = g->align > 4096 ? g->align : 4096;
 	if (mc) {
 		mc->opt_transfer = opt;

@@ -21,7 +21,7 @@
 #include "core/holes.h"
 #include "core/iotune.h"
 
-#define MAX_WORKERS 16
+#define MAX_WORKERS BC_COPY_MAX_DEPTH
 #define NO_OFFSET UINT64_MAX
 /* write-behind flushes asked for and not yet sent, at most: a worker
  * waits for the flusher beyond that (a destination whose flushes cannot

@@ -175,9 +175,9 @@ static uint32_t min_nonzero(uint32_t a, uint32_t b)
 /*
  * The I/O size: the caller's, else the larger optimal transfer length the
  * two volumes report (VPD B0, the kernel's io_opt) within [MIN_CHUNK,
- * MAX_CHUNK], else DEFAULT_CHUNK; never above either's maximum transfer
- * (a longer one would only be split again) nor its share of the buffer
- * pool; a whole number of zero-detection granules.
+ * MAX_CHUNK], else DEFAULT_CHUNK; the caller's too never above either's
+ * maximum transfer (the LU would refuse a longer one) nor its share of
+ * the buffer pool; a whole number of zero-detection granules.
  */
 static uint32_t pick_chunk(uint32_t want, const struct bc_caps *sc,
 			   const struct bc_caps *dc, unsigned workers,
@@ -193,9 +193,9 @@ static uint32_t pick_chunk(uint32_t want, const struct bc_caps *sc,
 			c = MIN_CHUNK;
 		if (c > MAX_CHUNK)
 			c = MAX_CHUNK;
-		if (max && c > max)
-			c = max;
 	}
+	if (max && c > max)
+		c = max;
 	if (c > POOL_BYTES / workers)
 		c = POOL_BYTES / workers;
 	if (c < gran)
@@ -265,8 +265,9 @@ static int engine_new(struct bc_volume *src, struct bc_volume *dst,
  * The workers, one per command the volumes take at once; each with a
  * buffer of the largest chunk (pick_chunk).  The controller starts with
  * all of them at that chunk, and moves depth within [1, workers], chunk
- * within [MIN_CHUNK, buffer] (a caller's o->chunk is kept as given), and
- * write-behind (above).
+ * within [MIN_CHUNK, buffer] and write-behind (above); a caller's chunk,
+ * write-behind and fixed depth are kept as given, its depth otherwise a
+ * cap.
  */
 static void size_pool(struct engine *g)
 {
@@ -274,11 +275,16 @@ static void size_pool(struct engine *g)
 	uint64_t wb = o->write_behind ? o->write_behind : WRITE_BEHIND;
 
 	g->n_workers = pick_workers(g->src, g->dst);
+	/* a fixed depth needs no more workers, nor buffers, than it keeps
+	 * busy (and leaves each a larger share of the pool); a cap leaves
+	 * the workers as many */
+	if (o->depth && o->depth_fixed && o->depth < g->n_workers)
+		g->n_workers = o->depth;
 	g->buf_size = pick_chunk(o->chunk, g->sc, g->dc, g->n_workers, g->zgran);
 	g->lim = (struct bc_iotune_limits){
-		/* a caller's depth caps it; the workers stay as many */
 		.max_depth = o->depth && o->depth < g->n_workers ? o->depth :
 								  g->n_workers,
+		.min_depth = o->depth_fixed ? o->depth : 1,
 		.min_chunk = o->chunk || MIN_CHUNK > g->buf_size ? g->buf_size :
 								   MIN_CHUNK,
 		.max_chunk = g->buf_size,

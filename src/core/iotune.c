@@ -23,13 +23,27 @@ static uint64_t clamp_wb(const struct bc_iotune_limits *l, uint64_t wb)
 	return wb;
 }
 
+/* The depth's bounds: [1, workers], or narrower where the caller fixed
+ * it (a minimum above the maximum is the maximum). */
+static unsigned depth_max(const struct bc_iotune_limits *l)
+{
+	return l->max_depth ? l->max_depth : 1;
+}
+
+static unsigned depth_min(const struct bc_iotune_limits *l)
+{
+	unsigned max = depth_max(l);
+
+	return !l->min_depth ? 1 : l->min_depth > max ? max : l->min_depth;
+}
+
 void bc_iotune_init(struct bc_iotune *t, const struct bc_iotune_limits *l,
 		    unsigned depth, uint32_t chunk, uint64_t wb)
 {
-	unsigned max = l->max_depth ? l->max_depth : 1;
+	unsigned min = depth_min(l), max = depth_max(l);
 
 	*t = (struct bc_iotune){ 0 };
-	t->depth = depth < 1 ? 1 : depth > max ? max : depth;
+	t->depth = depth < min ? min : depth > max ? max : depth;
 	t->best_depth = t->depth;
 	t->chunk = clamp_chunk(l, chunk);
 	t->write_behind = clamp_wb(l, wb);
@@ -38,14 +52,15 @@ void bc_iotune_init(struct bc_iotune *t, const struct bc_iotune_limits *l,
 }
 
 /* The depth one step @dir from @d, or @d when that is out of bounds. */
-static unsigned next_depth(unsigned d, int dir, unsigned max)
+static unsigned next_depth(unsigned d, int dir, unsigned min, unsigned max)
 {
 	if (dir < 0)
-		return d > 1 ? d - 1 : d;
+		return d > min ? d - 1 : d;
 	return d < max ? d + 1 : d;
 }
 
-static void step_depth(struct bc_iotune *t, unsigned max, double rate)
+static void step_depth(struct bc_iotune *t, unsigned min, unsigned max,
+		       double rate)
 {
 	unsigned next;
 
@@ -59,7 +74,7 @@ static void step_depth(struct bc_iotune *t, unsigned max, double rate)
 			 * steps each a little slower must not add up */
 			if (rate > t->best_rate)
 				t->best_rate = rate;
-			next = next_depth(t->depth, t->dir, max);
+			next = next_depth(t->depth, t->dir, min, max);
 			t->depth = next;	/* go on the same way */
 			return;
 		}
@@ -73,10 +88,10 @@ static void step_depth(struct bc_iotune *t, unsigned max, double rate)
 		t->hold--;
 		return;
 	}
-	next = next_depth(t->depth, t->dir, max);
+	next = next_depth(t->depth, t->dir, min, max);
 	if (next == t->depth) {
 		t->dir = -t->dir;
-		next = next_depth(t->depth, t->dir, max);
+		next = next_depth(t->depth, t->dir, min, max);
 	}
 	t->depth = next;
 }
@@ -112,11 +127,11 @@ static void step_write_behind(struct bc_iotune *t,
 void bc_iotune_step(struct bc_iotune *t, const struct bc_iotune_limits *l,
 		    const struct bc_iotune_obs *o)
 {
-	unsigned max = l->max_depth ? l->max_depth : 1;
-
 	if (!(o->seconds > 0) || !o->bytes)
 		return;
-	step_depth(t, max, (double)o->bytes / o->seconds);
+	if (depth_min(l) < depth_max(l))
+		step_depth(t, depth_min(l), depth_max(l),
+			   (double)o->bytes / o->seconds);
 	step_chunk(t, l, o);
 	step_write_behind(t, l, o);
 }

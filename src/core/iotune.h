@@ -12,7 +12,8 @@
  *    target, less memory), anything else goes back and waits HOLD
  *    intervals before trying the other way.  The rate at the held depth is
  *    measured again every interval, so a target that slows or speeds up
- *    is followed.
+ *    is followed.  Within [min_depth, max_depth]: equal, the caller fixed
+ *    it, and nothing is tried.
  *  - chunk size: the source's data extents, as they come: the smallest
  *    power of two that holds their mean size, within the limits (a
  *    command never spans extents, so larger buffers only cost memory).
@@ -29,6 +30,7 @@
 
 struct bc_iotune_limits {
 	unsigned max_depth;		/* workers started (>= 1) */
+	unsigned min_depth;		/* 0 or 1: from 1; max_depth: fixed */
 	uint32_t min_chunk, max_chunk;	/* max: the buffers' size */
 	uint32_t gran;			/* a chunk is a multiple of this */
 	uint64_t min_wb, max_wb;	/* equal: write-behind is fixed */

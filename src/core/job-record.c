@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <blkclone/copy.h>
+
 #include "core/job-record.h"
 
 #define RECORD_DEPTH 16
@@ -81,6 +83,9 @@ static struct json_object *opts_json(const struct bc_job_opts *op)
 	add_str(o, "flush", op->flush_never ? "never" : "end");
 	add_u64(o, "timeout", op->timeout_s);
 	add_u64(o, "stall_timeout", op->stall_timeout_s);
+	add_u64(o, "io_depth", op->io_depth);
+	add_u64(o, "chunk", op->chunk);
+	add_u64(o, "write_behind", op->write_behind);
 	return o;
 }
 
@@ -238,6 +243,36 @@ static int read_pair(struct rd *r, struct bc_job_pair *p)
 	return 0;
 }
 
+/* The I/O shape a job was started with; a record written before the
+ * options existed has none: chosen as the copy goes (0).  Bounded as
+ * the command line bounds them: the record may be anyone's. */
+static int read_io_shape(struct rd *r, struct bc_job_opts *op)
+{
+	static const struct {
+		const char *key;
+		uint64_t max;
+	} keys[] = {
+		{ "io_depth", BC_COPY_MAX_DEPTH },
+		{ "chunk", 8u << 20 },
+		{ "write_behind", 1ull << 40 },
+	};
+	uint64_t v[3] = { 0 };
+	int rc;
+
+	for (size_t i = 0; i < 3; i++) {
+		if (!json_object_object_get_ex(r->o, keys[i].key, NULL))
+			continue;
+		if ((rc = get_u64(r, keys[i].key, &v[i])))
+			return rc;
+		if (v[i] > keys[i].max)
+			return bad(r, keys[i].key, "is out of range");
+	}
+	op->io_depth = (uint32_t)v[0];
+	op->chunk = (uint32_t)v[1];
+	op->write_behind = v[2];
+	return 0;
+}
+
 static int read_opts(struct rd *r, struct bc_job_opts *op)
 {
 	uint64_t t, s;
@@ -262,7 +297,7 @@ static int read_opts(struct rd *r, struct bc_job_opts *op)
 			return bad(r, "flush", "is neither end nor never");
 		op->flush_never = !strcmp(fl, "never");
 	}
-	return 0;
+	return read_io_shape(r, op);
 }
 
 static int read_top(struct rd *r, struct bc_job *j)

@@ -1,5 +1,5 @@
 /* libFuzzer: option values an admin types (--offload, --resume-from,
- * --timeout). */
+ * --timeout, the sizes of --chunk and --write-behind). */
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	enum bc_offload_policy pol;
 	char *s = malloc(size + 1), back[32];
 	const char *digits;
-	uint64_t lba;
+	uint64_t lba, bytes;
 	unsigned secs;
+	size_t n;
 
 	if (!s)
 		return 0;
@@ -47,6 +48,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bc_cli_parse_seconds(s, &secs) < 0 && bc_cli_parse_lba(s, &lba) == 0 &&
 	    lba && lba <= UINT32_MAX)
 		__builtin_trap();
+	/* a size: a number, or a number and one of K M G T that does not
+	 * overflow; the number alone parses as an LBA */
+	n = strlen(s);
+	if (bc_cli_parse_size(s, &bytes) == 0) {
+		const char *u = n > 1 ? strchr("KMGT", s[n - 1]) : NULL;
+		unsigned shift = u && *u ? 10 * (unsigned)(u - "KMGT" + 1) : 0;
+
+		if (shift)
+			s[n - 1] = '\0';
+		if (bc_cli_parse_lba(s, &lba) < 0 || (lba << shift) >> shift != lba ||
+		    lba << shift != bytes)
+			__builtin_trap();
+	} else if (bc_cli_parse_lba(s, &lba) == 0) {
+		__builtin_trap();	/* a plain number refused */
+	}
 	free(s);
 	return 0;
 }

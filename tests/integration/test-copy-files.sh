@@ -199,4 +199,22 @@ expect_exit 0 "a copy well within its --timeout" \
 	"$BLKCLONE" copy --timeout=3600 --resume-from="${lba:-0}" "$T/big-src.img" "$T/to.img"
 check "and it is identical" cmp -s "$T/big-src.img" "$T/to.img"
 
+# 16. --io-depth, --chunk and --write-behind fix the host copy's I/O shape:
+#     the report says it ran with exactly them (and no more workers than
+#     the depth), it flushed as often as the write-behind says, and the
+#     copy is identical.  40 MiB of data, then a hole.
+dd if=/dev/urandom of="$T/io-src.img" bs=1M count=40 status=none
+truncate -s 64M "$T/io-src.img"
+bcrun 0 "$T/io.json" "$T/e16" copy --json --io-depth=3 --chunk=256K \
+	--write-behind=8M "$T/io-src.img" "$T/io-dst.img"
+check "the copy ran with the shape given: depth 3, 3 workers, 256 KiB, 8 MiB" \
+	test "$(jq -c '.host_io | [.depth, .workers, .chunk_bytes, .write_behind_bytes]' "$T/io.json")" = "[3,3,262144,8388608]"
+fl=$(jq '.host_io.flushes' "$T/io.json")
+check "40 MiB written, a flush asked every 8 MiB: 4 or 5 before the last ($fl)" \
+	test "$fl" -ge 4 -a "$fl" -le 5
+check "and the copy is identical" cmp -s "$T/io-src.img" "$T/io-dst.img"
+bcrun 0 "$T/io2.json" "$T/e16b" copy --json "$T/io-src.img" "$T/io-dst2.img"
+check "without them the controller chooses: 4 workers, 1 MiB" \
+	test "$(jq -c '.host_io | [.workers, .chunk_bytes]' "$T/io2.json")" = "[4,1048576]"
+
 finish

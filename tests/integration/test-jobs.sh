@@ -301,4 +301,20 @@ bcrun 2 "$T/o" "$T/err" job forget "$id1" extra
 bcrun 2 "$T/o" "$T/err" job frob
 expect_msg "unknown job command 'frob'" "unknown job command"
 
+# --- a job started with a fixed I/O shape keeps it: in its record (what a
+# --resume continues with) and in the copy it runs
+dd if=/dev/urandom of="$T/io-src.img" bs=1M count=24 status=none
+truncate -s 32M "$T/io-src.img"
+bcrun 0 "$T/idio" "$T/eio" job start --io-depth=2 --chunk=512K --write-behind=16M \
+	"$T/io-src.img" "$T/io-dst.img"
+idio=$(cat "$T/idio")
+bcrun 0 /dev/null "$T/eiow" job wait "$idio"
+check "the record keeps --io-depth, --chunk and --write-behind" \
+	test "$(jq -c '.options | [.io_depth, .chunk, .write_behind]' "$JOBS/$idio.json")" = "[2,524288,16777216]"
+check "... and the copy ran with them: depth 2 on 2 workers, 512 KiB, 16 MiB" \
+	test "$(jq -c '.pairs[0].report.host_io | [.depth, .workers, .chunk_bytes, .write_behind_bytes]' "$JOBS/$idio.json")" = "[2,2,524288,16777216]"
+check "... and it is identical" cmp -s "$T/io-src.img" "$T/io-dst.img"
+check "a job without them records 0: chosen as the copy goes" \
+	test "$(jq -c '.options | [.io_depth, .chunk, .write_behind]' "$JOBS/$id1.json")" = "[0,0,0]"
+
 finish

@@ -104,12 +104,59 @@ static void test_seconds(void **state)
 	}
 }
 
+static void test_size(void **state)
+{
+	static const struct {
+		const char *s;
+		int rc;
+		uint64_t want;
+	} t[] = {
+		{ "0", 0, 0 },		/* the option says what is too small */
+		{ "4096", 0, 4096 },
+		{ "4K", 0, 4096 },
+		{ "256K", 0, 262144 },
+		{ "1M", 0, 1048576 },
+		{ "64M", 0, 64ull << 20 },
+		{ "1G", 0, 1ull << 30 },
+		{ "1T", 0, 1ull << 40 },
+		{ "16777215T", 0, 16777215ull << 40 },
+		{ "16777216T", -EINVAL, 0 },	/* 2^64 */
+		{ "18446744073709551615", 0, UINT64_MAX },
+		{ "18446744073709551616", -EINVAL, 0 },
+		{ "", -EINVAL, 0 },
+		{ "K", -EINVAL, 0 },		/* a unit without a number */
+		{ "1k", -EINVAL, 0 },		/* units are capitals, as printed */
+		{ "1KB", -EINVAL, 0 },
+		{ "1KiB", -EINVAL, 0 },
+		{ "1.5M", -EINVAL, 0 },
+		{ "-1M", -EINVAL, 0 },
+		{ "+1M", -EINVAL, 0 },
+		{ " 1M", -EINVAL, 0 },
+		{ "1M ", -EINVAL, 0 },
+		{ "1Q", -EINVAL, 0 },
+		{ "0x10", -EINVAL, 0 },
+		{ "99999999999999999999999999K", -EINVAL, 0 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t v = 4242;
+		int rc = bc_cli_parse_size(t[i].s, &v);
+
+		if (rc != t[i].rc || (!rc && v != t[i].want) || (rc && v != 4242))
+			fail_msg("'%s': rc %d value %llu", t[i].s, rc,
+				 (unsigned long long)v);
+	}
+	assert_int_equal(bc_cli_parse_size(NULL, &(uint64_t){ 0 }), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_offload),
 		cmocka_unit_test(test_lba),
 		cmocka_unit_test(test_seconds),
+		cmocka_unit_test(test_size),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

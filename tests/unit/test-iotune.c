@@ -29,23 +29,29 @@ struct climb {
 	unsigned max, start;
 	double rate[5];		/* [depth] */
 	unsigned want[10];	/* depth after step i; 0 ends the list */
+	unsigned min;		/* the limits' min_depth (0: none) */
 };
 
 static const struct climb climbs[] = {
 	{ "saturates at 3: tries 2, keeps 3, waits, tries 4, keeps 3", 4, 4,
-	  { 0, 100, 190, 270, 275 }, { 3, 2, 3, 3, 3, 3, 3, 4, 3 } },
+	  { 0, 100, 190, 270, 275 }, { 3, 2, 3, 3, 3, 3, 3, 4, 3 }, 0 },
 	{ "more is always better: climbs to the top, tries one fewer, stays", 4, 2,
-	  { 0, 100, 200, 300, 400 }, { 3, 4, 4, 3, 4, 4, 4, 4, 4 } },
+	  { 0, 100, 200, 300, 400 }, { 3, 4, 4, 3, 4, 4, 4, 4, 4 }, 0 },
 	{ "a thrashing target: down to 1, tries 2, back to 1", 4, 4,
-	  { 0, 300, 250, 200, 150 }, { 3, 2, 1, 1, 2, 1, 1, 1 } },
+	  { 0, 300, 250, 200, 150 }, { 3, 2, 1, 1, 2, 1, 1, 1 }, 0 },
 	{ "as fast with fewer in flight: fewer", 4, 4,
-	  { 0, 200, 200, 200, 200 }, { 3, 2, 1, 1, 2, 1 } },
+	  { 0, 200, 200, 200, 200 }, { 3, 2, 1, 1, 2, 1 }, 0 },
 	/* each step down 4% slower than the last: within TOL of the one
 	 * before, but the slide stops once 5% below the best seen */
 	{ "a slow slide down does not add up", 4, 4,
-	  { 0, 8847, 9216, 9600, 10000 }, { 3, 2, 3, 3 } },
+	  { 0, 8847, 9216, 9600, 10000 }, { 3, 2, 3, 3 }, 0 },
 	{ "one worker: nothing to try", 1, 1,
-	  { 0, 100 }, { 1, 1, 1 } },
+	  { 0, 100 }, { 1, 1, 1 }, 0 },
+	/* --io-depth: the caller fixed the depth */
+	{ "fixed at 3: nothing tried, however the target answers", 3, 3,
+	  { 0, 300, 250, 200, 150 }, { 3, 3, 3, 3, 3, 3 }, 3 },
+	{ "a floor of 2: the thrashing target's walk down stops there", 4, 4,
+	  { 0, 300, 250, 200, 150 }, { 3, 2, 2, 3, 2, 2, 2, 2, 2 }, 2 },
 };
 
 static void test_depth_climbs(void **state)
@@ -57,6 +63,7 @@ static void test_depth_climbs(void **state)
 		struct bc_iotune t;
 
 		l.max_depth = c->max;
+		l.min_depth = c->min;
 		bc_iotune_init(&t, &l, c->start, 1 * MiB, 128ull * MiB);
 		for (size_t s = 0; s < 10 && c->want[s]; s++) {
 			struct bc_iotune_obs o = {
