@@ -59,31 +59,60 @@ static unsigned next_depth(unsigned d, int dir, unsigned min, unsigned max)
 	return d < max ? d + 1 : d;
 }
 
+/* A probe's trial at @rate: more by more than TOL, or (fewer in flight)
+ * no less by more than TOL, than the mark. */
+static bool trial_won(const struct bc_iotune *t, double rate)
+{
+	if (t->depth > t->best_depth)
+		return rate > t->mark * (1 + BC_IOTUNE_TOL);
+	return rate >= t->mark * (1 - BC_IOTUNE_TOL);
+}
+
 static void step_depth(struct bc_iotune *t, unsigned min, unsigned max,
 		       double rate)
 {
 	unsigned next;
 
 	if (t->depth != t->best_depth) {
-		/* the interval was a probe: judge it against the held depth */
-		if (rate > t->best_rate * (1 + BC_IOTUNE_TOL) ||
-		    (t->depth < t->best_depth &&
-		     rate >= t->best_rate * (1 - BC_IOTUNE_TOL))) {
-			t->best_depth = t->depth;
-			/* the highest rate stays the mark: a walk down by
-			 * steps each a little slower must not add up */
-			if (rate > t->best_rate)
-				t->best_rate = rate;
-			next = next_depth(t->depth, t->dir, min, max);
-			t->depth = next;	/* go on the same way */
+		/* the interval was a probe's trial */
+		if (!trial_won(t, rate)) {
+			t->depth = t->best_depth;
+			t->dir = -t->dir;
+			t->hold = BC_IOTUNE_HOLD;
+			t->wins = 0;
+			t->walking = false;
 			return;
 		}
-		t->depth = t->best_depth;
-		t->dir = -t->dir;
-		t->hold = BC_IOTUNE_HOLD;
+		if (++t->wins < BC_IOTUNE_WINS) {
+			/* once may be luck: the held depth again, then this */
+			t->probe = t->depth;
+			t->depth = t->best_depth;
+			return;
+		}
+		t->wins = 0;
+		t->best_depth = t->depth;
+		/* the highest rate stays the mark: a walk down by steps
+		 * each a little slower must not add up */
+		if (rate > t->mark)
+			t->mark = rate;
+		next = next_depth(t->depth, t->dir, min, max);
+		t->walking = next != t->depth;	/* go on the same way */
+		t->depth = next;
 		return;
 	}
-	t->best_rate = rate;	/* the held depth, measured again */
+	/* the held depth, measured again: within a probe's trials or a
+	 * walk the mark is the highest rate seen, otherwise the latest */
+	if (t->probe || t->walking) {
+		if (rate > t->mark)
+			t->mark = rate;
+	} else {
+		t->mark = rate;
+	}
+	if (t->probe) {
+		t->depth = t->probe;
+		t->probe = 0;
+		return;
+	}
 	if (t->hold) {
 		t->hold--;
 		return;

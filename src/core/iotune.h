@@ -10,10 +10,19 @@
  *    moves more bytes per second by more than TOL is kept, one that is as
  *    fast with fewer commands in flight is kept too (less load on the
  *    target, less memory), anything else goes back and waits HOLD
- *    intervals before trying the other way.  The rate at the held depth is
- *    measured again every interval, so a target that slows or speeds up
- *    is followed.  Within [min_depth, max_depth]: equal, the caller fixed
- *    it, and nothing is tried.
+ *    intervals before trying the other way.  On a shared host one
+ *    interval's rate is as much the neighbours' as the depth's, and a
+ *    probe that lands in a quiet moment once would be kept (4838a44's
+ *    controller walked from 16 down to 5 in flight that way and lost a
+ *    quarter of a full copy's speed to its own starting shape).  So a
+ *    probe is judged WINS times, the held depth measured again between
+ *    the trials, and each trial must win against the highest rate the
+ *    held depth showed since the probe (or the walk of kept probes)
+ *    began: one lucky probe, or one held interval in a busy moment, is
+ *    not enough to move.  Between probes the held depth's rate follows
+ *    the target, so a target that slows or speeds up is followed.
+ *    Within [min_depth, max_depth]: equal, the caller fixed it, and
+ *    nothing is tried.
  *  - chunk size: the source's data extents, as they come: the smallest
  *    power of two that holds their mean size, within the limits (a
  *    command never spans extents, so larger buffers only cost memory).
@@ -53,14 +62,18 @@ struct bc_iotune {
 	uint32_t chunk;
 	uint64_t write_behind;
 	/* the climb */
-	unsigned best_depth;
-	double best_rate;		/* bytes/s at best_depth, last seen */
+	unsigned best_depth;		/* the depth held */
+	double mark;			/* bytes/s a probe must match (see above) */
 	int dir;			/* +1 or -1: the next probe's way */
 	unsigned hold;			/* intervals to wait before a probe */
+	unsigned probe;			/* a probe to try again next, or 0 */
+	unsigned wins;			/* trials the probe has won so far */
+	bool walking;			/* a probe was kept: the mark stays */
 };
 
 #define BC_IOTUNE_TOL 0.05
 #define BC_IOTUNE_HOLD 4
+#define BC_IOTUNE_WINS 2
 
 /* Start at @depth, @chunk and @wb (clamped into @l). */
 void bc_iotune_init(struct bc_iotune *t, const struct bc_iotune_limits *l,

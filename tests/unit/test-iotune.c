@@ -22,36 +22,51 @@ static const struct bc_iotune_limits LIM = {
 	.gran = 4 * KiB, .min_wb = 32ull * MiB, .max_wb = 1024ull * MiB,
 };
 
-/* A target: bytes per second at depth 1..4; the depths the controller
- * holds after each of the first steps. */
+/* A target: bytes per second at depth 1..4, each interval's noise (a
+ * factor on that rate: the neighbours on a shared host; 0 is 1), and the
+ * depths the controller holds after each of the first steps.  A probe
+ * is tried, the held depth measured again, the probe tried again: it is
+ * kept only when both trials win against the highest rate the held
+ * depth showed meanwhile. */
+#define STEPS 20
 struct climb {
 	const char *what;
 	unsigned max, start;
 	double rate[5];		/* [depth] */
-	unsigned want[10];	/* depth after step i; 0 ends the list */
+	unsigned want[STEPS];	/* depth after step i; 0 ends the list */
 	unsigned min;		/* the limits' min_depth (0: none) */
+	double noise[STEPS];	/* [step] */
 };
 
 static const struct climb climbs[] = {
-	{ "saturates at 3: tries 2, keeps 3, waits, tries 4, keeps 3", 4, 4,
-	  { 0, 100, 190, 270, 275 }, { 3, 2, 3, 3, 3, 3, 3, 4, 3 }, 0 },
+	{ "saturates at 3: 3 twice, kept; 2 lost; waits; 4 lost", 4, 4,
+	  { 0, 100, 190, 270, 275 }, { 3, 4, 3, 2, 3, 3, 3, 3, 3, 4, 3 }, 0, { 0 } },
 	{ "more is always better: climbs to the top, tries one fewer, stays", 4, 2,
-	  { 0, 100, 200, 300, 400 }, { 3, 4, 4, 3, 4, 4, 4, 4, 4 }, 0 },
+	  { 0, 100, 200, 300, 400 },
+	  { 3, 2, 3, 4, 3, 4, 4, 3, 4, 4, 4, 4, 4, 3 }, 0, { 0 } },
 	{ "a thrashing target: down to 1, tries 2, back to 1", 4, 4,
-	  { 0, 300, 250, 200, 150 }, { 3, 2, 1, 1, 2, 1, 1, 1 }, 0 },
+	  { 0, 300, 250, 200, 150 }, { 3, 4, 3, 2, 3, 2, 1, 2, 1, 1, 2, 1 }, 0, { 0 } },
 	{ "as fast with fewer in flight: fewer", 4, 4,
-	  { 0, 200, 200, 200, 200 }, { 3, 2, 1, 1, 2, 1 }, 0 },
+	  { 0, 200, 200, 200, 200 }, { 3, 4, 3, 2, 3, 2, 1, 2, 1, 1, 2, 1 }, 0, { 0 } },
 	/* each step down 4% slower than the last: within TOL of the one
 	 * before, but the slide stops once 5% below the best seen */
 	{ "a slow slide down does not add up", 4, 4,
-	  { 0, 8847, 9216, 9600, 10000 }, { 3, 2, 3, 3 }, 0 },
+	  { 0, 8847, 9216, 9600, 10000 }, { 3, 4, 3, 2, 3, 3, 3, 3, 3, 4, 3 }, 0, { 0 } },
 	{ "one worker: nothing to try", 1, 1,
-	  { 0, 100 }, { 1, 1, 1 }, 0 },
+	  { 0, 100 }, { 1, 1, 1 }, 0, { 0 } },
 	/* --io-depth: the caller fixed the depth */
 	{ "fixed at 3: nothing tried, however the target answers", 3, 3,
-	  { 0, 300, 250, 200, 150 }, { 3, 3, 3, 3, 3, 3 }, 3 },
+	  { 0, 300, 250, 200, 150 }, { 3, 3, 3, 3, 3, 3 }, 3, { 0 } },
 	{ "a floor of 2: the thrashing target's walk down stops there", 4, 4,
-	  { 0, 300, 250, 200, 150 }, { 3, 2, 2, 3, 2, 2, 2, 2, 2 }, 2 },
+	  { 0, 300, 250, 200, 150 },
+	  { 3, 4, 3, 2, 3, 2, 2, 3, 2, 2, 2, 2, 2, 3 }, 2, { 0 } },
+	/* a noisy host: one interval's luck is not the depth's */
+	{ "a probe down that lands in a quiet moment once is not kept", 4, 4,
+	  { 0, 100, 200, 300, 400 }, { 3, 4, 3, 4, 4, 4, 4, 4, 3 }, 0,
+	  { 0, 1.4 } },
+	{ "nor when the held depth is measured again in a busy moment", 4, 4,
+	  { 0, 100, 200, 300, 400 }, { 3, 4, 3, 4, 4, 4, 4, 4, 3 }, 0,
+	  { 0, 1.3, 0.7 } },
 };
 
 static void test_depth_climbs(void **state)
@@ -65,10 +80,11 @@ static void test_depth_climbs(void **state)
 		l.max_depth = c->max;
 		l.min_depth = c->min;
 		bc_iotune_init(&t, &l, c->start, 1 * MiB, 128ull * MiB);
-		for (size_t s = 0; s < 10 && c->want[s]; s++) {
+		for (size_t s = 0; s < STEPS && c->want[s]; s++) {
+			double noise = c->noise[s] ? c->noise[s] : 1;
 			struct bc_iotune_obs o = {
 				.seconds = 0.1,
-				.bytes = (uint64_t)(c->rate[t.depth] * 0.1 * MiB),
+				.bytes = (uint64_t)(c->rate[t.depth] * noise * 0.1 * MiB),
 				.inflight = t.depth,
 			};
 
