@@ -31,6 +31,9 @@
 #   blkclone-fixed    blkclone copy --io-depth=16 --chunk=1M --write-behind=128M:
 #                     the shape the controller starts from, held for the
 #                     whole copy (what the controller's moves buy)
+#   blkclone-peer     BLKCLONE_PEER=PATH (optional): another build's
+#                     blkclone copy, same options as blkclone (cases 1
+#                     and 2): two versions compared in the same rounds
 # Before the rounds every tool runs once, checked and not counted (round
 # 0): the first copy of case 1 after the backing files were made took
 # 2.0-2.2 s against 0.7-0.9 s for the same tool's later ones (3 December,
@@ -41,6 +44,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BLKCLONE:-$top/build/blkclone}
+P=${BLKCLONE_PEER:-}
 G=${1:-4}
 ROUNDS=${2:-5}
 [ "$ROUNDS" -ge 5 ] || { echo "ROUNDS must be 5 or more" >&2; exit 2; }
@@ -71,7 +75,7 @@ alloc() { echo $(( $(stat -c %b "$1") * 512 )); }
 # one KEY SRC_FILE DST_NAME CMD...: one measured run onto a fresh
 # destination (made by $PREP, untimed: empty by default), compared with
 # the source.  Appends to T[KEY] (seconds), RSS[KEY], RD[KEY], WR[KEY].
-declare -A T RSS RD WR DSIZE BZ TC UC CS
+declare -A T RSS RD WR DSIZE BZ TC UC CS DEP
 HZ=$(getconf CLK_TCK)
 # (user, nice, system, irq, softirq: not steal, the time the hypervisor
 # gave to other guests -- a virtual machine on a busy host counts it)
@@ -104,6 +108,8 @@ one() {
 	T[$key]="${T[$key]:-} $secs" RSS[$key]="${RSS[$key]:-} $rss"
 	RD[$key]="${RD[$key]:-} $rd" WR[$key]="${WR[$key]:-} $wr"
 	UC[$key]="${UC[$key]:-} $uc" CS[$key]="${CS[$key]:-} $cs"
+	# blkclone's queue depth when the copy ended (the controller's choice)
+	DEP[$key]="${DEP[$key]:-} $(jq -r '.host_io.depth // empty' "$M/out" 2>/dev/null || true)"
 	cp "$M/out" "$M/out.$key"
 }
 # rank LIST P: nearest-rank percentile P (0 < P <= 100) of the numbers
@@ -123,6 +129,7 @@ report() {
 	# each round's time, in round order: a slow round that hits one tool
 	# and not the next shows as drift, a tool's own spread does not
 	echo "  $(printf '%-15s' "$2") rounds:$t"
+	[ -z "${DEP[$1]// /}" ] || echo "  $(printf '%-15s' "$2") depth at the end:${DEP[$1]}"
 }
 # versus B Q Q2 NAME: blkclone's median and best against both qemu-imgs
 versus() {
@@ -136,7 +143,7 @@ BIG=$(((16 << 40) - (1 << 20)))
 bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	local name=$1 i sa
 	W=$(mktemp -d "$2/blkclone-bench.XXXXXX")
-	T=() RSS=() RD=() WR=() BZ=() TC=()
+	T=() RSS=() RD=() WR=() BZ=() TC=() DEP=()
 	echo "== backing files on $name ($2: $(df --output=fstype "$2" | tail -n 1))"
 	if want 1 || want 1b; then fill "$W/thin.img" "$G" 10; else truncate -s "${G}G" "$W/thin.img"; fi
 	dd if=/dev/urandom of="$W/full.img" bs=1M count=2048 status=none
@@ -175,8 +182,10 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 		one n1 "$W/thin.img" d1 "$B" copy --json --flush=never "$U/1" "$U/2"
 		one w1 "$W/thin.img" d1 $QIMG -t writeback "$U/1" "$U/2"
 		one f1 "$W/thin.img" d1 "$B" copy --json $FIXED "$U/1" "$U/2"
+		[ -z "$P" ] || one p1 "$W/thin.img" d1 "$P" copy --json "$U/1" "$U/2"
 	done
 	report b1 blkclone; report n1 blkclone-never; report q1 qemu-img; report w1 qemu-img-wb; report f1 blkclone-fixed
+	[ -z "$P" ] || { report p1 blkclone-peer; echo "  blkclone / blkclone-peer: median $(ratio "$(med "${T[b1]}")" "$(med "${T[p1]}")")"; }
 	echo "  blkclone: $(jq -c '{read_bytes, written_bytes, host_io, flush}' "$M/out.b1"); destination $(mib "$(alloc "$W/d1.img")") MiB allocated, source $(mib "$sa") MiB"
 	versus b1 q1 w1 blkclone; versus n1 q1 w1 blkclone-never; versus f1 q1 w1 blkclone-fixed
 	echo "  blkclone / blkclone-fixed (the starting shape held): median $(ratio "$(med "${T[b1]}")" "$(med "${T[f1]}")")"
@@ -208,8 +217,10 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 		one n2 "$W/full.img" d2 "$B" copy --json --flush=never "$U/3" "$U/4"
 		one w2 "$W/full.img" d2 $QIMG -t writeback "$U/3" "$U/4"
 		one f2 "$W/full.img" d2 "$B" copy --json $FIXED "$U/3" "$U/4"
+		[ -z "$P" ] || one p2 "$W/full.img" d2 "$P" copy --json "$U/3" "$U/4"
 	done
 	report b2 blkclone; report n2 blkclone-never; report q2 qemu-img; report w2 qemu-img-wb; report f2 blkclone-fixed
+	[ -z "$P" ] || { report p2 blkclone-peer; echo "  blkclone / blkclone-peer: median $(ratio "$(med "${T[b2]}")" "$(med "${T[p2]}")")"; }
 	echo "  blkclone: $(jq -c '{host_io, flush}' "$M/out.b2")"
 	versus b2 q2 w2 blkclone; versus n2 q2 w2 blkclone-never
 	echo "  blkclone / blkclone-fixed: median $(ratio "$(med "${T[b2]}")" "$(med "${T[f2]}")")"
@@ -230,7 +241,7 @@ bench_on() {	# bench_on NAME DIR: every case with the backing files in DIR
 	W=
 }
 
-echo "blkclone $("$B" --version | head -n 1); qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); $ROUNDS rounds, tgt on 127.0.0.1, $(nproc) cores, $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "blkclone $("$B" --version | head -n 1);${P:+ peer $("$P" --version | head -n 1);} qemu-img $(qemu-img --version | sed -n 's/^qemu-img version \([^ ]*\).*/\1/p'); $ROUNDS rounds, tgt on 127.0.0.1, $(nproc) cores, $(uname -r); load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 case $BACKING in
 disk) bench_on disk "${BENCH_DIR:-/var/tmp}" ;;
 tmpfs) bench_on tmpfs "${BENCH_TMPFS:-/dev/shm}" ;;
