@@ -2,7 +2,8 @@
 # Clone jobs (blkclone job ...) on tgt: a 4 GiB thin LUN copied as a job
 # with monotonic progress, byte-equal and thin; a cancel while the copy is
 # held at the gate (tests/lib/gate.sh) leaves a resume offset below the
-# held read, and --resume finishes it; a kill -9 reads as "process died",
+# held read, and --resume finishes it with the cancelled job's fixed I/O
+# shape (--io-depth, --chunk, --write-behind); a kill -9 reads as "process died",
 # and so does a record whose pid lives on under another boot or start time;
 # a second job onto a busy destination and bad ids, records and job
 # directories are refused with exit 2.  A job killed mid-copy is written
@@ -79,9 +80,10 @@ check "the destination is thin ($(alloc_bytes "$T/dst.img") <= $src_alloc alloca
 	test "$(alloc_bytes "$T/dst.img")" -le "$src_alloc"
 
 # --- 2. held mid-copy: a second job, wait --timeout, cancel, resume -------
+# (with a fixed I/O shape, which the resumed job must keep)
 fresh_dst
 gate_arm src.img read $HALF
-bcrun 0 "$T/id2" "$T/e2" job start --json "$U/1" "$U/2"
+bcrun 0 "$T/id2" "$T/e2" job start --json --io-depth=3 --chunk=256K --write-behind=8M "$U/1" "$U/2"
 id2=$(jq -r .id "$T/id2")
 check "job start --json: schema, id, state, consistency, pairs" \
 	test "$(jq -c '[.schema, .state, .consistency, (.pairs | length), .pairs[0].method]' "$T/id2")" = '[1,"running","bulk",1,"host"]'
@@ -118,6 +120,10 @@ rd=$(jq .pairs[0].report.read_bytes "$T/st.json")
 check "it started at the resume offset: read $rd of the source's $src_alloc data bytes" \
 	test "$rd" -lt "$src_alloc"
 check "resumed: byte-identical" cmp -s "$T/src.img" "$T/dst.img"
+check "the resumed job's record keeps the cancelled one's --io-depth, --chunk and --write-behind" \
+	test "$(jq -c '.options | [.io_depth, .chunk, .write_behind]' "$JOBS/$id3.json")" = "[3,262144,8388608]"
+check "... and its copy ran with them: depth 3 on 3 workers, 256 KiB, 8 MiB" \
+	test "$(jq -c '.pairs[0].report.host_io | [.depth, .workers, .chunk_bytes, .write_behind_bytes]' "$JOBS/$id3.json")" = "[3,3,262144,8388608]"
 bcrun 2 "$T/o" "$T/err" job start --resume="$id3"
 expect_msg 'is complete' "a complete job is not resumed"
 
