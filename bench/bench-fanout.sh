@@ -11,8 +11,9 @@
 # every time, the median, best and p90/p10 spread of each, the ratios of
 # medians, the bytes the target read of the source's backing file (counted
 # by tests/tools/gatefs when it is built, in untimed runs on a LUN that
-# serves the source through it) against what N peers read, the job's peak RSS (VmHWM of
-# its process) and its per-pair report.  Every destination of every run is
+# serves the source through it) against what N peers read, the job's
+# peak RSS (VmHWM of its process, in an untimed run) and its per-pair
+# report.  Every destination of every run is
 # checked as thin as the source; every destination is compared with the
 # source (cmp) in the first and the last round, one in turn in the rounds
 # between (a cmp of N x SIZE_GIB each run would take longer than the runs).
@@ -26,7 +27,10 @@
 # 0): in the 3 December run all three ways were slow in round 1 (the
 # job 2.68 s against a median of 1.16 s), the fresh setup's cost.
 # BENCH_DIR holds the backing files (default /var/tmp: the disk;
-# /dev/shm for tmpfs).  Not a test.
+# /dev/shm for tmpfs).  BENCH_TGT_SEGMENT=BYTES sets tgt's
+# MaxRecvDataSegmentLength and MaxXmitDataSegmentLength (default: tgt's
+# own, 8 KiB data PDUs each way), for every tool alike, as bench-iscsi.sh.
+# Not a test.
 #   usage: bench/bench-fanout.sh [SIZE_GIB] [ROUNDS] [N]   (root, tgt, qemu-utils, jq)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,6 +68,13 @@ sync "$W/back/src.img"
 tgt_start
 IQN=iqn.2026-11.bench.blkclone:fanout
 tgt_target 1 "$IQN"
+if [ -n "${BENCH_TGT_SEGMENT:-}" ]; then
+	for k in MaxRecvDataSegmentLength MaxXmitDataSegmentLength; do
+		tgtadm -C "$TGT_CTL" --lld iscsi --mode target --op update --tid 1 \
+			--name "$k" --value "$BENCH_TGT_SEGMENT"
+	done
+	echo "tgt: MaxRecvDataSegmentLength and MaxXmitDataSegmentLength $BENCH_TGT_SEGMENT"
+fi
 tgt_lun 1 1 "$W/back/src.img"
 for i in $(seq "$N"); do tgt_lun 1 $((i + 1)) "$W/back/d$i.img"; done
 U=iscsi://127.0.0.1:$TGT_PORT/$IQN
@@ -99,24 +110,34 @@ STEAL0=$(steal)
 tgtcpu() { awk '{ print $14 + $15 }' "/proc/$TGT_PID/stat"; }
 HZ=$(getconf CLK_TCK)
 QIMG="qemu-img convert -n -m 16 -W -t writeback -f raw -O raw"
+# timed: job start and job wait, as a user runs them (job wait is woken
+# by the end of the job's process)
 run_fan() {
-	local to=() i id pid hwm=0 t0 t1 v src=${1:-1}
+	local to=() i id t0 t1 src=${1:-1}
 	for i in $(seq "$N"); do to+=("--to=$U/$((i + 1))"); done
 	t0=$(now)
 	id=$("$B" job start "${to[@]}" "$U/$src")
+	"$B" job wait "$id" >/dev/null
+	t1=$(now)
+	"$B" job status --json "$id" >"$W/fan.json"
+	"$B" job forget "$id" >/dev/null
+	echo "$t1 - $t0" | bc
+}
+# untimed: the job's peak RSS.  VmHWM only grows, so the last reading
+# before the process ends is its peak (read every 50 ms: a poll that
+# would cost the timed runs their time).  Sets FAN_HWM.
+hwm_fan() {
+	local to=() i id pid v hwm=0
+	for i in $(seq "$N"); do to+=("--to=$U/$((i + 1))"); done
+	id=$("$B" job start "${to[@]}" "$U/1")
 	pid=$("$B" job status --json "$id" | jq .pid)
-	# the job's peak RSS: VmHWM only grows, so the last reading before it
-	# ends is its peak (read every 50 ms; the poll is not timed apart)
 	while v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
 		hwm=$v
 		sleep 0.05
 	done
 	"$B" job wait "$id" >/dev/null
-	t1=$(now)
-	FAN_HWM=$hwm
-	"$B" job status --json "$id" >"$W/fan.json"
 	"$B" job forget "$id" >/dev/null
-	echo "$t1 - $t0" | bc
+	FAN_HWM=$hwm
 }
 run_seq() {
 	local i t0 t1 src=${1:-1}
@@ -149,11 +170,7 @@ for r in $(seq 0 "$ROUNDS"); do
 	for tool in fan seq par; do
 		empty_all
 		b0=$(busy) c0=$(tgtcpu)
-		if [ "$tool" = fan ]; then
-			run_fan >"$W/t"	# not in $(...): FAN_HWM is set here
-		else
-			"run_$tool" >"$W/t"
-		fi
+		"run_$tool" >"$W/t"
 		b1=$(busy) c1=$(tgtcpu)
 		if [ "$r" = 0 ]; then	# the warm-up: checked, not counted
 			check_all "$tool warm-up"
@@ -170,8 +187,9 @@ for r in $(seq 0 "$ROUNDS"); do
 	done
 	[ "$r" != 0 ] || { echo "  round 0: each way once, checked, not counted"; continue; }
 	last() { echo ${ALL[$1]} | awk '{ print $NF }'; }
-	echo "  round $r: fan $(last fan) s, seq $(last seq) s, par $(last par) s (job peak RSS $FAN_HWM KiB)"
+	echo "  round $r: fan $(last fan) s, seq $(last seq) s, par $(last par) s"
 done
+empty_all; hwm_fan; check_all "fan (peak RSS)"
 # What the target read of the source, counted by gatefs (when built) on
 # an extra LUN serving the same file through it: untimed runs, so the
 # FUSE hop costs no tool its time above.

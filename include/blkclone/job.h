@@ -120,6 +120,16 @@ int bc_job_set_self(struct bc_job *j, struct bc_error *e);
 /* Is the process @j names (pid, start time, boot) still running? */
 bool bc_job_alive(const struct bc_job *j);
 
+/*
+ * Wait up to @timeout_ms for the process @j names to end: 1 when it has
+ * ended, or the process with its pid now is provably another (start
+ * time, boot); 0 when it still runs; -errno when this cannot be waited
+ * on (-EINVAL no such pid; -ENOSYS a kernel without pidfd_open, 5.3):
+ * the caller then reads the record again after a pause.  Woken by the
+ * process's end, not by polling.
+ */
+int bc_job_wait_exit(const struct bc_job *j, int timeout_ms);
+
 /* Replace @j's record (write a new file, rename it over the old one).
  * No fsync: a record is progress, not data. */
 int bc_job_write(int dfd, const struct bc_job *j, struct bc_error *e);

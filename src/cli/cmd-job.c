@@ -2,7 +2,8 @@
 /*
  * blkclone job: start (cmd-job-start.c), status, wait, cancel, list,
  * forget.  Everything but start only reads records (include/blkclone/
- * job.h), so none of it ever blocks on the job; wait and cancel poll.
+ * job.h), so none of it ever blocks on the job; wait and cancel wait
+ * on the job's process, or poll its record where they cannot.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -18,6 +19,8 @@
 
 #define BC_EXIT_TIMEOUT 124	/* job wait --timeout, as timeout(1) */
 #define POLL_NS (100 * 1000 * 1000)
+/* the longest wait on the job's process before its record is read again */
+#define WAKE_MS 1000
 /* how long cancel waits for the job to reach a safe point and say so */
 #define CANCEL_WAIT_S 600
 
@@ -207,22 +210,39 @@ static double mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Poll @id until it ended: its exit code as copy's, or BC_EXIT_TIMEOUT
- * after @timeout seconds (0: none); -2 read error with @ex set. */
+/* Wait for @id to end: its exit code as copy's, or BC_EXIT_TIMEOUT after
+ * @timeout seconds (0: none); -2 read error with @ex set.  Woken by the
+ * end of the job's process (bc_job_wait_exit), then the record read
+ * again; where that cannot be waited on, or the record still says
+ * running after the process ended, the record is polled. */
 static int wait_end(const char *id, unsigned timeout, struct bc_job *j, int *ex)
 {
 	const struct timespec pause = { 0, POLL_NS };
 	double end = mono() + timeout;
+	bool ended = false;
 
 	for (;;) {
+		int ms = WAKE_MS, rc;
+
 		if ((*ex = load(id, j)) >= 0)
 			return -2;
 		if (j->state != BC_JOB_RUNNING)
 			return j->exit_code >= 0 ? j->exit_code : BC_EXIT_FAILED;
+		if (timeout) {
+			double left = end - mono();
+
+			if (left <= 0) {
+				bc_job_release(j);
+				return BC_EXIT_TIMEOUT;
+			}
+			if (left * 1000 < ms)
+				ms = (int)(left * 1000) + 1;
+		}
+		rc = ended ? -EAGAIN : bc_job_wait_exit(j, ms);
 		bc_job_release(j);
-		if (timeout && mono() >= end)
-			return BC_EXIT_TIMEOUT;
-		nanosleep(&pause, NULL);
+		if (rc < 0)
+			nanosleep(&pause, NULL);
+		ended = rc == 1;
 	}
 }
 

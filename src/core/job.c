@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -163,6 +165,47 @@ static int liveness(const struct bc_job *j)
 bool bc_job_alive(const struct bc_job *j)
 {
 	return liveness(j) == 1;
+}
+
+/* A descriptor for the process that has @pid now (it names that one
+ * process for good, whatever the pid is given to later), or -errno. */
+static int pid_open(int pid)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	return fd < 0 ? -errno : fd;
+#else
+	(void)pid;
+	return -ENOSYS;
+#endif
+}
+
+int bc_job_wait_exit(const struct bc_job *j, int timeout_ms)
+{
+	struct pollfd pf = { .events = POLLIN };
+	int rc;
+
+	if (j->pid <= 0)
+		return -EINVAL;
+	pf.fd = pid_open(j->pid);
+	if (pf.fd == -ESRCH)
+		return 1;
+	if (pf.fd < 0)
+		return pf.fd;
+	/* the descriptor's process is the job's only if it has the job's
+	 * start time and boot, checked after it was opened: a pid given to
+	 * another process is never waited on */
+	rc = liveness(j);
+	if (rc == 1) {
+		/* readable once the process has ended (as a zombie too) */
+		rc = poll(&pf, 1, timeout_ms);
+		rc = rc < 0 ? (errno == EINTR ? 0 : -errno) : rc > 0;
+	} else if (rc == 0) {
+		rc = 1;
+	}
+	close(pf.fd);
+	return rc;
 }
 
 /* --- records --------------------------------------------------------------- */
