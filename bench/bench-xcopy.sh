@@ -6,11 +6,23 @@
 # that crossed the host, counted on the loopback interface the VM's port
 # forward uses (iSCSI headers included) and, for blkclone, from --json.
 # Times are of an emulated (TCG) VM: compare ratios, never absolute speed.
-#   usage: bench/bench-xcopy.sh [MiB-OF-DATA]   (root, qemu-system-x86, qemu-utils)
+# The in-array tools run round robin, one run each per round, ROUNDS
+# rounds (at least 5) after a warm-up round that is checked and not
+# counted: medians, best and p90/p10 spread.  Before every run three 1 MiB
+# pieces of the destination (first, middle, last) are overwritten with
+# new random data, untimed, and after it they must read as the source's:
+# a tool that wrote nothing cannot pass.  The whole LUs are compared (MD5
+# of O_DIRECT reads in the guest) after each tool in the first and the
+# last round.  blkclone's host copy, 30 times slower through the VM's
+# emulated network, runs once at the end: an order of magnitude, not a
+# ratio.
+#   usage: bench/bench-xcopy.sh [MiB-OF-DATA] [ROUNDS]   (root, qemu-system-x86, qemu-utils)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BLKCLONE:-$top/build/blkclone}
 MB=${1:-1024}
+ROUNDS=${2:-5}
+[ "$ROUNDS" -ge 5 ] || { echo "ROUNDS must be 5 or more" >&2; exit 2; }
 export BLKCLONE_VM_DIR=${BLKCLONE_VM_DIR:-$(mktemp -d /var/tmp/blkclone-bench-vm.XXXXXX)}
 export BLKCLONE_VM_PORT=${BLKCLONE_VM_PORT:-15260}
 export BLKCLONE_STATE_DIR=$BLKCLONE_VM_DIR/state
@@ -42,25 +54,64 @@ same() {	# the guest compares the two LUs with O_DIRECT reads
 
 # The destination's backing store is allocated first: LIO's first write to
 # a tmpfs page costs more than every later one, and would favour whichever
-# tool runs second.  Each tool then runs twice; the best time counts.
+# tool runs second.
 "$vm" exec 'b=$(awk "\$1==\"B\"{print \$2}" /run/vm-luns); dd if=/dev/zero of=$b bs=1M count=1024 oflag=direct 2>/dev/null'
-best() {	# best CMD...: the better of two runs into $secs, $moved
-	run "$@"; local s1=$secs m1=$moved
-	run "$@"
-	if [ "$(echo "$s1 < $secs" | bc)" = 1 ]; then secs=$s1 moved=$m1; fi
+
+# the three pieces: first, middle and last MiB of the copied range
+PIECES="0 $((MB / 2)) $((MB - 1))"
+scramble() {	# new random data in the destination's pieces (untimed)
+	"$vm" exec 'b=$(awk "\$1==\"B\"{print \$2}" /run/vm-luns);
+		for p in '"$PIECES"'; do dd if=/dev/urandom of=$b bs=1M seek=$p count=1 oflag=direct conv=notrunc 2>/dev/null || exit 1; done' ||
+		{ echo "  cannot scramble the destination"; exit 1; }
+}
+pieces_same() {	# the pieces read as the source's
+	"$vm" exec 'a=$(awk "\$1==\"A\"{print \$2}" /run/vm-luns); b=$(awk "\$1==\"B\"{print \$2}" /run/vm-luns);
+		for p in '"$PIECES"'; do
+			[ "$(dd if=$a bs=1M skip=$p count=1 iflag=direct 2>/dev/null | md5sum)" = "$(dd if=$b bs=1M skip=$p count=1 iflag=direct 2>/dev/null | md5sum)" ] || exit 1
+		done' || { echo "  MISMATCH (a scrambled piece) after $1"; exit 1; }
 }
 
-echo "1 GiB LIO LU pair, $MB MiB of data (LIO has no GET LBA STATUS: every block is copied)"
-best qemu-img convert -C -n -f raw -O raw "$A" "$D"; tq=$secs mq=$moved
-same qemu-img
-echo "  qemu-img convert -C -n (8 requests in flight): $tq s; host bytes (lo) $mq"
-best qemu-img convert -C -n -m 1 -f raw -O raw "$A" "$D"; tq1=$secs
-echo "  qemu-img convert -C -n -m 1 (one at a time): $tq1 s: concurrency gains $(ratio "$tq1" "$tq")x (LIO reports 1 concurrent copy)"
-best "$B" copy --offload=require --json "$A" "$D"; tb=$secs mb=$moved
-same blkclone
-echo "  blkclone EXTENDED COPY: $tb s; host bytes (lo) $mb; json: offloaded $(jq .offloaded_bytes "$BLKCLONE_VM_DIR/out") read $(jq .read_bytes "$BLKCLONE_VM_DIR/out") written $(jq .written_bytes "$BLKCLONE_VM_DIR/out")"
-echo "  ratio blkclone / qemu-img -C: $(ratio "$tb" "$tq") (target <= 1)"
+declare -A T H
+KEYS="q q1 b"
+declare -A CMD=(
+	[q]="qemu-img convert -C -n -f raw -O raw $A $D"
+	[q1]="qemu-img convert -C -n -m 1 -f raw -O raw $A $D"
+	[b]="$B copy --offload=require --json $A $D"
+)
+declare -A NAME=(
+	[q]="qemu-img convert -C -n (8 in flight)"
+	[q1]="qemu-img convert -C -n -m 1"
+	[b]="blkclone EXTENDED COPY"
+)
+rank() { echo $1 | tr ' ' '\n' | sort -g | awk -v p="$2" '{ a[NR] = $1 }
+	END { r = int((p * NR + 99) / 100); if (r < 1) r = 1; print a[r] }'; }
+med() { rank "$1" 50; }
+
+echo "1 GiB LIO LU pair, $MB MiB of data (LIO has no GET LBA STATUS: every block is copied); $ROUNDS rounds after a warm-up"
+for r in $(seq 0 "$ROUNDS"); do
+	line="  round $r:"
+	for k in $KEYS; do
+		scramble
+		# shellcheck disable=SC2086
+		run ${CMD[$k]}
+		pieces_same "${NAME[$k]}"
+		if [ "$r" = 1 ] || [ "$r" = "$ROUNDS" ]; then same "${NAME[$k]}"; fi
+		[ "$r" = 0 ] && continue
+		T[$k]="${T[$k]:-} $secs" H[$k]="${H[$k]:-} $moved"
+		line="$line $k $secs s"
+	done
+	if [ "$r" = 0 ]; then echo "  round 0: each tool once, checked, not counted"; else echo "$line"; fi
+done
+for k in $KEYS; do
+	t=${T[$k]}
+	printf '  %-40s median %6.2f s  best %6.2f s  p90/p10 %4s  host bytes (lo, median) %s\n' "${NAME[$k]}" \
+		"$(med "$t")" "$(rank "$t" 1)" "$(ratio "$(rank "$t" 90)" "$(rank "$t" 10)")" "$(med "${H[$k]}")"
+done
+echo "  blkclone's json (last run): offloaded $(jq .offloaded_bytes "$BLKCLONE_VM_DIR/out") read $(jq .read_bytes "$BLKCLONE_VM_DIR/out") written $(jq .written_bytes "$BLKCLONE_VM_DIR/out")"
+echo "  qemu-img -m 1 / qemu-img (8 in flight): median $(ratio "$(med "${T[q1]}")" "$(med "${T[q]}")") (LIO reports 1 concurrent copy)"
+echo "  ratio blkclone / qemu-img -C: median $(ratio "$(med "${T[b]}")" "$(med "${T[q]}")"), best $(ratio "$(rank "${T[b]}" 1)" "$(rank "${T[q]}" 1)") (target <= 1)"
+scramble
 run "$B" copy --offload=never --json "$A" "$D"; th=$secs mh=$moved
-same "host copy"
-echo "  blkclone host copy: $th s; host bytes (lo) $mh"
-echo "  ratio in-array / host copy: $(ratio "$tb" "$th")"
+pieces_same "host copy"; same "host copy"
+echo "  blkclone host copy (once): $th s; host bytes (lo) $mh"
+echo "  ratio in-array (median) / host copy: $(ratio "$(med "${T[b]}")" "$th")"
