@@ -225,6 +225,7 @@ int bc_lu_parse_lba_status(const uint8_t *p, size_t len, uint64_t start,
 {
 	size_t end, off = 8;
 	uint64_t next = start;
+	bool said_here = false;
 
 	*n = 0;
 	if (len < 8)
@@ -238,8 +239,12 @@ int bc_lu_parse_lba_status(const uint8_t *p, size_t len, uint64_t start,
 		uint8_t st = p[off + 12] & 0x0f;
 
 		off += 16;
-		if (!cnt)
+		if (!cnt) {
+			/* where we asked, but no length: tgt's count of
+			 * exactly 2^32 blocks, wrapped to 0 (below) */
+			said_here |= lba == next;
 			continue;
+		}
 		if (lba + cnt < lba)
 			return -EBADMSG;
 		/* Some targets start the first descriptor before the request:
@@ -250,8 +255,16 @@ int bc_lu_parse_lba_status(const uint8_t *p, size_t len, uint64_t start,
 			cnt -= next - lba;
 			lba = next;
 		}
+		/* A gap: the map is not contiguous.  Nothing said of where
+		 * we asked is malformed; otherwise keep what came before --
+		 * the caller asks again from its end (and takes a reply with
+		 * nothing usable as one mapped block).  tgt puts a hole of
+		 * 2^32 blocks or more into the 32-bit count unsplit: the count
+		 * wraps, the next descriptor starts where the hole really
+		 * ends, and refusing the whole reply left a 16 TiB LU with
+		 * data past a 2 TiB hole without a map. */
 		if (lba != next)
-			return -EBADMSG;	/* a gap: the map is not contiguous */
+			return *n || said_here ? 0 : -EBADMSG;
 		if (cnt > UINT32_MAX)
 			cnt = UINT32_MAX;
 		out[(*n)++] = (struct bc_lu_lba_status){ lba, (uint32_t)cnt,

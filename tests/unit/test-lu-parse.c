@@ -210,13 +210,59 @@ static void test_lba_status(void **state)
 	/* a short reply: the parameter length claims more than arrived */
 	assert_int_equal(bc_lu_parse_lba_status(b, 8 + 16, 40, s, 8, &n), 0);
 	assert_int_equal(n, 1);
-	/* a gap between descriptors is a malformed map */
+	/* a gap between descriptors: what came before it is kept, the
+	 * caller asks again from its end (tgt puts a hole of 2^32 blocks or
+	 * more into the 32-bit count unsplit, so the count wraps and the
+	 * next descriptor starts where the hole really ends) */
 	put64(b + 24, 120);
+	assert_int_equal(bc_lu_parse_lba_status(b, sizeof(b), 40, s, 8, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(s[0].lba, 40);
+	assert_int_equal(s[0].blocks, 60);
+	/* ...but a first descriptor that starts after the asked LBA says
+	 * nothing of it: a malformed map */
+	put64(b + 8, 41);
 	assert_int_equal(bc_lu_parse_lba_status(b, sizeof(b), 40, s, 8, &n), -EBADMSG);
+	put64(b + 8, 0);
 	/* an LBA + count that wraps */
 	put64(b + 24, 100); put64(b + 40, UINT64_MAX - 2);
 	assert_int_equal(bc_lu_parse_lba_status(b, sizeof(b), 40, s, 8, &n), -EBADMSG);
 	assert_int_equal(bc_lu_parse_lba_status(b, 7, 0, s, 8, &n), -ENODATA);
+}
+
+/* tgt's reply (usr/sbc.c) at LBA 0 of a 16 TiB LU of 512-byte blocks
+ * with 4 MiB of data at 0 and at 3 TiB: the hole's 6,442,442,752 blocks
+ * wrapped to 2,147,475,456 in the 32-bit count. */
+static void test_lba_status_tgt_wrapped(void **state)
+{
+	uint8_t b[8 + 4 * 16] = { 0 };
+	struct bc_lu_lba_status s[8];
+	uint64_t tib3 = 3ull << 31;	/* 3 TiB in blocks */
+	size_t n;
+
+	(void)state;
+	put32(b, 4 + 4 * 16);
+	put64(b + 8, 0); put32(b + 16, 8192); b[20] = 0;
+	put64(b + 24, 8192); put32(b + 32, (uint32_t)(tib3 - 8192)); b[36] = 1;
+	put64(b + 40, tib3); put32(b + 48, 8192); b[52] = 0;
+	put64(b + 56, tib3 + 8192); put32(b + 64, (uint32_t)((1ull << 35) - tib3 - 8192)); b[68] = 1;
+	assert_int_equal(bc_lu_parse_lba_status(b, sizeof(b), 0, s, 8, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(s[1].lba, 8192);
+	assert_int_equal(s[1].blocks, 2147475456u);
+	assert_int_equal(s[1].status, 1);
+	/* asked again at the end of that (LBA 2^31): the 2^32 blocks to the
+	 * data at 3 TiB wrap to 0 -- nothing usable, not malformed */
+	memset(b, 0, sizeof(b));
+	put32(b, 4 + 3 * 16);
+	put64(b + 8, 1ull << 31); put32(b + 16, 0); b[20] = 1;
+	put64(b + 24, tib3); put32(b + 32, 8192); b[36] = 0;
+	put64(b + 40, tib3 + 8192); put32(b + 48, 1000); b[52] = 1;
+	assert_int_equal(bc_lu_parse_lba_status(b, 8 + 3 * 16, 1ull << 31, s, 8, &n), 0);
+	assert_int_equal(n, 0);
+	/* a zero count elsewhere says nothing of where we asked */
+	put64(b + 8, (1ull << 31) + 1);
+	assert_int_equal(bc_lu_parse_lba_status(b, 8 + 3 * 16, 1ull << 31, s, 8, &n), -EBADMSG);
 }
 
 static void test_sense(void **state)
@@ -323,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_unmapped_reads_zero),
 		cmocka_unit_test(test_designators),
 		cmocka_unit_test(test_lba_status),
+		cmocka_unit_test(test_lba_status_tgt_wrapped),
 		cmocka_unit_test(test_sense),
 		cmocka_unit_test(test_vpd_list),
 		cmocka_unit_test(test_unit_serial),
