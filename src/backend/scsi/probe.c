@@ -325,7 +325,13 @@ static void probe_extent_map(struct scsi_priv *p, struct bc_caps *c)
 		     "LBPME=0: no GET LBA STATUS; zero detection on the data read");
 		return;
 	}
-	if (bc_lu_get_lba_status(&p->lu, 0, st, 4, &n, &ge) == 0 && n) {
+	/* A reply with nothing usable at LBA 0 is asked once more at LBA 1:
+	 * tgt wraps the count of a first hole of exactly 2^32 blocks to 0
+	 * (lu-parse.c), which is no refusal. */
+	if (bc_lu_get_lba_status(&p->lu, 0, st, 4, &n, &ge) == 0 && !n &&
+	    p->cap.blocks > 1)
+		(void)bc_lu_get_lba_status(&p->lu, 1, st, 4, &n, &ge);
+	if (!ge.err && n) {
 		p->gls = true;
 		bc_feature_set(&c->extent_map, BC_SUP_YES, "GET LBA STATUS");
 		c->map_source = BC_MAP_GET_LBA_STATUS;
